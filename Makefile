@@ -1,0 +1,31 @@
+# Two commands do all set-up on a fresh machine with Python 3.11 and pip:
+#   make test   -- create .venv, install, run pytest, rebuild the book on the smoke profile
+#   make book   -- create .venv, install, build the book from the default profile's stored results
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PGX := $(VENV)/bin/pgx
+
+.PHONY: install test book unit clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+unit: install
+	$(PY) -m pytest -q
+
+test: install
+	$(PY) -m pytest -q
+	$(PGX) book --profile smoke --force --check
+
+book: install
+	$(PGX) book --profile default
+
+clean:
+	rm -rf book/_build book/notebooks

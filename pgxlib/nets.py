@@ -1,0 +1,194 @@
+"""Task-conditioned actor-critic networks.
+
+The actor and the critic are separate modules so that gradient features can be taken over the
+actor's parameters alone. Input to both is ``[obs, one_hot(task_id, n_tasks)]`` when the network is
+task-conditioned, else ``obs``. The actor outputs categorical logits (discrete actions) or a Gaussian
+mean with a state-independent log standard deviation (continuous actions).
+
+`actor_log_prob(actor, params, obs, task_id, action)` is a pure function of a parameter dict, so
+`torch.func.vmap(torch.func.grad(...))` gives per-sample gradients.
+"""
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from .config import NetConfig
+
+_ACT = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def mlp(in_dim: int, out_dim: int, depth: int, width: int, activation: str, out_gain: float) -> nn.Sequential:
+    """`depth` hidden layers of `width` units, orthogonal init, last layer scaled by `out_gain`."""
+    layers: list[nn.Module] = []
+    dim = in_dim
+    for _ in range(depth):
+        lin = nn.Linear(dim, width)
+        nn.init.orthogonal_(lin.weight, math.sqrt(2))
+        nn.init.zeros_(lin.bias)
+        layers += [lin, _ACT[activation]()]
+        dim = width
+    head = nn.Linear(dim, out_dim)
+    nn.init.orthogonal_(head.weight, out_gain)
+    nn.init.zeros_(head.bias)
+    layers.append(head)
+    return nn.Sequential(*layers)
+
+
+def space_dims(observation_space: gym.Space, action_space: gym.Space) -> tuple[int, bool, int]:
+    """(obs_dim, discrete, action_dim) where action_dim is the number of actions if discrete."""
+    obs_dim = int(np.prod(observation_space.shape))
+    if isinstance(action_space, gym.spaces.Discrete):
+        return obs_dim, True, int(action_space.n)
+    if isinstance(action_space, gym.spaces.Box):
+        return obs_dim, False, int(np.prod(action_space.shape))
+    raise TypeError(f"unsupported action space {action_space}")
+
+
+class Actor(nn.Module):
+    """π(a | s, task). Forward returns logits [B, n_actions] or mean [B, act_dim]."""
+
+    def __init__(self, obs_dim: int, discrete: bool, action_dim: int, n_tasks: int, cfg: NetConfig):
+        super().__init__()
+        self.discrete, self.action_dim, self.n_tasks = discrete, action_dim, n_tasks
+        self.task_conditioned = cfg.task_conditioned
+        in_dim = obs_dim + (n_tasks if cfg.task_conditioned else 0)
+        self.body = build_body(in_dim, action_dim, n_tasks, cfg, out_gain=0.01)
+        if not discrete:
+            self.log_std = nn.Parameter(torch.full((action_dim,), -0.5))
+
+    def forward(self, obs: torch.Tensor, task_id: torch.Tensor) -> torch.Tensor:
+        return self.body(net_input(obs, task_id, self.n_tasks, self.task_conditioned), task_id)
+
+    def distribution(self, obs: torch.Tensor, task_id: torch.Tensor) -> torch.distributions.Distribution:
+        out = self(obs, task_id)
+        if self.discrete:
+            return torch.distributions.Categorical(logits=out)
+        return torch.distributions.Normal(out, self.log_std.exp().expand_as(out))
+
+    def log_prob(self, obs: torch.Tensor, task_id: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """log π(a|s) per sample, shape [B]; written with plain ops so it works under vmap."""
+        out = self(obs, task_id)
+        if self.discrete:
+            logp_all = torch.log_softmax(out, dim=-1)
+            return (logp_all * one_hot(action, self.action_dim, logp_all.dtype)).sum(-1)
+        log_std = self.log_std.expand_as(out)
+        z = (action - out) / log_std.exp()
+        return (-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+class Critic(nn.Module):
+    """V(s, task). Forward returns values of shape [B]."""
+
+    def __init__(self, obs_dim: int, n_tasks: int, cfg: NetConfig):
+        super().__init__()
+        self.n_tasks, self.task_conditioned = n_tasks, cfg.task_conditioned
+        in_dim = obs_dim + (n_tasks if cfg.task_conditioned else 0)
+        self.body = build_body(in_dim, 1, n_tasks, cfg, out_gain=1.0)
+
+    def forward(self, obs: torch.Tensor, task_id: torch.Tensor) -> torch.Tensor:
+        return self.body(net_input(obs, task_id, self.n_tasks, self.task_conditioned), task_id).squeeze(-1)
+
+
+class ActorCritic(nn.Module):
+    """An actor and a critic for one task family; `n_tasks` is the size of the task one-hot."""
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, n_tasks: int, cfg: NetConfig):
+        super().__init__()
+        obs_dim, discrete, action_dim = space_dims(observation_space, action_space)
+        self.cfg, self.n_tasks, self.discrete = cfg, n_tasks, discrete
+        self.actor = Actor(obs_dim, discrete, action_dim, n_tasks, cfg)
+        self.critic = Critic(obs_dim, n_tasks, cfg)
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, task_id: torch.Tensor, deterministic: bool = False):
+        """Sample (or take the mode of) actions. Returns action, log π(a|s), V(s), each [B, ...]."""
+        dist = self.actor.distribution(obs, task_id)
+        if deterministic:
+            action = dist.probs.argmax(-1) if self.discrete else dist.mean
+        else:
+            action = dist.sample()
+        logp = dist.log_prob(action)
+        if not self.discrete:
+            logp = logp.sum(-1)
+        return action, logp, self.critic(obs, task_id)
+
+
+def one_hot(index: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
+    """One-hot [B, n] by comparison with arange (unlike F.one_hot, this works under vmap)."""
+    return (index.long().unsqueeze(-1) == torch.arange(n, device=index.device)).to(dtype)
+
+
+def net_input(obs: torch.Tensor, task_id: torch.Tensor, n_tasks: int, task_conditioned: bool) -> torch.Tensor:
+    """[obs, one_hot(task_id)] as float, shape [B, obs_dim + n_tasks] (or [B, obs_dim])."""
+    obs = obs.float().flatten(start_dim=1) if obs.dim() > 1 else obs.float()
+    if not task_conditioned:
+        return obs
+    onehot = one_hot(task_id, n_tasks, obs.dtype)
+    return torch.cat([obs, onehot], dim=-1)
+
+
+class _PlainBody(nn.Module):
+    """An MLP that ignores the task id (the id is already in its input)."""
+
+    def __init__(self, net: nn.Sequential):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, task_id: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def build_body(in_dim: int, out_dim: int, n_tasks: int, cfg: NetConfig, out_gain: float) -> nn.Module:
+    """The trunk for `cfg.arch`; every body maps (x [B, in_dim], task_id [B]) to [B, out_dim]."""
+    if cfg.arch == "mlp":
+        return _PlainBody(mlp(in_dim, out_dim, cfg.depth, cfg.width, cfg.activation, out_gain))
+    raise ValueError(f"unknown arch {cfg.arch!r}")
+
+
+def actor_params(actor: Actor) -> dict[str, torch.Tensor]:
+    """The actor's parameters as a detached dict (the θ of gradient features)."""
+    return {name: p.detach() for name, p in actor.named_parameters()}
+
+
+def actor_log_prob(actor: Actor, params: dict[str, torch.Tensor], obs: torch.Tensor, task_id: torch.Tensor,
+                   action: torch.Tensor) -> torch.Tensor:
+    """log π_params(a|s) for a batch [B], a pure function of `params` (for torch.func)."""
+    return functional_call(_LogProb(actor), {f"actor.{k}": v for k, v in params.items()}, (obs, task_id, action))
+
+
+class _LogProb(nn.Module):
+    """Wraps an actor so that its forward is log π(a|s)."""
+
+    def __init__(self, actor: Actor):
+        super().__init__()
+        self.actor = actor
+
+    def forward(self, obs, task_id, action):
+        return self.actor.log_prob(obs, task_id, action)
+
+
+def flat_params(params: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Concatenate a parameter dict into one vector of length p (dict order)."""
+    return torch.cat([v.reshape(-1) for v in params.values()])
+
+
+def unflatten_like(vec: torch.Tensor, params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Split a length-p vector into a dict shaped like `params`."""
+    out, i = {}, 0
+    for name, v in params.items():
+        out[name] = vec[i:i + v.numel()].view_as(v)
+        i += v.numel()
+    return out
+
+
+def get_device(name: str = "auto") -> torch.device:
+    """`auto` picks CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)

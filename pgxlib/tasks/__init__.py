@@ -1,0 +1,23 @@
+"""Task families. `make_family(name, n_tasks, seed)` is the entry point."""
+from __future__ import annotations
+
+from importlib import import_module
+
+from ..config import FAMILIES, ConfigError
+from .base import Task, TaskFamily, sample_tasks
+
+__all__ = ["Task", "TaskFamily", "make_family", "sample_tasks", "FAMILIES"]
+
+
+def make_family(name: str, n_tasks: int = 10, seed: int = 0, n_target: int = 50) -> TaskFamily:
+    """The family `name` with `n_tasks` source tasks and `n_target` unseen target tasks.
+
+    Deterministic given `seed`: the same seed gives the same tasks. Families are
+    cartpole, lunarlander, highway, nav2d and metaworld (MT10; `n_tasks` <= 10).
+    """
+    if name not in FAMILIES:
+        raise ConfigError(f"invalid family={name!r}: allowed one of {', '.join(FAMILIES)}")
+    if not isinstance(n_tasks, int) or n_tasks < 1:
+        raise ConfigError(f"invalid n_tasks={n_tasks!r}: allowed a positive integer")
+    module = import_module(f".{name}", __name__)
+    return module.make(n_tasks=n_tasks, seed=seed, n_target=n_target)

@@ -1,0 +1,107 @@
+"""The task-family interface: named points in a parameter space, each made into a gymnasium env."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task: a point `params` in its family's parameter space.
+
+    `split` is "source" (used for meta-training and grouping) or "target" (unseen, for meta-RL
+    evaluation); `index` is the position within that split.
+    """
+
+    family: str
+    split: str
+    index: int
+    params: tuple[tuple[str, float], ...]
+
+    @property
+    def name(self) -> str:
+        body = ",".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params)
+        return f"{self.family}/{self.split}{self.index}[{body}]"
+
+    @property
+    def short_name(self) -> str:
+        return f"{'S' if self.split == 'source' else 'T'}{self.index}"
+
+    def param(self, key: str):
+        return dict(self.params)[key]
+
+    def as_dict(self) -> dict:
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class TaskFamily:
+    """A family of related tasks sharing observation and action spaces.
+
+    `env_factory(task)` builds a fresh gymnasium env (time limit included) for any task of the family.
+    `reward_scale` multiplies rewards during PPO training only; reported returns are unscaled.
+    `param_ranges` maps each varied parameter to its (low, high) range, for docs and normalisation.
+    """
+
+    name: str
+    source: tuple[Task, ...]
+    target: tuple[Task, ...]
+    env_factory: Callable[[Task], gym.Env]
+    param_ranges: dict[str, tuple[float, float]]
+    max_episode_steps: int
+    reward_scale: float = 1.0
+    has_success: bool = False
+    description: str = ""
+    env_kwargs: dict = field(default_factory=dict)
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.source)
+
+    def make_env(self, task: Task) -> gym.Env:
+        if task.family != self.name:
+            raise ValueError(f"task {task.name} does not belong to family {self.name}")
+        return self.env_factory(task)
+
+    @cached_property
+    def spaces(self) -> tuple[gym.Space, gym.Space]:
+        env = self.make_env(self.source[0])
+        spaces = (env.observation_space, env.action_space)
+        env.close()
+        return spaces
+
+    @property
+    def observation_space(self) -> gym.Space:
+        return self.spaces[0]
+
+    @property
+    def action_space(self) -> gym.Space:
+        return self.spaces[1]
+
+    def param_matrix(self, tasks: tuple[Task, ...] | list[Task]) -> np.ndarray:
+        """Task parameters scaled to [0, 1] by `param_ranges`. Shape [len(tasks), n_params]."""
+        keys = list(self.param_ranges)
+        lo = np.array([self.param_ranges[k][0] for k in keys], dtype=float)
+        hi = np.array([self.param_ranges[k][1] for k in keys], dtype=float)
+        raw = np.array([[float(t.param(k)) for k in keys] for t in tasks], dtype=float)
+        return (raw - lo) / np.where(hi > lo, hi - lo, 1.0)
+
+    def nearest_source(self, task: Task) -> int:
+        """Index of the source task closest to `task` in normalised parameter space."""
+        src = self.param_matrix(self.source)
+        x = self.param_matrix([task])[0]
+        return int(np.argmin(((src - x) ** 2).sum(1)))
+
+
+def sample_tasks(family: str, split: str, n: int, rng: np.random.Generator,
+                 ranges: dict[str, tuple[float, float]]) -> tuple[Task, ...]:
+    """`n` tasks with each parameter drawn uniformly from its range (rounded to 4 significant digits)."""
+    tasks = []
+    for i in range(n):
+        params = tuple((k, float(f"{rng.uniform(lo, hi):.4g}")) for k, (lo, hi) in ranges.items())
+        tasks.append(Task(family=family, split=split, index=i, params=params))
+    return tuple(tasks)
