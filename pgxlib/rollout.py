@@ -60,3 +60,169 @@ class EpisodeLog:
     def mean_return(self, task: int) -> float:
         vals = self.returns.get(task, [])
         return float(np.mean(vals)) if vals else float("nan")
+
+
+@dataclass
+class Trajectory:
+    """Time-major steps of a `TaskVecEnv`. T steps, E envs.
+
+    obs [T, E, obs_dim], actions [T, E, ...], logp [T, E], values [T, E], rewards [T, E] (training
+    rewards: scaled, with γ·V(final obs) added on truncation), dones [T, E] (the episode ended at
+    this step), last_value [E] = V(obs after the last step), task_id [E] (conditioning ids).
+    """
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    logp: torch.Tensor
+    values: torch.Tensor
+    rewards: torch.Tensor
+    dones: torch.Tensor
+    last_value: torch.Tensor
+    task_id: torch.Tensor
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, last_value: torch.Tensor,
+        gamma: float, lam: float) -> torch.Tensor:
+    """Generalized advantage estimates, shape [T, E].
+
+    `dones[t]` marks that the episode ended at step t, so step t+1 starts a new episode and
+    nothing is bootstrapped across it; `last_value` [E] bootstraps the step after the last.
+    """
+    T = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(last_value)
+    for t in reversed(range(T)):
+        next_value = last_value if t == T - 1 else values[t + 1]
+        nonterminal = (~dones[t].bool()).to(rewards.dtype)
+        delta = rewards[t] + gamma * next_value * nonterminal - values[t]
+        running = delta + gamma * lam * nonterminal * running
+        advantages[t] = running
+    return advantages
+
+
+def to_rollout(traj: Trajectory, advantages: torch.Tensor) -> Rollout:
+    """Flatten a trajectory [T, E, ...] and its advantages into a `Rollout` of N = T·E transitions."""
+    T, E = traj.rewards.shape
+    flat = lambda x: x.reshape(T * E, *x.shape[2:])  # noqa: E731
+    return Rollout(obs=flat(traj.obs), actions=flat(traj.actions), logp=flat(traj.logp), values=flat(traj.values),
+                   advantages=flat(advantages), returns=flat(advantages + traj.values),
+                   task_id=traj.task_id.repeat(T))
+
+
+class TaskVecEnv:
+    """`num_envs` copies of each task in one SyncVectorEnv, stepped together by one policy.
+
+    `tasks[k]` is conditioned on id `cond_ids[k]` (its index among the family's source tasks, or the
+    source task a target task is assigned to). Episode statistics are logged by position k.
+    """
+
+    def __init__(self, family: TaskFamily, tasks: list[Task], cond_ids: list[int], num_envs: int, seed: int,
+                 device: torch.device | str = "cpu"):
+        if len(tasks) != len(cond_ids) or not tasks:
+            raise ValueError("tasks and cond_ids must be non-empty and of equal length")
+        self.family, self.tasks, self.num_envs, self.device = family, list(tasks), num_envs, torch.device(device)
+        self.position = np.repeat(np.arange(len(tasks)), num_envs)
+        self.cond_ids = torch.as_tensor(np.repeat(np.asarray(cond_ids), num_envs), dtype=torch.long,
+                                        device=self.device)
+        fns = [_EnvFn(family, tasks[k]) for k in self.position]
+        self.envs = gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        self.discrete = isinstance(self.envs.single_action_space, gym.spaces.Discrete)
+        obs, _ = self.envs.reset(seed=[seed * 10_007 + e for e in range(self.n_envs)])
+        self.obs = obs
+        self.ep_return = np.zeros(self.n_envs)
+        self.ep_length = np.zeros(self.n_envs, dtype=int)
+        self.ep_success = np.zeros(self.n_envs)
+        self.log = EpisodeLog()
+
+    @property
+    def n_envs(self) -> int:
+        return len(self.position)
+
+    def close(self) -> None:
+        self.envs.close()
+
+    def _env_action(self, action: torch.Tensor) -> np.ndarray:
+        a = action.cpu().numpy()
+        if self.discrete:
+            return a.astype(np.int64)
+        space = self.envs.single_action_space
+        return np.clip(a, space.low, space.high)
+
+    def _record(self, rewards: np.ndarray, ended: np.ndarray, infos: dict) -> None:
+        self.ep_return += rewards
+        self.ep_length += 1
+        step_success = _info_field(infos, "success", self.n_envs)
+        final_success = _info_field(infos.get("final_info", {}), "success", self.n_envs)
+        success = np.where(ended, final_success, step_success)
+        self.ep_success = np.maximum(self.ep_success, np.nan_to_num(success))
+        for e in np.flatnonzero(ended):
+            has = self.family.has_success
+            self.log.add(int(self.position[e]), float(self.ep_return[e]), int(self.ep_length[e]),
+                         float(self.ep_success[e]) if has else None)
+        self.ep_return[ended] = 0.0
+        self.ep_length[ended] = 0
+        self.ep_success[ended] = 0.0
+
+    @torch.no_grad()
+    def collect(self, policy, n_steps: int, gamma: float, reward_scale: float = 1.0) -> Trajectory:
+        """Step every env `n_steps` times with `policy` (an `ActorCritic`), sampling actions."""
+        E, dev = self.n_envs, self.device
+        obs_buf, act_buf, logp_buf, val_buf, rew_buf, done_buf = [], [], [], [], [], []
+        for _ in range(n_steps):
+            obs_t = torch.as_tensor(self.obs, dtype=torch.float32, device=dev)
+            action, logp, value = policy.act(obs_t, self.cond_ids)
+            obs, rewards, term, trunc, infos = self.envs.step(self._env_action(action))
+            ended = np.logical_or(term, trunc)
+            self._record(rewards, ended, infos)
+            train_rewards = torch.as_tensor(rewards * reward_scale, dtype=torch.float32, device=dev)
+            cut = np.flatnonzero(np.logical_and(trunc, ~term))
+            if len(cut):
+                final_obs = np.stack([infos["final_obs"][e] for e in cut])
+                v_final = policy.critic(torch.as_tensor(final_obs, dtype=torch.float32, device=dev),
+                                        self.cond_ids[cut])
+                train_rewards[cut] += gamma * v_final
+            obs_buf.append(obs_t)
+            act_buf.append(action)
+            logp_buf.append(logp)
+            val_buf.append(value)
+            rew_buf.append(train_rewards)
+            done_buf.append(torch.as_tensor(ended, device=dev))
+            self.obs = obs
+        last_value = policy.critic(torch.as_tensor(self.obs, dtype=torch.float32, device=dev), self.cond_ids)
+        traj = Trajectory(torch.stack(obs_buf), torch.stack(act_buf), torch.stack(logp_buf), torch.stack(val_buf),
+                          torch.stack(rew_buf), torch.stack(done_buf), last_value, self.cond_ids.clone())
+        if not torch.isfinite(traj.rewards).all():
+            raise FloatingPointError("non-finite reward or value during collection")
+        return traj
+
+
+class _EnvFn:
+    """A picklable env factory for one task."""
+
+    def __init__(self, family: TaskFamily, task: Task):
+        self.family, self.task = family, task
+
+    def __call__(self) -> gym.Env:
+        return self.family.make_env(self.task)
+
+
+def _info_field(infos: dict, key: str, n: int) -> np.ndarray:
+    """infos[key] as a float array [n], NaN where an env did not report it."""
+    if key not in infos:
+        return np.full(n, np.nan)
+    vals = np.asarray(infos[key], dtype=float)
+    mask = np.asarray(infos.get("_" + key, np.ones(n, dtype=bool)))
+    return np.where(mask, vals, np.nan)
+
+
+def collect_rollout(policy, family: TaskFamily, task_indices: list[int], steps_per_task: int, num_envs: int,
+                    gamma: float, gae_lambda: float, seed: int, device: torch.device | str = "cpu") -> Rollout:
+    """Roll out `policy` on the given source tasks, `steps_per_task` transitions each, with GAE."""
+    n_steps = max(1, -(-steps_per_task // num_envs))
+    env = TaskVecEnv(family, [family.source[i] for i in task_indices], list(task_indices), num_envs, seed, device)
+    try:
+        traj = env.collect(policy, n_steps, gamma, family.reward_scale)
+    finally:
+        env.close()
+    adv = gae(traj.rewards, traj.values, traj.dones, traj.last_value, gamma, gae_lambda)
+    return to_rollout(traj, adv)

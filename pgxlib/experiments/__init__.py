@@ -1,0 +1,162 @@
+"""Experiments: one module per notebook, and `run_experiment`, which caches their results.
+
+An experiment module ``pgxlib/experiments/<name>.py`` exposes
+
+- ``PARAMETERS: dict[str, Any]``: its own knobs and their defaults, beyond profile, family and seed;
+- ``EXPECTED_KEYS: tuple[str, ...]``: dotted keys a finished result must have (``"metrics.groups"``);
+- ``check(profile, family, seed, **params) -> None``: raises `ConfigError` before any computation;
+- ``compute(profile, family, seed, cache, **params) -> dict`` with ``"metrics"`` (JSON-able),
+  ``"arrays"`` (name -> ndarray), ``"stage_times"`` (stage -> seconds) and ``"config"`` (a dict or a
+  config dataclass); `cache` is a `pgxlib.results.StageCache` for resumable stages.
+
+`run_experiment` validates, then loads the stored result with identical parameters, or computes
+and stores it.
+"""
+from __future__ import annotations
+
+import time
+from importlib import import_module
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ..config import FAMILIES, PROFILES, ConfigError
+from .. import results as store
+
+EXPERIMENTS = ("walkthrough", "main_results", "ablations", "speedup", "first_order_error", "hessian_bound")
+CONTRACT = ("PARAMETERS", "EXPECTED_KEYS", "check", "compute")
+RESERVED = ("profile", "family", "seed")
+_HERE = Path(__file__).resolve().parent
+
+
+def available() -> tuple[str, ...]:
+    """Every experiment name: the book's six, then any other module here (such as ``group``)."""
+    extra = sorted(p.stem for p in _HERE.glob("*.py") if not p.stem.startswith("_") and p.stem not in EXPERIMENTS)
+    return (*EXPERIMENTS, *extra)
+
+
+def implemented(name: str) -> bool:
+    """Whether ``pgxlib/experiments/<name>.py`` exists."""
+    return (_HERE / f"{name}.py").exists()
+
+
+def get(name: str) -> ModuleType:
+    """The experiment module `name`; `ConfigError` for an unknown or not yet written one."""
+    names = available()
+    if name not in names:
+        raise ConfigError(f"invalid experiment={name!r}: allowed one of {', '.join(names)}")
+    if not implemented(name):
+        raise ConfigError(f"invalid experiment={name!r}: not implemented yet "
+                          f"(pgxlib/experiments/{name}.py is missing); implemented: "
+                          f"{', '.join(n for n in names if implemented(n))}")
+    module = import_module(f"{__name__}.{name}")
+    missing = [attr for attr in CONTRACT if not hasattr(module, attr)]
+    if missing:
+        raise ConfigError(f"experiment {name!r} lacks {', '.join(missing)} (see pgxlib.experiments)")
+    return module
+
+
+def _require(cond: bool, name: str, allowed: str, value: Any) -> None:
+    if not cond:
+        raise ConfigError(f"invalid {name}={value!r}: allowed {allowed}")
+
+
+def resolve(name: str, profile: str, family: str, seed: int = 0, **params: Any) -> tuple[ModuleType, dict[str, Any]]:
+    """Validate a request and return the module and its full parameters (defaults filled in).
+
+    Raises `ConfigError` (one line, naming the parameter and its allowed values) before any computation.
+    """
+    module = get(name)
+    _require(profile in PROFILES, "profile", "one of " + ", ".join(PROFILES), profile)
+    _require(family in FAMILIES, "family", "one of " + ", ".join(FAMILIES), family)
+    _require(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0, "seed", "a non-negative integer",
+             seed)
+    allowed = [*RESERVED, *module.PARAMETERS]
+    for key in params:
+        if key not in module.PARAMETERS:
+            raise ConfigError(f"unknown parameter {key!r} for experiment {name}: allowed {', '.join(allowed)}")
+    full = {**module.PARAMETERS, **params}
+    try:
+        store.canonical(full)
+    except store.ResultError as err:
+        raise ConfigError(f"invalid parameters for experiment {name}: {err}") from None
+    module.check(profile, family, seed, **full)
+    return module, full
+
+
+def result_key(module: ModuleType, family: str, seed: int, params: dict[str, Any]) -> str:
+    """The store key of a validated request (see `pgxlib.results.result_key`)."""
+    return store.result_key(family, seed, params, module.PARAMETERS)
+
+
+def _fingerprint(module: ModuleType) -> dict[str, Any]:
+    return store.code_fingerprint(module.__name__)
+
+
+def _matches(result: store.Result, profile: str, family: str, seed: int, params: dict[str, Any]) -> bool:
+    wanted = {"profile": profile, "family": family, "seed": seed, "params": store.canonical(params)}
+    return result.meta.get("parameters") == wanted
+
+
+def find_result(name: str, profile: str, family: str, seed: int = 0, **params: Any) -> store.Result | None:
+    """The stored result for these parameters (stale or not), or None; never computes."""
+    module, full = resolve(name, profile, family, seed, **params)
+    path = store.result_dir(profile, name, result_key(module, family, seed, full))
+    if not (path / store.RESULT_FILE).exists():
+        return None
+    result = store.read_result(path, _fingerprint(module)["sha256"])
+    return result if _matches(result, profile, family, seed, full) else None
+
+
+def run_command(name: str, profile: str, family: str, seed: int = 0, **params: Any) -> str:
+    """The ``pgx run ...`` command line that computes this result (non-default parameters only)."""
+    module = get(name)
+    parts = ["pgx", "run", name, "--profile", profile, "-p", "family", family]
+    if seed:
+        parts += ["-p", "seed", str(seed)]
+    for key, value in params.items():
+        if module.PARAMETERS.get(key, object()) != value:
+            parts += ["-p", key, _cli_literal(value)]
+    return " ".join(parts)
+
+
+def _cli_literal(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return f"'{text}'" if any(c in text for c in " []{}(),'\"") else text
+
+
+def run_experiment(name: str, profile: str, family: str, seed: int = 0, force: bool = False,
+                   **params: Any) -> store.Result:
+    """The result of experiment `name`: loaded when stored with identical parameters, else computed.
+
+    Validates everything first (`ConfigError`). A loaded result whose code fingerprint differs from
+    the current code is returned with ``stale=True``. `force` clears the run's stage cache and
+    recomputes. The stored result is written atomically; NaN/inf refuse to be stored.
+    """
+    module, full = resolve(name, profile, family, seed, **params)
+    key = result_key(module, family, seed, full)
+    path = store.result_dir(profile, name, key)
+    fingerprint = _fingerprint(module)
+    if not force and (path / store.RESULT_FILE).exists():
+        result = store.read_result(path, fingerprint["sha256"])
+        if _matches(result, profile, family, seed, full):
+            return result
+    cache = store.StageCache(store.stage_dir(profile, name, key), fingerprint=fingerprint["sha256"])
+    if force:
+        cache.clear()
+    start = time.perf_counter()
+    out = module.compute(profile, family, seed, cache, **full)
+    total = time.perf_counter() - start
+    missing = [k for k in ("metrics", "arrays", "stage_times", "config") if k not in out]
+    if missing:
+        raise store.ResultError(f"experiment {name}: compute() returned no {', '.join(missing)}")
+    meta = store.to_json(store.build_meta(name, profile, family, seed, full, key, out["config"],
+                                          {**cache.times, **out["stage_times"]}, total, fingerprint,
+                                          cache.resumed), "meta")
+    result = store.Result(metrics=store.to_json(out["metrics"]), arrays=dict(out["arrays"]), meta=meta, path=path,
+                          stale=False, fresh=True)
+    absent = [k for k in module.EXPECTED_KEYS if not result.has(k)]
+    if absent:
+        raise store.ResultError(f"experiment {name}: the result lacks expected keys {', '.join(absent)}")
+    store.write_result(path, result.metrics, result.arrays, meta)
+    return result

@@ -1,0 +1,307 @@
+"""The book: the chapter table, notebook execution with papermill, and the Jupyter Book build.
+
+A chapter is a jupytext notebook ``notebooks/<name>.py`` run once per parameter dict of the chosen
+profile. `build_book` decides per run: a stored result is only re-drawn; a missing one is computed
+under ``smoke`` or with ``force``; under ``default`` it is *not* computed: the chapter page names the
+missing result and the ``pgx run ...`` command that computes it. Executed notebooks go into
+``book/notebooks/`` (git-ignored), then ``jupyter-book build`` runs with warnings as errors.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import experiments
+from .config import PROFILES, ConfigError
+from .results import repo_root
+
+KERNEL_NAME = "python3"
+BOOK_PROFILES = ("default", "smoke")
+
+
+def every_profile(*runs: dict[str, Any], **per_profile: tuple[dict[str, Any], ...]) -> dict[str, tuple[dict, ...]]:
+    """The same parameter dicts for every profile, except those given by name: ``smoke=({...},)``."""
+    return {profile: tuple(per_profile.get(profile, runs)) for profile in PROFILES}
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter: `notebook` is ``notebooks/<notebook>.py``; `runs` maps a profile to the parameter
+    dicts it is executed with (one page each); `experiment` is the experiment whose results it shows,
+    or None for a chapter that only reads stored results (the scorecard)."""
+
+    notebook: str
+    runs: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=lambda: every_profile({}))
+    experiment: str | None = None
+
+
+# The chapter table: one line per chapter, in book order. Add an experiment with e.g.
+#   Chapter("main_results", every_profile({"family": "cartpole"}, {"family": "highway"}), "main_results"),
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter("walkthrough", every_profile({"family": "cartpole"}), "walkthrough"),
+    Chapter("scorecard"),
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One planned page of the book: a chapter run and what the build does with it."""
+
+    chapter: Chapter
+    index: int
+    params: dict[str, Any]
+    action: str  # "execute", "missing" or "unimplemented"
+    reason: str
+    name: str
+    command: str | None = None
+    force: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebooks
+# ---------------------------------------------------------------------------------------------
+
+def notebook_source(name: str) -> Path:
+    """``<repo>/notebooks/<name>.py``."""
+    return repo_root() / "notebooks" / f"{name}.py"
+
+
+def notebook_title(name: str) -> str:
+    """The first markdown heading of a notebook source, else the name in title case."""
+    path = notebook_source(name)
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = re.match(r"#\s+#\s+(.+)", line)
+            if match:
+                return match.group(1).strip()
+    return name.replace("_", " ").capitalize()
+
+
+def _use_this_python() -> None:
+    """Make kernel "python3" resolve to this interpreter's ipykernel (the venv's), and check it."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    share = str(Path(sys.prefix) / "share" / "jupyter")
+    paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    if share not in paths:
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([share, *paths])
+    os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")
+    argv0 = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv[0]
+    ok = {"python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}", sys.executable}
+    if argv0 not in ok and Path(argv0).resolve() != Path(sys.executable).resolve():
+        raise RuntimeError(f"kernel {KERNEL_NAME!r} runs {argv0}, not {sys.executable}; "
+                           f"run `{sys.executable} -m ipykernel install --sys-prefix`")
+
+
+def execute_notebook(name: str, output: Path, parameters: dict[str, Any], stream: bool = False) -> Path:
+    """Convert ``notebooks/<name>.py`` to ipynb, run it with papermill and `parameters`, save to `output`.
+
+    The kernel is this interpreter (the venv's python); the working directory is the repository root.
+    With `stream`, the notebook's stdout/stderr (progress bars) are shown while it runs.
+    """
+    import jupytext
+    import papermill
+
+    _use_this_python()
+    os.environ["PGX_PROGRESS"] = "1" if stream else "0"
+    nb = jupytext.read(notebook_source(name))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(nb, str(output), parameters=parameters, kernel_name=KERNEL_NAME, language="python",
+                               cwd=str(repo_root()), progress_bar=stream,
+                               stdout_file=sys.stdout if stream else None, stderr_file=sys.stderr if stream else None)
+    return output
+
+
+def _retitle(path: Path, suffix: str) -> None:
+    """Append `suffix` (the run's parameters) to the first heading of an executed notebook."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
+            first, _, rest = cell.source.lstrip().partition("\n")
+            cell.source = f"{first} ({suffix})\n{rest}"
+            break
+    nbformat.write(nb, path)
+
+
+def run_label(params: Mapping[str, Any]) -> str:
+    """``cartpole, seed 0, k=3`` for a parameter dict."""
+    parts = [str(params["family"])] if "family" in params else []
+    if "seed" in params:
+        parts.append(f"seed {params['seed']}")
+    parts += [f"{k}={v}" for k, v in params.items() if k not in ("family", "seed")]
+    return ", ".join(parts) or "default parameters"
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning
+# ---------------------------------------------------------------------------------------------
+
+def _split(params: Mapping[str, Any]) -> tuple[str, int, dict[str, Any]]:
+    rest = dict(params)
+    return rest.pop("family", "cartpole"), rest.pop("seed", 0), rest
+
+
+def _page_name(chapter: Chapter, index: int, run: int, params: Mapping[str, Any], many: bool) -> str:
+    """``02-main_results`` or, for a chapter with several runs, ``02-main_results-01-cartpole-seed-0``;
+    the book's table of contents globs these names, so their sort order is the book's order."""
+    name = f"{index:02d}-{chapter.notebook}"
+    if many:
+        name += f"-{run:02d}-" + re.sub(r"[^A-Za-z0-9_.=-]+", "-", run_label(params)).strip("-")
+    return name
+
+
+def plan_page(chapter: Chapter, index: int, run: int, params: dict[str, Any], profile: str, force: bool,
+              no_compute: bool, many: bool) -> Page:
+    """What the build does with one run of a chapter (raises `ConfigError` for a bad chapter table)."""
+    name = _page_name(chapter, index, run, params, many)
+    page = dict(chapter=chapter, index=index, params=params, name=name)
+    exp = chapter.experiment
+    if not notebook_source(chapter.notebook).exists():
+        return Page(**page, action="unimplemented", reason=f"notebooks/{chapter.notebook}.py is not written yet")
+    if exp is None:
+        return Page(**page, action="execute", reason="reads stored results")
+    if not experiments.implemented(exp):
+        return Page(**page, action="unimplemented", reason=f"pgxlib/experiments/{exp}.py is not written yet")
+    family, seed, rest = _split(params)
+    stored = experiments.find_result(exp, profile, family, seed, **rest)
+    command = experiments.run_command(exp, profile, family, seed, **rest)
+    if stored is not None and not force:
+        return Page(**page, action="execute", reason="stored result" + (" (STALE)" if stored.stale else ""),
+                    command=command)
+    if force:
+        return Page(**page, action="execute", reason="--force: recomputing", command=command, force=True)
+    if profile == "smoke" and not no_compute:
+        return Page(**page, action="execute", reason="missing: computing (smoke profile)", command=command)
+    return Page(**page, action="missing", reason="missing: not computed", command=command)
+
+
+def plan_book(profile: str, force: bool = False, no_compute: bool = False) -> list[Page]:
+    """One `Page` per chapter run of `profile`, in book order."""
+    if profile not in BOOK_PROFILES:
+        raise ConfigError(f"invalid profile={profile!r}: allowed one of {', '.join(BOOK_PROFILES)}")
+    pages = []
+    for index, chapter in enumerate(CHAPTERS, start=1):
+        runs = chapter.runs.get(profile, ())
+        for run, params in enumerate(runs, start=1):
+            pages.append(plan_page(chapter, index, run, dict(params), profile, force and not no_compute, no_compute,
+                                   len(runs) > 1))
+    return pages
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages
+# ---------------------------------------------------------------------------------------------
+
+def _heading(page: Page) -> str:
+    title = notebook_title(page.chapter.notebook)
+    return f"{title} ({run_label(page.params)})" if page.params else title
+
+
+def missing_page(page: Page, profile: str) -> str:
+    """A chapter page for a result that is not stored: what is missing and how to compute it."""
+    rebuild = "make book" if profile == "default" else f"pgx book --profile {profile}"
+    return (f"# {_heading(page)}\n\n"
+            f"```{{important}}\nThe `{profile}` result of this chapter ({run_label(page.params)}) is not stored, "
+            f"and this build does not start long computations on its own.\n"
+            f"Compute it with\n\n    {page.command}\n\nthen rebuild the book with `{rebuild}`.\n```\n")
+
+
+def unimplemented_page(page: Page) -> str:
+    return (f"# {_heading(page)}\n\n```{{note}}\nThis chapter is not written yet: {page.reason}.\n```\n")
+
+
+def _write_page(page: Page, profile: str, out_dir: Path) -> Path | None:
+    """Execute or write one page; returns the executed notebook, or None for a placeholder page."""
+    if page.action == "missing":
+        (out_dir / f"{page.name}.md").write_text(missing_page(page, profile), encoding="utf-8")
+        return None
+    if page.action == "unimplemented":
+        (out_dir / f"{page.name}.md").write_text(unimplemented_page(page), encoding="utf-8")
+        return None
+    parameters: dict[str, Any] = {"profile": profile, **page.params}
+    if page.chapter.experiment is not None:
+        parameters["force"] = page.force
+    path = execute_notebook(page.chapter.notebook, out_dir / f"{page.name}.ipynb", parameters)
+    if page.params:
+        _retitle(path, run_label(page.params))
+    return path
+
+
+def check_pages(pages: list[Page], profile: str) -> list[str]:
+    """Problems with the results of executed experiment pages (missing result or expected keys)."""
+    problems = []
+    for page in pages:
+        if page.action != "execute" or page.chapter.experiment is None:
+            continue
+        family, seed, rest = _split(page.params)
+        exp = page.chapter.experiment
+        result = experiments.find_result(exp, profile, family, seed, **rest)
+        if result is None:
+            problems.append(f"{page.name}: no stored result after execution")
+            continue
+        absent = [k for k in experiments.get(exp).EXPECTED_KEYS if not result.has(k)]
+        if absent:
+            problems.append(f"{page.name}: result {result.path} lacks {', '.join(absent)}")
+    return problems
+
+
+def _last_line(err: BaseException) -> str:
+    lines = [line for line in str(err).strip().splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[-1] if lines else ''}"
+
+
+def jupyter_book_build(book_dir: Path) -> int:
+    """``jupyter-book build`` with warnings as errors; returns its exit code."""
+    cmd = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
+           "build", str(book_dir), "--warningiserror", "--keep-going", "--all"]
+    return subprocess.run(cmd, cwd=repo_root()).returncode
+
+
+def build_book(profile: str, force: bool = False, check: bool = False, no_compute: bool = False) -> int:
+    """Execute the chapters of `profile`, build the HTML book, optionally check results; an exit code."""
+    start = time.perf_counter()
+    book_dir = repo_root() / "book"
+    out_dir = book_dir / "notebooks"
+    pages = plan_book(profile, force, no_compute)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    missing, failed = [], []
+    for page in pages:
+        print(f"[book] {page.name}: {page.action} ({page.reason})", flush=True)
+        try:
+            _write_page(page, profile, out_dir)
+        except Exception as err:  # papermill's execution error carries the failing cell
+            failed.append(page)
+            print(f"[book] {page.name} failed: {_last_line(err)}\n[book]   executed notebook with the traceback: "
+                  f"{out_dir / (page.name + '.ipynb')}", file=sys.stderr, flush=True)
+        if page.action == "missing":
+            missing.append(page)
+    if failed:
+        print(f"[book] {len(failed)} chapter(s) failed; the book was not built", file=sys.stderr)
+        return 1
+    shutil.rmtree(book_dir / "_build", ignore_errors=True)
+    code = jupyter_book_build(book_dir)
+    if code != 0:
+        print(f"[book] jupyter-book build failed (exit {code})", file=sys.stderr)
+        return code
+    for page in missing:
+        print(f"[book] missing {profile} result for {page.name}; compute it with: {page.command}")
+    if check:
+        problems = check_pages(pages, profile)
+        for line in problems:
+            print(f"[book] check failed: {line}", file=sys.stderr)
+        if problems:
+            return 1
+        print(f"[book] check passed: {sum(p.action == 'execute' and p.chapter.experiment is not None for p in pages)}"
+              " experiment pages have their results and expected keys")
+    print(f"[book] built in {time.perf_counter() - start:.1f} s: {book_dir / '_build' / 'html' / 'index.html'}")
+    return 0

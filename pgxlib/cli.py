@@ -1,0 +1,173 @@
+"""`pgx`: run one experiment notebook, build the book, or group a task family.
+
+    pgx run walkthrough --profile smoke -p family nav2d [-p seed 1] [-p k 3] [--force] [--out DIR]
+    pgx book --profile {default,smoke} [--force] [--check] [--no-compute]
+    pgx group --family cartpole --k 3 [--profile smoke] [--seed 0] [-p key value] [--force]
+
+Every parameter is validated before anything runs; a bad one exits with code 2 and one line on
+stderr naming the parameter and its allowed values.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .config import PROFILES, ConfigError
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (exit code 2)."""
+
+    def error(self, message: str):  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def parse_value(text: str) -> Any:
+    """A ``-p`` value: a Python literal (3, 0.5, None, True, 'x', [1, 2]), YAML true/false/null, else the string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "none", "~"):
+        return None
+    return text
+
+
+def parse_params(pairs: Sequence[Sequence[str]] | None) -> dict[str, Any]:
+    """``[("k", "3")]`` -> ``{"k": 3}``; a name given twice is an error."""
+    out: dict[str, Any] = {}
+    for name, text in pairs or ():
+        if name in out:
+            raise ConfigError(f"invalid -p {name}: given twice")
+        out[name] = parse_value(text)
+    return out
+
+
+def _fail(message: str) -> int:
+    print(f"pgx: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return 2
+
+
+# ---------------------------------------------------------------------------------------------
+# pgx run
+# ---------------------------------------------------------------------------------------------
+
+def _validate_run(args: argparse.Namespace) -> tuple[str, int, dict[str, Any], str]:
+    """(family, seed, params, key) of a `pgx run` request; raises `ConfigError`/`ValueError`."""
+    from . import experiments
+    from .book import notebook_source
+
+    params = parse_params(args.params)
+    profile = params.pop("profile", args.profile)
+    family = params.pop("family", "cartpole")
+    seed = params.pop("seed", 0)
+    args.profile = profile
+    module, full = experiments.resolve(args.experiment, profile, family, seed, **params)
+    if not notebook_source(args.experiment).exists():
+        raise ConfigError(f"invalid experiment={args.experiment!r}: notebooks/{args.experiment}.py is not written yet")
+    return family, seed, full, experiments.result_key(module, family, seed, full)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Validate, then execute ``notebooks/<experiment>.py`` with papermill; print where things went."""
+    from . import experiments
+    from .book import _last_line, execute_notebook
+    from .results import runs_root
+
+    try:
+        family, seed, params, key = _validate_run(args)
+    except (ConfigError, ValueError) as err:
+        return _fail(str(err))
+    out_dir = Path(args.out) if args.out else runs_root() / "notebooks"
+    output = out_dir / f"{args.experiment}-{args.profile}-{key}.ipynb"
+    parameters = {"profile": args.profile, "family": family, "seed": seed, "force": args.force, **params}
+    try:
+        execute_notebook(args.experiment, output, parameters, stream=True)
+    except Exception as err:  # papermill raises its own error type with the failing cell
+        print(f"pgx: notebook failed: {_last_line(err)}", file=sys.stderr)
+        print(f"pgx: executed notebook (with the traceback): {output}", file=sys.stderr)
+        return 1
+    result = experiments.find_result(args.experiment, args.profile, family, seed, **params)
+    print(f"notebook: {output}")
+    if result is None:
+        print("pgx: the notebook ran but stored no result for these parameters", file=sys.stderr)
+        return 1
+    print(f"result:   {result.path}" + ("  (STALE: computed by older code)" if result.stale else ""))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# pgx book, pgx group
+# ---------------------------------------------------------------------------------------------
+
+def cmd_book(args: argparse.Namespace) -> int:
+    """Execute the chapters and build the HTML book (see `pgxlib.book.build_book`)."""
+    from .book import build_book, plan_book
+
+    try:
+        plan_book(args.profile, args.force, args.no_compute)
+    except (ConfigError, ValueError) as err:
+        return _fail(str(err))
+    return build_book(args.profile, force=args.force, check=args.check, no_compute=args.no_compute)
+
+
+def cmd_group(args: argparse.Namespace) -> int:
+    """Group a task family with PolicyGradEx (`pgxlib.pipeline.group_command`)."""
+    try:
+        overrides = parse_params(args.params)
+        from .pipeline import group_command
+
+        return int(group_command(profile=args.profile, family=args.family, seed=args.seed, k=args.k,
+                                 overrides=overrides, force=args.force) or 0)
+    except (ConfigError, ValueError) as err:
+        return _fail(str(err))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `pgx` argument parser."""
+    parser = _Parser(prog="pgx", description="PolicyGradEx, reproduced: experiments, the book, task grouping.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    param = dict(action="append", nargs=2, metavar=("NAME", "VALUE"), dest="params")
+
+    run = sub.add_parser("run", help="run one experiment notebook (computes or loads its result)")
+    run.add_argument("experiment", help="walkthrough, main_results, ablations, speedup, first_order_error, "
+                                        "hessian_bound")
+    run.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)} (default smoke)")
+    run.add_argument("-p", help="a parameter: family (default cartpole), seed (default 0), profile, or one of the "
+                               "experiment's knobs; repeatable", **param)
+    run.add_argument("--force", action="store_true", help="recompute even if a result is stored")
+    run.add_argument("--out", help="directory for the executed notebook (default runs/notebooks)")
+    run.set_defaults(func=cmd_run)
+
+    book = sub.add_parser("book", help="execute the chapters and build the HTML book")
+    book.add_argument("--profile", default="default", choices=("default", "smoke"))
+    book.add_argument("--force", action="store_true", help="recompute every result of the profile")
+    book.add_argument("--check", action="store_true", help="verify every executed chapter stored its result")
+    book.add_argument("--no-compute", action="store_true", help="never compute; only re-draw stored results")
+    book.set_defaults(func=cmd_book)
+
+    group = sub.add_parser("group", help="group a task family with PolicyGradEx and print the groups")
+    group.add_argument("--family", required=True)
+    group.add_argument("--k", type=int, default=None, help="number of groups (default: the profile's)")
+    group.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)} (default smoke)")
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("-p", help="a config override, e.g. -p d 200 or -p meta_ppo.lr 1e-3 (repeatable)", **param)
+    group.add_argument("--force", action="store_true", help="recompute even if a result is stored")
+    group.set_defaults(func=cmd_group)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `pgx` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

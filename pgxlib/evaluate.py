@@ -1,0 +1,132 @@
+"""Policy evaluation: rollout returns (and success rates) per task, and a cheap off-policy estimate.
+
+`evaluate_policy` runs `episodes` episodes of every task in parallel (one vector env) and reports
+the mean undiscounted return per task. `ppo_objective_scores` is the off-policy estimate: the
+importance-weighted advantage of held-out transitions under new parameters, computed by a forward
+pass instead of new rollouts.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .nets import ActorCritic, actor_log_prob, actor_params, flat_params, unflatten_like
+from .rollout import Rollout, TaskVecEnv
+from .tasks import Task, TaskFamily
+
+
+@dataclass
+class Evaluation:
+    """Per-task rollout results for n tasks: mean_return [n], std_return [n], success [n] or None."""
+
+    mean_return: np.ndarray
+    std_return: np.ndarray
+    success: np.ndarray | None
+    episodes: int
+
+
+def with_actor_delta(policy: ActorCritic, delta: torch.Tensor) -> ActorCritic:
+    """A copy of `policy` whose actor parameters are θ* + `delta` (a flat vector of length p)."""
+    new = copy.deepcopy(policy)
+    theta = flat_params(actor_params(policy.actor))
+    new_params = unflatten_like(theta + delta.to(theta.device), actor_params(policy.actor))
+    with torch.no_grad():
+        for name, param in new.actor.named_parameters():
+            param.copy_(new_params[name])
+    return new
+
+
+class _UniformPolicy:
+    """Uniformly random actions, with the `ActorCritic.act` interface (for the random baseline)."""
+
+    def __init__(self, action_space, seed: int):
+        self.space = action_space
+        self.space.seed(seed)
+
+    def act(self, obs: torch.Tensor, task_id: torch.Tensor, deterministic: bool = False):
+        actions = np.stack([self.space.sample() for _ in range(obs.shape[0])])
+        zeros = torch.zeros(obs.shape[0])
+        return torch.as_tensor(actions), zeros, zeros
+
+
+@torch.no_grad()
+def evaluate_policy(policy, family: TaskFamily, tasks: list[Task], cond_ids: list[int], episodes: int, seed: int,
+                    deterministic: bool = True, device: torch.device | str = "cpu") -> Evaluation:
+    """Mean undiscounted return of `policy` on each task over `episodes` episodes run in parallel.
+
+    `policy` is an `ActorCritic` (or "random" for uniformly random actions). Each env counts only its
+    first episode, so every task gets exactly `episodes` episodes.
+    """
+    if policy == "random":
+        policy = _UniformPolicy(family.action_space, seed)
+    env = TaskVecEnv(family, tasks, cond_ids, episodes, seed + 7_919, device)
+    first_done = np.zeros(env.n_envs, dtype=bool)
+    ep_return = np.zeros(env.n_envs)
+    ep_success = np.zeros(env.n_envs)
+    try:
+        for _ in range(family.max_episode_steps + 1):
+            obs = torch.as_tensor(env.obs, dtype=torch.float32, device=env.device)
+            action, _, _ = policy.act(obs, env.cond_ids, deterministic=deterministic)
+            obs, rewards, term, trunc, infos = env.envs.step(env._env_action(action))
+            env.obs = obs
+            live = ~first_done
+            ep_return[live] += rewards[live]
+            ended = np.logical_or(term, trunc)
+            success_now = np.nan_to_num(np.where(
+                ended, _success(infos.get("final_info", {}), env.n_envs), _success(infos, env.n_envs)))
+            ep_success[live] = np.maximum(ep_success[live], success_now[live])
+            first_done |= ended
+            if first_done.all():
+                break
+    finally:
+        env.close()
+    per_task = ep_return.reshape(len(tasks), episodes)
+    succ = ep_success.reshape(len(tasks), episodes).mean(1) if family.has_success else None
+    return Evaluation(per_task.mean(1), per_task.std(1), succ, episodes)
+
+
+def _success(infos: dict, n: int) -> np.ndarray:
+    if "success" not in infos:
+        return np.zeros(n)
+    mask = np.asarray(infos.get("_success", np.ones(n, dtype=bool)))
+    return np.where(mask, np.asarray(infos["success"], dtype=float), 0.0)
+
+
+@torch.no_grad()
+def ppo_objective_scores(policy: ActorCritic, rollout: Rollout, heldout: torch.Tensor,
+                         delta_of: Callable[[int], torch.Tensor], members: np.ndarray, clip: float = 0.2) -> np.ndarray:
+    """Off-policy estimate of each θ̂_l = θ* + delta_of(l) on each task, shape [m, n] (NaN if i ∉ S_l).
+
+    score_l(i) = mean over held-out transitions t of task i of clip(r_t, 1±clip)·Â_t with
+    r_t = π_θ̂(a_t|s_t) / π_θ*(a_t|s_t), Â standardised per task: the PPO surrogate objective, the
+    expected improvement of the new policy over θ* on data θ* collected.
+    """
+    m, n = members.shape
+    params = actor_params(policy.actor)
+    theta = flat_params(params)
+    obs, act, tid = rollout.obs[heldout], rollout.actions[heldout], rollout.task_id[heldout]
+    adv = _standardise_per_task(rollout.advantages[heldout], tid, n)
+    base_logp = actor_log_prob(policy.actor, params, obs, tid, act)
+    scores = np.full((m, n), np.nan)
+    for l in range(m):
+        new_params = unflatten_like(theta + delta_of(l).to(theta.device), params)
+        ratio = (actor_log_prob(policy.actor, new_params, obs, tid, act) - base_logp).exp()
+        gain = ratio.clamp(1 - clip, 1 + clip) * adv
+        for i in np.flatnonzero(members[l]):
+            sel = tid == i
+            scores[l, i] = float(gain[sel].mean())
+    return scores
+
+
+def _standardise_per_task(adv: torch.Tensor, task_id: torch.Tensor, n: int) -> torch.Tensor:
+    out = adv.clone()
+    for i in range(n):
+        sel = task_id == i
+        if sel.any():
+            a = adv[sel]
+            out[sel] = (a - a.mean()) / (a.std() + 1e-8) if sel.sum() > 1 else a - a.mean()
+    return out

@@ -1,0 +1,380 @@
+"""PolicyGradEx end to end: from a task family to k groups, each with its own trained policy.
+
+    tasks ─► meta-train ─► collect ─► features ─► surrogate ─► scores ─► affinity ─► cluster ─► group-train
+
+`run_policygradex(cfg)` runs every stage in order. Each expensive stage goes through a stage cache
+(`StageCache.get_or_compute`), so an interrupted run resumes from the last finished stage.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .affinity import Affinity, compute_affinity, sample_subsets
+from .clustering import groups_from_labels, random_grouping, round_sdp, sdp_solve, spectral_cluster
+from .config import PipelineConfig, to_dict
+from .evaluate import Evaluation, evaluate_policy, ppo_objective_scores, with_actor_delta
+from .features import GradFeatures, Projector, compute_features
+from .nets import ActorCritic, actor_params, flat_params, get_device
+from .rl.ppo import TrainResult, train_ppo
+from .rollout import Rollout, collect_rollout
+from .surrogate import SurrogateFit, heldout_logistic_scores, surrogate_fit
+from .tasks import TaskFamily, make_family
+
+
+class MemoryCache:
+    """A stage cache that only remembers within the process (used when no store is given)."""
+
+    def __init__(self):
+        self.values: dict[str, dict] = {}
+        self.times: dict[str, float] = {}
+
+    def get_or_compute(self, stage: str, fn: Callable[[], dict]) -> dict:
+        if stage not in self.values:
+            start = time.perf_counter()
+            self.values[stage] = fn()
+            self.times[stage] = time.perf_counter() - start
+        return self.values[stage]
+
+
+@dataclass
+class GroupOutcome:
+    """One group: its source-task indices, its PPO fine-tuning curve and its per-task evaluation."""
+
+    tasks: list[int]
+    train: TrainResult
+    evaluation: Evaluation
+
+
+@dataclass
+class PipelineResult:
+    """Everything a PolicyGradEx run produced. n source tasks, m subsets, k groups.
+
+    members [m, n] sampled subsets; scores [m, n] f̂_i(S_l) (NaN off the subset); rel_dist [m] the
+    relative parameter distance of each θ̂_l; sdp_X [n, n] the SDP solution; labels [n] group ids.
+    """
+
+    config: PipelineConfig
+    family: TaskFamily
+    policy: ActorCritic
+    meta_train: TrainResult
+    meta_eval: Evaluation
+    random_eval: Evaluation
+    members: np.ndarray
+    scores: np.ndarray
+    rel_dist_raw: np.ndarray
+    rel_dist: np.ndarray
+    affinity: Affinity
+    sdp_X: np.ndarray | None
+    labels: np.ndarray
+    groups: list[GroupOutcome]
+    stage_times: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def task_names(self) -> list[str]:
+        return [t.name for t in self.family.source]
+
+    def grouped_returns(self) -> np.ndarray:
+        """Per source task, the mean return of its own group's policy, shape [n]."""
+        out = np.full(len(self.labels), np.nan)
+        for g in self.groups:
+            out[g.tasks] = g.evaluation.mean_return
+        return out
+
+    def grouped_success(self) -> np.ndarray | None:
+        if not self.family.has_success:
+            return None
+        out = np.full(len(self.labels), np.nan)
+        for g in self.groups:
+            out[g.tasks] = g.evaluation.success
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# (de)serialisation of stage outputs: plain tensors, numbers, strings, lists and dicts only, so
+# that cached stages load with torch.load(weights_only=True).
+# ---------------------------------------------------------------------------------------------
+
+def _train_to_dict(r: TrainResult) -> dict:
+    return {"task_indices": list(r.task_indices), "steps": torch.as_tensor(r.steps),
+            "returns": torch.as_tensor(r.returns), "success": torch.as_tensor(r.success),
+            "losses": {k: torch.as_tensor(v) for k, v in r.losses.items()}, "wall_time": float(r.wall_time)}
+
+
+def _train_from_dict(d: dict) -> TrainResult:
+    return TrainResult(task_indices=list(d["task_indices"]), steps=d["steps"].numpy(), returns=d["returns"].numpy(),
+                       success=d["success"].numpy(), losses={k: v.numpy() for k, v in d["losses"].items()},
+                       wall_time=float(d["wall_time"]))
+
+
+def _eval_to_dict(e: Evaluation) -> dict:
+    return {"mean_return": torch.as_tensor(e.mean_return), "std_return": torch.as_tensor(e.std_return),
+            "success": None if e.success is None else torch.as_tensor(e.success), "episodes": e.episodes}
+
+
+def _eval_from_dict(d: dict) -> Evaluation:
+    return Evaluation(d["mean_return"].numpy(), d["std_return"].numpy(),
+                      None if d["success"] is None else d["success"].numpy(), int(d["episodes"]))
+
+
+def _tensors(obj) -> dict:
+    return {k: v for k, v in vars(obj).items()}
+
+
+def config_key(cfg: PipelineConfig) -> str:
+    """A short hash identifying a pipeline configuration (device excluded)."""
+    d = to_dict(cfg)
+    d.pop("device", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------------------------------------
+# Stages
+# ---------------------------------------------------------------------------------------------
+
+def new_policy(family: TaskFamily, cfg: PipelineConfig, seed: int, device: torch.device) -> ActorCritic:
+    """A freshly initialised actor-critic for `family`, deterministic given `seed`."""
+    torch.manual_seed(seed)
+    return ActorCritic(family.observation_space, family.action_space, family.n_tasks, cfg.net).to(device)
+
+
+def meta_train(family: TaskFamily, cfg: PipelineConfig, device: torch.device, progress: bool) -> tuple[ActorCritic, TrainResult]:
+    """Stage 1: one multitask policy θ* on all source tasks."""
+    policy = new_policy(family, cfg, cfg.seed, device)
+    result = train_ppo(policy, family, list(range(family.n_tasks)), cfg.meta_ppo, cfg.seed, device, progress,
+                       desc=f"meta-train {family.name}")
+    return policy, result
+
+
+def estimate_scores(policy: ActorCritic, family: TaskFamily, rollout: Rollout, features: GradFeatures,
+                    members: np.ndarray, fit: SurrogateFit, projector: Projector, cfg: PipelineConfig,
+                    device: torch.device) -> np.ndarray:
+    """f̂_i(S_l) for every subset l and task i ∈ S_l, shape [m, n], by `cfg.affinity.score`."""
+    score = cfg.affinity.score
+    if score == "logistic":
+        return heldout_logistic_scores(features, fit).cpu().numpy().astype(float)
+    if score == "ppo":
+        return ppo_objective_scores(policy, rollout, features.heldout, lambda l: fit.delta(l, projector), members)
+    scores = np.full(members.shape, np.nan)
+    for l in range(len(members)):
+        task_idx = list(np.flatnonzero(members[l]))
+        candidate = with_actor_delta(policy, fit.delta(l, projector))
+        ev = evaluate_policy(candidate, family, [family.source[i] for i in task_idx], task_idx,
+                             cfg.evaluation.episodes, cfg.seed + 1 + l, cfg.evaluation.deterministic, device)
+        scores[l, task_idx] = ev.mean_return
+    return scores
+
+
+def cluster(affinity: Affinity, cfg: PipelineConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """Labels [n] (and the SDP solution X for the SDP method) from the normalised affinity."""
+    U, c = affinity.normalized, cfg.cluster
+    if c.method == "sdp":
+        X = sdp_solve(U, k=c.k, lam=None if c.k is not None else c.lam)
+        return round_sdp(X, k=c.k), X
+    if c.method == "spectral":
+        return spectral_cluster(U, c.k, c.seed), None
+    return random_grouping(len(U), c.k, c.seed), None
+
+
+def train_groups(family: TaskFamily, policy: ActorCritic, labels: np.ndarray, cfg: PipelineConfig,
+                 device: torch.device, progress: bool) -> list[GroupOutcome]:
+    """One policy per group (from θ* or from scratch), each evaluated on its own tasks."""
+    outcomes = []
+    for g, tasks in enumerate(groups_from_labels(labels)):
+        start = policy if cfg.group_init == "meta" else new_policy(family, cfg, cfg.seed + 100 + g, device)
+        group_policy = copy.deepcopy(start)
+        train = train_ppo(group_policy, family, tasks, cfg.group_ppo, cfg.seed + 1000 + g, device, progress,
+                          desc=f"group {g} {tasks}")
+        ev = evaluate_policy(group_policy, family, [family.source[i] for i in tasks], tasks,
+                             cfg.evaluation.episodes, cfg.seed, cfg.evaluation.deterministic, device)
+        outcomes.append(GroupOutcome(tasks, train, ev))
+    return outcomes
+
+
+def progress_default() -> bool:
+    """Progress bars are on unless the environment sets PGX_PROGRESS=0 (the book build does)."""
+    return os.environ.get("PGX_PROGRESS", "1") != "0"
+
+
+def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = None,
+                     train_groups_too: bool = True) -> PipelineResult:
+    """Run every stage of PolicyGradEx for `cfg`; stages already in `cache` are loaded, not recomputed."""
+    progress = progress_default() if progress is None else progress
+    cache = cache if cache is not None else MemoryCache()
+    device = get_device(cfg.device)
+    family = make_family(cfg.family, cfg.n_tasks, cfg.seed)
+    n = family.n_tasks
+    say = (lambda msg: tqdm.write(msg, file=sys.stderr)) if progress else (lambda msg: None)
+    all_tasks, all_ids = list(family.source), list(range(n))
+
+    # ---- 1. meta-train θ*
+    say(f"[1/7] meta-training on {n} {family.name} tasks")
+
+    def _meta():
+        pol, res = meta_train(family, cfg, device, progress)
+        return {"state_dict": pol.state_dict(), "train": _train_to_dict(res)}
+    meta = cache.get_or_compute("meta_train", _meta)
+    policy = new_policy(family, cfg, cfg.seed, device)
+    policy.load_state_dict(meta["state_dict"])
+    meta_curve = _train_from_dict(meta["train"])
+
+    def _eval_meta():
+        ev = evaluate_policy(policy, family, all_tasks, all_ids, cfg.evaluation.episodes, cfg.seed,
+                             cfg.evaluation.deterministic, device)
+        rnd = evaluate_policy("random", family, all_tasks, all_ids, cfg.evaluation.episodes, cfg.seed, device=device)
+        return {"meta": _eval_to_dict(ev), "random": _eval_to_dict(rnd)}
+    evals = cache.get_or_compute("evaluate_meta", _eval_meta)
+
+    # ---- 2. collect rollouts of θ* and 3. gradient features
+    say("[2/7] collecting rollouts of θ* and projecting gradient features")
+    theta = flat_params(actor_params(policy.actor))
+    projector = Projector(theta.numel(), cfg.features.proj_dim, seed=cfg.features.seed + cfg.seed)
+
+    def _features():
+        rollout = collect_rollout(policy, family, all_ids, cfg.features.steps_per_task, cfg.meta_ppo.num_envs,
+                                  cfg.meta_ppo.gamma, cfg.meta_ppo.gae_lambda, cfg.seed + 17, device)
+        feats = compute_features(policy.actor, rollout, projector, cfg.features.chunk_size,
+                                 cfg.features.heldout_frac, cfg.features.seed + cfg.seed, progress)
+        return {"rollout": _tensors(rollout), "features": _tensors(feats)}
+    stored = cache.get_or_compute("features", _features)
+    rollout = Rollout(**stored["rollout"])
+    features = GradFeatures(**stored["features"])
+
+    # ---- 4. surrogate on m subsets and 5. scores
+    members = sample_subsets(n, cfg.affinity.n_subsets, cfg.affinity.subset_size, cfg.affinity.seed + cfg.seed)
+    say(f"[3/7] fitting the surrogate on {len(members)} subsets of {cfg.affinity.subset_size} tasks")
+
+    def _surrogate():
+        fit = surrogate_fit(features, members, projector, float(theta.norm()), cfg.surrogate)
+        say(f"[4/7] scoring θ̂_S on each task of S ({cfg.affinity.score})")
+        scores = estimate_scores(policy, family, rollout, features, members, fit, projector, cfg, device)
+        return {"fit": _tensors(fit), "scores": torch.as_tensor(scores)}
+    sur = cache.get_or_compute("surrogate", _surrogate)
+    fit = SurrogateFit(**sur["fit"])
+    scores = sur["scores"].numpy()
+
+    # ---- 6. affinity and clustering
+    say("[5/7] affinity matrix and clustering")
+    affinity = compute_affinity(members, scores)
+    labels, X = cluster(affinity, cfg)
+
+    # ---- 7. group-wise training
+    groups: list[GroupOutcome] = []
+    if train_groups_too:
+        say(f"[6/7] training one policy per group ({len(set(labels.tolist()))} groups, init={cfg.group_init})")
+
+        def _groups():
+            outs = train_groups(family, policy, labels, cfg, device, progress)
+            return {"labels": torch.as_tensor(labels),
+                    "groups": [{"tasks": o.tasks, "train": _train_to_dict(o.train),
+                                "evaluation": _eval_to_dict(o.evaluation)} for o in outs]}
+        stored_groups = cache.get_or_compute("group_train", _groups)
+        if not np.array_equal(stored_groups["labels"].numpy(), labels):
+            raise RuntimeError("cached group training belongs to other groups; rerun with force")
+        groups = [GroupOutcome(list(g["tasks"]), _train_from_dict(g["train"]), _eval_from_dict(g["evaluation"]))
+                  for g in stored_groups["groups"]]
+    say("[7/7] done")
+    return PipelineResult(config=cfg, family=family, policy=policy, meta_train=meta_curve,
+                          meta_eval=_eval_from_dict(evals["meta"]), random_eval=_eval_from_dict(evals["random"]),
+                          members=members, scores=scores, rel_dist_raw=fit.rel_dist_raw.cpu().numpy(),
+                          rel_dist=fit.rel_dist.cpu().numpy(), affinity=affinity, sdp_X=X, labels=labels,
+                          groups=groups, stage_times=dict(getattr(cache, "times", {})))
+
+
+def summary_metrics(res: PipelineResult) -> dict[str, Any]:
+    """The JSON-ready metrics of a run: groups, affinity, scores, per-task returns."""
+    groups = groups_from_labels(res.labels)
+    out = {
+        "family": res.family.name,
+        "tasks": res.task_names,
+        "k": len(groups),
+        "groups": groups,
+        "labels": res.labels.tolist(),
+        "affinity": res.affinity.normalized.tolist(),
+        "affinity_raw": res.affinity.raw.tolist(),
+        "pair_counts": res.affinity.counts.tolist(),
+        "rel_dist": {"mean": float(np.mean(res.rel_dist)), "max": float(np.max(res.rel_dist)),
+                     "raw_mean": float(np.mean(res.rel_dist_raw))},
+        "meta_return": res.meta_eval.mean_return.tolist(),
+        "random_return": res.random_eval.mean_return.tolist(),
+        "meta_train_steps_per_task": int(res.meta_train.steps[-1]) if len(res.meta_train.steps) else 0,
+    }
+    if res.groups:
+        out["group_return"] = res.grouped_returns().tolist()
+    if res.family.has_success:
+        out["meta_success"] = res.meta_eval.success.tolist()
+        if res.groups:
+            out["group_success"] = res.grouped_success().tolist()
+    return out
+
+
+def result_payload(res: PipelineResult) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(metrics, arrays) of a run for the results store: JSON summary plus the curves and matrices."""
+    arrays = {
+        "meta_steps": res.meta_train.steps,
+        "meta_returns": res.meta_train.returns,
+        "members": res.members.astype(np.int8),
+        "scores": np.ma.masked_invalid(res.scores),
+        "rel_dist": res.rel_dist,
+        "rel_dist_raw": res.rel_dist_raw,
+        "affinity": res.affinity.normalized,
+        "affinity_raw": res.affinity.raw,
+        "labels": res.labels,
+    }
+    if res.family.has_success:
+        arrays["meta_success"] = res.meta_train.success
+    if res.sdp_X is not None:
+        arrays["sdp_X"] = res.sdp_X
+    for g, outcome in enumerate(res.groups):
+        arrays[f"group{g}_steps"] = outcome.train.steps
+        arrays[f"group{g}_returns"] = outcome.train.returns
+    return summary_metrics(res), arrays
+
+
+def group_command(profile: str, family: str, seed: int = 0, k: int | None = None,
+                  overrides: dict[str, Any] | None = None, force: bool = False) -> int:
+    """`pgx group`: run PolicyGradEx on a family, print groups, affinity and scores, store the result."""
+    from .experiments import run_experiment
+
+    result = run_experiment("group", profile, family, seed=seed, force=force, k=k, overrides=overrides or {})
+    print(format_group_report(result.metrics, result.meta))
+    print(f"result: {result.path}")
+    return 0
+
+
+def format_group_report(metrics: dict[str, Any], meta: dict[str, Any] | None = None) -> str:
+    """A plain-text report of a grouping run: groups, per-task returns, affinity matrix."""
+    names = metrics["tasks"]
+    short = [f"S{i}" for i in range(len(names))]
+    lines = [f"PolicyGradEx on {metrics['family']}: {metrics['k']} groups"]
+    for g, tasks in enumerate(metrics["groups"]):
+        lines.append(f"  group {g}: " + ", ".join(short[i] for i in tasks))
+    lines.append("")
+    header = f"{'task':<5} {'random':>9} {'meta θ*':>9}" + (f" {'grouped':>9}" if "group_return" in metrics else "")
+    lines.append(header + "  parameters")
+    for i, name in enumerate(names):
+        row = f"{short[i]:<5} {metrics['random_return'][i]:>9.1f} {metrics['meta_return'][i]:>9.1f}"
+        if "group_return" in metrics:
+            row += f" {metrics['group_return'][i]:>9.1f}"
+        lines.append(row + "  " + name.split("[", 1)[-1].rstrip("]"))
+    lines.append("")
+    lines.append("normalised affinity U (row i: target task, column j: co-trained task)")
+    lines.append("      " + " ".join(f"{s:>6}" for s in short))
+    for i, row in enumerate(metrics["affinity"]):
+        lines.append(f"{short[i]:<5} " + " ".join(f"{v:>6.2f}" for v in row))
+    rd = metrics["rel_dist"]
+    lines.append(f"\nrelative distance ‖Δθ‖/‖θ*‖ of the estimates: mean {rd['mean']:.4f}, max {rd['max']:.4f} "
+                 f"(before rescaling: mean {rd['raw_mean']:.4f})")
+    if meta and "stage_times" in meta:
+        lines.append("stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in meta["stage_times"].items()))
+    return "\n".join(lines)

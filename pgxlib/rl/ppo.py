@@ -1,0 +1,142 @@
+"""Multitask PPO: one task-conditioned actor-critic, an equal share of steps for every task.
+
+The training loop is the usual clipped-objective PPO with GAE; the same function meta-trains on all
+source tasks and fine-tunes given parameters on a subset. Learning curves are kept per task.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..config import PPOConfig
+from ..nets import ActorCritic
+from ..rollout import TaskVecEnv, gae, to_rollout
+from ..tasks import TaskFamily
+
+
+@dataclass
+class TrainResult:
+    """What a PPO run leaves behind. I iterations, n tasks trained on.
+
+    steps [I] environment steps per task after each iteration; returns [I, n] mean undiscounted
+    return of the episodes that finished during the iteration (NaN if none); success [I, n] likewise
+    (NaN without a success signal); losses: name -> [I]; wall_time in seconds.
+    """
+
+    task_indices: list[int]
+    steps: np.ndarray
+    returns: np.ndarray
+    success: np.ndarray
+    losses: dict[str, np.ndarray]
+    wall_time: float
+
+    def final_returns(self, last: int = 3) -> np.ndarray:
+        """Mean over the last `last` iterations of the per-task curve, shape [n]."""
+        tail = self.returns[-last:]
+        out = np.full(tail.shape[1], np.nan)
+        for j in range(tail.shape[1]):
+            vals = tail[:, j][np.isfinite(tail[:, j])]
+            if len(vals):
+                out[j] = vals.mean()
+        return out
+
+
+def ppo_loss(new_logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, new_values: torch.Tensor,
+             returns: torch.Tensor, entropy: torch.Tensor, clip_coef: float, vf_coef: float,
+             ent_coef: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The clipped PPO loss on a minibatch (all inputs [B]). Returns (total, parts).
+
+    policy = mean(max(−Â·r, −Â·clip(r, 1±ε))) with r = exp(new_logp − old_logp);
+    value = ½·mean((V − R)²); total = policy + vf_coef·value − ent_coef·mean(entropy).
+    """
+    ratio = (new_logp - old_logp).exp()
+    pg_loss = torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - clip_coef, 1 + clip_coef)).mean()
+    value_loss = 0.5 * ((new_values - returns) ** 2).mean()
+    entropy_mean = entropy.mean()
+    total = pg_loss + vf_coef * value_loss - ent_coef * entropy_mean
+    with torch.no_grad():
+        approx_kl = ((ratio - 1) - (new_logp - old_logp)).mean()
+        clipfrac = ((ratio - 1).abs() > clip_coef).float().mean()
+    return total, {"policy_loss": pg_loss.detach(), "value_loss": value_loss.detach(),
+                   "entropy": entropy_mean.detach(), "approx_kl": approx_kl, "clipfrac": clipfrac}
+
+
+def _entropy(dist: torch.distributions.Distribution, discrete: bool) -> torch.Tensor:
+    ent = dist.entropy()
+    return ent if discrete else ent.sum(-1)
+
+
+def train_ppo(policy: ActorCritic, family: TaskFamily, task_indices: list[int], cfg: PPOConfig, seed: int,
+              device: torch.device | str = "cpu", progress: bool = True, desc: str = "PPO") -> TrainResult:
+    """Train `policy` in place with PPO on the source tasks `task_indices`, `cfg.steps_per_task` each."""
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    envs = TaskVecEnv(family, [family.source[i] for i in task_indices], list(task_indices), cfg.num_envs, seed,
+                      device)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr, eps=1e-5)
+    n_iter, n = cfg.iterations, len(task_indices)
+    steps = np.zeros(n_iter)
+    returns = np.full((n_iter, n), np.nan)
+    success = np.full((n_iter, n), np.nan)
+    losses: dict[str, list[float]] = {}
+    generator = torch.Generator().manual_seed(seed)
+    bar = tqdm(range(n_iter), desc=desc, disable=not progress, leave=False)
+    for it in bar:
+        # ---- learning-rate annealing
+        if cfg.anneal_lr:
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * (1.0 - it / max(n_iter, 1))
+
+        # ---- rollout on every task at once
+        n_done_before = {k: len(v) for k, v in envs.log.returns.items()}
+        traj = envs.collect(policy, cfg.rollout_len, cfg.gamma, family.reward_scale)
+        with torch.no_grad():
+            adv = gae(traj.rewards, traj.values, traj.dones, traj.last_value, cfg.gamma, cfg.gae_lambda)
+        batch = to_rollout(traj, adv)
+        steps[it] = (it + 1) * cfg.steps_per_iteration
+        for k in range(n):
+            new_returns = envs.log.returns.get(k, [])[n_done_before.get(k, 0):]
+            if new_returns:
+                returns[it, k] = float(np.mean(new_returns))
+                if family.has_success:
+                    success[it, k] = float(np.mean(envs.log.successes[k][n_done_before.get(k, 0):]))
+
+        # ---- PPO epochs over shuffled minibatches
+        N = len(batch)
+        mb_size = max(1, N // cfg.num_minibatches)
+        parts_sum: dict[str, float] = {}
+        n_updates = 0
+        for _ in range(cfg.update_epochs):
+            perm = torch.randperm(N, generator=generator).to(batch.obs.device)
+            for lo in range(0, N - mb_size + 1, mb_size):
+                idx = perm[lo:lo + mb_size]
+                mb_adv = batch.advantages[idx]
+                if cfg.norm_adv and len(idx) > 1:
+                    mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+                dist = policy.actor.distribution(batch.obs[idx], batch.task_id[idx])
+                new_logp = dist.log_prob(batch.actions[idx])
+                if not policy.discrete:
+                    new_logp = new_logp.sum(-1)
+                new_values = policy.critic(batch.obs[idx], batch.task_id[idx])
+                loss, parts = ppo_loss(new_logp, batch.logp[idx], mb_adv, new_values, batch.returns[idx],
+                                       _entropy(dist, policy.discrete), cfg.clip_coef, cfg.vf_coef, cfg.ent_coef)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"non-finite PPO loss at iteration {it}: {parts}")
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+                for key, val in parts.items():
+                    parts_sum[key] = parts_sum.get(key, 0.0) + float(val)
+                n_updates += 1
+        for key, val in parts_sum.items():
+            losses.setdefault(f"losses/{key}", []).append(val / max(n_updates, 1))
+        if progress:
+            bar.set_postfix(ret=f"{np.nanmean(returns[it]) if np.isfinite(returns[it]).any() else float('nan'):.1f}")
+    envs.close()
+    return TrainResult(task_indices=list(task_indices), steps=steps, returns=returns, success=success,
+                       losses={k: np.asarray(v) for k, v in losses.items()}, wall_time=time.perf_counter() - start)

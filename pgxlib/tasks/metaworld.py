@@ -1,0 +1,113 @@
+"""Meta-World 3.1.1 MT10: the ten manipulation tasks as a family (`n_tasks` <= 10).
+
+A task is one MT10 environment, identified by its index in Meta-World's MT10 order
+(`MT10_NAMES`: reach, push, pick-place, door-open, drawer-open, drawer-close, button-press-topdown,
+peg-insert-side, window-open, window-close), plus the seed of its goal set. Each env is built with
+`gym.make("Meta-World/MT1", env_name=..., seed=goal_seed, ...)`: Meta-World draws 50 goal (object
+and target) positions for that environment from `goal_seed` and picks one of them at random at
+every reset, as in the MT10 benchmark.
+
+Tasks:
+- source: with `n_tasks` = 10 all of MT10 in order; with fewer, a seeded random subset (sorted).
+  All source tasks share one goal seed, the benchmark seed, which is the family's `seed`.
+- target (unseen): the source tasks' environments in turn (target j uses source j mod n), each with
+  its own goal seed drawn from the seed, so the same manipulation with goal sets not seen in
+  training. A target's nearest source task (by `mt10_index`) is the one with its environment.
+
+`param_ranges` holds only `mt10_index` in [0, 9]: the identity is categorical, and this single
+coordinate makes `param_matrix` well defined and `nearest_source` exact. Each task also records
+`goal_seed` (not in `param_ranges`).
+
+Meta-World knobs, all passed explicitly and recorded in `env_kwargs`: `use_one_hot` False (the
+policy gets the task id from the library instead), `reward_function_version` "v2" (Meta-World's
+default; results are only comparable within one version), `max_episode_steps` 500 (Meta-World 3's
+default; older papers used 150), `terminate_on_success` False, `task_select` "random". The
+observation is 39-dim (goal included, as in MT10), cast to a float32 Box(-inf, inf, (39,)) because
+Meta-World's own bounds are float64 and do not contain the observed goal; action Box(-1, 1, (4,)).
+`info["success"]` is reported, so `has_success` is True. Rewards (v2) lie in [0, 10] per step, so
+returns reach a few thousand; `reward_scale` 0.1 brings per-step rewards to [0, 1] for PPO.
+
+Building one env takes about a second (Meta-World samples its 50 goals); nothing is rendered.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.wrappers import TimeLimit
+
+from .base import Task, TaskFamily
+
+NAME = "metaworld"
+MT10_NAMES = (
+    "reach-v3", "push-v3", "pick-place-v3", "door-open-v3", "drawer-open-v3", "drawer-close-v3",
+    "button-press-topdown-v3", "peg-insert-side-v3", "window-open-v3", "window-close-v3",
+)
+MAX_EPISODE_STEPS = 500
+META_WORLD_KWARGS: dict = {
+    "use_one_hot": False,
+    "reward_function_version": "v2",
+    "terminate_on_success": False,
+    "task_select": "random",
+}
+PARAM_RANGES: dict[str, tuple[float, float]] = {"mt10_index": (0.0, float(len(MT10_NAMES) - 1))}
+
+
+class Float32Observation(gym.ObservationWrapper):
+    """Casts observations to float32 and declares an unbounded float32 Box of the same shape."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        shape = env.observation_space.shape
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=shape, dtype=np.float32)
+
+    def observation(self, observation):
+        return np.asarray(observation, dtype=np.float32)
+
+
+def env_name(task: Task) -> str:
+    """The Meta-World environment name of `task`, e.g. "reach-v3"."""
+    return MT10_NAMES[int(task.param("mt10_index"))]
+
+
+def make_env(task: Task, max_episode_steps: int = MAX_EPISODE_STEPS) -> gym.Env:
+    """The Meta-World env of `task` (goal set from its `goal_seed`), float32 obs, time limit included."""
+    if not 1 <= max_episode_steps <= MAX_EPISODE_STEPS:
+        raise ValueError(f"max_episode_steps={max_episode_steps} must be in 1..{MAX_EPISODE_STEPS}")
+    import metaworld  # noqa: F401  (registers the Meta-World/* ids)
+
+    env = gym.make("Meta-World/MT1", env_name=env_name(task), seed=int(task.param("goal_seed")),
+                   disable_env_checker=True, **META_WORLD_KWARGS)
+    return TimeLimit(Float32Observation(env), max_episode_steps=max_episode_steps)
+
+
+def make(n_tasks: int = 10, seed: int = 0, n_target: int = 50) -> TaskFamily:
+    """MT10 (or a seeded subset of `n_tasks` of it) as source tasks, new goal sets as targets."""
+    if not 1 <= n_tasks <= len(MT10_NAMES):
+        raise ValueError(f"metaworld has the 10 MT10 tasks: n_tasks={n_tasks} must be in 1..10")
+    src_rng, tgt_rng = np.random.default_rng(seed).spawn(2)
+    if n_tasks == len(MT10_NAMES):
+        indices = list(range(n_tasks))
+    else:
+        indices = sorted(int(i) for i in src_rng.choice(len(MT10_NAMES), size=n_tasks, replace=False))
+    source = tuple(Task(NAME, "source", i, (("mt10_index", idx), ("goal_seed", int(seed))))
+                   for i, idx in enumerate(indices))
+    offsets = tgt_rng.choice(2**30, size=n_target, replace=False) + 1
+    target_seeds = (int(seed) + offsets) % 2**31
+    target = tuple(Task(NAME, "target", j, (("mt10_index", indices[j % n_tasks]), ("goal_seed", int(s))))
+                   for j, s in enumerate(target_seeds))
+    return TaskFamily(
+        name=NAME,
+        source=source,
+        target=target,
+        env_factory=partial(make_env, max_episode_steps=MAX_EPISODE_STEPS),
+        param_ranges=dict(PARAM_RANGES),
+        max_episode_steps=MAX_EPISODE_STEPS,
+        reward_scale=0.1,
+        has_success=True,
+        description="Meta-World MT10 (v3 envs); targets are the same envs with unseen goal sets",
+        env_kwargs={"env_id": "Meta-World/MT1", "benchmark_seed": int(seed), "mt10_names": MT10_NAMES,
+                    "max_episode_steps": MAX_EPISODE_STEPS, **META_WORLD_KWARGS},
+    )

@@ -1,0 +1,133 @@
+"""`pgx run` validation: a bad parameter exits with code 2, one line naming it, and writes nothing.
+
+The walkthrough here is a test double whose `check` is the real configuration validation
+(`pipeline_config`), so these tests do not depend on the pipeline being importable; the last test
+runs the real console script end to end on an unknown experiment name.
+"""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pgxlib import book, cli, experiments, results
+from pgxlib.config import pipeline_config
+
+
+class WalkthroughDouble:
+    """Stands in for pgxlib.experiments.walkthrough: same parameters, real config validation."""
+
+    PARAMETERS = {"k": None}
+    EXPECTED_KEYS = ("metrics.groups",)
+
+    @staticmethod
+    def check(profile, family, seed, k=None):
+        pipeline_config(profile, family, seed=seed, **({} if k is None else {"k": k}))
+
+    @staticmethod
+    def compute(*args, **kwargs):
+        raise AssertionError("validation tests must not compute")
+
+
+@pytest.fixture
+def store(monkeypatch, tmp_path):
+    """Results and runs in a temporary directory; "walkthrough" resolves to the double."""
+    monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
+    real_get = experiments.get
+    monkeypatch.setattr(experiments, "get",
+                        lambda name: WalkthroughDouble if name == "walkthrough" else real_get(name))
+    return tmp_path
+
+
+def written(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["-p", "family", "nosuch"], ["family", "cartpole", "metaworld"]),
+    (["-p", "k", "0"], ["k=0", "positive integer"]),
+    (["-p", "k", "99"], ["k=99", "1..4"]),
+    (["-p", "profile", "huge"], ["profile", "smoke", "default", "paper"]),
+    (["--profile", "huge"], ["profile", "smoke"]),
+    (["-p", "seed", "-1"], ["seed", "non-negative integer"]),
+    (["-p", "bogus", "1"], ["bogus", "allowed profile, family, seed, k"]),
+    (["-p", "k", "2", "-p", "k", "3"], ["k", "twice"]),
+])
+def test_bad_parameter_exits_2_with_one_line(store, capsys, argv, names):
+    code = cli.main(["run", "walkthrough", *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    for name in names:
+        assert name in err
+    assert written(store) == []
+
+
+def test_unknown_experiment_exits_2(store, capsys):
+    assert cli.main(["run", "nosuch", "-p", "family", "cartpole"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "experiment" in err and "walkthrough" in err
+    assert written(store) == []
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "walkthrough", "-p", "k"])
+    assert exit_info.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("text, value", [("3", 3), ("0.5", 0.5), ("1e-3", 1e-3), ("None", None), ("null", None),
+                                         ("true", True), ("False", False), ("cartpole", "cartpole"),
+                                         ("'3'", "3"), ("[1, 2]", [1, 2])])
+def test_parse_value(text, value):
+    assert cli.parse_value(text) == value
+
+
+def test_run_executes_the_notebook_with_papermill(store, monkeypatch, tmp_path, capsys):
+    """The happy path through papermill and the venv's kernel, with a tiny notebook that stores the
+    result the way `run_experiment` would (the double cannot be imported inside the kernel)."""
+    notebook = tmp_path / "walkthrough.py"
+    notebook.write_text(
+        '# %% [markdown]\n# # Toy\n\n# %% tags=["parameters"]\nprofile = "default"\nfamily = "cartpole"\n'
+        'seed = 0\nforce = False\nk = None\n\n'
+        '# %%\nfrom pgxlib import results\n'
+        'key = results.result_key(family, seed, {"k": k}, {"k": None})\n'
+        'path = results.result_dir(profile, "walkthrough", key)\n'
+        'meta = {"parameters": {"profile": profile, "family": family, "seed": seed, "params": {"k": k}},\n'
+        '        "fingerprint": {"sha256": "x"}}\n'
+        'results.write_result(path, {"groups": [[0, 1]], "k": k}, {}, meta)\n')
+    monkeypatch.setattr(book, "notebook_source", lambda name: notebook)
+    monkeypatch.setattr(experiments, "_fingerprint", lambda module: {"sha256": "x", "files": []})
+    code = cli.main(["run", "walkthrough", "-p", "family", "nav2d", "-p", "k", "2", "--out", str(tmp_path / "nb")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    [stored] = (tmp_path / "results" / "smoke" / "walkthrough").glob("nav2d-seed0-*")
+    assert str(stored) in out
+    executed = list((tmp_path / "nb").glob("walkthrough-smoke-nav2d-seed0-*.ipynb"))
+    assert len(executed) == 1
+    cells = json.loads(executed[0].read_text())["cells"]
+    assert any("injected-parameters" in c["metadata"].get("tags", []) for c in cells)
+    assert json.loads((stored / "result.json").read_text())["metrics"]["k"] == 2
+
+
+def test_console_script_end_to_end(tmp_path):
+    script = shutil.which("pgx", path=str(Path(sys.executable).parent))
+    cmd = [script] if script else [sys.executable, "-m", "pgxlib.cli"]
+    env = {"PGX_RESULTS": str(tmp_path / "results"), "PATH": str(Path(sys.executable).parent)}
+    done = subprocess.run([*cmd, "run", "nosuch", "-p", "family", "cartpole"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "invalid experiment='nosuch'" in done.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_result_key_matches_cli(store):
+    module, full = experiments.resolve("walkthrough", "smoke", "cartpole", 0, k=3)
+    assert experiments.result_key(module, "cartpole", 0, full).startswith("cartpole-seed0-")
+    assert experiments.run_command("walkthrough", "default", "cartpole", 0, k=3) == \
+        "pgx run walkthrough --profile default -p family cartpole -p k 3"
+    assert results.result_key("cartpole", 0, {"k": None}, {"k": None}) == "cartpole-seed0"

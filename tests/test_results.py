@@ -1,0 +1,311 @@
+"""The results store: caching, keys, staleness, atomic writes, NaN refusal, resumable stages, metadata.
+
+A toy experiment (a test double registered by monkeypatching `experiments.get`) stands in for the real
+ones, so that these tests exercise the store alone and run in well under a second each.
+"""
+import json
+import pickle
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from pgxlib import experiments, results
+from pgxlib.config import ConfigError
+from pgxlib.results import ResultError, StageCache
+
+
+class Toy:
+    """A test double of an experiment module; counts compute calls and stage computations."""
+
+    PARAMETERS = {"k": 2, "scale": 1.0}
+    EXPECTED_KEYS = ("metrics.total", "arrays.values")
+
+    def __init__(self):
+        self.calls = 0
+        self.stage_calls = 0
+        self.fail_after_stage = False
+        self.metrics_extra = {}
+        self.arrays_extra = {}
+
+    def check(self, profile, family, seed, k, scale):
+        if not (isinstance(k, int) and k >= 1):
+            raise ConfigError(f"invalid k={k!r}: allowed a positive integer")
+
+    def compute(self, profile, family, seed, cache, k, scale):
+        self.calls += 1
+
+        def stage():
+            self.stage_calls += 1
+            return {"values": torch.arange(k, dtype=torch.float64) * scale, "note": "ok"}
+
+        values = cache.get_or_compute("values", stage)["values"].numpy()
+        if self.fail_after_stage:
+            raise KeyboardInterrupt("interrupted after the first stage")
+        return {"metrics": {"total": float(values.sum()), "k": k, "none_is_fine": None, **self.metrics_extra},
+                "arrays": {"values": values, **self.arrays_extra},
+                "stage_times": {"summing": 0.001},
+                "config": {"k": k, "scale": scale, "nested": {"seed": seed + 7}}}
+
+
+@pytest.fixture
+def toy(monkeypatch, tmp_path):
+    """The toy experiment registered as "toy", results and runs in a temporary directory."""
+    monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
+    module = Toy()
+    fingerprint = SimpleNamespace(value="a" * 64)
+    real_get = experiments.get
+    monkeypatch.setattr(experiments, "get", lambda name: module if name == "toy" else real_get(name))
+    monkeypatch.setattr(experiments, "_fingerprint", lambda mod: {"sha256": fingerprint.value, "files": ["toy.py"]})
+    module.fingerprint = fingerprint
+    return module
+
+
+def run(**kw):
+    return experiments.run_experiment("toy", "smoke", "cartpole", **kw)
+
+
+def test_cache_hit_computes_once(toy, tmp_path):
+    first = run()
+    second = run()
+    assert toy.calls == 1
+    assert first.fresh and not second.fresh and not second.stale
+    assert second.path == first.path == tmp_path / "results" / "smoke" / "toy" / "cartpole-seed0"
+    assert second.get("metrics.total") == pytest.approx(1.0)
+    np.testing.assert_array_equal(second.get("arrays.values"), [0.0, 1.0])
+
+
+def test_param_change_gives_new_key(toy):
+    base = run()
+    other = run(k=3)
+    seeded = run(seed=1)
+    assert toy.calls == 3
+    assert len({base.path, other.path, seeded.path}) == 3
+    assert other.path.name.startswith("cartpole-seed0-") and len(other.path.name) == len("cartpole-seed0-") + 8
+    assert seeded.path.name == "cartpole-seed1"
+    assert run(k=2).path == base.path and toy.calls == 3
+
+
+def test_stale_when_fingerprint_changes_and_force_recomputes(toy):
+    run()
+    toy.fingerprint.value = "b" * 64
+    stale = run()
+    assert stale.stale and not stale.fresh and toy.calls == 1
+    assert "Stale result" in results.provenance_markdown(stale)
+    forced = run(force=True)
+    assert forced.fresh and not forced.stale and toy.calls == 2
+    assert not run().stale
+
+
+def test_force_clears_the_stage_cache(toy):
+    run()
+    run(force=True)
+    assert toy.stage_calls == 2
+
+
+def test_crash_mid_write_leaves_no_result(toy, monkeypatch, tmp_path):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(results.np, "savez_compressed", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run()
+    parent = tmp_path / "results" / "smoke" / "toy"
+    assert list(parent.iterdir()) == []
+
+
+def test_crash_while_replacing_keeps_the_old_result(toy, monkeypatch):
+    old = run()
+
+    def broken(*args, **kwargs):
+        raise OSError("boom")
+
+    monkeypatch.setattr(results.np, "savez_compressed", broken)
+    with pytest.raises(OSError, match="boom"):
+        run(force=True)
+    assert [p.name for p in old.path.parent.iterdir()] == [old.path.name]
+    assert results.read_result(old.path).get("metrics.total") == old.get("metrics.total")
+
+
+def test_nan_and_inf_are_refused(toy, tmp_path):
+    toy.metrics_extra = {"bad": [1.0, float("nan")]}
+    with pytest.raises(ResultError, match=r"metrics\.bad\[1\]"):
+        run()
+    toy.metrics_extra = {}
+    toy.arrays_extra = {"curve": np.array([1.0, np.inf])}
+    with pytest.raises(ResultError, match="arrays.curve"):
+        run()
+    assert not (tmp_path / "results" / "smoke" / "toy" / "cartpole-seed0").exists()
+
+
+def test_masked_nan_is_stored_as_mask(toy):
+    toy.arrays_extra = {"scores": np.ma.masked_invalid([1.0, np.nan, 3.0])}
+    run()
+    loaded = run().get("arrays.scores")
+    assert isinstance(loaded, np.ma.MaskedArray)
+    assert loaded.mask.tolist() == [False, True, False] and loaded.sum() == 4.0
+
+
+def test_result_json_is_strict_and_has_metadata(toy):
+    result = run()
+    text = (result.path / "result.json").read_text()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    meta = result.meta
+    for key in ("parameters", "config", "seeds", "versions", "git", "stage_times", "total_time", "device",
+                "timestamp", "fingerprint"):
+        assert key in meta, key
+    assert meta["parameters"] == {"profile": "smoke", "family": "cartpole", "seed": 0,
+                                  "params": {"k": 2, "scale": 1.0}}
+    assert meta["config"]["nested.seed"] == 7 and meta["seeds"]["nested.seed"] == 7
+    assert set(meta["versions"]) >= {"python", "torch", "numpy", "gymnasium", "highway-env", "metaworld", "cvxpy",
+                                     "scikit-learn", "pgxlib"}
+    assert set(meta["git"]) == {"commit", "dirty"}
+    assert set(meta["stage_times"]) == {"values", "summing"}
+    assert {"cpu", "torch_device", "gpu"} <= set(meta["device"])
+    assert meta["timestamp"].endswith("+00:00")
+    assert result.get("metrics.none_is_fine") is None
+
+
+def test_validation_happens_before_compute(toy):
+    with pytest.raises(ConfigError, match="unknown parameter 'bogus'.*allowed profile, family, seed, k, scale"):
+        run(bogus=1)
+    with pytest.raises(ConfigError, match="invalid k=0"):
+        run(k=0)
+    with pytest.raises(ConfigError, match="invalid profile='huge'"):
+        experiments.run_experiment("toy", "huge", "cartpole")
+    with pytest.raises(ConfigError, match="invalid family='nosuch'"):
+        experiments.run_experiment("toy", "smoke", "nosuch")
+    assert toy.calls == 0
+
+
+def test_unknown_experiment_name():
+    with pytest.raises(ConfigError, match="invalid experiment='nosuch': allowed one of walkthrough, main_results"):
+        experiments.get("nosuch")
+
+
+def test_missing_expected_key_is_refused(toy):
+    toy.EXPECTED_KEYS = ("metrics.total", "metrics.absent")
+    with pytest.raises(ResultError, match="metrics.absent"):
+        run()
+
+
+def test_stage_cache_resumes_after_interruption(toy):
+    toy.fail_after_stage = True
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    toy.fail_after_stage = False
+    result = run()
+    assert toy.stage_calls == 1 and toy.calls == 2
+    assert result.meta["resumed_stages"] == ["values"]
+
+
+def test_stage_cache_loads_with_weights_only(tmp_path, monkeypatch):
+    seen = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: seen.append(k) or real_load(*a, **k))
+    cache = StageCache(tmp_path / "run")
+    value = cache.get_or_compute("s", lambda: {"t": torch.ones(2), "n": [1, 2.5, "x", None]})
+    again = StageCache(tmp_path / "run").get_or_compute("s", lambda: pytest.fail("recomputed"))
+    assert seen == [{"weights_only": True}]
+    assert torch.equal(again["t"], value["t"]) and again["n"] == [1, 2.5, "x", None]
+
+
+def test_stage_cache_refuses_and_never_unpickles_objects(tmp_path):
+    cache = StageCache(tmp_path / "run")
+    with pytest.raises(ResultError, match="cache tensors, numbers"):
+        cache.get_or_compute("bad", lambda: {"obj": SimpleNamespace(a=1)})
+    assert cache.stages() == []
+    (tmp_path / "run").mkdir()
+    torch.save({"value": SimpleNamespace(a=1), "seconds": 0.0}, tmp_path / "run" / "planted.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        cache.get_or_compute("planted", lambda: {})
+
+
+def test_stage_cache_cleared_when_code_changes(tmp_path):
+    StageCache(tmp_path / "run", fingerprint="old").get_or_compute("s", lambda: {"x": 1})
+    assert StageCache(tmp_path / "run", fingerprint="old").stages() == ["s"]
+    assert StageCache(tmp_path / "run", fingerprint="new").stages() == []
+
+
+def test_code_fingerprint_follows_pgxlib_imports(tmp_path, monkeypatch):
+    pkg = tmp_path / "pgxlib"
+    files = {
+        "__init__.py": "",
+        "config.py": "X = 1\n",
+        "maths.py": "from .config import X\n",
+        "cli.py": "import pgxlib.maths\n",
+        "results.py": "",
+        "unrelated.py": "Y = 2\n",
+        "tasks/__init__.py": "from importlib import import_module\n",
+        "tasks/family.py": "Z = 3\n",
+        "experiments/__init__.py": "",
+        "experiments/toy.py": ("import numpy\nfrom .. import results\nfrom ..cli import main\n"
+                               "from ..tasks import import_module\n"
+                               "def compute():\n    from pgxlib.maths import X\n"),
+    }
+    for name, text in files.items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_text(text)
+    monkeypatch.setattr(results, "PACKAGE_DIR", pkg)
+    fp = results.code_fingerprint("pgxlib.experiments.toy")
+    assert fp["files"] == ["pgxlib/config.py", "pgxlib/experiments/toy.py", "pgxlib/maths.py",
+                           "pgxlib/tasks/__init__.py", "pgxlib/tasks/family.py"]
+    (pkg / "unrelated.py").write_text("Y = 3\n")
+    (pkg / "cli.py").write_text("# changed\n")
+    assert results.code_fingerprint("pgxlib.experiments.toy")["sha256"] == fp["sha256"]
+    (pkg / "config.py").write_text("X = 2\n")
+    assert results.code_fingerprint("pgxlib.experiments.toy")["sha256"] != fp["sha256"]
+
+
+def test_result_get_dotted_keys(tmp_path):
+    result = results.Result(metrics={"a": {"b": [10, 20]}}, arrays={}, meta={}, path=tmp_path)
+    assert result.get("metrics.a.b.1") == 20
+    assert result.has("metrics.a") and not result.has("metrics.a.c")
+    with pytest.raises(KeyError, match="metrics.a.c"):
+        result.get("metrics.a.c")
+
+
+class MainResultsDouble:
+    """Stands in for the main_results experiment: stores the given per-method scores."""
+
+    PARAMETERS = {}
+    EXPECTED_KEYS = ("metrics.methods",)
+    scores = {}
+
+    def check(self, profile, family, seed):
+        pass
+
+    def compute(self, profile, family, seed, cache):
+        methods = {m: {"score": s} for m, s in self.scores[family].items()}
+        return {"metrics": {"methods": methods}, "arrays": {}, "stage_times": {}, "config": {}}
+
+
+def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path):
+    from pgxlib import scorecard
+
+    monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
+    double = MainResultsDouble()
+    double.scores = {"cartpole": {"multitask": 100.0, "soft_modularization": 90.0, "paco": 95.0, "random": 120.0,
+                                  "gradient_similarity": 80.0, "policygradex": 110.0}}
+    real_get, real_implemented = experiments.get, experiments.implemented
+    monkeypatch.setattr(experiments, "get", lambda n: double if n == "main_results" else real_get(n))
+    monkeypatch.setattr(experiments, "implemented", lambda n: n == "main_results" or real_implemented(n))
+    monkeypatch.setattr(experiments, "_fingerprint", lambda module: {"sha256": "f", "files": []})
+    experiments.run_experiment("main_results", "default", "cartpole")
+
+    card = scorecard.build_scorecard("default").set_index("claim")
+    row = card.loc["Main results, CartPole: Random grouping below PolicyGradEx"]
+    assert (row["paper"], row["ours"], row["status"]) == ("144.1", "120.0", "not reproduced")
+    row = card.loc["Main results, CartPole: Multi-task training below PolicyGradEx"]
+    assert (row["ours"], row["status"]) == ("100.0", "reproduced")
+    assert "default" in row["profile & budget"] and row["result"] != "–"
+    assert card.loc["Main results, CartPole: PolicyGradEx above every baseline", "status"] == "not reproduced"
+    unmeasured = card.loc["Main results, Highway: PaCo below PolicyGradEx"]
+    assert (unmeasured["ours"], unmeasured["status"]) == ("–", "not yet measured")
+    assert "pgx run main_results --profile default -p family highway" in unmeasured["why"]
+    measured = card[card["status"] != "not yet measured"]
+    assert len(measured) == 6 and (measured["ours"] != "–").all()
+    assert scorecard.summary(card.reset_index()) == {"reproduced": 4, "not reproduced": 2, "not yet measured": len(card) - 6}
