@@ -119,12 +119,12 @@ def per_sample_grads(actor: Actor, params: dict[str, torch.Tensor], obs: torch.T
 class GradFeatures:
     """Projected gradient features of N transitions (d = proj_dim, p = n_params).
 
-    G [N, d] float32: g̃_t = Pᵀ ∇_θ log π_θ*(a_t|s_t).
-    adv [N]: advantages standardised *per task* (zero mean, unit population std within each task), so that
-        every task weighs alike in a subset's surrogate whatever its reward scale.
-    y [N] in {−1, +1}: sign(adv), 0 counted as +1.  w [N] = |adv| (the logistic-regression weights).
-    task_id [N] int64.  heldout [N] bool: a seeded random `heldout_frac` of each task's transitions,
-        left out of the surrogate fits and used only for scoring.
+    - G [N, d] float32: g̃_t = Pᵀ ∇_θ log π_θ*(a_t|s_t).
+    - adv [N]: advantages standardised *per task* (zero mean, unit population std within each
+      task), so that every task weighs alike in a subset's surrogate whatever its reward scale.
+    - y [N] in {−1, +1}: sign(adv), 0 counted as +1; w [N] = abs(adv), the logistic-regression weights.
+    - task_id [N] int64; heldout [N] bool: a seeded random `heldout_frac` of each task's
+      transitions, left out of the surrogate fits and used only for scoring.
     """
 
     G: torch.Tensor

@@ -156,6 +156,36 @@ def meta_train(family: TaskFamily, cfg: PipelineConfig, device: torch.device, pr
     return policy, result
 
 
+def meta_key(cfg: PipelineConfig) -> str:
+    """Identifies a meta-policy: family, tasks, seed, network and PPO budget (not the later stages)."""
+    d = {"family": cfg.family, "n_tasks": cfg.n_tasks, "seed": cfg.seed, "net": to_dict(cfg.net),
+         "meta_ppo": to_dict(cfg.meta_ppo)}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def shared_meta_policy(family: TaskFamily, cfg: PipelineConfig, device: torch.device,
+                       progress: bool) -> tuple[ActorCritic, TrainResult, float]:
+    """θ* for `cfg`, trained once and shared by every experiment that asks for the same one.
+
+    Stored under ``runs/meta_policies/<family>-<meta_key>.pt``; the store is cleared when the code
+    of the training stage (PPO, networks, rollouts, task families) changes, so a reused θ* is
+    always what the current code would train (training is deterministic given the seed).
+    Returns (policy, learning curve, training seconds).
+    """
+    from .results import StageCache, code_fingerprint, runs_root
+
+    store = StageCache(runs_root() / "meta_policies", fingerprint=code_fingerprint("pgxlib.rl.ppo")["sha256"])
+
+    def _train():
+        pol, res = meta_train(family, cfg, device, progress)
+        return {"state_dict": {k: v.cpu() for k, v in pol.state_dict().items()}, "train": _train_to_dict(res)}
+    stage = f"{cfg.family}-{meta_key(cfg)}"
+    stored = store.get_or_compute(stage, _train)
+    policy = new_policy(family, cfg, cfg.seed, device)
+    policy.load_state_dict(stored["state_dict"])
+    return policy, _train_from_dict(stored["train"]), store.times[stage]
+
+
 def estimate_scores(policy: ActorCritic, family: TaskFamily, rollout: Rollout, features: GradFeatures,
                     members: np.ndarray, fit: SurrogateFit, projector: Projector, cfg: PipelineConfig,
                     device: torch.device) -> np.ndarray:
@@ -220,13 +250,9 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
     # ---- 1. meta-train θ*
     say(f"[1/7] meta-training on {n} {family.name} tasks")
 
-    def _meta():
-        pol, res = meta_train(family, cfg, device, progress)
-        return {"state_dict": pol.state_dict(), "train": _train_to_dict(res)}
-    meta = cache.get_or_compute("meta_train", _meta)
-    policy = new_policy(family, cfg, cfg.seed, device)
-    policy.load_state_dict(meta["state_dict"])
-    meta_curve = _train_from_dict(meta["train"])
+    policy, meta_curve, meta_seconds = shared_meta_policy(family, cfg, device, progress)
+    if hasattr(cache, "times"):
+        cache.times["meta_train"] = meta_seconds
 
     def _eval_meta():
         ev = evaluate_policy(policy, family, all_tasks, all_ids, cfg.evaluation.episodes, cfg.seed,
@@ -324,7 +350,7 @@ def result_payload(res: PipelineResult) -> tuple[dict[str, Any], dict[str, np.nd
         "meta_steps": res.meta_train.steps,
         "meta_returns": res.meta_train.returns,
         "members": res.members.astype(np.int8),
-        "scores": np.ma.masked_invalid(res.scores),
+        "scores": res.scores,
         "rel_dist": res.rel_dist,
         "rel_dist_raw": res.rel_dist_raw,
         "affinity": res.affinity.normalized,
@@ -338,6 +364,8 @@ def result_payload(res: PipelineResult) -> tuple[dict[str, Any], dict[str, np.nd
     for g, outcome in enumerate(res.groups):
         arrays[f"group{g}_steps"] = outcome.train.steps
         arrays[f"group{g}_returns"] = outcome.train.returns
+    arrays = {k: np.ma.masked_invalid(v) if np.issubdtype(np.asarray(v).dtype, np.floating) else v
+              for k, v in arrays.items()}  # NaN means "no value" (no finished episode, task not in subset)
     return summary_metrics(res), arrays
 
 

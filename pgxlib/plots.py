@@ -10,6 +10,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
+def as_nan(x) -> np.ndarray:
+    """A float array with masked entries (as stored results load them) turned into NaN."""
+    return np.ma.filled(np.ma.asarray(x, dtype=float), np.nan)
+
+
 def _short(n: int) -> list[str]:
     return [f"S{i}" for i in range(n)]
 
@@ -17,6 +22,7 @@ def _short(n: int) -> list[str]:
 def learning_curves(steps: np.ndarray, returns: np.ndarray, title: str, labels: Sequence[int] | None = None,
                     ylabel: str = "episodic return") -> plt.Figure:
     """One line per task: returns [I, n] against environment steps per task [I]."""
+    steps, returns = as_nan(steps), as_nan(returns)
     fig, ax = plt.subplots(figsize=(7, 3.8))
     cmap = plt.get_cmap("tab10")
     for j in range(returns.shape[1]):
@@ -37,7 +43,7 @@ def matrix_heatmap(M: np.ndarray, title: str, cbar_label: str, labels: Sequence[
     """An n×n matrix as a heat map; with `labels`, rows/columns are ordered by group."""
     n = len(M)
     order = np.argsort(labels, kind="stable") if labels is not None else np.arange(n)
-    A = np.asarray(M)[np.ix_(order, order)]
+    A = as_nan(M)[np.ix_(order, order)]
     vmax = np.abs(A).max() if center else None
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
     im = ax.imshow(A, cmap=cmap, vmin=-vmax if center else None, vmax=vmax)

@@ -1,8 +1,7 @@
 """`pgx run` validation: a bad parameter exits with code 2, one line naming it, and writes nothing.
 
-The walkthrough here is a test double whose `check` is the real configuration validation
-(`pipeline_config`), so these tests do not depend on the pipeline being importable; the last test
-runs the real console script end to end on an unknown experiment name.
+Validation runs against the real walkthrough experiment; nothing is computed because every case
+fails before computation. The last test runs the real console script on an unknown experiment.
 """
 import json
 import shutil
@@ -16,29 +15,11 @@ from pgxlib import book, cli, experiments, results
 from pgxlib.config import pipeline_config
 
 
-class WalkthroughDouble:
-    """Stands in for pgxlib.experiments.walkthrough: same parameters, real config validation."""
-
-    PARAMETERS = {"k": None}
-    EXPECTED_KEYS = ("metrics.groups",)
-
-    @staticmethod
-    def check(profile, family, seed, k=None):
-        pipeline_config(profile, family, seed=seed, **({} if k is None else {"k": k}))
-
-    @staticmethod
-    def compute(*args, **kwargs):
-        raise AssertionError("validation tests must not compute")
-
-
 @pytest.fixture
 def store(monkeypatch, tmp_path):
     """Results and runs in a temporary directory; "walkthrough" resolves to the double."""
     monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
-    real_get = experiments.get
-    monkeypatch.setattr(experiments, "get",
-                        lambda name: WalkthroughDouble if name == "walkthrough" else real_get(name))
     return tmp_path
 
 

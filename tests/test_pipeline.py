@@ -1,0 +1,58 @@
+"""The whole pipeline on the smoke profile: `pgx group` on every control family, determinism, bad input."""
+import numpy as np
+import pytest
+
+from pgxlib import cli
+from pgxlib.config import CONTROL_FAMILIES, pipeline_config
+from pgxlib.pipeline import MemoryCache, run_policygradex
+
+
+@pytest.fixture
+def store(monkeypatch, tmp_path):
+    monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("PGX_PROGRESS", "0")
+    return tmp_path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", CONTROL_FAMILIES)
+def test_pgx_group_smoke(store, capsys, family):
+    code = cli.main(["group", "--family", family, "--profile", "smoke", "--k", "2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"PolicyGradEx on {family}: 2 groups" in out
+    assert "normalised affinity U" in out
+    stored = list((store / "results" / "smoke" / "group").glob(f"{family}-seed0*/result.json"))
+    assert len(stored) == 1
+
+
+@pytest.mark.slow
+def test_same_seed_same_numbers(store):
+    cfg = pipeline_config("smoke", "nav2d")
+    a = run_policygradex(cfg, MemoryCache(), progress=False)
+    for path in (store / "runs").rglob("*.pt"):  # retrain θ* too
+        path.unlink()
+    b = run_policygradex(cfg, MemoryCache(), progress=False)
+    np.testing.assert_array_equal(a.meta_train.returns, b.meta_train.returns)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.grouped_returns(), b.grouped_returns())
+    assert len(set(a.labels.tolist())) == cfg.cluster.k
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["--family", "nosuch"], ["family", "cartpole"]),
+    (["--family", "cartpole", "--k", "11"], ["k=11", "1..4"]),
+    (["--family", "cartpole", "-p", "d", "0"], ["proj_dim", "positive integer"]),
+    (["--family", "cartpole", "-p", "meta_steps", "-1"], ["steps_per_task=-1", "non-negative"]),
+    (["--family", "cartpole", "--profile", "huge"], ["profile", "smoke"]),
+])
+def test_group_bad_input_exits_with_one_line(store, capsys, argv, names):
+    code = cli.main(["group", *argv])
+    err = capsys.readouterr().err.strip()
+    assert code != 0
+    assert len(err.splitlines()) == 1, err
+    for name in names:
+        assert name in err, err
+    assert not any(p.is_file() for p in store.rglob("*"))
