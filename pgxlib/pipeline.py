@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from .affinity import Affinity, compute_affinity, sample_subsets
 from .clustering import groups_from_labels, random_grouping, round_sdp, sdp_solve, spectral_cluster
-from .config import PipelineConfig, to_dict
+from .config import PipelineConfig, apply_overrides, to_dict
 from .evaluate import Evaluation, evaluate_policy, ppo_objective_scores, with_actor_delta
 from .features import GradFeatures, Projector, compute_features
 from .nets import ActorCritic, actor_params, flat_params, get_device
@@ -156,10 +156,12 @@ def meta_train(family: TaskFamily, cfg: PipelineConfig, device: torch.device, pr
     return policy, result
 
 
-def meta_key(cfg: PipelineConfig) -> str:
-    """Identifies a meta-policy: family, tasks, seed, network and PPO budget (not the later stages)."""
+def meta_key(cfg: PipelineConfig, family: TaskFamily | None = None) -> str:
+    """Identifies a meta-policy: family and its tasks, seed, network and PPO budget (not the later stages)."""
     d = {"family": cfg.family, "n_tasks": cfg.n_tasks, "seed": cfg.seed, "net": to_dict(cfg.net),
          "meta_ppo": to_dict(cfg.meta_ppo)}
+    if family is not None and family.name != cfg.family:  # a user's own family: its tasks identify it
+        d["tasks"] = [t.name for t in family.source]
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -179,7 +181,7 @@ def shared_meta_policy(family: TaskFamily, cfg: PipelineConfig, device: torch.de
     def _train():
         pol, res = meta_train(family, cfg, device, progress)
         return {"state_dict": {k: v.cpu() for k, v in pol.state_dict().items()}, "train": _train_to_dict(res)}
-    stage = f"{cfg.family}-{meta_key(cfg)}"
+    stage = f"{family.name}-{meta_key(cfg, family)}"
     stored = store.get_or_compute(stage, _train)
     policy = new_policy(family, cfg, cfg.seed, device)
     policy.load_state_dict(stored["state_dict"])
@@ -237,12 +239,19 @@ def progress_default() -> bool:
 
 
 def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = None,
-                     train_groups_too: bool = True) -> PipelineResult:
-    """Run every stage of PolicyGradEx for `cfg`; stages already in `cache` are loaded, not recomputed."""
+                     train_groups_too: bool = True, family: TaskFamily | None = None) -> PipelineResult:
+    """Run every stage of PolicyGradEx for `cfg`; stages already in `cache` are loaded, not recomputed.
+
+    `family` groups a task family of your own (a `TaskFamily`); `cfg` then supplies the budgets
+    (e.g. ``pipeline_config("default", "cartpole", k=3)``) and its `n_tasks` is taken from the family.
+    """
     progress = progress_default() if progress is None else progress
+    if family is None:
+        family = make_family(cfg.family, cfg.n_tasks, cfg.seed)
+    elif cfg.n_tasks != family.n_tasks:
+        cfg = apply_overrides(cfg, {"n_tasks": family.n_tasks})
     cache = cache if cache is not None else MemoryCache()
     device = get_device(cfg.device)
-    family = make_family(cfg.family, cfg.n_tasks, cfg.seed)
     n = family.n_tasks
     say = (lambda msg: tqdm.write(msg, file=sys.stderr)) if progress else (lambda msg: None)
     all_tasks, all_ids = list(family.source), list(range(n))

@@ -56,3 +56,24 @@ def test_group_bad_input_exits_with_one_line(store, capsys, argv, names):
     for name in names:
         assert name in err, err
     assert not any(p.is_file() for p in store.rglob("*"))
+
+
+def _pendulum_env(task):
+    import gymnasium as gym
+    return gym.make("Pendulum-v1", g=task.param("g"), max_episode_steps=50)
+
+
+@pytest.mark.slow
+def test_own_task_family(store):
+    """A family defined outside pgxlib (the README's example) goes through the whole pipeline."""
+    from pgxlib.tasks import TaskFamily, sample_tasks
+
+    ranges = {"g": (5.0, 15.0)}
+    src, tgt = np.random.default_rng(0).spawn(2)
+    family = TaskFamily(name="pendulum", source=sample_tasks("pendulum", "source", 5, src, ranges),
+                        target=sample_tasks("pendulum", "target", 3, tgt, ranges), env_factory=_pendulum_env,
+                        param_ranges=ranges, max_episode_steps=50)
+    res = run_policygradex(pipeline_config("smoke", "cartpole", k=2), MemoryCache(), progress=False, family=family)
+    assert res.family.name == "pendulum" and res.config.n_tasks == 5
+    assert len(set(res.labels.tolist())) == 2
+    assert np.isfinite(res.grouped_returns()).all()
