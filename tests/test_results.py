@@ -278,7 +278,7 @@ class MainResultsDouble:
         pass
 
     def compute(self, profile, family, seed, cache):
-        methods = {m: {"score": s} for m, s in self.scores[family].items()}
+        methods = {m: {"mean": s} for m, s in self.scores[family].items()}
         return {"metrics": {"methods": methods}, "arrays": {}, "stage_times": {}, "config": {}}
 
 
@@ -288,8 +288,9 @@ def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path)
     monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
     double = MainResultsDouble()
-    double.scores = {"cartpole": {"multitask": 100.0, "soft_modularization": 90.0, "paco": 95.0, "random": 120.0,
-                                  "gradient_similarity": 80.0, "policygradex": 110.0}}
+    double.scores = {"cartpole": {"multitask": 100.0, "soft_modularization": None, "paco": None,
+                                  "random_grouping": 120.0, "gradient_similarity_grouping": 80.0,
+                                  "policygradex": 110.0}}
     real_get, real_implemented = experiments.get, experiments.implemented
     monkeypatch.setattr(experiments, "get", lambda n: double if n == "main_results" else real_get(n))
     monkeypatch.setattr(experiments, "implemented", lambda n: n == "main_results" or real_implemented(n))
@@ -297,15 +298,20 @@ def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path)
     experiments.run_experiment("main_results", "default", "cartpole")
 
     card = scorecard.build_scorecard("default").set_index("claim")
-    row = card.loc["Main results, CartPole: Random grouping below PolicyGradEx"]
+    note = f" ({scorecard.PROTOCOL_NOTE})"
+    row = card.loc["Main results, CartPole: Random grouping below PolicyGradEx" + note]
     assert (row["paper"], row["ours"], row["status"]) == ("144.1", "120.0", "not reproduced")
-    row = card.loc["Main results, CartPole: Multi-task training below PolicyGradEx"]
+    row = card.loc["Main results, CartPole: Multi-task training below PolicyGradEx" + note]
     assert (row["ours"], row["status"]) == ("100.0", "reproduced")
     assert "default" in row["profile & budget"] and row["result"] != "–"
-    assert card.loc["Main results, CartPole: PolicyGradEx above every baseline", "status"] == "not reproduced"
-    unmeasured = card.loc["Main results, Highway: PaCo below PolicyGradEx"]
+    above = ("Main results, CartPole: PolicyGradEx above Multi-task training, Random grouping, "
+             "Gradient-similarity grouping" + note)
+    assert card.loc[above, "status"] == "not reproduced"
+    not_implemented = card.loc["Main results, CartPole: PaCo below PolicyGradEx" + note]
+    assert (not_implemented["ours"], not_implemented["status"]) == ("–", "not yet measured")
+    unmeasured = card.loc["Main results, Highway: PaCo below PolicyGradEx" + note]
     assert (unmeasured["ours"], unmeasured["status"]) == ("–", "not yet measured")
     assert "pgx run main_results --profile default -p family highway" in unmeasured["why"]
     measured = card[card["status"] != "not yet measured"]
-    assert len(measured) == 6 and (measured["ours"] != "–").all()
-    assert scorecard.summary(card.reset_index()) == {"reproduced": 4, "not reproduced": 2, "not yet measured": len(card) - 6}
+    assert len(measured) == 4 and (measured["ours"] != "–").all()
+    assert scorecard.summary(card.reset_index()) == {"reproduced": 2, "not reproduced": 2, "not yet measured": len(card) - 4}

@@ -1,0 +1,137 @@
+"""First-order error: how far from θ* does log π_θ*+Δ − log π_θ* ≈ gᵀΔ hold (PAPER.md, "First-order approximation")?
+
+Stages: the shared meta-policy θ* (`pipeline.shared_meta_policy`); its rollout and gradient features, exactly as
+the pipeline computes them (same seeds); the surrogate fits of the pipeline's first `n_directions` subsets, whose
+steps Δθ_S, normalised, are the "surrogate" directions; as many Gaussian "random" directions as a control; then
+`pgxlib.firstorder.first_order_errors` at every distance. Direction i (surrogate or random) is evaluated on the
+held-out transitions (the features' held-out part, never used by the surrogate fits) of the tasks of subset S_i,
+the transitions the pipeline scores θ̂_S on; random direction i is paired with S_i so both sets see the same data.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..affinity import sample_subsets
+from ..config import ConfigError, pipeline_config
+from ..features import GradFeatures, Projector, compute_features
+from ..firstorder import (DISTANCES, distance_key, first_order_errors, float64_actor, logp_and_directional,
+                          logp_shifted, loglog_slope, random_directions, summarise, unit_rows)
+from ..nets import actor_params, flat_params, get_device
+from ..pipeline import progress_default, shared_meta_policy
+from ..rollout import Rollout, collect_rollout
+from ..surrogate import surrogate_fit
+from ..tasks import make_family
+
+PARAMETERS: dict[str, Any] = {"n_directions": 8, "distances": None}
+EXPECTED_KEYS = ("metrics.relative_error_pct", "metrics.logp.surrogate", "metrics.logp.random",
+                 "metrics.objective.surrogate", "metrics.objective.random", "metrics.slope",
+                 "arrays.distances", "arrays.logp_surrogate", "arrays.logp_random",
+                 "arrays.objective_surrogate", "arrays.objective_random")
+MAX_DIRECTIONS = 256
+SCATTER_POINTS = 2000
+
+
+def distances_of(distances) -> tuple[float, ...]:
+    """The distances to measure: `DISTANCES` for None, else the given ones, sorted."""
+    return DISTANCES if distances is None else tuple(sorted(float(r) for r in distances))
+
+
+def check(profile: str, family: str, seed: int, n_directions: int = 8, distances=None) -> None:
+    pipeline_config(profile, family, seed=seed)
+    if not (isinstance(n_directions, int) and not isinstance(n_directions, bool)
+            and 1 <= n_directions <= MAX_DIRECTIONS):
+        raise ConfigError(f"invalid n_directions={n_directions!r}: allowed an integer in 1..{MAX_DIRECTIONS}")
+    if distances is not None:
+        ok = (isinstance(distances, (list, tuple)) and len(distances) > 0
+              and all(isinstance(r, (int, float)) and not isinstance(r, bool) and 0 < r <= 1 for r in distances))
+        if not ok:
+            raise ConfigError(f"invalid distances={distances!r}: allowed None or a non-empty list of numbers in "
+                              "(0, 1] (relative distances, 0.01 = 1%)")
+        keys = [distance_key(r) for r in distances]
+        if len(set(keys)) != len(keys):
+            raise ConfigError(f"invalid distances={distances!r}: allowed distinct numbers (to 6 decimals in %)")
+
+
+def compute(profile: str, family: str, seed: int, cache, n_directions: int = 8, distances=None) -> dict:
+    cfg = pipeline_config(profile, family, seed=seed)
+    rhos = distances_of(distances)
+    device = get_device(cfg.device)
+    progress = progress_default()
+    fam = make_family(cfg.family, cfg.n_tasks, cfg.seed)
+    times: dict[str, float] = {}
+    policy, _, meta_seconds = shared_meta_policy(fam, cfg, device, progress)
+    times["meta_train"] = meta_seconds
+    theta = flat_params(actor_params(policy.actor))
+    projector = Projector(theta.numel(), cfg.features.proj_dim, seed=cfg.features.seed + cfg.seed)
+
+    def _features():
+        rollout = collect_rollout(policy, fam, list(range(fam.n_tasks)), cfg.features.steps_per_task,
+                                  cfg.meta_ppo.num_envs, cfg.meta_ppo.gamma, cfg.meta_ppo.gae_lambda, cfg.seed + 17,
+                                  device)
+        feats = compute_features(policy.actor, rollout, projector, cfg.features.chunk_size,
+                                 cfg.features.heldout_frac, cfg.features.seed + cfg.seed, progress)
+        return {"rollout": dict(vars(rollout)), "features": dict(vars(feats))}
+    stored = cache.get_or_compute("features", _features)
+    rollout, features = Rollout(**stored["rollout"]), GradFeatures(**stored["features"])
+
+    def _directions():
+        members = sample_subsets(fam.n_tasks, max(cfg.affinity.n_subsets, n_directions), cfg.affinity.subset_size,
+                                 cfg.affinity.seed + cfg.seed)[:n_directions]
+        fit = surrogate_fit(features, members, projector, float(theta.norm()), cfg.surrogate)
+        steps = torch.stack([fit.delta(l, projector) for l in range(len(members))]).double()
+        keep = (steps.norm(dim=1) > 0).cpu()
+        return {"surrogate": unit_rows(steps), "members": torch.as_tensor(members)[keep],
+                "rel_dist_raw": fit.rel_dist_raw.double(), "rel_dist": fit.rel_dist.double()}
+    dirs = cache.get_or_compute("directions", _directions)
+
+    start = time.perf_counter()
+    actor = float64_actor(policy.actor)
+    params = actor_params(actor)
+    ho = features.heldout.to(rollout.obs.device)
+    obs, tid, act = rollout.obs[ho].to(device), rollout.task_id[ho].to(device), rollout.actions[ho].to(device)
+    adv = features.adv[features.heldout].to(device)
+    members = dirs["members"].to(device)
+    masks = members[:, tid]
+    sets = {"surrogate": dirs["surrogate"], "random": random_directions(theta.numel(), len(members), seed + 1)}
+    errs = {name: first_order_errors(actor, params, obs, tid, act, adv, U.to(device), rhos, masks)
+            for name, U in sets.items()}
+    times["errors"] = time.perf_counter() - start
+
+    j1 = int(np.argmin(np.abs(np.asarray(rhos) - 0.01)))
+    u, sel = sets["surrogate"][0].to(device), masks[0]
+    logp0, gu = logp_and_directional(actor, params, obs[sel], tid[sel], act[sel], u)
+    step = rhos[j1] * float(flat_params(params).norm())
+    true = (logp_shifted(actor, params, step * u, obs[sel], tid[sel], act[sel]) - logp0).detach().cpu().numpy()
+    est = (step * gu).detach().cpu().numpy()
+    pick = np.random.default_rng(seed).permutation(len(true))[:SCATTER_POINTS]
+
+    metrics = {
+        "relative_error_pct": {k: v["median"] for k, v in summarise(errs["surrogate"].logp.numpy(), rhos).items()},
+        "logp": {name: summarise(e.logp.numpy(), rhos) for name, e in errs.items()},
+        "objective": {name: summarise(e.objective.numpy(), rhos) for name, e in errs.items()},
+        "slope": {f"{what}_{name}": loglog_slope(rhos, np.nanmedian(getattr(e, what).numpy(), axis=0))
+                  for what in ("logp", "objective") for name, e in errs.items()},
+        "distances_pct": [100 * r for r in rhos],
+        "n_directions": {name: int(U.shape[0]) for name, U in sets.items()},
+        "n_heldout": int(len(obs)),
+        "n_heldout_per_direction": float(masks.sum(1).float().mean()),
+        "n_params": int(theta.numel()),
+        "theta_norm": float(theta.norm()),
+        "surrogate_step_pct": {"max_rel_dist": 100 * cfg.surrogate.max_rel_dist,
+                               "raw_median": float(100 * dirs["rel_dist_raw"].median()),
+                               "used_median": float(100 * dirs["rel_dist"].median())},
+        "scatter_distance_pct": 100 * rhos[j1],
+    }
+    arrays = {"distances": np.asarray(rhos), "subsets": dirs["members"].numpy(),
+              "scatter_true": true[pick], "scatter_est": est[pick]}
+    for name, e in errs.items():
+        arrays[f"logp_{name}"] = np.ma.masked_invalid(e.logp.numpy())
+        arrays[f"objective_{name}"] = np.ma.masked_invalid(e.objective.numpy())
+        arrays[f"objective_true_{name}"] = np.ma.masked_invalid(e.objective_true.numpy())
+        arrays[f"objective_est_{name}"] = np.ma.masked_invalid(e.objective_est.numpy())
+        arrays[f"logp_rms_change_{name}"] = np.ma.masked_invalid(e.logp_change_norm.numpy())
+    return {"metrics": metrics, "arrays": arrays, "stage_times": times, "config": cfg}

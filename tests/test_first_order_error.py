@@ -1,0 +1,163 @@
+"""First-order error: golden values on a linear-softmax policy, JVP = per-sample gradients, bad input, smoke run."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from pgxlib.config import ConfigError
+from pgxlib.features import per_sample_grads
+from pgxlib.firstorder import (DISTANCES, distance_key, first_order_errors, float64_actor, logp_and_directional,
+                               loglog_slope, random_directions, relative_error, summarise)
+from pgxlib.nets import actor_log_prob, actor_params, flat_params
+
+from test_features import make_actor, make_batch
+
+OBS, ACTIONS, N = 4, 3, 50
+
+
+class LinearSoftmax(nn.Module):
+    """π_W(a|s) = softmax(W s)_a, float64; the actor interface `actor_log_prob` needs."""
+
+    def __init__(self, W: torch.Tensor):
+        super().__init__()
+        self.W = nn.Parameter(W.clone())
+
+    def log_prob(self, obs, task_id, action):
+        logp = torch.log_softmax(obs @ self.W.T, dim=-1)
+        return logp.gather(-1, action.long().unsqueeze(-1)).squeeze(-1)
+
+
+def linear_case(seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    W = torch.randn(ACTIONS, OBS, generator=gen, dtype=torch.float64)
+    obs = torch.randn(N, OBS, generator=gen, dtype=torch.float64)
+    actions = torch.randint(0, ACTIONS, (N,), generator=gen)
+    adv = torch.randn(N, generator=gen, dtype=torch.float64)
+    return LinearSoftmax(W), W, obs, actions, adv
+
+
+def closed_form(W, obs, actions, adv, u, rho):
+    """Exact true changes and first-order estimates of a linear-softmax policy (numpy, float64)."""
+    W, X, a, A, U = (t.numpy() for t in (W, obs, actions, adv, u.reshape(W.shape)))
+    step = rho * np.linalg.norm(W)
+    z0, dz = X @ W.T, step * X @ U.T
+    lse = lambda z: np.log(np.exp(z).sum(1))
+    rows = np.arange(len(a))
+    true = dz[rows, a] - (lse(z0 + dz) - lse(z0))
+    pi = np.exp(z0 - lse(z0)[:, None])
+    est = dz[rows, a] - (pi * dz).sum(1)
+    curvature = 0.5 * ((pi * dz**2).sum(1) - (pi * dz).sum(1) ** 2)  # ½ Δzᵀ(diag π − ππᵀ)Δz: the 2nd-order term
+    err_logp = np.linalg.norm(true - est) / np.linalg.norm(true)
+    j_true, j_est = (A * np.expm1(true)).mean(), (A * est).mean()
+    return err_logp, abs(j_true - j_est) / abs(j_true), curvature, est
+
+
+def test_linear_softmax_golden_values():
+    actor, W, obs, actions, adv = linear_case()
+    U = random_directions(W.numel(), 3, seed=1)
+    params = actor_params(actor)
+    task_id = torch.zeros(N, dtype=torch.int64)
+    got = first_order_errors(actor, params, obs, task_id, actions, adv, U, DISTANCES)
+    for i in range(3):
+        for j, rho in enumerate(DISTANCES):
+            err_logp, err_obj, _, _ = closed_form(W, obs, actions, adv, U[i], rho)
+            assert got.logp[i, j].item() == pytest.approx(err_logp, rel=1e-6)
+            assert got.objective[i, j].item() == pytest.approx(err_obj, rel=1e-6)
+
+
+def test_error_vanishes_linearly_with_the_distance():
+    actor, W, obs, actions, adv = linear_case(seed=3)
+    U = random_directions(W.numel(), 1, seed=4)
+    rhos = (1e-5, 1e-4, 1e-3, 1e-2)
+    got = first_order_errors(actor, actor_params(actor), obs, torch.zeros(N, dtype=torch.int64), actions, adv, U,
+                             rhos)
+    err = got.logp[0].numpy()
+    assert np.all(np.diff(err) > 0) and err[0] < 1e-4
+    assert loglog_slope(rhos, err) == pytest.approx(1.0, abs=0.02)
+    # the limit err/ρ -> ‖curvature term‖/‖first-order term‖ per unit distance
+    _, _, curv, est = closed_form(W, obs, actions, adv, U[0], 1e-5)
+    assert err[0] == pytest.approx(np.linalg.norm(curv) / np.linalg.norm(est), rel=1e-3)
+
+
+@pytest.mark.parametrize("discrete", [True, False])
+def test_jvp_equals_per_sample_grads_times_delta(discrete):
+    actor = float64_actor(make_actor(discrete, seed=2))
+    params = actor_params(actor)
+    obs, task_id, actions = make_batch(actor, 33, seed=5)
+    u = random_directions(flat_params(params).numel(), 1, seed=6)[0]
+    logp, gu = logp_and_directional(actor, params, obs, task_id, actions, u)
+    G = per_sample_grads(actor, params, obs, task_id, actions)
+    assert gu.dtype == torch.float64
+    torch.testing.assert_close(gu, G @ u, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(logp, actor_log_prob(actor, params, obs, task_id, actions))
+    plain = make_actor(discrete, seed=2)
+    torch.testing.assert_close(logp.float(), plain.log_prob(obs, task_id, actions), rtol=1e-5, atol=1e-5)
+
+
+def test_helpers():
+    assert [distance_key(r) for r in DISTANCES] == ["0.1", "0.5", "1", "2", "5", "10"]
+    assert math.isnan(relative_error(torch.zeros(3), torch.ones(3)).item())
+    U = random_directions(10, 4, seed=0)
+    torch.testing.assert_close(U.norm(dim=1), torch.ones(4, dtype=torch.float64))
+    s = summarise(np.array([[0.01, np.nan], [0.03, np.nan]]), (0.001, 0.01))
+    assert s["0.1"] == {"median": 2.0, "q25": 1.5, "q75": 2.5, "n": 2}
+    assert s["1"]["median"] is None and s["1"]["n"] == 0
+
+
+@pytest.mark.parametrize("params, names", [
+    ({"n_directions": 0}, ["n_directions", "1..256"]),
+    ({"n_directions": 2.5}, ["n_directions"]),
+    ({"distances": []}, ["distances", "(0, 1]"]),
+    ({"distances": [0.01, -0.1]}, ["distances"]),
+    ({"distances": [0.01, 2]}, ["distances"]),
+    ({"distances": "0.01"}, ["distances"]),
+    ({"distances": [0.01, 0.01]}, ["distinct"]),
+    ({"nosuch": 1}, ["nosuch", "n_directions"]),
+])
+def test_check_rejects_bad_parameters(params, names):
+    from pgxlib.experiments import resolve
+
+    with pytest.raises(ConfigError) as err:
+        resolve("first_order_error", "smoke", "cartpole", 0, **params)
+    for name in names:
+        assert name in str(err.value)
+    with pytest.raises(ConfigError, match="family"):
+        resolve("first_order_error", "smoke", "nosuch", 0)
+
+
+@pytest.mark.slow
+def test_smoke_run_has_expected_keys(monkeypatch, tmp_path):
+    from pgxlib.experiments import get, run_experiment
+
+    monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("PGX_PROGRESS", "0")
+    res = run_experiment("first_order_error", "smoke", "cartpole", n_directions=3)
+    for key in get("first_order_error").EXPECTED_KEYS:
+        assert res.has(key), key
+    errs = res.metrics["relative_error_pct"]
+    assert list(errs) == ["0.1", "0.5", "1", "2", "5", "10"]
+    assert all(v is None or v >= 0 for v in errs.values())
+    assert res.arrays["logp_surrogate"].shape == (3, 6)
+    for name in ("surrogate", "random"):
+        assert set(res.metrics["objective"][name]) == set(errs)
+    assert res.get(("metrics", "relative_error_pct", "1")) == errs["1"]
+
+
+def test_masks_restrict_each_direction_to_its_transitions():
+    actor, W, obs, actions, adv = linear_case(seed=5)
+    U = random_directions(W.numel(), 2, seed=7)
+    tid = torch.zeros(N, dtype=torch.int64)
+    masks = torch.zeros(2, N, dtype=torch.bool)
+    masks[0, :20], masks[1, 10:] = True, True
+    got = first_order_errors(actor, actor_params(actor), obs, tid, actions, adv, U, (0.01, 0.1), masks)
+    for i in range(2):
+        m = masks[i]
+        ref = first_order_errors(actor, actor_params(actor), obs[m], tid[m], actions[m], adv[m], U[i:i + 1],
+                                 (0.01, 0.1))
+        torch.testing.assert_close(got.logp[i], ref.logp[0])
+        torch.testing.assert_close(got.objective[i], ref.objective[0])
+    with pytest.raises(ValueError, match="masks"):
+        first_order_errors(actor, actor_params(actor), obs, tid, actions, adv, U, (0.01,), masks[:1])
