@@ -1,0 +1,168 @@
+"""The ablations chapter: one knob of PolicyGradEx at a time, on one family and seed.
+
+The reference run is the profile's configuration (k, d, m, subset size). Each knob value re-runs
+`run_policygradex` from the same θ* with that one field changed; stages that do not depend on the
+knob are shared (θ*, the rollout and features for k, m and subset size; the surrogate for k).
+Knobs:
+
+- ``k``: groups by SDP for each k; group training; mean return.
+- ``proj_dim``: gradient features recomputed at each d (same rollout, a fresh projection), surrogate,
+  SDP at the profile's k; NMI of each clustering against the reference d's; mean return after group
+  training when ``train_sweeps``.
+- ``n_subsets`` (m) and ``subset_size``: new random subsets on the reference features; NMI against
+  the reference clustering; mean return when ``train_sweeps``.
+- ``strategy``: on the reference affinity U: SDP (loss-based, PolicyGradEx), spectral clustering of
+  the same U, the gradient-similarity baseline (SDP on per-task gradient cosine similarity), random.
+
+Group training is keyed by the partition, so a partition found by several knob values is trained
+once (all with the same `cfg.group_ppo` budget and evaluation as the main results).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ..clustering import nmi, random_grouping, spectral_cluster
+from ..config import ConfigError, apply_overrides, pipeline_config
+from ..methods import (StageView, cached_group_training, check_int_list, finite_mean, gradient_similarity_labels,
+                       stored_features, task_mean_gradients)
+from ..nets import get_device
+from ..pipeline import progress_default, run_policygradex
+
+PARAMETERS: dict[str, Any] = {"ks": None, "proj_dims": [100, 200, 400, 800, 1000],
+                              "n_subsets": [10, 20, 40, 60, 100], "subset_sizes": None, "train_sweeps": True}
+"""Lists, not tuples: papermill passes a tuple to the notebook as a string."""
+KNOBS = ("k", "proj_dim", "n_subsets", "subset_size", "strategy")
+STRATEGIES = ("sdp", "spectral", "gradient_similarity", "random")
+EXPECTED_KEYS = tuple(f"metrics.{knob}.{field}" for knob in KNOBS for field in ("values", "scores", "by_value")) + (
+    "metrics.reference", "metrics.proj_dim.nmi", "metrics.n_subsets.nmi", "metrics.subset_size.nmi",
+    "metrics.protocol")
+
+
+def resolve_values(cfg, ks=None, proj_dims=(100, 200, 400, 800, 1000), n_subsets=(10, 20, 40, 60, 100),
+                   subset_sizes=None, train_sweeps=True) -> dict[str, list]:
+    """The knob values of a run; None picks k in 1..min(5, n) and subset sizes 2..min(5, n − 1)."""
+    n = cfg.n_tasks
+    if not isinstance(train_sweeps, bool):
+        raise ConfigError(f"invalid train_sweeps={train_sweeps!r}: allowed True, False")
+    ks = list(range(1, min(5, n) + 1)) if ks is None else check_int_list("ks", ks, 1, n)
+    sizes = list(range(2, min(5, n - 1) + 1)) if subset_sizes is None else check_int_list("subset_sizes",
+                                                                                          subset_sizes, 2, n - 1)
+    return {"k": ks, "proj_dim": check_int_list("proj_dims", proj_dims, 1),
+            "n_subsets": check_int_list("n_subsets", n_subsets, 1), "subset_size": sizes,
+            "strategy": list(STRATEGIES)}
+
+
+def config(profile: str, family: str, seed: int):
+    return pipeline_config(profile, family, seed=seed)
+
+
+def check(profile: str, family: str, seed: int, **params) -> None:
+    cfg = config(profile, family, seed)
+    if cfg.cluster.k is None:
+        raise ConfigError(f"invalid profile={profile!r} for ablations: its clustering has no fixed k")
+    resolve_values(cfg, **params)
+
+
+def variant_view(cache, cfg) -> StageView:
+    """A view whose stage names carry what each stage depends on, so that variants share stages."""
+    d, m, s = cfg.features.proj_dim, cfg.affinity.n_subsets, cfg.affinity.subset_size
+    return StageView(cache, rename={"evaluate_meta": "evaluate_meta", "features": f"features-d{d}",
+                                    "surrogate": f"surrogate-d{d}-m{m}-s{s}"})
+
+
+def protocol_text(cfg) -> str:
+    return (f"{cfg.family}, seed {cfg.seed}, multitask RL: per knob value, PolicyGradEx groups from the same θ* "
+            f"({cfg.meta_ppo.steps_per_task:,} PPO steps/task), one PPO fine-tune from θ* per group "
+            f"({cfg.group_ppo.steps_per_task:,} steps/task), each source task evaluated with its group's policy "
+            f"({cfg.evaluation.episodes} episode(s)); reference k={cfg.cluster.k}, d={cfg.features.proj_dim}, "
+            f"m={cfg.affinity.n_subsets}, subset size {cfg.affinity.subset_size}.")
+
+
+def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
+    cfg = config(profile, family, seed)
+    values = resolve_values(cfg, **params)
+    train_sweeps = params.get("train_sweeps", True)
+    progress = progress_default()
+    device = get_device(cfg.device)
+    stage_times: dict[str, float] = {}
+
+    start = time.perf_counter()
+    ref_view = variant_view(cache, cfg)
+    ref = run_policygradex(cfg, cache=ref_view, progress=progress, train_groups_too=False)
+    stage_times["meta_train"] = ref_view.times.get("meta_train", float("nan"))
+    fam, policy, n, k = ref.family, ref.policy, ref.family.n_tasks, cfg.cluster.k
+
+    def train(labels) -> dict:
+        return cached_group_training(cache, "", fam, policy, labels, cfg, device, progress)
+
+    def grouping(overrides: dict) -> tuple[np.ndarray, int]:
+        c = apply_overrides(cfg, overrides)
+        r = run_policygradex(c, cache=variant_view(cache, c), progress=progress, train_groups_too=False)
+        return r.labels, len(r.members)
+
+    def entry(labels, trained: bool, **extra) -> dict:
+        out = {"groups": [list(map(int, np.flatnonzero(labels == g))) for g in np.unique(labels)],
+               "labels": [int(x) for x in labels], "nmi": nmi(labels, ref.labels), "score": None, "success": None,
+               **extra}
+        if trained:
+            tr = train(labels)
+            out["score"] = finite_mean(tr["returns"])
+            out["success"] = None if tr["success"] is None else finite_mean(tr["success"])
+            out["returns"] = [float(x) for x in tr["returns"]]
+        return out
+
+    reference = entry(ref.labels, True)
+    stage_times["reference"] = time.perf_counter() - start
+    metrics: dict[str, Any] = {"family": family, "seed": seed, "tasks": [t.name for t in fam.source],
+                               "protocol": protocol_text(cfg), "train_sweeps": train_sweeps,
+                               "reference": {"k": k, "proj_dim": cfg.features.proj_dim,
+                                             "n_subsets": cfg.affinity.n_subsets,
+                                             "subset_size": cfg.affinity.subset_size, **reference},
+                               "theta_star": {"score": finite_mean(ref.meta_eval.mean_return),
+                                              "success": None if ref.meta_eval.success is None
+                                              else finite_mean(ref.meta_eval.success)}}
+    knob_fields = {"k": "k", "proj_dim": "d", "n_subsets": "m", "subset_size": "subset_size"}
+    for knob, alias in knob_fields.items():
+        start = time.perf_counter()
+        rows = []
+        for v in values[knob]:
+            labels, m_used = grouping({alias: v})
+            rows.append(entry(labels, knob == "k" or train_sweeps, subsets_used=m_used))
+        metrics[knob] = _knob(values[knob], rows, _reference_value(cfg, knob))
+        stage_times[knob] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    feats = stored_features(ref_view)
+    grads = task_mean_gradients(feats.G, feats.y, feats.w, feats.task_id, ~feats.heldout, n).numpy()
+    U = ref.affinity.normalized
+    strat_labels = {"sdp": ref.labels, "spectral": spectral_cluster(U, k, cfg.seed),
+                    "gradient_similarity": gradient_similarity_labels(grads, k)[0],
+                    "random": random_grouping(n, k, cfg.seed)}
+    metrics["strategy"] = _knob(list(STRATEGIES), [entry(strat_labels[s], True) for s in STRATEGIES], "sdp")
+    stage_times["strategy"] = time.perf_counter() - start
+    pd_ = metrics["proj_dim"]
+    above = [x for v, x in zip(pd_["values"], pd_["nmi"]) if v > cfg.features.proj_dim]
+    pd_["min_nmi_above_reference"] = min(above) if above else None
+
+    arrays = {"reference_labels": np.asarray(ref.labels, dtype=np.int64), "affinity": U,
+              "gradient_similarity": gradient_similarity_labels(grads, k)[1]}
+    for knob in KNOBS:
+        arrays[f"{knob}_labels"] = np.asarray([r["labels"] for r in metrics[knob]["rows"]], dtype=np.int64)
+    return {"metrics": metrics, "arrays": arrays, "stage_times": stage_times, "config": cfg}
+
+
+def _reference_value(cfg, knob: str):
+    return {"k": cfg.cluster.k, "proj_dim": cfg.features.proj_dim, "n_subsets": cfg.affinity.n_subsets,
+            "subset_size": cfg.affinity.subset_size}[knob]
+
+
+def _knob(values: list, rows: list[dict], reference) -> dict:
+    """{"values", "scores", "success", "nmi", "groups", "by_value", "rows", "reference"} of one knob."""
+    return {"values": values, "scores": [r["score"] for r in rows], "success": [r["success"] for r in rows],
+            "nmi": [r["nmi"] for r in rows], "groups": [r["groups"] for r in rows],
+            "by_value": {str(v): {"score": r["score"], "success": r["success"], "nmi": r["nmi"]}
+                         for v, r in zip(values, rows)},
+            "rows": rows, "reference": reference}

@@ -1,0 +1,346 @@
+"""Tables, figures and computed sentences for the main-results and ablations chapters.
+
+Everything takes the stored ``metrics`` dict of a `main_results` or `ablations` result (plain JSON)
+and returns a pandas DataFrame, a matplotlib Figure or a markdown string. The paper's numbers come
+from `pgxlib.paper`; no number is typed into prose here.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import paper
+
+LABELS = {
+    "multitask": "Multi-task training",
+    "soft_modularization": "Soft Modularization",
+    "paco": "PaCo",
+    "random_grouping": "Random grouping",
+    "gradient_similarity_grouping": "Gradient-similarity grouping",
+    "policygradex": "PolicyGradEx",
+}
+"""Our method keys -> the paper's row labels (`paper.MAIN_RESULTS`)."""
+BASELINES = ("multitask", "soft_modularization", "paco", "random_grouping", "gradient_similarity_grouping")
+
+
+def paper_column(family: str) -> str | None:
+    """The paper's main-table column for `family`, None when the paper has none (nav2d)."""
+    return paper.FAMILY_COLUMNS.get(family)
+
+
+def paper_value(method: str, family: str) -> float | None:
+    col = paper_column(family)
+    if col is None:
+        return None
+    value = paper.MAIN_RESULTS.value(LABELS[method], col)
+    return value if isinstance(value, (int, float)) else None
+
+
+def _num(v: float) -> str:
+    """A return with enough digits to tell close values apart: 3 decimals below 10, else 1."""
+    return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+
+
+def _pm(entry: Mapping[str, Any] | None, scale: float = 1.0) -> str:
+    if not entry or entry.get("mean") is None:
+        return "not implemented yet"
+    if scale != 1.0:
+        return f"{scale * entry['mean']:.1f} ± {scale * entry['std']:.1f}"
+    return f"{_num(entry['mean'])} ± {_num(entry['std'])}"
+
+
+def main_table(metrics: Mapping[str, Any]):
+    """One row per method: ours (mean ± std over seeds, per seed) beside the paper's number."""
+    import pandas as pd
+
+    family, methods = metrics["family"], metrics["methods"]
+    col = paper_column(family)
+    rows = []
+    for key, label in LABELS.items():
+        entry = methods[key]
+        row = {"method": label, "ours: mean return ± std": _pm(entry),
+               "ours: per seed": ("–" if entry["mean"] is None else ", ".join(_num(v) for v in entry["seeds"]))}
+        if "success" in entry or any("success" in e for e in methods.values()):
+            row["ours: success % ± std"] = _pm(entry.get("success"), 100.0)
+        if col is not None:
+            row[f"paper ({col}, meta-RL)"] = paper.format_value(paper_value(key, family), "return")
+        rows.append(row)
+    theta = metrics["theta_star"]
+    extra = {"method": "θ* without fine-tuning (reference)", "ours: mean return ± std": _pm(theta),
+             "ours: per seed": ", ".join(_num(v) for v in theta["seeds"])}
+    if "success" in theta:
+        extra["ours: success % ± std"] = _pm(theta["success"], 100.0)
+    if col is not None:
+        extra[f"paper ({col}, meta-RL)"] = "–"
+    rows.append(extra)
+    return pd.DataFrame(rows).set_index("method")
+
+
+def improvements(metrics: Mapping[str, Any]):
+    """PolicyGradEx minus each measured baseline: difference of means, relative gain, seeds won."""
+    import pandas as pd
+
+    methods, family = metrics["methods"], metrics["family"]
+    ours = methods["policygradex"]
+    rows = []
+    for key in BASELINES:
+        base = methods[key]
+        label = LABELS[key]
+        pv, pb = paper_value("policygradex", family), paper_value(key, family)
+        paper_gain = None if pv is None or pb is None else 100 * (pv - pb) / abs(pb)
+        if base["mean"] is None:
+            rows.append({"baseline": label, "difference of means": "–", "relative gain %": "–", "seeds won": "–",
+                         "paper's relative gain %": "–" if paper_gain is None else f"{paper_gain:+.1f}",
+                         "note": "not implemented yet"})
+            continue
+        diff = ours["mean"] - base["mean"]
+        rel = 100 * diff / abs(base["mean"]) if base["mean"] != 0 else float("nan")
+        won = sum(a > b for a, b in zip(ours["seeds"], base["seeds"]))
+        noise = max(ours["std"], base["std"])
+        rows.append({"baseline": label, "difference of means": f"{diff:+.3g}", "relative gain %": f"{rel:+.2f}",
+                     "seeds won": f"{won}/{len(ours['seeds'])}",
+                     "paper's relative gain %": "–" if paper_gain is None else f"{paper_gain:+.1f}",
+                     "note": "within the seed std" if abs(diff) <= noise else "larger than the seed std"})
+    return pd.DataFrame(rows).set_index("baseline")
+
+
+def main_sentence(metrics: Mapping[str, Any]) -> str:
+    """Where PolicyGradEx beats each measured baseline at our budget, and how the order compares to the paper's."""
+    methods, family = metrics["methods"], metrics["family"]
+    ours = methods["policygradex"]
+    beats, loses = [], []
+    for key in BASELINES:
+        base = methods[key]
+        if base["mean"] is None:
+            continue
+        diff = ours["mean"] - base["mean"]
+        clear = abs(diff) > max(ours["std"], base["std"])
+        won = sum(a > b for a, b in zip(ours["seeds"], base["seeds"]))
+        text = (f"{LABELS[key]} ({diff:+.3g} return, {won}/{len(ours['seeds'])} seeds, "
+                f"{'more' if clear else 'less'} than the seed std)")
+        (beats if diff > 0 else loses).append(text)
+    n_seeds = len(ours["seeds"])
+    parts = [f"At our budget ({n_seeds} seeds), PolicyGradEx's mean return over seeds is "]
+    if beats:
+        parts.append("above " + "; ".join(beats))
+    if loses:
+        parts.append((", and " if beats else "") + "not above " + "; ".join(loses))
+    parts.append(".")
+    measured = [k for k in LABELS if methods[k]["mean"] is not None]
+    order = sorted(measured, key=lambda k: -methods[k]["mean"])
+    parts.append(f" Our order (best first): {', '.join(LABELS[k] for k in order)}.")
+    col = paper_column(family)
+    if col is not None:
+        paper_order = sorted(measured, key=lambda k: -(paper_value(k, family) or -np.inf))
+        same = paper_order == order
+        parts.append(f" The paper's order of the same methods on {col} (meta-RL, target tasks after adaptation): "
+                     f"{', '.join(LABELS[k] for k in paper_order)}; the orders are "
+                     f"{'the same' if same else 'not the same'}. Only the order is comparable: the protocols "
+                     f"differ, so the values are not.")
+    else:
+        parts.append(" The paper reports no number for this family.")
+    missing = [LABELS[k] for k in LABELS if methods[k]["mean"] is None]
+    if missing:
+        parts.append(f" {' and '.join(missing)} are not implemented yet.")
+    return "".join(parts)
+
+
+def main_bar_chart(metrics: Mapping[str, Any]) -> plt.Figure:
+    """Ours (mean ± std over seeds, seeds as dots) and, where it exists, the paper's column beside it."""
+    family, methods = metrics["family"], metrics["methods"]
+    col = paper_column(family)
+    keys = list(LABELS)
+    fig, axes = plt.subplots(1, 2 if col else 1, figsize=(11 if col else 7, 4.2), squeeze=False)
+    ax = axes[0, 0]
+    x = np.arange(len(keys))
+    colors = ["tab:red" if k == "policygradex" else "tab:blue" for k in keys]
+    for i, key in enumerate(keys):
+        e = methods[key]
+        if e["mean"] is None:
+            ax.text(i, 0.02, "not\nimplemented", ha="center", va="bottom", fontsize=7, transform=ax.get_xaxis_transform())
+            continue
+        ax.bar(i, e["mean"], yerr=e["std"], color=colors[i], alpha=0.75, capsize=4)
+        ax.scatter(np.full(len(e["seeds"]), i), e["seeds"], color="k", s=10, zorder=3)
+    theta = metrics["theta_star"]["mean"]
+    ax.axhline(theta, color="gray", ls="--", lw=1, label="θ* without fine-tuning")
+    ax.set_xticks(x, [LABELS[k] for k in keys], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("mean return over source tasks")
+    ax.set_title(f"Ours: {family}, multitask RL, {len(methods['policygradex']['seeds'])} seeds (mean ± std)")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    _zoom(ax, [methods[k] for k in keys if methods[k]["mean"] is not None], theta)
+    if col:
+        ax2 = axes[0, 1]
+        vals = [paper_value(k, family) for k in keys]
+        ax2.bar(x, [v if v is not None else 0 for v in vals], color=colors, alpha=0.5)
+        ax2.set_xticks(x, [LABELS[k] for k in keys], rotation=30, ha="right", fontsize=8)
+        ax2.set_ylabel("mean return after adaptation")
+        ax2.set_title(f"Paper: {col}, meta-RL (50 target tasks)")
+        ax2.grid(axis="y", alpha=0.3)
+        finite = [v for v in vals if v is not None]
+        if finite:
+            lo, hi = min(finite), max(finite)
+            ax2.set_ylim(lo - 0.3 * (hi - lo + 1), hi + 0.2 * (hi - lo + 1))
+    fig.tight_layout()
+    return fig
+
+
+def _zoom(ax, entries, theta) -> None:
+    """y-limits around the bars' range (returns can be negative, or close together)."""
+    lows = [e["mean"] - e["std"] for e in entries] + [min(e["seeds"]) for e in entries] + [theta]
+    highs = [e["mean"] + e["std"] for e in entries] + [max(e["seeds"]) for e in entries] + [theta]
+    lo, hi = min(lows), max(highs)
+    pad = 0.15 * (hi - lo) if hi > lo else 1.0
+    ax.set_ylim(lo - pad, hi + pad)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ablations
+# ---------------------------------------------------------------------------------------------
+
+KNOB_TITLES = {"k": "number of groups k", "proj_dim": "projection dimension d", "n_subsets": "number of subsets m",
+               "subset_size": "subset size", "strategy": "grouping strategy"}
+STRATEGY_LABELS = {"sdp": "loss-based SDP (PolicyGradEx)", "spectral": "spectral clustering of the same U",
+                   "gradient_similarity": "gradient similarity", "random": "random"}
+_PAPER_STRATEGY = {"sdp": "loss-based (PolicyGradEx)", "gradient_similarity": "gradient similarity", "random": "random"}
+
+
+def paper_knob_value(knob: str, value) -> str:
+    """The paper's number for a knob value (Meta-World, MT10 success), "–" where it reports none."""
+    if knob == "k":
+        rows = dict(paper.N_GROUPS.rows)
+        return paper.format_value(rows[str(value)][0], "%") + " (MW)" if str(value) in rows else "–"
+    if knob == "strategy" and value in _PAPER_STRATEGY:
+        return paper.format_value(paper.GROUPING_STRATEGY.value(_PAPER_STRATEGY[value], "Meta-World"), "%") + " (MW)"
+    if knob == "proj_dim":
+        return str(paper.PROJECTION_DIM.value("200–1000", "effect")) if 400 <= int(value) <= 1000 else "–"
+    return "–"
+
+
+def _fmt(v, pct: bool = False) -> str:
+    if v is None:
+        return "not trained"
+    return f"{100 * v:.1f}%" if pct else _num(v)
+
+
+def knob_table(metrics: Mapping[str, Any], knob: str):
+    """One row per value of `knob`: groups, NMI against the reference clustering, mean return, paper."""
+    import pandas as pd
+
+    k = metrics[knob]
+    has_success = any(s is not None for s in k["success"])
+    rows = []
+    for v, r in zip(k["values"], k["rows"]):
+        label = STRATEGY_LABELS[v] if knob == "strategy" else str(v)
+        row = {KNOB_TITLES[knob]: label + (" (reference)" if v == k["reference"] else ""),
+               "groups": " | ".join(",".join(f"S{i}" for i in g) for g in r["groups"]),
+               "NMI vs reference": f"{r['nmi']:.2f}", "mean return": _fmt(r["score"])}
+        if has_success:
+            row["success"] = _fmt(r["success"], pct=True)
+        if knob == "n_subsets":
+            row["subsets used (after pair coverage)"] = r.get("subsets_used", "–")
+        if knob in ("k", "strategy", "proj_dim"):
+            row["paper (Meta-World, meta-RL)"] = paper_knob_value(knob, v)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(KNOB_TITLES[knob])
+
+
+def knob_plot(metrics: Mapping[str, Any], knob: str) -> plt.Figure:
+    """Mean return (and NMI against the reference clustering) against the knob's values."""
+    k = metrics[knob]
+    values, scores, nmis = k["values"], k["scores"], k["nmi"]
+    theta = metrics["theta_star"]["score"]
+    paper_panel = knob in ("k", "strategy")
+    fig, axes = plt.subplots(1, 2 if paper_panel else 1, figsize=(10 if paper_panel else 6.5, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    if knob == "strategy":
+        x = np.arange(len(values))
+        ax.bar(x, [s if s is not None else np.nan for s in scores],
+               color=["tab:red" if v == "sdp" else "tab:blue" for v in values], alpha=0.75)
+        ax.set_xticks(x, [STRATEGY_LABELS[v] for v in values], rotation=20, ha="right", fontsize=8)
+        _zoom(ax, [{"mean": s, "std": 0.0, "seeds": [s]} for s in scores if s is not None], theta)
+    else:
+        trained = [(v, s) for v, s in zip(values, scores) if s is not None]
+        if trained:
+            ax.plot([v for v, _ in trained], [s for _, s in trained], "o-", color="tab:red", label="mean return")
+        ax.set_xlabel(KNOB_TITLES[knob])
+        ax.set_xticks(values)
+        ax.axvline(k["reference"], color="gray", ls=":", lw=1, label="reference")
+    ax.axhline(theta, color="gray", ls="--", lw=1, label="θ* without fine-tuning")
+    handles, names = ax.get_legend_handles_labels()
+    if knob not in ("k", "strategy"):
+        ax2 = ax.twinx()
+        ax2.plot(values, nmis, "s--", color="tab:green", label="NMI vs reference")
+        ax2.set_ylabel("NMI vs reference clustering", color="tab:green")
+        ax2.set_ylim(-0.05, 1.05)
+        h2, n2 = ax2.get_legend_handles_labels()
+        handles, names = handles + h2, names + n2
+    ax.set_ylabel("mean return over source tasks")
+    ax.set_title(f"Ours: {metrics['family']}, seed {metrics['seed']}, multitask RL")
+    ax.legend(handles, names, fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    if paper_panel:
+        axp = axes[0, 1]
+        if knob == "k":
+            ks = [int(r) for r, _ in paper.N_GROUPS.rows]
+            axp.plot(ks, [v[0] for _, v in paper.N_GROUPS.rows], "o-", color="tab:purple")
+            axp.set_xlabel("number of groups k")
+            axp.set_xticks(ks)
+        else:
+            names = list(_PAPER_STRATEGY)
+            axp.bar(np.arange(len(names)), [paper.GROUPING_STRATEGY.value(_PAPER_STRATEGY[s], "Meta-World")
+                                            for s in names], color="tab:purple", alpha=0.6)
+            axp.set_xticks(np.arange(len(names)), [STRATEGY_LABELS[s] for s in names], rotation=20, ha="right",
+                           fontsize=8)
+        axp.set_ylabel("MT10 success (%)")
+        axp.set_title("Paper: Meta-World MT10 (other env and protocol)")
+        axp.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def knob_sentence(metrics: Mapping[str, Any], knob: str) -> str:
+    """A computed sentence on what the knob does in our numbers, beside what the paper reports."""
+    k = metrics[knob]
+    rows = dict(zip(map(str, k["values"]), k["rows"]))
+    ref = str(k["reference"])
+    scored = {v: r["score"] for v, r in rows.items() if r["score"] is not None}
+    best = max(scored, key=scored.get) if scored else None
+    if knob == "k":
+        lower = [v for v in scored if int(v) < int(ref)]
+        above = all(scored[ref] > scored[v] for v in lower) if ref in scored and lower else None
+        text = (f"Best mean return at k={best} ({_num(scored[best])}); the reference k={ref} gives "
+                f"{_num(scored.get(ref, float('nan')))}" if best else "No k was trained.")
+        if above is not None:
+            text += (f", {'above' if above else 'not above'} every smaller k "
+                     f"({', '.join(f'k={v}: {_num(scored[v])}' for v in lower)}).")
+        vals = [v[0] for _, v in paper.N_GROUPS.rows]
+        text += (f" The paper (Meta-World MT10 success, another env and protocol) rises with k: "
+                 f"{', '.join(f'k={r}: {v:g}%' for r, v in zip([r for r, _ in paper.N_GROUPS.rows], vals))}.")
+        return text
+    if knob == "strategy":
+        order = sorted(scored, key=lambda v: -scored[v])
+        sdp_first = order[0] == "sdp" if order else False
+        text = (f"Our order (mean return, best first): "
+                f"{', '.join(f'{STRATEGY_LABELS[v]} {_num(scored[v])}' for v in order)}; the loss-based SDP is "
+                f"{'first' if sdp_first else 'not first'}.")
+        text += (" The paper (Meta-World MT10 success) has loss-based "
+                 f"{paper.GROUPING_STRATEGY.value('loss-based (PolicyGradEx)', 'Meta-World'):g}%, gradient similarity "
+                 f"{paper.GROUPING_STRATEGY.value('gradient similarity', 'Meta-World'):g}%, random "
+                 f"{paper.GROUPING_STRATEGY.value('random', 'Meta-World'):g}%; spectral clustering is not in its table.")
+        return text
+    same = [v for v, r in rows.items() if r["nmi"] >= 0.999]
+    text = (f"{len(same)} of {len(rows)} values give the reference partition exactly (NMI 1): "
+            f"{', '.join(same) if same else 'none'}; NMI ranges from {min(k['nmi']):.2f} to {max(k['nmi']):.2f}.")
+    if scored:
+        lo, hi = min(scored.values()), max(scored.values())
+        text += f" Mean return after group training ranges from {_num(lo)} to {_num(hi)} over the values."
+    if knob == "proj_dim":
+        m = k.get("min_nmi_above_reference")
+        if m is not None:
+            text += (f" Above the reference d={ref}, the smallest NMI against it is {m:.2f}: the clustering is "
+                     f"{'flat' if m >= 0.999 else 'not flat'} beyond d={ref} (the paper: "
+                     f"{paper.PROJECTION_DIM.value('200–1000', 'effect')}, on Meta-World).")
+    return text

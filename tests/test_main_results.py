@@ -1,0 +1,89 @@
+"""main_results: smoke run, parameter checks, the gradient-similarity features and helpers."""
+import numpy as np
+import pytest
+import torch
+
+from pgxlib.config import ConfigError
+from pgxlib.experiments import get, resolve, run_experiment
+from pgxlib.methods import (METHOD_NAMES, StageView, gradient_similarity_labels, labels_key, seed_summary,
+                            task_mean_gradients)
+from pgxlib.pipeline import MemoryCache
+
+
+@pytest.fixture
+def store(monkeypatch, tmp_path):
+    monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("PGX_PROGRESS", "0")
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_smoke_run_has_every_method(store):
+    res = run_experiment("main_results", "smoke", "cartpole", seeds=[0, 1])
+    mod = get("main_results")
+    assert all(res.has(k) for k in mod.EXPECTED_KEYS)
+    methods = res.metrics["methods"]
+    assert set(methods) == set(METHOD_NAMES)
+    for name in ("soft_modularization", "paco"):
+        assert methods[name]["mean"] is None and methods[name]["status"] == "not implemented yet"
+    for name in ("multitask", "random_grouping", "gradient_similarity_grouping", "policygradex"):
+        entry = methods[name]
+        assert len(entry["seeds"]) == 2 and np.isclose(entry["mean"], np.mean(entry["seeds"]))
+        assert np.isclose(entry["std"], np.std(entry["seeds"], ddof=1))
+        returns = res.arrays[f"returns_{name}"]
+        assert returns.shape == (2, 4)
+        assert np.allclose(np.ma.mean(returns, axis=1), entry["seeds"])
+    assert res.metrics["seeds"] == [0, 1]
+    assert all(g == [[0, 1, 2, 3]] for g in res.metrics["groups"]["multitask"])
+    assert all(len(g) == 2 for g in res.metrics["groups"]["policygradex"])
+    assert "meta-RL" in res.metrics["protocol"]
+
+
+@pytest.mark.parametrize("params, names", [
+    ({"seeds": []}, ["seeds", "non-empty"]),
+    ({"seeds": [0, 0]}, ["seeds", "distinct"]),
+    ({"seeds": [-1]}, ["seeds"]),
+    ({"seeds": "0"}, ["seeds"]),
+    ({"k": 0}, ["k=0", "positive"]),
+    ({"k": 5}, ["k=5", "1..4"]),
+])
+def test_check_rejects_bad_params(store, params, names):
+    with pytest.raises(ConfigError) as err:
+        resolve("main_results", "smoke", "cartpole", 0, **params)
+    for name in names:
+        assert name in str(err.value)
+    assert not any(p.is_file() for p in store.rglob("*"))
+
+
+def test_task_mean_gradients_by_hand():
+    G = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0], [1.0, -1.0], [5.0, 5.0]])
+    y = torch.tensor([1.0, -1.0, 1.0, 1.0, 1.0])
+    w = torch.tensor([2.0, 1.0, 0.5, 1.0, 3.0])
+    tid = torch.tensor([0, 0, 1, 1, 1])
+    mask = torch.tensor([True, True, True, True, False])  # the last one is held out
+    out = task_mean_gradients(G, y, w, tid, mask, 3)
+    expected = torch.tensor([[(2.0 * 1 + 0.0) / 2, (0.0 - 1.0) / 2],
+                             [(1.0 + 1.0) / 2, (1.0 - 1.0) / 2],
+                             [0.0, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(out, expected)
+
+
+def test_gradient_similarity_groups_aligned_tasks():
+    grads = np.array([[1.0, 0.0, 0.1], [0.9, 0.1, 0.0], [0.0, 1.0, 0.1], [0.1, 0.9, 0.0]])
+    labels, sim = gradient_similarity_labels(grads, 2)
+    assert labels.tolist() == [0, 0, 1, 1]
+    assert np.allclose(np.diag(sim), 0) and np.allclose(sim, sim.T)
+
+
+def test_helpers():
+    assert seed_summary([1.0, 3.0]) == {"mean": 2.0, "std": pytest.approx(np.sqrt(2)), "seeds": [1.0, 3.0]}
+    assert seed_summary([2.0])["std"] == 0.0
+    assert seed_summary([1.0, None])["mean"] is None
+    assert labels_key(np.array([0, 1, 0, 2])) == "0-1-0-2"
+    parent = MemoryCache()
+    view = StageView(parent, prefix="seed3-", rename={"shared": "shared"})
+    assert view.get_or_compute("features", lambda: {"x": 1}) == {"x": 1}
+    assert view.get_or_compute("shared", lambda: {"y": 2}) == {"y": 2}
+    assert set(parent.values) == {"seed3-features", "shared"}
+    assert set(view.times) == {"features", "shared"}
