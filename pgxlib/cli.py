@@ -87,7 +87,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail(str(err))
     out_dir = Path(args.out) if args.out else runs_root() / "notebooks"
     output = out_dir / f"{args.experiment}-{args.profile}-{key}.ipynb"
-    parameters = {"profile": args.profile, "family": family, "seed": seed, "force": args.force, **params}
+    # papermill writes a tuple as its text: hand sequences over as lists
+    parameters = {"profile": args.profile, "family": family, "seed": seed, "force": args.force,
+                  **{k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}}
     try:
         execute_notebook(args.experiment, output, parameters, stream=True)
     except Exception as err:  # papermill raises its own error type with the failing cell

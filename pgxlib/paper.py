@@ -61,7 +61,7 @@ def format_value(value: Any, unit: str) -> str:
     if unit == "%":
         return f"{value:.2f}%" if abs(value) < 10 else f"{value:.1f}%"
     if unit == "×":
-        return f"{value:g}×"
+        return f"{value:g}×" if float(value).is_integer() else f"{value:.1f}×"
     if unit == "NMI":
         return f"{value:.2f}"
     return f"{value:.1f}"

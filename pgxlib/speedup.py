@@ -1,0 +1,91 @@
+"""Surrogate accuracy and cost: the maths of comparing estimated with measured subset scores.
+
+Pure numpy: arrays in, numbers or arrays out. m subsets, n tasks; `members [m, n]` bool and score
+matrices `[m, n]` holding f_i(S_l) at member positions (NaN elsewhere), as in `pgxlib.affinity`.
+
+- `random_nmi_floor`: the NMI a uniformly random partition into k groups reaches against a given
+  clustering, averaged over draws (the chance level that an NMI must beat; PAPER.md gives ≈ 0.2).
+- `rank_correlation`: Spearman's ρ between estimated and measured scores over every (subset, task)
+  pair; with ``centred=True`` each task's mean over its subsets is removed first on both sides, so
+  that only the *ranking of subsets within a task* counts, not which task is easier.
+- `speedup`: the ratio of two wall times.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .clustering import nmi, random_grouping
+
+
+def random_nmi_floor(labels, k: int, n_draws: int = 100, seed: int = 0) -> tuple[float, float]:
+    """Mean and standard deviation of NMI(random partition, `labels`) over `n_draws` random partitions.
+
+    Each draw is `random_grouping(n, k, seed + r)`, r = 0..n_draws−1: uniform over the partitions of the
+    n tasks into exactly k non-empty groups.
+
+    Args:
+        labels: int [n], the reference clustering (the one from the measured affinity).
+        k: groups of the random partitions, 1 ≤ k ≤ n.
+        n_draws: number of random partitions, ≥ 1.
+        seed: first seed.
+
+    Returns:
+        (mean, std) of the n_draws NMI values.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) < 1:
+        raise ValueError(f"labels must be a non-empty 1-d array [n], got shape {labels.shape}")
+    if not isinstance(n_draws, (int, np.integer)) or isinstance(n_draws, bool) or n_draws < 1:
+        raise ValueError(f"invalid n_draws={n_draws!r}: allowed a positive integer")
+    values = np.array([nmi(random_grouping(len(labels), k, seed + r), labels) for r in range(n_draws)])
+    return float(values.mean()), float(values.std())
+
+
+def _member_values(members: np.ndarray, scores: np.ndarray, name: str) -> np.ndarray:
+    members = np.asarray(members, dtype=bool)
+    scores = np.asarray(scores, dtype=float)
+    if members.ndim != 2 or members.shape != scores.shape:
+        raise ValueError(f"members {members.shape} and {name} {scores.shape} must both be [m, n]")
+    if not np.isfinite(scores[members]).all():
+        raise ValueError(f"{name} has NaN or inf at member positions")
+    return scores
+
+
+def centre_per_task(members, scores) -> np.ndarray:
+    """Scores [m, n] minus each task's mean over the subsets containing it (NaN off the subsets)."""
+    members = np.asarray(members, dtype=bool)
+    s = np.where(members, _member_values(members, scores, "scores"), np.nan)
+    count = members.sum(0)
+    mean = np.divide(np.nansum(s, axis=0), count, out=np.zeros(s.shape[1]), where=count > 0)
+    return s - mean[None, :]
+
+
+def rank_correlation(members, estimated, measured, centred: bool = False) -> float:
+    """Spearman's ρ between estimated and measured f_i(S_l) over all member pairs (l, i).
+
+    Args:
+        members: bool [m, n].
+        estimated, measured: float [m, n], finite at member positions, higher = better on both sides.
+        centred: remove each task's mean over its subsets first (`centre_per_task`), on both sides.
+
+    Returns:
+        ρ in [−1, 1]; NaN when either side is constant over the pairs (ρ undefined).
+    """
+    from scipy.stats import spearmanr
+
+    members = np.asarray(members, dtype=bool)
+    est = _member_values(members, estimated, "estimated")
+    true = _member_values(members, measured, "measured")
+    if centred:
+        est, true = centre_per_task(members, est), centre_per_task(members, true)
+    a, b = est[members], true[members]
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+def speedup(full_seconds: float, estimated_seconds: float) -> float:
+    """full / estimated wall time; both must be positive."""
+    if not (full_seconds > 0 and estimated_seconds > 0):
+        raise ValueError(f"wall times must be positive, got full={full_seconds!r}, estimated={estimated_seconds!r}")
+    return float(full_seconds / estimated_seconds)
