@@ -6,14 +6,6 @@ from pgxlib.experiments import get, resolve, run_experiment
 from pgxlib.experiments.ablations import KNOBS, STRATEGIES, resolve_values
 
 
-@pytest.fixture
-def store(monkeypatch, tmp_path):
-    monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("PGX_PROGRESS", "0")
-    return tmp_path
-
-
 @pytest.mark.slow
 def test_smoke_run_has_every_knob(store):
     res = run_experiment("ablations", "smoke", "cartpole", ks=[1, 2], proj_dims=[16, 32], n_subsets=[4, 8],

@@ -15,14 +15,6 @@ from pgxlib import book, cli, experiments, results
 from pgxlib.config import pipeline_config
 
 
-@pytest.fixture
-def store(monkeypatch, tmp_path):
-    """Results and runs in a temporary directory; "walkthrough" resolves to the double."""
-    monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
-    return tmp_path
-
-
 def written(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()]
 

@@ -10,14 +10,6 @@ from pgxlib.methods import (METHOD_NAMES, StageView, gradient_similarity_labels,
 from pgxlib.pipeline import MemoryCache
 
 
-@pytest.fixture
-def store(monkeypatch, tmp_path):
-    monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("PGX_PROGRESS", "0")
-    return tmp_path
-
-
 @pytest.mark.slow
 def test_smoke_run_has_every_method(store):
     res = run_experiment("main_results", "smoke", "cartpole", seeds=[0, 1])

@@ -7,14 +7,6 @@ from pgxlib.config import CONTROL_FAMILIES, pipeline_config
 from pgxlib.pipeline import MemoryCache, run_policygradex
 
 
-@pytest.fixture
-def store(monkeypatch, tmp_path):
-    monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("PGX_PROGRESS", "0")
-    return tmp_path
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("family", CONTROL_FAMILIES)
 def test_pgx_group_smoke(store, capsys, family):

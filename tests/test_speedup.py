@@ -13,14 +13,6 @@ from pgxlib.speedup import centre_per_task, random_nmi_floor, rank_correlation, 
 from pgxlib.tasks import make_family
 
 
-@pytest.fixture
-def store(monkeypatch, tmp_path):
-    monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("PGX_PROGRESS", "0")
-    return tmp_path
-
-
 @pytest.mark.slow
 def test_smoke_run_has_expected_keys(store):
     res = run_experiment("speedup", "smoke", "cartpole", depths=[2])
