@@ -36,9 +36,13 @@ class NetConfig:
     arch: str = "mlp"
     activation: str = "tanh"
     task_conditioned: bool = True
+    n_modules: int = 4
+    """Modules per layer (soft_modularization) or parameter sets (paco); unused by mlp."""
 
     def __post_init__(self):
         _require(isinstance(self.depth, int) and 1 <= self.depth <= 16, "depth", "an integer in 1..16", self.depth)
+        _require(isinstance(self.n_modules, int) and self.n_modules >= 1, "net.n_modules", "a positive integer",
+                 self.n_modules)
         _require(isinstance(self.width, int) and self.width >= 1, "width", "a positive integer", self.width)
         _require(self.arch in ARCHS, "arch", "one of " + ", ".join(ARCHS), self.arch)
         _require(self.activation in ("tanh", "relu"), "activation", "tanh, relu", self.activation)
@@ -87,6 +91,99 @@ class PPOConfig:
     @property
     def iterations(self) -> int:
         return self.steps_per_task // self.steps_per_iteration
+
+
+@dataclass(frozen=True)
+class MAMLConfig:
+    """First-order MAML for policy-gradient RL, one meta-policy per group.
+
+    Each outer iteration, on every task of the group: `inner_updates` times, collect
+    `support_steps` transitions (over `num_envs` envs) with the current adapted actor and take one
+    policy-gradient step of size `inner_lr` (the adaptation); then collect `num_envs * rollout_len`
+    query transitions with the adapted actor and update the meta-parameters with the clipped PPO loss
+    of the adapted actor (first-order: the inner steps are held fixed). The critic is shared, not
+    adapted, and fitted on the query data. `steps_per_task` counts support and query steps.
+    """
+
+    steps_per_task: int = 20_000
+    num_envs: int = 4
+    support_steps: int = 200
+    inner_updates: int = 1
+    inner_lr: float = 0.05
+    rollout_len: int = 128
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    lr: float = 3e-4
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    clip_coef: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    inner_max_norm: float = 1.0
+
+    def __post_init__(self):
+        _require(isinstance(self.steps_per_task, int) and self.steps_per_task >= 0, "maml.steps_per_task",
+                 "a non-negative integer", self.steps_per_task)
+        _require(isinstance(self.num_envs, int) and self.num_envs >= 1, "maml.num_envs", "a positive integer",
+                 self.num_envs)
+        _require(isinstance(self.support_steps, int) and self.support_steps >= 2 * self.num_envs,
+                 "adapt_steps (maml.support_steps)", f"an integer >= 2 * maml.num_envs ({2 * self.num_envs})",
+                 self.support_steps)
+        _require(isinstance(self.inner_updates, int) and self.inner_updates >= 0, "maml.inner_updates",
+                 "a non-negative integer", self.inner_updates)
+        _require(self.inner_lr >= 0, "inner_lr (maml.inner_lr)", "a non-negative number", self.inner_lr)
+        _require(isinstance(self.rollout_len, int) and self.rollout_len >= 2, "maml.rollout_len", "an integer >= 2",
+                 self.rollout_len)
+        _require(0 < self.gamma <= 1, "maml.gamma", "a number in (0, 1]", self.gamma)
+        _require(0 <= self.gae_lambda <= 1, "maml.gae_lambda", "a number in [0, 1]", self.gae_lambda)
+        _require(self.lr > 0, "maml.lr", "a positive number", self.lr)
+        _require(self.update_epochs >= 1, "maml.update_epochs", "a positive integer", self.update_epochs)
+        _require(self.num_minibatches >= 1, "maml.num_minibatches", "a positive integer", self.num_minibatches)
+        _require(self.clip_coef > 0, "maml.clip_coef", "a positive number", self.clip_coef)
+        _require(self.inner_max_norm > 0, "maml.inner_max_norm", "a positive number", self.inner_max_norm)
+
+    @property
+    def support_len(self) -> int:
+        """Steps per env of one support rollout."""
+        return self.support_steps // self.num_envs
+
+    @property
+    def adaptation_steps(self) -> int:
+        """Environment steps per task spent on adaptation (all inner updates)."""
+        return self.inner_updates * self.support_len * self.num_envs
+
+    @property
+    def steps_per_iteration(self) -> int:
+        """Environment steps per task per outer iteration (support and query)."""
+        return self.adaptation_steps + self.num_envs * self.rollout_len
+
+    @property
+    def iterations(self) -> int:
+        return self.steps_per_task // self.steps_per_iteration
+
+
+ASSIGNMENTS = ("nearest", "random")
+
+
+@dataclass(frozen=True)
+class MetaRLConfig:
+    """Meta-RL evaluation: `n_targets` unseen target tasks, each assigned to a source task (and so
+    to that task's group) by `assign`, adapted from the group's meta-policy with the MAML inner loop
+    (`MAMLConfig.inner_updates` × `support_steps`), and evaluated before and after adaptation over
+    `episodes` episodes."""
+
+    n_targets: int = 50
+    assign: str = "nearest"
+    episodes: int = 3
+    deterministic: bool = True
+
+    def __post_init__(self):
+        _require(isinstance(self.n_targets, int) and 1 <= self.n_targets <= 50, "n_targets (meta_rl.n_targets)",
+                 "an integer in 1..50", self.n_targets)
+        _require(self.assign in ASSIGNMENTS, "meta_rl.assign", "one of " + ", ".join(ASSIGNMENTS), self.assign)
+        _require(isinstance(self.episodes, int) and self.episodes >= 1, "meta_rl.episodes", "a positive integer",
+                 self.episodes)
 
 
 @dataclass(frozen=True)
@@ -194,6 +291,8 @@ class PipelineConfig:
     group_ppo: PPOConfig = field(default_factory=PPOConfig)
     group_init: str = "meta"
     evaluation: EvalConfig = field(default_factory=EvalConfig)
+    maml: MAMLConfig = field(default_factory=MAMLConfig)
+    meta_rl: MetaRLConfig = field(default_factory=MetaRLConfig)
     device: str = "auto"
 
     def __post_init__(self):
@@ -234,6 +333,14 @@ _SMOKE = {
     "cluster.k": 2,
     "surrogate.max_iter": 50,
     "evaluation.episodes": 1,
+    "maml.steps_per_task": 192,
+    "maml.num_envs": 2,
+    "maml.support_steps": 32,
+    "maml.rollout_len": 32,
+    "maml.update_epochs": 1,
+    "maml.num_minibatches": 2,
+    "meta_rl.n_targets": 4,
+    "meta_rl.episodes": 1,
 }
 
 _DEFAULT_COMMON = {
@@ -244,6 +351,9 @@ _DEFAULT_COMMON = {
     "affinity.n_subsets": 60,
     "affinity.subset_size": 4,
     "cluster.k": 3,
+    "maml.steps_per_task": 30_000,
+    "meta_rl.n_targets": 50,
+    "meta_rl.episodes": 3,
 }
 
 PROFILE_TABLE: dict[str, dict[str, dict[str, Any]]] = {
@@ -264,7 +374,8 @@ PROFILE_TABLE: dict[str, dict[str, dict[str, Any]]] = {
         "highway": {**_DEFAULT_COMMON, "meta_ppo.steps_per_task": 8_000, "meta_ppo.num_envs": 2,
                     "meta_ppo.rollout_len": 100, "meta_ppo.gamma": 0.9, "group_ppo.steps_per_task": 3_000,
                     "group_ppo.num_envs": 2, "group_ppo.rollout_len": 100, "group_ppo.gamma": 0.9,
-                    "features.steps_per_task": 512, "evaluation.episodes": 3},
+                    "features.steps_per_task": 512, "evaluation.episodes": 3, "maml.steps_per_task": 1_200,
+                    "maml.num_envs": 2, "maml.rollout_len": 100, "maml.gamma": 0.9, "meta_rl.episodes": 1},
         "nav2d": {**_DEFAULT_COMMON, "meta_ppo.steps_per_task": 50_000, "group_ppo.steps_per_task": 20_000,
                   "features.steps_per_task": 2048},
         "metaworld": {**_DEFAULT_COMMON, "meta_ppo.steps_per_task": 200_000, "meta_ppo.rollout_len": 500,
@@ -273,7 +384,8 @@ PROFILE_TABLE: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {
         fam: {**_DEFAULT_COMMON, "meta_ppo.steps_per_task": 2_000_000 if fam == "metaworld" else 500_000,
               "meta_ppo.num_envs": 4, "meta_ppo.rollout_len": 512, "features.steps_per_task": 2048,
-              "group_ppo.steps_per_task": 1_000_000 if fam == "metaworld" else 200_000}
+              "group_ppo.steps_per_task": 1_000_000 if fam == "metaworld" else 200_000,
+              "maml.steps_per_task": 200_000}
         for fam in FAMILIES
     },
 }
@@ -293,6 +405,10 @@ ALIASES = {
     "meta_steps": "meta_ppo.steps_per_task",
     "group_steps": "group_ppo.steps_per_task",
     "l2": "surrogate.l2",
+    "maml_steps": "maml.steps_per_task",
+    "adapt_steps": "maml.support_steps",
+    "inner_lr": "maml.inner_lr",
+    "n_targets": "meta_rl.n_targets",
     "max_rel_dist": "surrogate.max_rel_dist",
 }
 

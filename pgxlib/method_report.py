@@ -52,7 +52,8 @@ def _pm(entry: Mapping[str, Any] | None, scale: float = 1.0) -> str:
 
 
 def main_table(metrics: Mapping[str, Any]):
-    """One row per method: ours (mean ± std over seeds, per seed) beside the paper's number."""
+    """One row per method: target returns after adaptation (mean ± std over seeds, per seed), before
+    adaptation, and the paper's number."""
     import pandas as pd
 
     family, methods = metrics["family"], metrics["methods"]
@@ -60,21 +61,14 @@ def main_table(metrics: Mapping[str, Any]):
     rows = []
     for key, label in LABELS.items():
         entry = methods[key]
-        row = {"method": label, "ours: mean return ± std": _pm(entry),
-               "ours: per seed": ("–" if entry["mean"] is None else ", ".join(_num(v) for v in entry["seeds"]))}
-        if "success" in entry or any("success" in e for e in methods.values()):
-            row["ours: success % ± std"] = _pm(entry.get("success"), 100.0)
+        row = {"method": label, "ours: after adaptation ± std": _pm(entry),
+               "ours: per seed": ("–" if entry["mean"] is None else ", ".join(_num(v) for v in entry["seeds"])),
+               "ours: before adaptation ± std": _pm(entry.get("before"))}
+        if "success" in entry:
+            row["ours: success % after ± std"] = _pm(entry.get("success"), 100.0)
         if col is not None:
-            row[f"paper ({col}, meta-RL)"] = paper.format_value(paper_value(key, family), "return")
+            row[f"paper ({col})"] = paper.format_value(paper_value(key, family), "return")
         rows.append(row)
-    theta = metrics["theta_star"]
-    extra = {"method": "θ* without fine-tuning (reference)", "ours: mean return ± std": _pm(theta),
-             "ours: per seed": ", ".join(_num(v) for v in theta["seeds"])}
-    if "success" in theta:
-        extra["ours: success % ± std"] = _pm(theta["success"], 100.0)
-    if col is not None:
-        extra[f"paper ({col}, meta-RL)"] = "–"
-    rows.append(extra)
     return pd.DataFrame(rows).set_index("method")
 
 
@@ -137,8 +131,9 @@ def main_sentence(metrics: Mapping[str, Any]) -> str:
         same = paper_order == order
         parts.append(f" The paper's order of the same methods on {col} (meta-RL, target tasks after adaptation): "
                      f"{', '.join(LABELS[k] for k in paper_order)}; the orders are "
-                     f"{'the same' if same else 'not the same'}. Only the order is comparable: the protocols "
-                     f"differ, so the values are not.")
+                     f"{'the same' if same else 'not the same'}. The protocol has the same shape as the "
+                     f"paper's, but task ranges, budgets and the definition of an adaptation step are ours, "
+                     f"so only the order and the gaps between methods are comparable, not the values.")
     else:
         parts.append(" The paper reports no number for this family.")
     missing = [LABELS[k] for k in LABELS if methods[k]["mean"] is None]
@@ -163,21 +158,25 @@ def main_bar_chart(metrics: Mapping[str, Any]) -> plt.Figure:
             continue
         ax.bar(i, e["mean"], yerr=e["std"], color=colors[i], alpha=0.75, capsize=4)
         ax.scatter(np.full(len(e["seeds"]), i), e["seeds"], color="k", s=10, zorder=3)
-    theta = metrics["theta_star"]["mean"]
-    ax.axhline(theta, color="gray", ls="--", lw=1, label="θ* without fine-tuning")
+    before = [methods[k].get("before", {}).get("mean") for k in keys]
+    ax.scatter(x, [np.nan if b is None else b for b in before], marker="_", s=300, color="gray", zorder=4,
+               label="before adaptation (mean over seeds)")
     ax.set_xticks(x, [LABELS[k] for k in keys], rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel("mean return over source tasks")
-    ax.set_title(f"Ours: {family}, multitask RL, {len(methods['policygradex']['seeds'])} seeds (mean ± std)")
+    ax.set_ylabel("mean return on target tasks after adaptation")
+    ax.set_title(f"Ours: {family}, {len(methods['policygradex']['seeds'])} seeds (mean ± std, seeds as dots)",
+                 fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    _zoom(ax, [methods[k] for k in keys if methods[k]["mean"] is not None], theta)
+    finite_before = [b for b in before if b is not None]
+    _zoom(ax, [methods[k] for k in keys if methods[k]["mean"] is not None],
+          float(np.mean(finite_before)) if finite_before else methods["policygradex"]["mean"])
     if col:
         ax2 = axes[0, 1]
         vals = [paper_value(k, family) for k in keys]
         ax2.bar(x, [v if v is not None else 0 for v in vals], color=colors, alpha=0.5)
         ax2.set_xticks(x, [LABELS[k] for k in keys], rotation=30, ha="right", fontsize=8)
         ax2.set_ylabel("mean return after adaptation")
-        ax2.set_title(f"Paper: {col}, meta-RL (50 target tasks)")
+        ax2.set_title(f"Paper: {col} (50 target tasks)", fontsize=10)
         ax2.grid(axis="y", alpha=0.3)
         finite = [v for v in vals if v is not None]
         if finite:
@@ -196,12 +195,83 @@ def _zoom(ax, entries, theta) -> None:
     ax.set_ylim(lo - pad, hi + pad)
 
 
+def meta_training_curves(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> plt.Figure:
+    """MAML meta-training: mean return over source tasks of episodes that ended after the inner step
+    (solid) and before it (dotted), per method, mean over seeds, against steps per task."""
+    steps = np.asarray(arrays["curve_steps"], dtype=float)
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    for i, key in enumerate(LABELS):
+        color = "tab:red" if key == "policygradex" else plt.cm.tab10(i)
+        for kind, style in (("curve_post", "-"), ("curve_pre", ":")):
+            curve = np.ma.masked_invalid(np.asarray(arrays[f"{kind}_{key}"], dtype=float))  # [S, I, n]
+            mean = np.ma.mean(np.ma.mean(curve, axis=2), axis=0).filled(np.nan)
+            ax.plot(steps[:len(mean)], mean, style, color=color, lw=1.5 if style == "-" else 1,
+                    label=LABELS[key] if style == "-" else None)
+    ax.set_xlabel("MAML environment steps per source task (support + query)")
+    ax.set_ylabel("mean episode return on source tasks")
+    ax.set_title(f"{metrics['family']}: meta-training (solid: after the inner step, dotted: before)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def target_scatter(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray], method: str = "policygradex",
+                   seed_index: int = 0) -> plt.Figure:
+    """Training (source) tasks and unseen test (target) tasks in the first two task parameters, for
+    one seed: sources coloured by `method`'s group, targets by the group they were assigned to, and
+    each target's return after adaptation written beside it. For nav2d the parameters are the goal."""
+    src, tgt = np.asarray(arrays["source_params"]), np.asarray(arrays["target_params"])
+    names = metrics["param_names"]
+    if src.shape[1] == 1:
+        src, tgt = np.c_[src, np.zeros(len(src))], np.c_[tgt, np.zeros(len(tgt))]
+    src, tgt = src[:, :2], tgt[:, :2]
+    src_group = np.asarray(arrays[f"labels_{method}"])[seed_index]
+    tgt_group = np.asarray(arrays[f"target_group_{method}"])[seed_index]
+    after = np.ma.masked_invalid(np.asarray(arrays[f"after_{method}"], dtype=float))[seed_index].filled(np.nan)
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    cmap = plt.cm.tab10
+    ax.scatter(tgt[:, 0], tgt[:, 1], c=[cmap(g % 10) for g in tgt_group], marker="o", s=28, alpha=0.45,
+               label="unseen test tasks (colour: assigned group)")
+    ax.scatter(src[:, 0], src[:, 1], c=[cmap(g % 10) for g in src_group], marker="*", s=260, edgecolors="k",
+               label=f"training tasks (colour: {LABELS[method]} group)")
+    for i, (x, y) in enumerate(src):
+        ax.annotate(f"S{i}", (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    if metrics["family"] == "nav2d":
+        ax.scatter([0], [0], marker="x", color="k", s=60, label="start")
+        ax.set_aspect("equal")
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1] if len(names) > 1 else "")
+    ax.set_title(f"{metrics['family']}, seed {metrics['seeds'][seed_index]}: training vs test tasks\n"
+                 f"mean test return after adaptation {np.nanmean(after):.3g}", fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def adaptation_table(metrics: Mapping[str, Any]):
+    """Per method: mean target return before and after adaptation and the gain, mean ± std over seeds."""
+    import pandas as pd
+
+    rows = []
+    for key, label in LABELS.items():
+        per = metrics["per_seed"]
+        gains = [p["after"][key] - p["before"][key] for p in per
+                 if p["after"][key] is not None and p["before"][key] is not None]
+        rows.append({"method": label, "before": _pm(metrics["methods"][key]["before"]),
+                     "after": _pm(metrics["methods"][key]),
+                     "gain from adaptation": (f"{np.mean(gains):+.3g} ± {np.std(gains, ddof=1) if len(gains) > 1 else 0:.2g}"
+                                              if gains else "–")})
+    return pd.DataFrame(rows).set_index("method")
+
+
 # ---------------------------------------------------------------------------------------------
 # Ablations
 # ---------------------------------------------------------------------------------------------
 
 KNOB_TITLES = {"k": "number of groups k", "proj_dim": "projection dimension d", "n_subsets": "number of subsets m",
-               "subset_size": "subset size", "strategy": "grouping strategy"}
+               "subset_size": "subset size", "depth": "policy depth (hidden layers)", "strategy": "grouping strategy"}
 STRATEGY_LABELS = {"sdp": "loss-based SDP (PolicyGradEx)", "spectral": "spectral clustering of the same U",
                    "gradient_similarity": "gradient similarity", "random": "random"}
 _PAPER_STRATEGY = {"sdp": "loss-based (PolicyGradEx)", "gradient_similarity": "gradient similarity", "random": "random"}
@@ -236,7 +306,8 @@ def knob_table(metrics: Mapping[str, Any], knob: str):
         label = STRATEGY_LABELS[v] if knob == "strategy" else str(v)
         row = {KNOB_TITLES[knob]: label + (" (reference)" if v == k["reference"] else ""),
                "groups": " | ".join(",".join(f"S{i}" for i in g) for g in r["groups"]),
-               "NMI vs reference": f"{r['nmi']:.2f}", "mean return": _fmt(r["score"])}
+               "NMI vs reference": f"{r['nmi']:.2f}", "target return after adaptation": _fmt(r["score"]),
+               "before adaptation": _fmt(r.get("score_before"))}
         if has_success:
             row["success"] = _fmt(r["success"], pct=True)
         if knob == "n_subsets":
@@ -251,7 +322,7 @@ def knob_plot(metrics: Mapping[str, Any], knob: str) -> plt.Figure:
     """Mean return (and NMI against the reference clustering) against the knob's values."""
     k = metrics[knob]
     values, scores, nmis = k["values"], k["scores"], k["nmi"]
-    theta = metrics["theta_star"]["score"]
+    theta = metrics["reference"]["score"]
     paper_panel = knob in ("k", "strategy")
     fig, axes = plt.subplots(1, 2 if paper_panel else 1, figsize=(10 if paper_panel else 6.5, 3.6), squeeze=False)
     ax = axes[0, 0]
@@ -264,11 +335,12 @@ def knob_plot(metrics: Mapping[str, Any], knob: str) -> plt.Figure:
     else:
         trained = [(v, s) for v, s in zip(values, scores) if s is not None]
         if trained:
-            ax.plot([v for v, _ in trained], [s for _, s in trained], "o-", color="tab:red", label="mean return")
+            ax.plot([v for v, _ in trained], [s for _, s in trained], "o-", color="tab:red",
+                    label="target return after adaptation")
         ax.set_xlabel(KNOB_TITLES[knob])
         ax.set_xticks(values)
         ax.axvline(k["reference"], color="gray", ls=":", lw=1, label="reference")
-    ax.axhline(theta, color="gray", ls="--", lw=1, label="θ* without fine-tuning")
+    ax.axhline(theta, color="gray", ls="--", lw=1, label="reference configuration")
     handles, names = ax.get_legend_handles_labels()
     if knob not in ("k", "strategy"):
         ax2 = ax.twinx()
@@ -277,8 +349,8 @@ def knob_plot(metrics: Mapping[str, Any], knob: str) -> plt.Figure:
         ax2.set_ylim(-0.05, 1.05)
         h2, n2 = ax2.get_legend_handles_labels()
         handles, names = handles + h2, names + n2
-    ax.set_ylabel("mean return over source tasks")
-    ax.set_title(f"Ours: {metrics['family']}, seed {metrics['seed']}, multitask RL")
+    ax.set_ylabel("mean target return after adaptation")
+    ax.set_title(f"Ours: {metrics['family']}, seed {metrics['seed']}, meta-RL", fontsize=10)
     ax.legend(handles, names, fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     if paper_panel:
@@ -311,7 +383,7 @@ def knob_sentence(metrics: Mapping[str, Any], knob: str) -> str:
     if knob == "k":
         lower = [v for v in scored if int(v) < int(ref)]
         above = all(scored[ref] > scored[v] for v in lower) if ref in scored and lower else None
-        text = (f"Best mean return at k={best} ({_num(scored[best])}); the reference k={ref} gives "
+        text = (f"Best target return after adaptation at k={best} ({_num(scored[best])}); the reference k={ref} gives "
                 f"{_num(scored.get(ref, float('nan')))}" if best else "No k was trained.")
         if above is not None:
             text += (f", {'above' if above else 'not above'} every smaller k "
@@ -323,7 +395,7 @@ def knob_sentence(metrics: Mapping[str, Any], knob: str) -> str:
     if knob == "strategy":
         order = sorted(scored, key=lambda v: -scored[v])
         sdp_first = order[0] == "sdp" if order else False
-        text = (f"Our order (mean return, best first): "
+        text = (f"Our order (target return after adaptation, best first): "
                 f"{', '.join(f'{STRATEGY_LABELS[v]} {_num(scored[v])}' for v in order)}; the loss-based SDP is "
                 f"{'first' if sdp_first else 'not first'}.")
         text += (" The paper (Meta-World MT10 success) has loss-based "
@@ -336,7 +408,10 @@ def knob_sentence(metrics: Mapping[str, Any], knob: str) -> str:
             f"{', '.join(same) if same else 'none'}; NMI ranges from {min(k['nmi']):.2f} to {max(k['nmi']):.2f}.")
     if scored:
         lo, hi = min(scored.values()), max(scored.values())
-        text += f" Mean return after group training ranges from {_num(lo)} to {_num(hi)} over the values."
+        text += f" The target return after adaptation ranges from {_num(lo)} to {_num(hi)} over the values."
+    if knob == "depth":
+        text += (" Each depth has its own θ* and features, so the NMI compares clusterings found from different "
+                 "policies. The paper's depth ablation (speedup and NMI at 2/4/8 layers) is in the speedup chapter.")
     if knob == "proj_dim":
         m = k.get("min_nmi_above_reference")
         if m is not None:

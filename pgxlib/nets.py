@@ -144,10 +144,99 @@ class _PlainBody(nn.Module):
         return self.net(x)
 
 
+def _linear_bank(n_banks: int, in_dim: int, out_dim: int, gain: float) -> tuple[nn.Parameter, nn.Parameter]:
+    """`n_banks` independent linear layers as one weight [n_banks, in_dim, out_dim] (orthogonal
+    init per bank, scaled by `gain`) and one zero bias [n_banks, out_dim]."""
+    weight = torch.empty(n_banks, out_dim, in_dim)
+    for w in weight:
+        nn.init.orthogonal_(w, gain)
+    return nn.Parameter(weight.transpose(1, 2).contiguous()), nn.Parameter(torch.zeros(n_banks, out_dim))
+
+
+class SoftModularBody(nn.Module):
+    """Soft Modularization (Yang et al., 2020): a base network of `depth` layers of `n_modules`
+    modules each, and a routing network that, per sample, mixes the modules' outputs of one layer
+    into the inputs of the next with task- and state-dependent softmax weights.
+
+    State embedding e = act(W_s x) [B, width]; task embedding z = W_t one_hot(task) [B, width];
+    routing features h_1 = act(W_r (e ⊙ z)). Layer 1: module m outputs g¹_m = act(W¹_m e). Layer
+    l → l+1: p^l = softmax_j(R_l h_l) [B, M, M], input of module i is Σ_j p^l_ij g^l_j, and
+    h_{l+1} = act(W'_l [h_l, flatten(p^l)]) (the routing of a layer sees the previous routing, as
+    in the paper). Output: head(mean_m g^L_m). Written with einsum so that it works under vmap.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, n_tasks: int, cfg: NetConfig, out_gain: float):
+        super().__init__()
+        M, W = cfg.n_modules, cfg.width
+        self.n_tasks, self.act = n_tasks, _ACT[cfg.activation]()
+        self.state_embed = mlp(in_dim, W, 0, W, cfg.activation, math.sqrt(2))
+        self.task_embed = nn.Linear(n_tasks, W, bias=False)
+        self.route_in = mlp(W, W, 0, W, cfg.activation, math.sqrt(2))
+        self.module_w = nn.ParameterList()
+        self.module_b = nn.ParameterList()
+        for _ in range(cfg.depth):
+            w, b = _linear_bank(M, W, W, math.sqrt(2))
+            self.module_w.append(w)
+            self.module_b.append(b)
+        self.route_logits = nn.ModuleList(mlp(W, M * M, 0, W, cfg.activation, 0.01) for _ in range(cfg.depth - 1))
+        self.route_next = nn.ModuleList(mlp(W + M * M, W, 0, W, cfg.activation, math.sqrt(2))
+                                        for _ in range(max(cfg.depth - 2, 0)))
+        self.head = mlp(W, out_dim, 0, W, cfg.activation, out_gain)
+        self.n_modules = M
+
+    def forward(self, x: torch.Tensor, task_id: torch.Tensor) -> torch.Tensor:
+        M = self.n_modules
+        e = self.act(self.state_embed(x))
+        z = self.task_embed(one_hot(task_id, self.n_tasks, x.dtype))
+        h = self.act(self.route_in(e * z))
+        g = self.act(torch.einsum("bi,mio->bmo", e, self.module_w[0]) + self.module_b[0])  # [B, M, W]
+        for layer in range(1, len(self.module_w)):
+            p = torch.softmax(self.route_logits[layer - 1](h).unflatten(-1, (M, M)), dim=-1)  # [B, M, M]
+            mixed = torch.einsum("bij,bjo->bio", p, g)
+            g = self.act(torch.einsum("bmi,mio->bmo", mixed, self.module_w[layer]) + self.module_b[layer])
+            if layer < len(self.module_w) - 1:
+                h = self.act(self.route_next[layer - 1](torch.cat([h, p.flatten(1)], dim=-1)))
+        return self.head(g.mean(1))
+
+
+class PaCoBody(nn.Module):
+    """Parameter-compositional policy (PaCo, Sun et al., 2022): `n_modules` full parameter sets
+    φ_1..φ_K of an MLP and a task-specific weight vector w_τ ∈ R^K; task τ's network has
+    parameters θ_τ = Σ_k w_τk φ_k. Every layer is linear in its parameters, so a layer's output is
+    Σ_k w_τk (x W_k + b_k), computed as one einsum over the K banks. w_τ starts at 1/K.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, n_tasks: int, cfg: NetConfig, out_gain: float):
+        super().__init__()
+        K = cfg.n_modules
+        self.n_tasks, self.act = n_tasks, _ACT[cfg.activation]()
+        dims = [in_dim] + [cfg.width] * cfg.depth + [out_dim]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+            w, b = _linear_bank(K, d_in, d_out, out_gain if i == len(dims) - 2 else math.sqrt(2))
+            self.weights.append(w)
+            self.biases.append(b)
+        self.composition = nn.Parameter(torch.full((n_tasks, K), 1.0 / K))
+
+    def forward(self, x: torch.Tensor, task_id: torch.Tensor) -> torch.Tensor:
+        w_task = one_hot(task_id, self.n_tasks, x.dtype) @ self.composition  # [B, K]
+        h = x
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.einsum("bk,bi,kio->bo", w_task, h, w) + w_task @ b
+            if i < len(self.weights) - 1:
+                h = self.act(h)
+        return h
+
+
 def build_body(in_dim: int, out_dim: int, n_tasks: int, cfg: NetConfig, out_gain: float) -> nn.Module:
     """The trunk for `cfg.arch`; every body maps (x [B, in_dim], task_id [B]) to [B, out_dim]."""
     if cfg.arch == "mlp":
         return _PlainBody(mlp(in_dim, out_dim, cfg.depth, cfg.width, cfg.activation, out_gain))
+    if cfg.arch == "soft_modularization":
+        return SoftModularBody(in_dim, out_dim, n_tasks, cfg, out_gain)
+    if cfg.arch == "paco":
+        return PaCoBody(in_dim, out_dim, n_tasks, cfg, out_gain)
     raise ValueError(f"unknown arch {cfg.arch!r}")
 
 

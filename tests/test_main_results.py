@@ -8,6 +8,7 @@ from pgxlib.experiments import get, resolve, run_experiment
 from pgxlib.methods import (METHOD_NAMES, StageView, gradient_similarity_labels, labels_key, seed_summary,
                             task_mean_gradients)
 from pgxlib.pipeline import MemoryCache
+from pgxlib.tasks import make_family
 
 
 @pytest.mark.slow
@@ -17,17 +18,22 @@ def test_smoke_run_has_every_method(store):
     assert all(res.has(k) for k in mod.EXPECTED_KEYS)
     methods = res.metrics["methods"]
     assert set(methods) == set(METHOD_NAMES)
-    for name in ("soft_modularization", "paco"):
-        assert methods[name]["mean"] is None and methods[name]["status"] == "not implemented yet"
-    for name in ("multitask", "random_grouping", "gradient_similarity_grouping", "policygradex"):
+    n_targets = res.metrics["budget"]["n_targets"]
+    for name in METHOD_NAMES:
         entry = methods[name]
+        assert entry["status"] == "measured"
         assert len(entry["seeds"]) == 2 and np.isclose(entry["mean"], np.mean(entry["seeds"]))
         assert np.isclose(entry["std"], np.std(entry["seeds"], ddof=1))
-        returns = res.arrays[f"returns_{name}"]
-        assert returns.shape == (2, 4)
-        assert np.allclose(np.ma.mean(returns, axis=1), entry["seeds"])
+        after, before = res.arrays[f"after_{name}"], res.arrays[f"before_{name}"]
+        assert after.shape == before.shape == (2, n_targets)
+        assert np.allclose(np.ma.mean(after, axis=1), entry["seeds"])
+        assert np.allclose(np.ma.mean(before, axis=1), entry["before"]["seeds"])
+        assert res.arrays[f"curve_post_{name}"].shape[::2] == (2, 4)
     assert res.metrics["seeds"] == [0, 1]
-    assert all(g == [[0, 1, 2, 3]] for g in res.metrics["groups"]["multitask"])
+    for name in ("multitask", "soft_modularization", "paco"):
+        assert all(g == [[0, 1, 2, 3]] for g in res.metrics["groups"][name])
+    family = make_family("cartpole", 4, 0)
+    assert res.arrays["assigned"][0].tolist() == [family.nearest_source(t) for t in family.target[:n_targets]]
     assert all(len(g) == 2 for g in res.metrics["groups"]["policygradex"])
     assert "meta-RL" in res.metrics["protocol"]
 

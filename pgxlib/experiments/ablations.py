@@ -1,21 +1,22 @@
 """The ablations chapter: one knob of PolicyGradEx at a time, on one family and seed.
 
-The reference run is the profile's configuration (k, d, m, subset size). Each knob value re-runs
-`run_policygradex` from the same θ* with that one field changed; stages that do not depend on the
-knob are shared (θ*, the rollout and features for k, m and subset size; the surrogate for k).
-Knobs:
+The reference run is the profile's configuration (k, d, m, subset size, depth). Each knob value
+re-runs `run_policygradex` from the same θ* with that one field changed; stages that do not depend
+on the knob are shared (θ*, the rollout and features for k, m and subset size; the surrogate for k).
+A partition is scored by the meta-RL protocol of the main results (`methods.cached_meta_rl`: MAML
+per group, target tasks adapted and evaluated). Knobs:
 
-- ``k``: groups by SDP for each k; group training; mean return.
+- ``k``: groups by SDP for each k; score.
 - ``proj_dim``: gradient features recomputed at each d (same rollout, a fresh projection), surrogate,
-  SDP at the profile's k; NMI of each clustering against the reference d's; mean return after group
-  training when ``train_sweeps``.
+  SDP at the profile's k; NMI of each clustering against the reference d's; score when ``train_sweeps``.
 - ``n_subsets`` (m) and ``subset_size``: new random subsets on the reference features; NMI against
-  the reference clustering; mean return when ``train_sweeps``.
+  the reference clustering; score when ``train_sweeps``.
+- ``depth``: the whole pipeline with a policy of that many hidden layers (its own θ*); score.
 - ``strategy``: on the reference affinity U: SDP (loss-based, PolicyGradEx), spectral clustering of
   the same U, the gradient-similarity baseline (SDP on per-task gradient cosine similarity), random.
 
-Group training is keyed by the partition, so a partition found by several knob values is trained
-once (all with the same `cfg.group_ppo` budget and evaluation as the main results).
+The meta-RL stage is keyed by the partition, so a partition found by several knob values is trained
+once (all with the same `cfg.maml` budget and `cfg.meta_rl` evaluation).
 """
 from __future__ import annotations
 
@@ -26,15 +27,16 @@ import numpy as np
 
 from ..clustering import nmi, random_grouping, spectral_cluster
 from ..config import ConfigError, apply_overrides, pipeline_config
-from ..methods import (StageView, cached_group_training, check_int_list, finite_mean, gradient_similarity_labels,
+from ..methods import (StageView, cached_meta_rl, check_int_list, finite_mean, gradient_similarity_labels,
                        stored_features, task_mean_gradients)
 from ..nets import get_device
 from ..pipeline import progress_default, run_policygradex
 
 PARAMETERS: dict[str, Any] = {"ks": None, "proj_dims": [100, 200, 400, 800, 1000],
-                              "n_subsets": [10, 20, 40, 60, 100], "subset_sizes": None, "train_sweeps": True}
+                              "n_subsets": [10, 20, 40, 60, 100], "subset_sizes": None, "depths": [2, 4, 8],
+                              "train_sweeps": True}
 """Lists, not tuples: papermill passes a tuple to the notebook as a string."""
-KNOBS = ("k", "proj_dim", "n_subsets", "subset_size", "strategy")
+KNOBS = ("k", "proj_dim", "n_subsets", "subset_size", "depth", "strategy")
 STRATEGIES = ("sdp", "spectral", "gradient_similarity", "random")
 EXPECTED_KEYS = tuple(f"metrics.{knob}.{field}" for knob in KNOBS for field in ("values", "scores", "by_value")) + (
     "metrics.reference", "metrics.proj_dim.nmi", "metrics.n_subsets.nmi", "metrics.subset_size.nmi",
@@ -42,7 +44,7 @@ EXPECTED_KEYS = tuple(f"metrics.{knob}.{field}" for knob in KNOBS for field in (
 
 
 def resolve_values(cfg, ks=None, proj_dims=(100, 200, 400, 800, 1000), n_subsets=(10, 20, 40, 60, 100),
-                   subset_sizes=None, train_sweeps=True) -> dict[str, list]:
+                   subset_sizes=None, depths=(2, 4, 8), train_sweeps=True) -> dict[str, list]:
     """The knob values of a run; None picks k in 1..min(5, n) and subset sizes 2..min(5, n − 1)."""
     n = cfg.n_tasks
     if not isinstance(train_sweeps, bool):
@@ -52,7 +54,7 @@ def resolve_values(cfg, ks=None, proj_dims=(100, 200, 400, 800, 1000), n_subsets
                                                                                           subset_sizes, 2, n - 1)
     return {"k": ks, "proj_dim": check_int_list("proj_dims", proj_dims, 1),
             "n_subsets": check_int_list("n_subsets", n_subsets, 1), "subset_size": sizes,
-            "strategy": list(STRATEGIES)}
+            "depth": check_int_list("depths", depths, 1, 16), "strategy": list(STRATEGIES)}
 
 
 def config(profile: str, family: str, seed: int):
@@ -74,11 +76,14 @@ def variant_view(cache, cfg) -> StageView:
 
 
 def protocol_text(cfg) -> str:
-    return (f"{cfg.family}, seed {cfg.seed}, multitask RL: per knob value, PolicyGradEx groups from the same θ* "
-            f"({cfg.meta_ppo.steps_per_task:,} PPO steps/task), one PPO fine-tune from θ* per group "
-            f"({cfg.group_ppo.steps_per_task:,} steps/task), each source task evaluated with its group's policy "
-            f"({cfg.evaluation.episodes} episode(s)); reference k={cfg.cluster.k}, d={cfg.features.proj_dim}, "
-            f"m={cfg.affinity.n_subsets}, subset size {cfg.affinity.subset_size}.")
+    m, r = cfg.maml, cfg.meta_rl
+    return (f"{cfg.family}, seed {cfg.seed}, meta-RL: per knob value, PolicyGradEx groups from the same θ* "
+            f"({cfg.meta_ppo.steps_per_task:,} PPO steps/task; the depth knob trains its own θ*), one first-order "
+            f"MAML meta-policy per group from θ* ({m.steps_per_task:,} steps/task), {r.n_targets} unseen target "
+            f"tasks each adapted from its nearest source task's group ({m.adaptation_steps} environment steps, "
+            f"{m.inner_updates} policy-gradient step(s)) and scored after adaptation ({r.episodes} episode(s)); "
+            f"reference k={cfg.cluster.k}, d={cfg.features.proj_dim}, m={cfg.affinity.n_subsets}, subset size "
+            f"{cfg.affinity.subset_size}, depth {cfg.net.depth}.")
 
 
 def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
@@ -95,23 +100,24 @@ def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
     stage_times["meta_train"] = ref_view.times.get("meta_train", float("nan"))
     fam, policy, n, k = ref.family, ref.policy, ref.family.n_tasks, cfg.cluster.k
 
-    def train(labels) -> dict:
-        return cached_group_training(cache, "", fam, policy, labels, cfg, device, progress)
+    def train(labels, prefix: str = "", start=None, c=None) -> dict:
+        return cached_meta_rl(cache, prefix, fam, start or policy, labels, c or cfg, device, progress)
 
     def grouping(overrides: dict) -> tuple[np.ndarray, int]:
         c = apply_overrides(cfg, overrides)
         r = run_policygradex(c, cache=variant_view(cache, c), progress=progress, train_groups_too=False)
         return r.labels, len(r.members)
 
-    def entry(labels, trained: bool, **extra) -> dict:
+    def entry(labels, trained: bool, prefix: str = "", start=None, c=None, **extra) -> dict:
         out = {"groups": [list(map(int, np.flatnonzero(labels == g))) for g in np.unique(labels)],
                "labels": [int(x) for x in labels], "nmi": nmi(labels, ref.labels), "score": None, "success": None,
                **extra}
         if trained:
-            tr = train(labels)
-            out["score"] = finite_mean(tr["returns"])
-            out["success"] = None if tr["success"] is None else finite_mean(tr["success"])
-            out["returns"] = [float(x) for x in tr["returns"]]
+            tr = train(labels, prefix, start, c)
+            out["score"] = finite_mean(tr["after"])
+            out["score_before"] = finite_mean(tr["before"])
+            out["success"] = None if tr["success_after"] is None else finite_mean(tr["success_after"])
+            out["returns"] = [float(x) for x in tr["after"]]
         return out
 
     reference = entry(ref.labels, True)
@@ -133,6 +139,19 @@ def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
             rows.append(entry(labels, knob == "k" or train_sweeps, subsets_used=m_used))
         metrics[knob] = _knob(values[knob], rows, _reference_value(cfg, knob))
         stage_times[knob] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    rows = []
+    for depth in values["depth"]:
+        if depth == cfg.net.depth:
+            rows.append(reference)
+            continue
+        c = apply_overrides(cfg, {"depth": depth})
+        r = run_policygradex(c, cache=StageView(cache, prefix=f"depth{depth}-"), progress=progress,
+                             train_groups_too=False)
+        rows.append(entry(r.labels, True, prefix=f"depth{depth}-", start=r.policy, c=c))
+    metrics["depth"] = _knob(values["depth"], rows, cfg.net.depth)
+    stage_times["depth"] = time.perf_counter() - start
 
     start = time.perf_counter()
     feats = stored_features(ref_view)

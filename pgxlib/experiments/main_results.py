@@ -1,11 +1,14 @@
-"""The main results chapter: PolicyGradEx against the grouping and multitask baselines, over seeds.
+"""The main results chapter: PolicyGradEx against the multitask, architecture and grouping baselines.
 
-Protocol (multitask RL, not the paper's meta-RL): for each seed, θ* is the shared meta-policy of
-`pipeline_config(profile, family, seed=s)`; every method partitions the n source tasks, fine-tunes one
-policy per group from θ* with PPO (`cfg.group_ppo`, the same steps per task for every method) and
-evaluates every source task with its own group's policy (`cfg.evaluation`). The score of a method on
-a seed is the mean over source tasks of the per-task mean return (and success rate where the family
-has one); the table reports mean and sample std over seeds. See `pgxlib.methods` for the methods.
+Protocol (meta-RL, `pgxlib.metarl`): for each seed, θ* is the shared meta-policy of
+`pipeline_config(profile, family, seed=s)` (multitask PPO on the n source tasks). Every method turns
+it into meta-policies with first-order MAML (`cfg.maml`, the same steps per source task for every
+method) and is scored on the family's unseen target tasks (`cfg.meta_rl`): each target is assigned
+to its nearest source task, adapted from that task's group's meta-policy with the MAML inner loop,
+and evaluated before and after adaptation. The score of a method on a seed is the mean return over
+target tasks after adaptation; the table reports mean and sample std over seeds. Soft
+Modularization and PaCo start from a policy of their architecture trained like θ*. See
+`pgxlib.methods`.
 
 ``seeds`` are offsets from the base ``seed``: the runs use seeds ``seed + s``.
 """
@@ -17,19 +20,18 @@ from typing import Any
 import numpy as np
 
 from ..clustering import random_grouping
-from ..config import ConfigError, pipeline_config
-from ..methods import (METHOD_NAMES, NOT_IMPLEMENTED, StageView, cached_group_training, check_int_list, finite_mean,
+from ..config import ConfigError, apply_overrides, pipeline_config
+from ..methods import (ARCH_OF_METHOD, METHOD_NAMES, StageView, cached_meta_rl, check_int_list, finite_mean,
                        gradient_similarity_labels, seed_summary, stored_features, task_mean_gradients)
 from ..nets import get_device
-from ..pipeline import progress_default, run_policygradex
+from ..pipeline import progress_default, run_policygradex, shared_meta_policy
 
 PARAMETERS: dict[str, Any] = {"seeds": [0, 1, 2], "k": None}
-EXPECTED_KEYS = ("metrics.methods.multitask.mean", "metrics.methods.random_grouping.mean",
-                 "metrics.methods.gradient_similarity_grouping.mean", "metrics.methods.policygradex.mean",
-                 "metrics.methods.soft_modularization", "metrics.methods.paco", "metrics.theta_star.mean",
-                 "metrics.protocol", "metrics.groups.policygradex", "metrics.seeds",
-                 "arrays.returns_policygradex", "arrays.returns_multitask")
-TRAINED = ("multitask", "random_grouping", "gradient_similarity_grouping", "policygradex")
+EXPECTED_KEYS = (*(f"metrics.methods.{m}.mean" for m in METHOD_NAMES),
+                 *(f"metrics.methods.{m}.before.mean" for m in METHOD_NAMES),
+                 "metrics.theta_star.mean", "metrics.protocol", "metrics.groups.policygradex", "metrics.seeds",
+                 "metrics.budget", "arrays.after_policygradex", "arrays.before_multitask", "arrays.curve_post_multitask",
+                 "arrays.source_params", "arrays.target_params", "arrays.assigned")
 
 
 def configs(profile: str, family: str, seed: int, seeds=(0, 1, 2), k: int | None = None):
@@ -46,51 +48,59 @@ def check(profile: str, family: str, seed: int, **params) -> None:
 
 def protocol_text(cfg) -> str:
     """The protocol and budget, in one line (stored as ``metrics.protocol``)."""
-    e = cfg.evaluation
-    return (f"multitask RL on the {cfg.n_tasks} source tasks: θ* = PPO on all tasks "
-            f"({cfg.meta_ppo.steps_per_task:,} steps/task); each method fine-tunes one policy per group from θ* "
-            f"with PPO ({cfg.group_ppo.steps_per_task:,} steps/task; multitask: one policy on all tasks with the "
-            f"same steps/task, hence the same total) and evaluates every source task with its group's policy "
-            f"({e.episodes} {'greedy' if e.deterministic else 'sampled'} episode(s) per task). Not the paper's "
-            f"meta-RL protocol (MAML per group, 50 unseen target tasks, return after adaptation).")
+    m, r = cfg.maml, cfg.meta_rl
+    return (f"meta-RL: θ* = multitask PPO on the {cfg.n_tasks} source tasks ({cfg.meta_ppo.steps_per_task:,} "
+            f"steps/task); each method meta-trains one policy per group from θ* with first-order MAML "
+            f"({m.steps_per_task:,} steps/task, {m.iterations} outer iterations; multitask, Soft Modularization "
+            f"and PaCo: one policy on all tasks); {r.n_targets} unseen target tasks, each assigned to its "
+            f"{'nearest' if r.assign == 'nearest' else 'a random'} source task's group and adapted with "
+            f"{m.inner_updates} policy-gradient step(s) on {m.adaptation_steps} environment steps "
+            f"(inner lr {m.inner_lr}); score = mean return over {r.episodes} "
+            f"{'greedy' if r.deterministic else 'sampled'} episode(s) per target after adaptation.")
+
+
+def task_param_matrix(family, tasks) -> np.ndarray:
+    """Raw task parameters [len(tasks), n_params] in the order of `family.param_ranges`."""
+    return np.array([[float(t.param(k)) for k in family.param_ranges] for t in tasks], dtype=float)
 
 
 def run_seed(cfg, cache, progress: bool) -> dict[str, Any]:
-    """Every method on one seed: groups, per-task returns and success, scores."""
+    """Every method on one seed: groups, target returns before and after adaptation, MAML curves."""
     prefix = f"seed{cfg.seed}-"
     view = StageView(cache, prefix=prefix)
     res = run_policygradex(cfg, cache=view, progress=progress, train_groups_too=False)
-    family, policy, n = res.family, res.policy, res.family.n_tasks
+    family, n = res.family, res.family.n_tasks
     device = get_device(cfg.device)
     k = cfg.cluster.k if cfg.cluster.k is not None else len(set(res.labels.tolist()))
 
     feats = stored_features(view)
     grads = task_mean_gradients(feats.G, feats.y, feats.w, feats.task_id, ~feats.heldout, n).numpy()
     gs_labels, gs_sim = gradient_similarity_labels(grads, k)
-
-    labels = {"multitask": np.zeros(n, dtype=np.int64),
-              "random_grouping": random_grouping(n, k, cfg.seed),
-              "gradient_similarity_grouping": gs_labels,
+    one_group = np.zeros(n, dtype=np.int64)
+    labels = {"multitask": one_group, "soft_modularization": one_group, "paco": one_group,
+              "random_grouping": random_grouping(n, k, cfg.seed), "gradient_similarity_grouping": gs_labels,
               "policygradex": res.labels}
-    out: dict[str, Any] = {"seed": cfg.seed, "labels": {}, "groups": {}, "returns": {}, "success": {}, "score": {},
-                           "success_score": {}, "train_seconds": {}}
-    for method, lab in labels.items():
-        tr = cached_group_training(cache, prefix, family, policy, lab, cfg, device, progress)
-        out["labels"][method] = tr["labels"]
-        out["groups"][method] = tr["groups"]
-        out["returns"][method] = tr["returns"]
-        out["success"][method] = tr["success"]
-        out["score"][method] = finite_mean(tr["returns"])
-        out["success_score"][method] = None if tr["success"] is None else finite_mean(tr["success"])
-        out["train_seconds"][method] = tr["train_seconds"]
+    starts, start_seconds = {"mlp": res.policy}, {"mlp": view.times.get("meta_train", float("nan"))}
+    for arch in sorted(set(ARCH_OF_METHOD.values())):
+        policy, _, seconds = shared_meta_policy(family, apply_overrides(cfg, {"arch": arch}), device, progress)
+        starts[arch], start_seconds[arch] = policy, seconds
+
+    out: dict[str, Any] = {"seed": cfg.seed, "runs": {}}
+    for method in METHOD_NAMES:
+        tag = ARCH_OF_METHOD.get(method, "mlp")
+        out["runs"][method] = cached_meta_rl(cache, prefix, family, starts[tag], labels[method], cfg, device,
+                                             progress, tag)
     ev = res.meta_eval
-    out["theta_star"] = {"returns": ev.mean_return, "success": ev.success, "score": finite_mean(ev.mean_return),
-                         "success_score": None if ev.success is None else finite_mean(ev.success)}
+    out["theta_star"] = {"returns": ev.mean_return, "score": finite_mean(ev.mean_return)}
     out["affinity"] = res.affinity.normalized
     out["gradient_similarity"] = gs_sim
-    out["meta_seconds"] = view.times.get("meta_train", float("nan"))
+    out["start_seconds"] = start_seconds
     out["has_success"] = family.has_success
     out["task_names"] = [t.name for t in family.source]
+    out["target_names"] = [t.name for t in family.target[:cfg.meta_rl.n_targets]]
+    out["source_params"] = task_param_matrix(family, family.source)
+    out["target_params"] = task_param_matrix(family, family.target[:cfg.meta_rl.n_targets])
+    out["param_names"] = list(family.param_ranges)
     return out
 
 
@@ -102,47 +112,60 @@ def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
         start = time.perf_counter()
         runs.append(run_seed(cfg, cache, progress))
         stage_times[f"seed{cfg.seed}"] = time.perf_counter() - start
-        stage_times[f"seed{cfg.seed}-meta_train"] = runs[-1]["meta_seconds"]
+        for arch, secs in runs[-1]["start_seconds"].items():
+            stage_times[f"seed{cfg.seed}-meta_train-{arch}"] = secs
     has_success = runs[0]["has_success"]
 
+    def per_seed(method: str, key: str) -> list:
+        return [finite_mean(r["runs"][method][key]) for r in runs]
+
     methods = {}
-    for method in METHOD_NAMES:
-        if method in NOT_IMPLEMENTED:
-            methods[method] = {"mean": None, "std": None, "seeds": [None] * len(runs), "status": "not implemented yet"}
-        else:
-            methods[method] = {**seed_summary([r["score"][method] for r in runs]), "status": "measured"}
-            if has_success:
-                methods[method]["success"] = seed_summary([r["success_score"][method] for r in runs])
-    theta_star = seed_summary([r["theta_star"]["score"] for r in runs])
-    if has_success:
-        theta_star["success"] = seed_summary([r["theta_star"]["success_score"] for r in runs])
+    for m in METHOD_NAMES:
+        methods[m] = {**seed_summary(per_seed(m, "after")), "before": seed_summary(per_seed(m, "before")),
+                      "status": "measured",
+                      "train_seconds": [float(r["runs"][m]["train_seconds"]) for r in runs]}
+        if has_success:
+            methods[m]["success"] = seed_summary(per_seed(m, "success_after"))
+            methods[m]["success_before"] = seed_summary(per_seed(m, "success_before"))
     cfg0 = cfgs[0]
     metrics = {
         "family": family,
         "seeds": [c.seed for c in cfgs],
-        "k": int(max(len(r["groups"]["policygradex"]) for r in runs)),
+        "k": int(max(len(r["runs"]["policygradex"]["groups"]) for r in runs)),
         "tasks": runs[0]["task_names"],
+        "targets": runs[0]["target_names"],
+        "param_names": runs[0]["param_names"],
         "methods": methods,
-        "headline_multitask": "multitask = θ* fine-tuned on all tasks with the group budget (budget-matched)",
-        "theta_star": theta_star,
+        "theta_star": {**seed_summary([r["theta_star"]["score"] for r in runs]),
+                       "note": "θ* on the source tasks (no MAML, no adaptation), for scale"},
         "protocol": protocol_text(cfg0),
         "budget": {"meta_steps_per_task": cfg0.meta_ppo.steps_per_task,
-                   "group_steps_per_task": cfg0.group_ppo.steps_per_task,
-                   "total_group_steps": cfg0.group_ppo.steps_per_task * cfg0.n_tasks,
-                   "eval_episodes_per_task": cfg0.evaluation.episodes},
-        "groups": {m: [r["groups"][m] for r in runs] for m in TRAINED},
-        "per_seed": [{"seed": r["seed"], "scores": r["score"], "theta_star": r["theta_star"]["score"]} for r in runs],
-        "train_seconds": {m: [r["train_seconds"][m] for r in runs] for m in TRAINED},
+                   "maml_steps_per_task": cfg0.maml.steps_per_task,
+                   "maml_iterations": cfg0.maml.iterations,
+                   "total_maml_steps": cfg0.maml.steps_per_task * cfg0.n_tasks,
+                   "adaptation_steps": cfg0.maml.adaptation_steps,
+                   "inner_updates": cfg0.maml.inner_updates, "inner_lr": cfg0.maml.inner_lr,
+                   "n_targets": cfg0.meta_rl.n_targets, "assign": cfg0.meta_rl.assign,
+                   "episodes_per_target": cfg0.meta_rl.episodes},
+        "groups": {m: [r["runs"][m]["groups"] for r in runs] for m in METHOD_NAMES},
+        "per_seed": [{"seed": r["seed"], "after": {m: finite_mean(r["runs"][m]["after"]) for m in METHOD_NAMES},
+                      "before": {m: finite_mean(r["runs"][m]["before"]) for m in METHOD_NAMES}} for r in runs],
+        "start_seconds": [r["start_seconds"] for r in runs],
     }
     arrays: dict[str, np.ndarray] = {}
-    for m in TRAINED:
-        arrays[f"returns_{m}"] = np.ma.masked_invalid(np.stack([r["returns"][m] for r in runs]))
-        arrays[f"labels_{m}"] = np.stack([r["labels"][m] for r in runs]).astype(np.int64)
+    for m in METHOD_NAMES:
+        for key in ("after", "before", "curve_post", "curve_pre"):
+            arrays[f"{key}_{m}"] = np.ma.masked_invalid(np.stack([r["runs"][m][key] for r in runs]))
         if has_success:
-            arrays[f"success_{m}"] = np.ma.masked_invalid(np.stack([r["success"][m] for r in runs]))
+            for key in ("success_after", "success_before"):
+                arrays[f"{key}_{m}"] = np.ma.masked_invalid(np.stack([r["runs"][m][key] for r in runs]))
+        arrays[f"labels_{m}"] = np.stack([r["runs"][m]["labels"] for r in runs]).astype(np.int64)
+        arrays[f"target_group_{m}"] = np.stack([r["runs"][m]["target_group"] for r in runs]).astype(np.int64)
+    arrays["curve_steps"] = np.asarray(runs[0]["runs"]["multitask"]["curve_steps"], dtype=float)
+    arrays["assigned"] = np.stack([r["runs"]["multitask"]["assigned"] for r in runs]).astype(np.int64)
     arrays["returns_theta_star"] = np.ma.masked_invalid(np.stack([r["theta_star"]["returns"] for r in runs]))
-    if has_success:
-        arrays["success_theta_star"] = np.ma.masked_invalid(np.stack([r["theta_star"]["success"] for r in runs]))
+    arrays["source_params"] = runs[0]["source_params"]
+    arrays["target_params"] = runs[0]["target_params"]
     arrays["affinity"] = np.stack([r["affinity"] for r in runs])
     arrays["gradient_similarity"] = np.stack([r["gradient_similarity"] for r in runs])
     arrays["seeds"] = np.asarray(metrics["seeds"], dtype=np.int64)
