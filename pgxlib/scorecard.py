@@ -14,9 +14,9 @@ How a claim counts as reproduced (stated in each row's "why"):
 Metric keys each experiment is expected to store (edit the registry when an experiment differs):
 
 - ``main_results`` (per family): ``metrics.methods.<method>.mean`` (mean over seeds of the mean return over
-  source tasks; ``.success.mean``, a fraction, on Meta-World) for our method keys (`MAIN_KEYS` maps the
-  paper's); measured on the multitask-RL protocol (groups fine-tuned from θ*, source tasks), not the
-  paper's meta-RL one, so only orderings are judged; Soft Modularization and PaCo are stored as None;
+  the unseen target tasks after adaptation; ``.success.mean``, a fraction, on Meta-World) for our method
+  keys (`MAIN_KEYS` maps the paper's); the meta-RL protocol of the paper with our task ranges and budgets,
+  so only orderings are judged;
 - ``first_order_error`` (per family): ``metrics.relative_error_pct.<d>`` for d in "0.1", "0.5", "1", "5" (the
   relative distance in percent; a key with a dot, so the `Metric` key is the tuple of parts), relative error
   in percent at that distance;
@@ -381,9 +381,9 @@ def claims_for(experiment: str) -> list[Claim]:
 
 MAIN_KEYS = {"random": "random_grouping", "gradient_similarity": "gradient_similarity_grouping"}
 """`paper.METHODS` keys whose `main_results` key differs (the others are the same)."""
-MEASURED_BASELINES = ("multitask", "random", "gradient_similarity")
-"""The baselines `main_results` implements (Soft Modularization, PaCo and CARE are not implemented yet)."""
-PROTOCOL_NOTE = "ordering only: ours multitask RL on source tasks, paper meta-RL on target tasks"
+MEASURED_BASELINES = ("multitask", "soft_modularization", "paco", "random", "gradient_similarity")
+"""The baselines `main_results` implements (CARE, a Meta-World-only baseline, is not)."""
+PROTOCOL_NOTE = "ordering only: both meta-RL on target tasks after adaptation, our task ranges and budgets"
 
 
 def _score(family: str, method: str) -> Metric:
@@ -406,8 +406,9 @@ def _reported(family: str) -> list[tuple[str, str, float]]:
 def main_results_claims() -> list[Claim]:
     """Every cell of the main table: PolicyGradEx above each baseline, per family.
 
-    The paper's control numbers are meta-RL (MAML per group, target tasks after adaptation); ours are
-    multitask RL on the source tasks, so only the order of the methods is judged. The PolicyGradEx row
+    The paper's control numbers and ours are both meta-RL (MAML per group, target tasks after
+    adaptation), but task ranges, budgets and network sizes are ours, so only the order of the
+    methods is judged, not the values. The PolicyGradEx row
     is judged against the baselines we implement (`MEASURED_BASELINES`); the others stay "not yet measured".
     """
     claims = []
@@ -475,7 +476,7 @@ def surrogate_claims() -> list[Claim]:
 
 
 ABLATION_FAMILY = "nav2d"
-ABLATION_NOTE = "paper: Meta-World MT10 success, meta-RL learner; ours: nav2d mean return, multitask RL"
+ABLATION_NOTE = "paper: Meta-World MT10 success; ours: nav2d target return after adaptation, meta-RL"
 
 
 def _abl(key: str) -> Metric:

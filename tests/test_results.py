@@ -288,7 +288,7 @@ def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path)
     monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
     double = MainResultsDouble()
-    double.scores = {"cartpole": {"multitask": 100.0, "soft_modularization": None, "paco": None,
+    double.scores = {"cartpole": {"multitask": 100.0, "soft_modularization": 90.0, "paco": 130.0,
                                   "random_grouping": 120.0, "gradient_similarity_grouping": 80.0,
                                   "policygradex": 110.0}}
     real_get, real_implemented = experiments.get, experiments.implemented
@@ -304,14 +304,14 @@ def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path)
     row = card.loc["Main results, CartPole: Multi-task training below PolicyGradEx" + note]
     assert (row["ours"], row["status"]) == ("100.0", "reproduced")
     assert "default" in row["profile & budget"] and row["result"] != "–"
-    above = ("Main results, CartPole: PolicyGradEx above Multi-task training, Random grouping, "
-             "Gradient-similarity grouping" + note)
+    above = ("Main results, CartPole: PolicyGradEx above Multi-task training, Soft Modularization, PaCo, "
+             "Random grouping, Gradient-similarity grouping" + note)
     assert card.loc[above, "status"] == "not reproduced"
-    not_implemented = card.loc["Main results, CartPole: PaCo below PolicyGradEx" + note]
-    assert (not_implemented["ours"], not_implemented["status"]) == ("–", "not yet measured")
+    paco = card.loc["Main results, CartPole: PaCo below PolicyGradEx" + note]
+    assert (paco["ours"], paco["status"]) == ("130.0", "not reproduced")
     unmeasured = card.loc["Main results, Highway: PaCo below PolicyGradEx" + note]
     assert (unmeasured["ours"], unmeasured["status"]) == ("–", "not yet measured")
     assert "pgx run main_results --profile default -p family highway" in unmeasured["why"]
     measured = card[card["status"] != "not yet measured"]
-    assert len(measured) == 4 and (measured["ours"] != "–").all()
-    assert scorecard.summary(card.reset_index()) == {"reproduced": 2, "not reproduced": 2, "not yet measured": len(card) - 4}
+    assert len(measured) == 6 and (measured["ours"] != "–").all()
+    assert scorecard.summary(card.reset_index()) == {"reproduced": 3, "not reproduced": 3, "not yet measured": len(card) - 6}
