@@ -156,8 +156,8 @@ def main_bar_chart(metrics: Mapping[str, Any]) -> plt.Figure:
         if e["mean"] is None:
             ax.text(i, 0.02, "not\nimplemented", ha="center", va="bottom", fontsize=7, transform=ax.get_xaxis_transform())
             continue
-        ax.bar(i, e["mean"], yerr=e["std"], color=colors[i], alpha=0.75, capsize=4)
-        ax.scatter(np.full(len(e["seeds"]), i), e["seeds"], color="k", s=10, zorder=3)
+        ax.errorbar(i, e["mean"], yerr=e["std"], fmt="o", ms=10, color=colors[i], capsize=6, lw=2, zorder=3)
+        ax.scatter(np.full(len(e["seeds"]), i) + 0.15, e["seeds"], color="k", s=10, zorder=3)
     before = [methods[k].get("before", {}).get("mean") for k in keys]
     ax.scatter(x, [np.nan if b is None else b for b in before], marker="_", s=300, color="gray", zorder=4,
                label="before adaptation (mean over seeds)")
@@ -195,6 +195,11 @@ def _zoom(ax, entries, theta) -> None:
     ax.set_ylim(lo - pad, hi + pad)
 
 
+def _masked(x) -> np.ma.MaskedArray:
+    """A stored array as floats with its masked and non-finite entries masked."""
+    return np.ma.masked_invalid(np.ma.filled(np.ma.asarray(x, dtype=float), np.nan))
+
+
 def meta_training_curves(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> plt.Figure:
     """MAML meta-training: mean return over source tasks of episodes that ended after the inner step
     (solid) and before it (dotted), per method, mean over seeds, against steps per task."""
@@ -203,7 +208,7 @@ def meta_training_curves(metrics: Mapping[str, Any], arrays: Mapping[str, np.nda
     for i, key in enumerate(LABELS):
         color = "tab:red" if key == "policygradex" else plt.cm.tab10(i)
         for kind, style in (("curve_post", "-"), ("curve_pre", ":")):
-            curve = np.ma.masked_invalid(np.asarray(arrays[f"{kind}_{key}"], dtype=float))  # [S, I, n]
+            curve = _masked(arrays[f"{kind}_{key}"])  # [S, I, n]
             mean = np.ma.mean(np.ma.mean(curve, axis=2), axis=0).filled(np.nan)
             ax.plot(steps[:len(mean)], mean, style, color=color, lw=1.5 if style == "-" else 1,
                     label=LABELS[key] if style == "-" else None)
@@ -228,7 +233,7 @@ def target_scatter(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
     src, tgt = src[:, :2], tgt[:, :2]
     src_group = np.asarray(arrays[f"labels_{method}"])[seed_index]
     tgt_group = np.asarray(arrays[f"target_group_{method}"])[seed_index]
-    after = np.ma.masked_invalid(np.asarray(arrays[f"after_{method}"], dtype=float))[seed_index].filled(np.nan)
+    after = _masked(arrays[f"after_{method}"])[seed_index].filled(np.nan)
     fig, ax = plt.subplots(figsize=(6, 5.5))
     cmap = plt.cm.tab10
     ax.scatter(tgt[:, 0], tgt[:, 1], c=[cmap(g % 10) for g in tgt_group], marker="o", s=28, alpha=0.45,
