@@ -205,8 +205,9 @@ def meta_training_curves(metrics: Mapping[str, Any], arrays: Mapping[str, np.nda
     (solid) and before it (dotted), per method, mean over seeds, against steps per task."""
     steps = np.asarray(arrays["curve_steps"], dtype=float)
     fig, ax = plt.subplots(figsize=(7.5, 4))
-    for i, key in enumerate(LABELS):
-        color = "tab:red" if key == "policygradex" else plt.cm.tab10(i)
+    palette = dict(zip(BASELINES, ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown")))
+    for key in LABELS:
+        color = palette.get(key, "tab:red")
         for kind, style in (("curve_post", "-"), ("curve_pre", ":")):
             curve = _masked(arrays[f"{kind}_{key}"])  # [S, I, n]
             mean = np.ma.mean(np.ma.mean(curve, axis=2), axis=0).filled(np.nan)
