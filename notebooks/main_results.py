@@ -81,6 +81,7 @@ report.improvements(m)
 
 # %%
 display(Markdown(report.main_sentence(m)))
+display(Markdown(report.shortfall_sentence(m, res.arrays)))
 
 # %% [markdown]
 # ## Adaptation: before and after
