@@ -68,6 +68,7 @@ display(Markdown(f"**Protocol and budget.** {m['protocol']} Reference groups: "
                  + f"; target return after adaptation {ref['score']:.3f} (before adaptation: "
                  + f"{ref['score_before']:.3f})."
                  + ("" if m["train_sweeps"] else " d, m and subset size were not trained (NMI only).")))
+display(Markdown(report.noise_note(profile, family)))
 
 # %% [markdown]
 # ## Number of groups k

@@ -315,6 +315,21 @@ STRATEGY_LABELS = {"sdp": "loss-based SDP (PolicyGradEx)", "spectral": "spectral
 _PAPER_STRATEGY = {"sdp": "loss-based (PolicyGradEx)", "gradient_similarity": "gradient similarity", "random": "random"}
 
 
+def noise_note(profile: str, family: str) -> str:
+    """The seed-to-seed spread of PolicyGradEx's score in the stored main results of `family`, as the
+    yardstick for single-seed ablation differences ("" when that result is not stored)."""
+    from .results import read_result, stored_results
+
+    paths = [p for p in stored_results(profile, "main_results") if p.name.split("-seed")[0] == family]
+    if not paths:
+        return ""
+    entry = read_result(paths[0]).metrics["methods"]["policygradex"]
+    return (f"**Noise yardstick.** The ablations use one seed. In the main results on {family} "
+            f"({len(entry['seeds'])} seeds), PolicyGradEx's score has a seed-to-seed standard deviation of "
+            f"{entry['std']:.3g} (per-seed scores {', '.join(f'{v:.3g}' for v in entry['seeds'])}); "
+            f"differences between knob values smaller than that are within seed noise.")
+
+
 def paper_knob_value(knob: str, value) -> str:
     """The paper's number for a knob value (Meta-World, MT10 success), "–" where it reports none."""
     if knob == "k":
