@@ -82,6 +82,7 @@ report.improvements(m)
 # %%
 display(Markdown(report.main_sentence(m)))
 display(Markdown(report.shortfall_sentence(m, res.arrays)))
+display(Markdown(report.tie_sentence(m, res.arrays)))
 
 # %% [markdown]
 # ## Adaptation: before and after

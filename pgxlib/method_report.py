@@ -174,6 +174,33 @@ def shortfall_sentence(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarr
     return text
 
 
+def tie_fractions(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """How often the comparison carries no information: the fraction of (seed, target) pairs on which
+    every method's return after adaptation is exactly the same, and the fraction of (method, seed,
+    target) returns that adaptation left exactly unchanged."""
+    keys = list(metrics["groups"])
+    after = np.ma.stack([_masked(arrays[f"after_{k}"]) for k in keys])  # [M, S, T]
+    before = np.ma.stack([_masked(arrays[f"before_{k}"]) for k in keys])
+    all_equal = np.ma.array((np.ma.max(after, axis=0) - np.ma.min(after, axis=0)).filled(np.nan) == 0,
+                            mask=np.ma.getmaskarray(after).any(axis=0))
+    return {"all_methods_equal": float(np.ma.mean(all_equal)),
+            "unchanged_by_adaptation": float(np.ma.mean(after == before))}
+
+
+def tie_sentence(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray], threshold: float = 0.25) -> str:
+    """A warning when the methods' returns are mostly identical, so that the table cannot rank them."""
+    ties = tie_fractions(metrics, arrays)
+    text = (f"On {100 * ties['all_methods_equal']:.0f}% of the (seed, target task) pairs all "
+            f"{len(metrics['groups'])} methods return exactly the same, and adaptation leaves "
+            f"{100 * ties['unchanged_by_adaptation']:.0f}% of the target returns exactly unchanged.")
+    if ties["all_methods_equal"] < threshold:
+        return text
+    return (f"**This comparison carries little information at our budget.** {text} The meta-policies "
+            f"most likely act alike on those targets (the evaluation episodes are the same for every method), "
+            f"so the differences in the table come from a minority of targets and do not rank the methods. A larger PPO and MAML budget (the `paper` profile) is needed before "
+            f"this family can separate them.")
+
+
 def main_bar_chart(metrics: Mapping[str, Any]) -> plt.Figure:
     """Ours (mean ± std over seeds, seeds as dots) and, where it exists, the paper's column beside it."""
     family, methods = metrics["family"], metrics["methods"]

@@ -7,7 +7,8 @@ and how the two are compared. `build_scorecard(profile)` reads whatever results 
 "not yet measured", with the command that measures it.
 
 How a claim counts as reproduced (stated in each row's "why"):
-- orderings (PolicyGradEx above a baseline, k=3 above k=2): the order holds in our numbers;
+- orderings (PolicyGradEx above a baseline, k=3 above k=2): the order holds in our numbers; where the
+  result stores a seed std beside the mean and the gap is within it, the row is "within seed noise";
 - error bounds (first-order error): our error is within the paper's bound;
 - magnitudes (gains, speedups): we reach at least half of the paper's figure; NMI within 0.1 of it.
 
@@ -37,7 +38,7 @@ from . import experiments, paper
 from .config import ConfigError
 from .results import Result, ResultError
 
-STATUSES = ("reproduced", "not reproduced", "not yet measured")
+STATUSES = ("reproduced", "not reproduced", "within seed noise", "not yet measured")
 COLUMNS = ("table", "claim", "paper", "ours", "profile & budget", "status", "why", "result")
 
 
@@ -169,6 +170,7 @@ class Verdict:
     ok: bool | None
     why: str
     extra: Measurement = Measurement(None)
+    noise: str = ""
 
 
 @dataclass(frozen=True)
@@ -210,12 +212,32 @@ class Between:
         return Verdict(ok, f"ours {ours:.3g} {'within' if ok else 'outside'} [{self.low:g}, {self.high:g}] ({self.rule})")
 
 
+def _seed_std(metric: Metric | None, lookup: Lookup) -> float | None:
+    """The seed std stored beside a mean metric (``….mean`` → ``….std``), None when there is none."""
+    if metric is None or not metric.key_text.endswith(".mean"):
+        return None
+    return Metric(metric.experiment, metric.params, metric.key_text[:-len("mean")] + "std",
+                  metric.scale).measure(lookup).value
+
+
+def _noise(gap: float, a: Metric | None, b: Metric | None, unit: str, lookup: Lookup) -> str:
+    """Why an order is not established: |gap| within the larger seed std of the two ("" otherwise)."""
+    stds = [_seed_std(a, lookup), _seed_std(b, lookup)]
+    if any(s is None for s in stds) or abs(gap) > max(stds):
+        return ""
+    return (f"the gap {_fmt(abs(gap), unit)} is within the seed std {_fmt(max(stds), unit)}, "
+            f"so our seeds do not establish the order")
+
+
 @dataclass(frozen=True)
 class Above:
-    """Reproduced when ours is above every one of `others` (named by `labels`) in our own numbers."""
+    """Reproduced when ours is above every one of `others` (named by `labels`) in our own numbers;
+    "within seed noise" when the gap to the best of them is within the seed std (`ours_metric` and
+    the others' ``.mean`` keys have a ``.std`` beside them)."""
 
     others: tuple[Metric, ...]
     labels: tuple[str, ...]
+    ours_metric: Metric | None = None
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
         got = [m.measure(lookup) for m in self.others]
@@ -223,17 +245,20 @@ class Above:
         if combined.problems:
             return Verdict(None, "", combined)
         below = [f"{label} {_fmt(m.value, unit)}" for label, m in zip(self.labels, got)]
-        best = max(m.value for m in got)
-        return Verdict(ours > best, f"ours {_fmt(ours, unit)} {'above' if ours > best else 'not above'} "
-                                    + ", ".join(below), combined)
+        best = max(range(len(got)), key=lambda i: got[i].value)
+        ok = ours > got[best].value
+        return Verdict(ok, f"ours {_fmt(ours, unit)} {'above' if ok else 'not above'} " + ", ".join(below),
+                       combined, _noise(ours - got[best].value, self.ours_metric, self.others[best], unit, lookup))
 
 
 @dataclass(frozen=True)
 class Below:
-    """Reproduced when ours is below `other` (named `label`) in our own numbers."""
+    """Reproduced when ours is below `other` (named `label`) in our own numbers; "within seed noise"
+    as in `Above` (`ours_metric` is the claim's own source)."""
 
     other: Metric
     label: str
+    ours_metric: Metric | None = None
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
         got = self.other.measure(lookup)
@@ -241,7 +266,8 @@ class Below:
             return Verdict(None, "", got)
         ok = ours < got.value
         return Verdict(ok, f"ours {_fmt(ours, unit)} {'below' if ok else 'not below'} {self.label} "
-                           f"{_fmt(got.value, unit)}", got)
+                           f"{_fmt(got.value, unit)}", got,
+                       _noise(got.value - ours, self.ours_metric, self.other, unit, lookup))
 
 
 @dataclass(frozen=True)
@@ -320,8 +346,8 @@ def evaluate_claim(claim: Claim, lookup: Lookup) -> dict[str, str]:
     if verdict.ok is None:
         row["why"] = "; ".join(problems) or "not measured"
         return row
-    row["status"] = "reproduced" if verdict.ok else "not reproduced"
-    notes = [verdict.why]
+    row["status"] = "within seed noise" if verdict.noise else "reproduced" if verdict.ok else "not reproduced"
+    notes = [verdict.why, *([verdict.noise] if verdict.noise else [])]
     if any(r.stale for r in used):
         row["status"] += " (stale)"
         notes.append("computed by older code: recompute with --force")
@@ -417,11 +443,12 @@ def main_results_claims() -> list[Claim]:
         baselines = [(m, label) for m, label, _ in _reported(family) if m in MEASURED_BASELINES]
         for method, label, value in _reported(family):
             if method == "policygradex":
-                compare = Above(tuple(_score(family, m) for m, _ in baselines), tuple(lbl for _, lbl in baselines))
+                compare = Above(tuple(_score(family, m) for m, _ in baselines), tuple(lbl for _, lbl in baselines),
+                                _score(family, method))
                 name = (f"Main results, {column}: PolicyGradEx above "
                         f"{', '.join(lbl for _, lbl in baselines)} ({PROTOCOL_NOTE})")
             else:
-                compare = Below(_score(family, "policygradex"), "PolicyGradEx")
+                compare = Below(_score(family, "policygradex"), "PolicyGradEx", _score(family, method))
                 name = f"Main results, {column}: {label} below PolicyGradEx ({PROTOCOL_NOTE})"
             claims.append(Claim(name, value, unit, _score(family, method), compare, paper.MAIN_RESULTS.name))
     return claims

@@ -85,3 +85,20 @@ def test_helpers():
     assert view.get_or_compute("shared", lambda: {"y": 2}) == {"y": 2}
     assert set(parent.values) == {"seed3-features", "shared"}
     assert set(view.times) == {"features", "shared"}
+
+
+def test_tie_fractions_and_sentence():
+    from pgxlib import method_report as report
+
+    groups = {"multitask": [], "policygradex": []}
+    after_a = np.ma.array([[1.0, 2.0, 3.0, 4.0]], mask=[[0, 0, 0, 1]])
+    arrays = {"after_multitask": after_a, "before_multitask": after_a.copy(),
+              "after_policygradex": np.array([[1.0, 2.0, 5.0, 9.0]]),
+              "before_policygradex": np.array([[0.0, 2.0, 5.0, 9.0]])}
+    ties = report.tie_fractions({"groups": groups}, arrays)
+    assert ties["all_methods_equal"] == pytest.approx(2 / 3)
+    assert ties["unchanged_by_adaptation"] == pytest.approx(6 / 7)
+    assert "little information" in report.tie_sentence({"groups": groups}, arrays)
+    arrays["after_policygradex"] = np.array([[7.0, 8.0, 5.0, 9.0]])
+    text = report.tie_sentence({"groups": groups}, arrays)
+    assert "little information" not in text and text.startswith("On 0% of")
