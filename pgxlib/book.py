@@ -48,11 +48,20 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("walkthrough", every_profile({"family": "cartpole"}), "walkthrough"),
     Chapter("main_results", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "seeds": [0, 1]}, {"family": "nav2d", "seeds": [0, 1]})), "main_results"),
     Chapter("ablations", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations"),
+    Chapter("ablations_overview"),
     Chapter("speedup", every_profile({"family": "lunarlander"}, {"family": "cartpole"}, {"family": "nav2d"}, smoke=({"family": "cartpole", "depths": [2]},)), "speedup"),
     Chapter("first_order_error", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole"},)), "first_order_error"),
     Chapter("hessian_bound", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole"},)), "hessian_bound"),
     Chapter("scorecard"),
 )
+
+
+def chapter_runs(notebook: str, profile: str) -> tuple[dict[str, Any], ...]:
+    """The parameter dicts chapter `notebook` is run with under `profile`."""
+    for chapter in CHAPTERS:
+        if chapter.notebook == notebook:
+            return chapter.runs[profile]
+    raise KeyError(f"no chapter {notebook!r}: chapters are {', '.join(c.notebook for c in CHAPTERS)}")
 
 
 @dataclass(frozen=True)

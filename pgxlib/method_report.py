@@ -342,18 +342,27 @@ STRATEGY_LABELS = {"sdp": "loss-based SDP (PolicyGradEx)", "spectral": "spectral
 _PAPER_STRATEGY = {"sdp": "loss-based (PolicyGradEx)", "gradient_similarity": "gradient similarity", "random": "random"}
 
 
-def noise_note(profile: str, family: str) -> str:
-    """The seed-to-seed spread of PolicyGradEx's score in the stored main results of `family`, as the
-    yardstick for single-seed ablation differences ("" when that result is not stored)."""
+def seed_std(profile: str, family: str) -> tuple[float, list[float]] | None:
+    """PolicyGradEx's seed-to-seed std and per-seed scores in the stored main results of `family`
+    (the yardstick for single-seed ablation differences), None when that result is not stored."""
     from .results import read_result, stored_results
 
     paths = [p for p in stored_results(profile, "main_results") if p.name.split("-seed")[0] == family]
     if not paths:
-        return ""
+        return None
     entry = read_result(paths[0]).metrics["methods"]["policygradex"]
+    return entry["std"], list(entry["seeds"])
+
+
+def noise_note(profile: str, family: str) -> str:
+    """The yardstick of `seed_std` as a sentence ("" when the main results of `family` are not stored)."""
+    found = seed_std(profile, family)
+    if found is None:
+        return ""
+    std, seeds = found
     return (f"**Noise yardstick.** The ablations use one seed. In the main results on {family} "
-            f"({len(entry['seeds'])} seeds), PolicyGradEx's score has a seed-to-seed standard deviation of "
-            f"{entry['std']:.3g} (per-seed scores {', '.join(f'{v:.3g}' for v in entry['seeds'])}); "
+            f"({len(seeds)} seeds), PolicyGradEx's score has a seed-to-seed standard deviation of "
+            f"{std:.3g} (per-seed scores {', '.join(f'{v:.3g}' for v in seeds)}); "
             f"differences between knob values smaller than that are within seed noise.")
 
 
@@ -499,3 +508,86 @@ def knob_sentence(metrics: Mapping[str, Any], knob: str) -> str:
                      f"{'flat' if m >= 0.999 else 'not flat'} beyond d={ref} (the paper: "
                      f"{paper.PROJECTION_DIM.value('200–1000', 'effect')}, on Meta-World).")
     return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Ablations across families
+# ---------------------------------------------------------------------------------------------
+
+def _knob_label(knob: str, value) -> str:
+    return STRATEGY_LABELS[value].split(" (")[0] if knob == "strategy" else str(value)
+
+
+def knob_effects(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None],
+                 knob: str) -> dict[str, dict[str, float | None]]:
+    """Per family and value of `knob`: (score − reference score) / the family's seed std, the knob's
+    effect in units of seed noise (None where the value was not trained or no std is stored)."""
+    out = {}
+    for family, metrics in results.items():
+        k, ref, std = metrics[knob], metrics["reference"]["score"], stds.get(family)
+        out[family] = {_knob_label(knob, v): (None if s is None or not std else (s - ref) / std)
+                       for v, s in zip(k["values"], k["scores"])}
+    return out
+
+
+def ablation_overview(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None], knob: str):
+    """One row per family: each value's target return after adaptation and, in brackets, its distance
+    from the reference configuration in seed stds."""
+    import pandas as pd
+
+    effects = knob_effects(results, stds, knob)
+    rows = {}
+    for family, metrics in results.items():
+        k = metrics[knob]
+        rows[family] = {_knob_label(knob, v) + (" (ref.)" if v == k["reference"] else ""):
+                        ("not trained" if s is None else
+                         _num(s) + ("" if effects[family][_knob_label(knob, v)] is None
+                                    else f" ({effects[family][_knob_label(knob, v)]:+.1f}σ)"))
+                        for v, s in zip(k["values"], k["scores"])}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(KNOB_TITLES[knob])
+
+
+def ablation_overview_plot(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None]) -> plt.Figure:
+    """One panel per knob: every family's (score − reference) / seed std against the knob's values,
+    with the ±1 seed-std band shaded."""
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+    for ax, knob in zip(axes.flat, KNOB_TITLES):
+        effects = knob_effects(results, stds, knob)
+        labels = list(dict.fromkeys(v for per in effects.values() for v in per))
+        x = np.arange(len(labels))
+        for family, per in effects.items():
+            ax.plot(x, [np.nan if per.get(v) is None else per[v] for v in labels], "o-", label=family, alpha=0.8)
+        ax.axhspan(-1, 1, color="gray", alpha=0.15, lw=0)
+        ax.axhline(0, color="gray", lw=1, ls="--")
+        ax.set_xticks(x, labels, rotation=20 if knob == "strategy" else 0, fontsize=8)
+        ax.set_title(KNOB_TITLES[knob], fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("(score − reference) / seed std")
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle("Each knob's effect on the target return after adaptation, in seed stds "
+                 "(shaded: within one seed std of the reference)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def ablation_summary(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None]):
+    """One row per knob, one column per family: the best value and its distance from the reference in
+    seed stds ("reference" when no value beats it), and how many families have some value more than
+    one seed std away from the reference."""
+    import pandas as pd
+
+    rows = {}
+    for knob in KNOB_TITLES:
+        row, beyond = {}, 0
+        for family, per in knob_effects(results, stds, knob).items():
+            scored = {v: e for v, e in per.items() if e is not None}
+            if not scored:
+                row[family] = "–"
+                continue
+            best = max(scored, key=scored.get)
+            row[family] = "reference" if scored[best] <= 0 else f"{best} ({scored[best]:+.1f}σ)"
+            beyond += max(abs(e) for e in scored.values()) > 1
+        row["families with a value > 1σ from the reference"] = beyond
+        rows[KNOB_TITLES[knob]] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("knob: best value")

@@ -52,3 +52,37 @@ def test_default_knob_values():
     full = resolve_values(pipeline_config("default", "nav2d"))
     assert full["k"] == [1, 2, 3, 4, 5] and full["subset_size"] == [2, 3, 4, 5]
     assert full["proj_dim"] == [100, 200, 400, 800, 1000] and full["strategy"] == list(STRATEGIES)
+
+
+def _knob_metrics(ref_score, scores):
+    knob = {"values": [1, 2, 3], "scores": scores, "reference": 2}
+    strategy = {"values": ["sdp", "random"], "scores": [ref_score, ref_score - 1.0], "reference": "sdp"}
+    return {"reference": {"score": ref_score}, "k": knob, "proj_dim": knob, "n_subsets": knob,
+            "subset_size": knob, "depth": knob, "strategy": strategy}
+
+
+def test_ablation_overview_in_seed_stds():
+    from pgxlib import method_report as report
+
+    results = {"a": _knob_metrics(10.0, [12.0, 10.0, None]), "b": _knob_metrics(0.0, [-1.0, 0.0, 0.5])}
+    stds = {"a": 0.5, "b": None}
+    effects = report.knob_effects(results, stds, "k")
+    assert effects["a"] == {"1": pytest.approx(4.0), "2": 0.0, "3": None}
+    assert effects["b"] == {"1": None, "2": None, "3": None}
+    table = report.ablation_overview(results, stds, "k")
+    assert table.loc["a", "1"] == "12.0 (+4.0σ)" and table.loc["a", "3"] == "not trained"
+    assert table.loc["b", "2 (ref.)"] == "0.000"
+    summary = report.ablation_summary(results, stds)
+    assert summary.loc["number of groups k", "a"] == "1 (+4.0σ)"
+    assert summary.loc["grouping strategy", "a"] == "reference"
+    assert summary.loc["number of groups k", "b"] == "–"
+    assert summary.loc["number of groups k", "families with a value > 1σ from the reference"] == 1
+
+
+def test_chapter_runs():
+    from pgxlib.book import chapter_runs
+
+    assert {p["family"] for p in chapter_runs("ablations", "default")} == {"cartpole", "lunarlander", "highway",
+                                                                          "nav2d"}
+    with pytest.raises(KeyError, match="no chapter"):
+        chapter_runs("nope", "default")

@@ -1,0 +1,61 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Ablations across families
+#
+# The ablation pages side by side: for every knob and family, each value's target return after
+# adaptation, and its distance from the reference configuration measured in **seed stds** (the
+# seed-to-seed standard deviation of PolicyGradEx in that family's main results). The ablations use one
+# seed, so a value within ±1σ of the reference is not distinguishable from it. Nothing is computed
+# here: the page reads the stored results of the ablations chapter.
+
+# %% tags=["parameters"]
+profile = "default"
+
+# %%
+from IPython.display import Markdown, display
+
+from pgxlib import method_report as report
+from pgxlib.book import chapter_runs
+from pgxlib.experiments import find_result, run_command
+
+found = {p["family"]: find_result("ablations", profile, **p) for p in chapter_runs("ablations", profile)}
+missing = [f"`{run_command('ablations', profile, **p)}`" for p in chapter_runs("ablations", profile)
+           if found[p["family"]] is None]
+if missing:
+    display(Markdown("Not stored yet (compute with): " + "; ".join(missing) + "."))
+stale = [f for f, r in found.items() if r is not None and r.stale]
+if stale:
+    display(Markdown(f"```{{warning}}\nStale ablation results (computed by older code): {', '.join(stale)}.\n```"))
+results = {f: r.metrics for f, r in found.items() if r is not None}
+stds = {f: (report.seed_std(profile, f) or (None,))[0] for f in results}
+display(Markdown("Seed std of PolicyGradEx per family (the σ below): "
+                 + ", ".join(f"{f} {s:.3g}" if s else f"{f} not stored" for f, s in stds.items()) + "."))
+
+# %% [markdown]
+# ## Summary
+# Per knob and family, the best value and how far it is from the reference configuration.
+
+# %%
+report.ablation_summary(results, stds)
+
+# %%
+report.ablation_overview_plot(results, stds);
+
+# %% [markdown]
+# ## Per knob
+
+# %%
+for knob, title in report.KNOB_TITLES.items():
+    display(Markdown(f"**{title}**"))
+    display(report.ablation_overview(results, stds, knob))
