@@ -22,7 +22,8 @@ Metric keys each experiment is expected to store (edit the registry when an expe
   relative distance in percent; a key with a dot, so the `Metric` key is the tuple of parts), relative error
   in percent at that distance;
 - ``speedup`` (per family): ``metrics.by_layers.<2|4|8>.nmi`` and ``.speedup``, ``metrics.random_nmi``;
-- ``ablations`` (nav2d; the paper's ablations are on Meta-World): ``metrics.k.by_value.<k>.score``,
+- ``ablations`` (per family of `ABLATION_FAMILIES`; the paper's ablations are on Meta-World):
+  ``metrics.k.by_value.<k>.score``,
   ``metrics.strategy.by_value.<sdp|gradient_similarity|random>.score`` (mean return) and
   ``metrics.proj_dim.min_nmi_above_reference`` (NMI of the clusters at d > 400 against d = 400);
 - ``hessian_bound`` (per family): ``metrics.bound_to_gap_ratio`` (mean bound / mean |gap| over training) and
@@ -502,46 +503,71 @@ def surrogate_claims() -> list[Claim]:
     return claims
 
 
-ABLATION_FAMILY = "nav2d"
-ABLATION_NOTE = "paper: Meta-World MT10 success; ours: nav2d target return after adaptation, meta-RL"
+ABLATION_FAMILIES = ("cartpole", "lunarlander", "highway", "nav2d")
+"""Families whose ablation chapter page judges the paper's Meta-World ablations (direction only)."""
 
 
-def _abl(key: str) -> Metric:
-    return Metric("ablations", {"family": ABLATION_FAMILY}, key)
+@dataclass(frozen=True)
+class Positive:
+    """Reproduced when the relative gain of `better` over `base` is positive; "within seed noise" when
+    |better − base| is within `std` (the family's seed std of PolicyGradEx in its main results)."""
+
+    better: Metric
+    base: Metric
+    std: Metric
+
+    def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
+        ok = ours > 0
+        why = f"gain {_fmt(ours, unit)} {'>' if ok else '≤'} 0: the order {'holds' if ok else 'does not hold'}"
+        a, b, spread = (m.measure(lookup) for m in (self.better, self.base, self.std))
+        noise = ""
+        if None not in (a.value, b.value, spread.value) and abs(a.value - b.value) <= spread.value:
+            noise = (f"the difference {abs(a.value - b.value):.3g} is within the seed std {spread.value:.3g} of "
+                     f"PolicyGradEx in the main results, so one seed does not establish the order")
+        return Verdict(ok, why, Measurement(None, spread.results), noise)
 
 
-def _k(k: str) -> Metric:
-    return _abl(f"metrics.k.by_value.{k}.score")
+def _abl(family: str, key: str) -> Metric:
+    return Metric("ablations", {"family": family}, key)
 
 
-def ablation_claims() -> list[Claim]:
+def _k(family: str, k: str) -> Metric:
+    return _abl(family, f"metrics.k.by_value.{k}.score")
+
+
+def _ablation_order(family: str, better: Metric, base: Metric) -> Positive:
+    return Positive(better, base, Metric("main_results", {"family": family}, "metrics.methods.policygradex.std"))
+
+
+def ablation_claims(family: str) -> list[Claim]:
     """Number of groups, projection dimension and grouping strategy: the paper's Meta-World ablations,
-    judged by the direction of the effect in our nav2d ablation (another env and protocol). Orderings
-    are shown as relative gains (ours and the paper's, from its table), since nav2d returns differ
-    only in the second decimal."""
+    judged by the direction of the effect in our ablation on `family` (another env and protocol, one
+    seed). Orderings are shown as relative gains (ours and the paper's, from its table)."""
+    note = f"paper: Meta-World MT10 success; ours: {family} target return after adaptation, meta-RL"
     mw = {k: paper.N_GROUPS.value(k, "Meta-World") for k, _ in paper.N_GROUPS.rows}
-    positive = AtLeast(1e-6, "a positive gain: the order holds")
-    claims = [Claim(f"Number of groups: k=3 above k={k}, relative gain of k=3 over k={k} ({ABLATION_NOTE})",
-                    100 * (mw["3"] - mw[k]) / mw[k], "%", Gain(_k("3"), _k(k)), positive, paper.N_GROUPS.name)
+    claims = [Claim(f"Number of groups: k=3 above k={k}, relative gain of k=3 over k={k} ({note})",
+                    100 * (mw["3"] - mw[k]) / mw[k], "%", Gain(_k(family, "3"), _k(family, k)),
+                    _ablation_order(family, _k(family, "3"), _k(family, k)), paper.N_GROUPS.name)
               for k in ("1", "2")]
     gain4 = 100 * (mw["4"] - mw["3"]) / mw["3"]
-    claims.append(Claim(f"Number of groups: k=4 adds little over k=3, relative gain of k=4 over k=3 ({ABLATION_NOTE})",
-                        gain4, "%", Gain(_k("4"), _k("3")),
+    claims.append(Claim(f"Number of groups: k=4 adds little over k=3, relative gain of k=4 over k=3 ({note})",
+                        gain4, "%", Gain(_k(family, "4"), _k(family, "3")),
                         AtMost(5.0, f"at most +5%, as k=4 adds {gain4:.1f}% on Meta-World"), paper.N_GROUPS.name))
-    claims.append(Claim("Projection dimension flat beyond d=400: smallest NMI of the clusters at d=800, 1000 against "
-                        "d=400 (paper: Meta-World MT10 success; ours: nav2d clusters)",
+    claims.append(Claim(f"Projection dimension flat beyond d=400: smallest NMI of the clusters at d=800, 1000 against "
+                        f"d=400 (paper: Meta-World MT10 success; ours: {family} clusters)",
                         paper.PROJECTION_DIM.value("200–1000", "effect"), "NMI",
-                        _abl("metrics.proj_dim.min_nmi_above_reference"),
+                        _abl(family, "metrics.proj_dim.min_nmi_above_reference"),
                         AtLeast(0.73, "the clusters agree at least as well as the paper's surrogate agrees with "
                                       "real fine-tuning on LunarLander (NMI 0.73)"), paper.PROJECTION_DIM.name))
     strat = paper.GROUPING_STRATEGY
     loss = strat.value("loss-based (PolicyGradEx)", "Meta-World")
+    sdp = _abl(family, "metrics.strategy.by_value.sdp.score")
     for key, label in (("gradient_similarity", "gradient similarity"), ("random", "random")):
         other = strat.value(label, "Meta-World")
-        claims.append(Claim(f"Grouping strategy: loss-based SDP above {label}, relative gain ({ABLATION_NOTE})",
-                            100 * (loss - other) / other, "%",
-                            Gain(_abl("metrics.strategy.by_value.sdp.score"),
-                                 _abl(f"metrics.strategy.by_value.{key}.score")), positive, strat.name))
+        base = _abl(family, f"metrics.strategy.by_value.{key}.score")
+        claims.append(Claim(f"Grouping strategy: loss-based SDP above {label}, relative gain ({note})",
+                            100 * (loss - other) / other, "%", Gain(sdp, base), _ablation_order(family, sdp, base),
+                            strat.name))
     return claims
 
 
@@ -590,4 +616,5 @@ def hessian_claims() -> list[Claim]:
 
 
 CLAIMS: tuple[Claim, ...] = (*main_results_claims(), *first_order_claims(), *surrogate_claims(),
-                             *ablation_claims(), *headline_claims(), *hessian_claims())
+                             *(c for f in ABLATION_FAMILIES for c in ablation_claims(f)),
+                             *headline_claims(), *hessian_claims())

@@ -322,3 +322,31 @@ def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path)
     assert len(measured) == 6 and (measured["ours"] != "–").all()
     assert scorecard.summary(card.reset_index()) == {"reproduced": 2, "not reproduced": 3, "within seed noise": 1,
                                                      "not yet measured": len(card) - 6}
+
+
+class _StubResult:
+    def __init__(self, values):
+        self.values = values
+
+    def get(self, key, default=None):
+        return self.values.get(key, default)
+
+
+class _StubLookup:
+    def __init__(self, values):
+        self.stub = _StubResult(values)
+
+    def result(self, experiment, params):
+        return self.stub, None
+
+
+def test_positive_order_within_seed_noise():
+    from pgxlib.scorecard import Metric, Positive
+
+    better, base, std = (Metric("x", {}, key) for key in ("a", "b", "s"))
+    judge = Positive(better, base, std).judge
+    verdict = judge(10.0, "%", _StubLookup({"a": 11.0, "b": 10.0, "s": 2.0}))
+    assert verdict.ok and "within the seed std 2" in verdict.noise
+    verdict = judge(-30.0, "%", _StubLookup({"a": 7.0, "b": 10.0, "s": 2.0}))
+    assert verdict.ok is False and verdict.noise == "" and "does not hold" in verdict.why
+    assert judge(10.0, "%", _StubLookup({"a": 11.0, "b": 10.0})).noise == ""
