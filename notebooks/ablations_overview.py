@@ -16,8 +16,9 @@
 # The ablation pages side by side: for every knob and family, each value's target return after
 # adaptation, and its distance from the reference configuration measured in **seed stds** (the
 # seed-to-seed standard deviation of PolicyGradEx in that family's main results). The ablations use one
-# seed, so a value within ±1σ of the reference is not distinguishable from it. Nothing is computed
-# here: the page reads the stored results of the ablations chapter.
+# seed, so a value within ±1σ of the reference is not distinguishable from it. The depth knob trains
+# its own θ* per depth, so its effect includes how well that one θ* happened to train. Nothing is
+# computed here: the page reads the stored results of the ablations chapter.
 
 # %% tags=["parameters"]
 profile = "default"
