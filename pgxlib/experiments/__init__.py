@@ -23,14 +23,15 @@ from typing import Any
 from ..config import FAMILIES, PROFILES, ConfigError
 from .. import results as store
 
-EXPERIMENTS = ("walkthrough", "main_results", "ablations", "speedup", "first_order_error", "hessian_bound")
+EXPERIMENTS = ("walkthrough", "main_results", "ablations", "adaptation", "speedup", "first_order_error",
+               "hessian_bound")
 CONTRACT = ("PARAMETERS", "EXPECTED_KEYS", "check", "compute")
 RESERVED = ("profile", "family", "seed")
 _HERE = Path(__file__).resolve().parent
 
 
 def available() -> tuple[str, ...]:
-    """Every experiment name: the book's six, then any other module here (such as ``group``)."""
+    """Every experiment name: the book's, then any other module here (such as ``group``)."""
     extra = sorted(p.stem for p in _HERE.glob("*.py") if not p.stem.startswith("_") and p.stem not in EXPERIMENTS)
     return (*EXPERIMENTS, *extra)
 
