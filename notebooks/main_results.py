@@ -87,6 +87,7 @@ display(Markdown(report.tie_sentence(m, res.arrays)))
 # %% [markdown]
 # ## Adaptation: before and after
 # Mean return on the target tasks with the group's meta-policy as it is, and after the inner loop.
+# The adaptation chapter varies the step size and the number of steps at the same budget.
 
 # %%
 report.adaptation_table(m)
