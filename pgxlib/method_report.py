@@ -197,8 +197,8 @@ def tie_sentence(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray], t
         return text
     return (f"**This comparison carries little information at our budget.** {text} The meta-policies "
             f"most likely act alike on those targets (the evaluation episodes are the same for every method), "
-            f"so the differences in the table come from a minority of targets and do not rank the methods. A larger PPO and MAML budget (the `paper` profile) is needed before "
-            f"this family can separate them.")
+            f"so the differences in the table come from a minority of targets and do not rank the methods. "
+            f"A larger PPO and MAML budget (the `paper` profile) is needed before this family can separate them.")
 
 
 def main_bar_chart(metrics: Mapping[str, Any]) -> plt.Figure:
@@ -539,11 +539,12 @@ def ablation_overview(results: Mapping[str, Mapping[str, Any]], stds: Mapping[st
     rows = {}
     for family, metrics in results.items():
         k = metrics[knob]
-        rows[family] = {_knob_label(knob, v) + (" (ref.)" if v == k["reference"] else ""):
-                        ("not trained" if s is None else
-                         _num(s) + ("" if effects[family][_knob_label(knob, v)] is None
-                                    else f" ({effects[family][_knob_label(knob, v)]:+.1f}σ)"))
-                        for v, s in zip(k["values"], k["scores"])}
+        row = {}
+        for v, s in zip(k["values"], k["scores"]):
+            label, effect = _knob_label(knob, v), effects[family][_knob_label(knob, v)]
+            cell = "not trained" if s is None else _num(s) + ("" if effect is None else f" ({effect:+.1f}σ)")
+            row[label + (" (ref.)" if v == k["reference"] else "")] = cell
+        rows[family] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(KNOB_TITLES[knob])
 
 
