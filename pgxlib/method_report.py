@@ -541,7 +541,8 @@ def ablation_overview(results: Mapping[str, Mapping[str, Any]], stds: Mapping[st
         k = metrics[knob]
         row = {}
         for v, s in zip(k["values"], k["scores"]):
-            label, effect = _knob_label(knob, v), effects[family][_knob_label(knob, v)]
+            label = _knob_label(knob, v)
+            effect = effects[family][label]
             cell = "not trained" if s is None else _num(s) + ("" if effect is None else f" ({effect:+.1f}σ)")
             row[label + (" (ref.)" if v == k["reference"] else "")] = cell
         rows[family] = row
