@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.11 and pip:
-#   make test   -- create .venv, install, run pytest, rebuild the book on the smoke profile
+#   make test   -- create .venv, install, run pytest, rebuild the book on the smoke profile and
+#                  compare its results with the golden values (tests/golden/smoke.json)
 #   make book   -- create .venv, install, build the book from the default profile's stored results
 PYTHON ?= python3
 VENV ?= .venv
@@ -23,6 +24,7 @@ unit: install
 test: install
 	$(PY) -m pytest -q
 	$(PGX) book --profile smoke --force --check
+	$(PGX) golden
 
 book: install
 	$(PGX) book --profile default

@@ -3,6 +3,7 @@
     pgx run walkthrough --profile smoke -p family nav2d [-p seed 1] [-p k 3] [--force] [--out DIR]
     pgx book --profile {default,smoke} [--force] [--check] [--no-compute]
     pgx group --family cartpole --k 3 [--profile smoke] [--seed 0] [-p key value] [--force]
+    pgx golden [--accept]
 
 Every parameter is validated before anything runs; a bad one exits with code 2 and one line on
 stderr naming the parameter and its allowed values.
@@ -132,6 +133,26 @@ def cmd_group(args: argparse.Namespace) -> int:
         return _fail(str(err))
 
 
+def cmd_golden(args: argparse.Namespace) -> int:
+    """Compare the stored smoke results with the committed golden values, or accept them."""
+    from . import golden
+
+    if args.accept:
+        path = golden.accept(args.profile)
+        print(f"golden values of {len(golden.snapshot(args.profile))} results written to {path.name}")
+        return 0
+    try:
+        changes = golden.compare(golden.load(args.profile), golden.snapshot(args.profile))
+    except FileNotFoundError as err:
+        return _fail(str(err))
+    print(golden.format_changes(changes))
+    if changes:
+        print(f"pgx: {len(changes)} value(s) differ from the golden values; if the change is intended, "
+              f"run `pgx golden --accept` and commit tests/golden/ on its own", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `pgx` argument parser."""
     parser = _Parser(prog="pgx", description="PolicyGradEx, reproduced: experiments, the book, task grouping.")
@@ -163,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("-p", help="a config override, e.g. -p d 200 or -p meta_ppo.lr 1e-3 (repeatable)", **param)
     group.add_argument("--force", action="store_true", help="recompute even if a result is stored")
     group.set_defaults(func=cmd_group)
+
+    gold = sub.add_parser("golden", help="compare the smoke results with the committed golden values")
+    gold.add_argument("--profile", default="smoke", choices=("smoke",))
+    gold.add_argument("--accept", action="store_true", help="store the current results as the golden values")
+    gold.set_defaults(func=cmd_golden)
     return parser
 
 
