@@ -3,28 +3,208 @@
 A profile (`smoke`, `default`, `paper`) is a preset of `PipelineConfig` per task family.
 `pipeline_config(profile, family, **overrides)` is the one place that builds a configuration;
 overrides use dotted paths (``"features.proj_dim"``) or the short aliases in `ALIASES` (``"d"``).
-Every dataclass validates itself, so bad input fails before any computation with one line
-naming the parameter and what it may be.
+Every dataclass validates every field, type and range, with the `check_*` family below, so bad
+input fails before any computation with one line naming the parameter and what it may be. A stage
+dataclass names its bare field (``invalid lr=-1: ...``); `pipeline_config` and `apply_overrides`
+name the dotted path (``invalid meta_ppo.lr=-1: ...``).
 """
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+
+import numpy as np
 
 
 class ConfigError(ValueError):
     """A parameter has a value outside its allowed set; the message is one line."""
 
 
+# ---------------------------------------------------------------------------------------------
+# Upper bounds for values that could exhaust the machine (memory or time) if mistyped.
+# ---------------------------------------------------------------------------------------------
+
+MAX_TASKS = 200
+"""Source tasks of one run (`n_tasks`), and so the largest `k` and `subset_size`."""
+MAX_TARGETS = 50
+"""Unseen target tasks of the meta-RL evaluation (`meta_rl.n_targets`)."""
+MAX_STEPS_PER_TASK = 50_000_000
+"""Environment steps per task of one training stage (PPO or MAML `steps_per_task`)."""
+MAX_FEATURE_STEPS = 1_000_000
+"""Transitions per task whose gradient features are kept (`features.steps_per_task`)."""
+MAX_ENVS = 256
+"""Parallel environments per task (`num_envs`)."""
+MAX_ROLLOUT_LEN = 10_000
+"""Steps per environment of one rollout (`rollout_len`)."""
+MAX_SUPPORT_STEPS = 1_000_000
+"""Transitions per task of one MAML support rollout (`maml.support_steps`)."""
+MAX_INNER_UPDATES = 1_000
+"""MAML inner policy-gradient steps per adaptation (`maml.inner_updates`)."""
+MAX_EPOCHS = 1_000
+"""PPO epochs over one batch (`update_epochs`)."""
+MAX_MINIBATCHES = 65_536
+"""Minibatches per PPO epoch (`num_minibatches`)."""
+MAX_WIDTH = 4096
+"""Units per hidden layer (`net.width`)."""
+MAX_DEPTH = 16
+"""Hidden layers (`net.depth`)."""
+MAX_MODULES = 64
+"""Modules per layer or parameter sets (`net.n_modules`)."""
+MAX_PROJ_DIM = 100_000
+"""Dimension of the projected gradient features (`features.proj_dim`)."""
+MAX_CHUNK = 65_536
+"""Transitions whose per-sample gradients are held at once (`features.chunk_size`)."""
+MAX_SUBSETS = 100_000
+"""Random task subsets of the affinity estimate (`affinity.n_subsets`)."""
+MAX_ITER = 100_000
+"""Newton steps of one surrogate logistic-regression fit (`surrogate.max_iter`)."""
+MAX_EPISODES = 10_000
+"""Evaluation episodes per task (`evaluation.episodes`, `meta_rl.episodes`)."""
+MAX_SEED = 2**32 - 1
+"""Largest seed (the range every RNG of numpy, torch and gymnasium accepts)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The validator family. Each returns the value as a plain Python object or raises a one-line
+# `ConfigError` "invalid {name}={value!r}: allowed {what}".
+# ---------------------------------------------------------------------------------------------
+
+def _show(value: Any) -> str:
+    """`repr(value)` on one line and at most 120 characters."""
+    text = repr(value)
+    if "\n" in text or "\r" in text:
+        text = " ".join(text.split())
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _fail(name: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"invalid {name}={_show(value)}: allowed {allowed}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _int_range(lo: int | None, hi: int | None) -> str:
+    if lo is not None and hi is not None:
+        return f"{lo}..{hi}"
+    if lo is not None:
+        return f">= {lo}"
+    return "" if hi is None else f"<= {hi}"
+
+
+def _int_allowed(lo: int | None, hi: int | None) -> str:
+    """'a positive integer in 1..16', 'a non-negative integer', 'an integer >= 8', ..."""
+    kind = {1: "a positive integer", 0: "a non-negative integer"}.get(lo, "an integer")
+    if lo is not None and hi is not None:
+        return f"{kind} in {lo}..{hi}"
+    if kind != "an integer" or (lo is None and hi is None):
+        return kind
+    return f"an integer {_int_range(lo, hi)}"
+
+
+def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
+    """`value` as an `int` in lo..hi (inclusive; None = unbounded); bools are refused."""
+    if not _is_int(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise _fail(name, value, _int_allowed(lo, hi))
+    return int(value)
+
+
+def _float_allowed(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
+    if lo is not None and hi is not None:
+        return f"a finite number in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f"a finite number {'>' if lo_open else '>='} {lo}"
+    if hi is not None:
+        return f"a finite number {'<' if hi_open else '<='} {hi}"
+    return "a finite number"
+
+
+def check_float(name: str, value: Any, lo: float | None = None, hi: float | None = None,
+                lo_open: bool = False, hi_open: bool = False) -> float:
+    """`value` as a finite `float` in the interval lo..hi (each end closed unless `*_open`).
+
+    Ints and floats (numpy ones too) are accepted; bools, strings, None, NaN and ±inf are refused.
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    try:
+        ok = ok and math.isfinite(float(value))
+    except OverflowError:  # an int too large for a float
+        ok = False
+    if ok and lo is not None:
+        ok = value > lo if lo_open else value >= lo
+    if ok and hi is not None:
+        ok = value < hi if hi_open else value <= hi
+    if not ok:
+        raise _fail(name, value, _float_allowed(lo, hi, lo_open, hi_open))
+    return float(value)
+
+
+def check_choice(name: str, value: Any, choices) -> Any:
+    """`value` if it is one of `choices` (same type too: True is not 1)."""
+    for choice in choices:
+        same_kind = type(value) is type(choice) or (isinstance(value, str) and isinstance(choice, str))
+        if same_kind and value == choice:
+            return choice
+    raise _fail(name, value, "one of " + ", ".join(str(c) for c in choices))
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """`value` if it is a real `bool` (not 0/1, not a numpy bool, not a string)."""
+    if not isinstance(value, bool):
+        raise _fail(name, value, "True, False")
+    return value
+
+
+def check_int_list(name: str, values: Any, lo: int, hi: int | None = None, allow_empty: bool = False) -> list[int]:
+    """`values` (a list or tuple) as a list of distinct integers in lo..hi; bools are refused.
+
+    Empty only with `allow_empty`.
+    """
+    rng = _int_range(lo, hi)
+    allowed = (f"a {'' if allow_empty else 'non-empty '}list of distinct integers "
+               + (f"in {rng}" if hi is not None else rng))
+    ok = isinstance(values, (list, tuple)) and (allow_empty or len(values) > 0)
+    ok = ok and all(_is_int(v) and v >= lo and (hi is None or v <= hi) for v in values)
+    ok = ok and len({int(v) for v in values}) == len(values)
+    if not ok:
+        raise _fail(name, values, allowed)
+    return [int(v) for v in values]
+
+
+def check_seed(name: str, value: Any) -> int:
+    """A seed: an integer in 0..`MAX_SEED`."""
+    return check_int(name, value, 0, MAX_SEED)
+
+
+def _plain(obj: Any) -> None:
+    """Replace numpy scalars in the fields of the frozen dataclass `obj` by Python ones (in place)."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, np.generic):
+            object.__setattr__(obj, f.name, value.item())
+
+
 def _require(cond: bool, name: str, allowed: str, value: Any) -> None:
+    """Raise a one-line `ConfigError` for a cross-field rule the `check_*` family cannot state."""
     if not cond:
-        raise ConfigError(f"invalid {name}={value!r}: allowed {allowed}")
+        raise _fail(name, value, allowed)
+
+
+def _prefixed(err: ConfigError, stage: str) -> ConfigError:
+    """`err` with its field named by the dotted path ``stage.field``."""
+    msg = re.sub(r"^invalid ([A-Za-z_]\w*)=", lambda m: f"invalid {stage}.{m.group(1)}=", str(err), count=1)
+    return ConfigError(msg)
 
 
 FAMILIES = ("cartpole", "lunarlander", "highway", "nav2d", "metaworld")
 CONTROL_FAMILIES = ("cartpole", "lunarlander", "highway", "nav2d")
 PROFILES = ("smoke", "default", "paper")
+ACTIVATIONS = ("tanh", "relu")
 
 
 @dataclass(frozen=True)
@@ -32,23 +212,45 @@ class NetConfig:
     """Actor-critic network: `depth` hidden layers of `width` units."""
 
     depth: int = 4
+    """Hidden layers of the actor and of the critic (count, 1..`MAX_DEPTH`)."""
     width: int = 64
+    """Units per hidden layer (count, 1..`MAX_WIDTH`)."""
     arch: str = "mlp"
+    """Network body: one of `ARCHS`."""
     activation: str = "tanh"
+    """Hidden-layer nonlinearity: tanh or relu."""
     task_conditioned: bool = True
+    """Whether the input carries a one-hot task id (n_tasks extra inputs)."""
     n_modules: int = 4
     """Modules per layer (soft_modularization) or parameter sets (paco); unused by mlp."""
 
     def __post_init__(self):
-        _require(isinstance(self.depth, int) and 1 <= self.depth <= 16, "depth", "an integer in 1..16", self.depth)
-        _require(isinstance(self.n_modules, int) and self.n_modules >= 1, "net.n_modules", "a positive integer",
-                 self.n_modules)
-        _require(isinstance(self.width, int) and self.width >= 1, "width", "a positive integer", self.width)
-        _require(self.arch in ARCHS, "arch", "one of " + ", ".join(ARCHS), self.arch)
-        _require(self.activation in ("tanh", "relu"), "activation", "tanh, relu", self.activation)
+        check_int("depth", self.depth, 1, MAX_DEPTH)
+        check_int("width", self.width, 1, MAX_WIDTH)
+        check_choice("arch", self.arch, ARCHS)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_bool("task_conditioned", self.task_conditioned)
+        check_int("n_modules", self.n_modules, 1, MAX_MODULES)
+        _plain(self)
 
 
 ARCHS = ("mlp", "soft_modularization", "paco")
+
+
+def _check_ppo_common(cfg) -> None:
+    """The fields `PPOConfig` and `MAMLConfig` share (bare field names)."""
+    check_int("steps_per_task", cfg.steps_per_task, 0, MAX_STEPS_PER_TASK)
+    check_int("num_envs", cfg.num_envs, 1, MAX_ENVS)
+    check_int("rollout_len", cfg.rollout_len, 2, MAX_ROLLOUT_LEN)
+    check_float("gamma", cfg.gamma, 0, 1, lo_open=True)
+    check_float("gae_lambda", cfg.gae_lambda, 0, 1)
+    check_float("lr", cfg.lr, 0, lo_open=True)
+    check_int("update_epochs", cfg.update_epochs, 1, MAX_EPOCHS)
+    check_int("num_minibatches", cfg.num_minibatches, 1, MAX_MINIBATCHES)
+    check_float("clip_coef", cfg.clip_coef, 0, lo_open=True)
+    check_float("ent_coef", cfg.ent_coef, 0)
+    check_float("vf_coef", cfg.vf_coef, 0)
+    check_float("max_grad_norm", cfg.max_grad_norm, 0, lo_open=True)
 
 
 @dataclass(frozen=True)
@@ -56,32 +258,39 @@ class PPOConfig:
     """Multitask PPO. Each iteration collects `num_envs * rollout_len` steps on every task."""
 
     steps_per_task: int = 100_000
+    """Environment steps per task over the whole training (0..`MAX_STEPS_PER_TASK`)."""
     num_envs: int = 4
+    """Parallel environments per task (count, 1..`MAX_ENVS`)."""
     rollout_len: int = 128
+    """Steps per environment per iteration (2..`MAX_ROLLOUT_LEN`)."""
     gamma: float = 0.99
+    """Discount factor per step, in (0, 1]."""
     gae_lambda: float = 0.95
+    """GAE λ, in [0, 1]."""
     lr: float = 3e-4
+    """Adam learning rate (> 0); annealed linearly to 0 when `anneal_lr`."""
     anneal_lr: bool = True
+    """Whether the learning rate decays linearly to 0 over the iterations."""
     update_epochs: int = 4
+    """Passes over each iteration's batch (count, 1..`MAX_EPOCHS`)."""
     num_minibatches: int = 4
+    """Minibatches per pass (count, 1..`MAX_MINIBATCHES`)."""
     clip_coef: float = 0.2
+    """PPO ratio clipping ε (> 0)."""
     ent_coef: float = 0.0
+    """Weight of the entropy bonus in the loss (>= 0)."""
     vf_coef: float = 0.5
+    """Weight of the value loss in the loss (>= 0)."""
     max_grad_norm: float = 0.5
+    """Global gradient-norm clip per update (L2 norm, > 0)."""
     norm_adv: bool = True
+    """Whether advantages are standardised per minibatch."""
 
     def __post_init__(self):
-        _require(isinstance(self.steps_per_task, int) and self.steps_per_task >= 0, "steps_per_task",
-                 "a non-negative integer", self.steps_per_task)
-        _require(isinstance(self.num_envs, int) and self.num_envs >= 1, "num_envs", "a positive integer", self.num_envs)
-        _require(isinstance(self.rollout_len, int) and self.rollout_len >= 2, "rollout_len", "an integer >= 2",
-                 self.rollout_len)
-        _require(0 < self.gamma <= 1, "gamma", "a number in (0, 1]", self.gamma)
-        _require(0 <= self.gae_lambda <= 1, "gae_lambda", "a number in [0, 1]", self.gae_lambda)
-        _require(self.lr > 0, "lr", "a positive number", self.lr)
-        _require(self.update_epochs >= 1, "update_epochs", "a positive integer", self.update_epochs)
-        _require(self.num_minibatches >= 1, "num_minibatches", "a positive integer", self.num_minibatches)
-        _require(self.clip_coef > 0, "clip_coef", "a positive number", self.clip_coef)
+        _check_ppo_common(self)
+        check_bool("anneal_lr", self.anneal_lr)
+        check_bool("norm_adv", self.norm_adv)
+        _plain(self)
 
     @property
     def steps_per_iteration(self) -> int:
@@ -106,42 +315,48 @@ class MAMLConfig:
     """
 
     steps_per_task: int = 20_000
+    """Environment steps per task over the meta-training, support and query (0..`MAX_STEPS_PER_TASK`)."""
     num_envs: int = 4
+    """Parallel environments per task (count, 1..`MAX_ENVS`)."""
     support_steps: int = 200
+    """Transitions per task of one support rollout (2 × num_envs..`MAX_SUPPORT_STEPS`)."""
     inner_updates: int = 1
+    """Inner policy-gradient steps per adaptation (count, 0..`MAX_INNER_UPDATES`)."""
     inner_lr: float = 0.05
+    """Step size α of an inner policy-gradient step (>= 0)."""
     rollout_len: int = 128
+    """Query steps per environment per outer iteration (2..`MAX_ROLLOUT_LEN`)."""
     gamma: float = 0.99
+    """Discount factor per step, in (0, 1]."""
     gae_lambda: float = 0.95
+    """GAE λ, in [0, 1]."""
     lr: float = 3e-4
+    """Adam learning rate of the meta-parameters (> 0)."""
     update_epochs: int = 4
+    """Passes over each outer iteration's query batch (count, 1..`MAX_EPOCHS`)."""
     num_minibatches: int = 4
+    """Minibatches per pass (count, 1..`MAX_MINIBATCHES`)."""
     clip_coef: float = 0.2
+    """PPO ratio clipping ε of the outer loss (> 0)."""
     ent_coef: float = 0.0
+    """Weight of the entropy bonus in the outer loss (>= 0)."""
     vf_coef: float = 0.5
+    """Weight of the value loss in the outer loss (>= 0)."""
     max_grad_norm: float = 0.5
+    """Global gradient-norm clip per outer update (L2 norm, > 0)."""
     inner_max_norm: float = 1.0
+    """Clip of the inner policy gradient per task (L2 norm, > 0)."""
 
     def __post_init__(self):
-        _require(isinstance(self.steps_per_task, int) and self.steps_per_task >= 0, "maml.steps_per_task",
-                 "a non-negative integer", self.steps_per_task)
-        _require(isinstance(self.num_envs, int) and self.num_envs >= 1, "maml.num_envs", "a positive integer",
-                 self.num_envs)
-        _require(isinstance(self.support_steps, int) and self.support_steps >= 2 * self.num_envs,
-                 "adapt_steps (maml.support_steps)", f"an integer >= 2 * maml.num_envs ({2 * self.num_envs})",
-                 self.support_steps)
-        _require(isinstance(self.inner_updates, int) and self.inner_updates >= 0, "maml.inner_updates",
-                 "a non-negative integer", self.inner_updates)
-        _require(self.inner_lr >= 0, "inner_lr (maml.inner_lr)", "a non-negative number", self.inner_lr)
-        _require(isinstance(self.rollout_len, int) and self.rollout_len >= 2, "maml.rollout_len", "an integer >= 2",
-                 self.rollout_len)
-        _require(0 < self.gamma <= 1, "maml.gamma", "a number in (0, 1]", self.gamma)
-        _require(0 <= self.gae_lambda <= 1, "maml.gae_lambda", "a number in [0, 1]", self.gae_lambda)
-        _require(self.lr > 0, "maml.lr", "a positive number", self.lr)
-        _require(self.update_epochs >= 1, "maml.update_epochs", "a positive integer", self.update_epochs)
-        _require(self.num_minibatches >= 1, "maml.num_minibatches", "a positive integer", self.num_minibatches)
-        _require(self.clip_coef > 0, "maml.clip_coef", "a positive number", self.clip_coef)
-        _require(self.inner_max_norm > 0, "maml.inner_max_norm", "a positive number", self.inner_max_norm)
+        _check_ppo_common(self)
+        try:
+            check_int("support_steps", self.support_steps, 2 * self.num_envs, MAX_SUPPORT_STEPS)
+        except ConfigError as err:
+            raise ConfigError(f"{err} (at least 2 × num_envs)") from None
+        check_int("inner_updates", self.inner_updates, 0, MAX_INNER_UPDATES)
+        check_float("inner_lr", self.inner_lr, 0)
+        check_float("inner_max_norm", self.inner_max_norm, 0, lo_open=True)
+        _plain(self)
 
     @property
     def support_len(self) -> int:
@@ -174,16 +389,20 @@ class MetaRLConfig:
     `episodes` episodes."""
 
     n_targets: int = 50
+    """Unseen target tasks (count, 1..`MAX_TARGETS`)."""
     assign: str = "nearest"
+    """How a target picks its source task: one of `ASSIGNMENTS`."""
     episodes: int = 3
+    """Evaluation episodes per target, before and after adaptation (count, 1..`MAX_EPISODES`)."""
     deterministic: bool = True
+    """Whether evaluation takes greedy actions (else sampled)."""
 
     def __post_init__(self):
-        _require(isinstance(self.n_targets, int) and 1 <= self.n_targets <= 50, "n_targets (meta_rl.n_targets)",
-                 "an integer in 1..50", self.n_targets)
-        _require(self.assign in ASSIGNMENTS, "meta_rl.assign", "one of " + ", ".join(ASSIGNMENTS), self.assign)
-        _require(isinstance(self.episodes, int) and self.episodes >= 1, "meta_rl.episodes", "a positive integer",
-                 self.episodes)
+        check_int("n_targets", self.n_targets, 1, MAX_TARGETS)
+        check_choice("assign", self.assign, ASSIGNMENTS)
+        check_int("episodes", self.episodes, 1, MAX_EPISODES)
+        check_bool("deterministic", self.deterministic)
+        _plain(self)
 
 
 @dataclass(frozen=True)
@@ -191,19 +410,23 @@ class FeatureConfig:
     """Gradient features: `steps_per_task` transitions per task, projected to `proj_dim`."""
 
     proj_dim: int = 400
+    """Dimension d of the random projection of a per-sample gradient (1..`MAX_PROJ_DIM`)."""
     steps_per_task: int = 2048
+    """Transitions per task whose features are computed (8..`MAX_FEATURE_STEPS`)."""
     chunk_size: int = 256
+    """Transitions whose per-sample gradients are held at once (1..`MAX_CHUNK`)."""
     heldout_frac: float = 0.25
+    """Fraction of each task's transitions held out from the surrogate fit, in (0, 1)."""
     seed: int = 0
+    """Seed of the projection and the held-out split, added to the run seed (0..`MAX_SEED`)."""
 
     def __post_init__(self):
-        _require(isinstance(self.proj_dim, int) and self.proj_dim > 0, "d (features.proj_dim)", "a positive integer",
-                 self.proj_dim)
-        _require(isinstance(self.steps_per_task, int) and self.steps_per_task >= 8, "features.steps_per_task",
-                 "an integer >= 8", self.steps_per_task)
-        _require(isinstance(self.chunk_size, int) and self.chunk_size >= 1, "features.chunk_size",
-                 "a positive integer", self.chunk_size)
-        _require(0 < self.heldout_frac < 1, "features.heldout_frac", "a number in (0, 1)", self.heldout_frac)
+        check_int("proj_dim", self.proj_dim, 1, MAX_PROJ_DIM)
+        check_int("steps_per_task", self.steps_per_task, 8, MAX_FEATURE_STEPS)
+        check_int("chunk_size", self.chunk_size, 1, MAX_CHUNK)
+        check_float("heldout_frac", self.heldout_frac, 0, 1, lo_open=True, hi_open=True)
+        check_seed("seed", self.seed)
+        _plain(self)
 
 
 @dataclass(frozen=True)
@@ -211,14 +434,17 @@ class SurrogateConfig:
     """Weighted logistic regression per subset; Δθ is rescaled to at most `max_rel_dist` · ‖θ*‖."""
 
     l2: float = 1.0
+    """L2 penalty of the logistic regression (> 0)."""
     max_rel_dist: float = 0.01
+    """Largest step ‖Δθ‖ as a fraction of ‖θ*‖ (> 0)."""
     max_iter: int = 200
+    """Newton steps per fit at most (count, 1..`MAX_ITER`)."""
 
     def __post_init__(self):
-        _require(self.l2 > 0, "surrogate.l2", "a positive number", self.l2)
-        _require(self.max_rel_dist > 0, "surrogate.max_rel_dist", "a positive number", self.max_rel_dist)
-        _require(isinstance(self.max_iter, int) and self.max_iter >= 1, "surrogate.max_iter", "a positive integer",
-                 self.max_iter)
+        check_float("l2", self.l2, 0, lo_open=True)
+        check_float("max_rel_dist", self.max_rel_dist, 0, lo_open=True)
+        check_int("max_iter", self.max_iter, 1, MAX_ITER)
+        _plain(self)
 
 
 SCORES = ("logistic", "ppo", "rollout")
@@ -229,16 +455,20 @@ class AffinityConfig:
     """`n_subsets` random subsets of `subset_size` tasks; `score` is how f̂_i(S) is evaluated."""
 
     n_subsets: int = 60
+    """Random task subsets m (count, 1..`MAX_SUBSETS`)."""
     subset_size: int = 4
+    """Tasks per subset (2..`MAX_TASKS`, and at most n_tasks)."""
     score: str = "logistic"
+    """How f̂_i(S) is scored: one of `SCORES`."""
     seed: int = 0
+    """Seed of the subset draw, added to the run seed (0..`MAX_SEED`)."""
 
     def __post_init__(self):
-        _require(isinstance(self.n_subsets, int) and self.n_subsets >= 1, "m (affinity.n_subsets)",
-                 "a positive integer", self.n_subsets)
-        _require(isinstance(self.subset_size, int) and self.subset_size >= 2, "subset_size (affinity.subset_size)",
-                 "an integer >= 2", self.subset_size)
-        _require(self.score in SCORES, "affinity.score", "one of " + ", ".join(SCORES), self.score)
+        check_int("n_subsets", self.n_subsets, 1, MAX_SUBSETS)
+        check_int("subset_size", self.subset_size, 2, MAX_TASKS)
+        check_choice("score", self.score, SCORES)
+        check_seed("seed", self.seed)
+        _plain(self)
 
 
 CLUSTER_METHODS = ("sdp", "spectral", "random")
@@ -249,15 +479,24 @@ class ClusterConfig:
     """Clustering of the affinity: fixed `k` groups, or the trace penalty `lam` when k is None."""
 
     k: int | None = 3
+    """Groups (count, 1..`MAX_TASKS` and at most n_tasks), or None to let `lam` decide."""
     lam: float | None = None
+    """Trace penalty λ of the SDP when k is None (a finite number), or None."""
     method: str = "sdp"
+    """Clustering algorithm: one of `CLUSTER_METHODS`."""
     seed: int = 0
+    """Seed of the rounding or random grouping (0..`MAX_SEED`)."""
 
     def __post_init__(self):
-        _require(self.k is None or (isinstance(self.k, int) and self.k >= 1), "k", "a positive integer", self.k)
-        _require(self.k is not None or self.lam is not None, "k", "a positive integer (or set lam)", self.k)
-        _require(self.method in CLUSTER_METHODS, "cluster.method", "one of " + ", ".join(CLUSTER_METHODS),
-                 self.method)
+        if self.k is not None:
+            check_int("k", self.k, 1, MAX_TASKS)
+        if self.lam is not None:
+            check_float("lam", self.lam)
+        _require(self.k is not None or self.lam is not None, "k", f"an integer in 1..{MAX_TASKS} (or set lam)",
+                 self.k)
+        check_choice("method", self.method, CLUSTER_METHODS)
+        check_seed("seed", self.seed)
+        _plain(self)
 
 
 @dataclass(frozen=True)
@@ -265,14 +504,18 @@ class EvalConfig:
     """Policy evaluation by rollouts: `episodes` per task, greedy or sampled actions."""
 
     episodes: int = 10
+    """Evaluation episodes per task (count, 1..`MAX_EPISODES`)."""
     deterministic: bool = True
+    """Whether evaluation takes greedy actions (else sampled)."""
 
     def __post_init__(self):
-        _require(isinstance(self.episodes, int) and self.episodes >= 1, "evaluation.episodes", "a positive integer",
-                 self.episodes)
+        check_int("episodes", self.episodes, 1, MAX_EPISODES)
+        check_bool("deterministic", self.deterministic)
+        _plain(self)
 
 
 GROUP_INITS = ("meta", "scratch")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -280,31 +523,51 @@ class PipelineConfig:
     """Everything one PolicyGradEx run needs, from the task family to the trained groups."""
 
     family: str = "cartpole"
+    """Task family: one of `FAMILIES`."""
     n_tasks: int = 10
+    """Source tasks (count, 2..`MAX_TASKS`)."""
     seed: int = 0
+    """Run seed; every stage's seed is offset from it (0..`MAX_SEED`)."""
     net: NetConfig = field(default_factory=NetConfig)
+    """The actor-critic network."""
     meta_ppo: PPOConfig = field(default_factory=PPOConfig)
+    """Multitask PPO on all source tasks (θ*)."""
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    """Projected gradient features at θ*."""
     surrogate: SurrogateConfig = field(default_factory=SurrogateConfig)
+    """The logistic surrogate of fine-tuning on a subset."""
     affinity: AffinityConfig = field(default_factory=AffinityConfig)
+    """The task-affinity estimate from random subsets."""
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    """Clustering the affinity into groups."""
     group_ppo: PPOConfig = field(default_factory=PPOConfig)
+    """PPO of one policy per group."""
     group_init: str = "meta"
+    """Start of a group's policy: one of `GROUP_INITS` (θ* or a fresh network)."""
     evaluation: EvalConfig = field(default_factory=EvalConfig)
+    """Rollout evaluation of the policies."""
     maml: MAMLConfig = field(default_factory=MAMLConfig)
+    """First-order MAML of one meta-policy per group."""
     meta_rl: MetaRLConfig = field(default_factory=MetaRLConfig)
+    """Adaptation to unseen target tasks."""
     device: str = "auto"
+    """Torch device: one of `DEVICES` (auto picks cuda when available)."""
 
     def __post_init__(self):
-        _require(self.family in FAMILIES, "family", "one of " + ", ".join(FAMILIES), self.family)
-        _require(isinstance(self.n_tasks, int) and self.n_tasks >= 2, "n_tasks", "an integer >= 2", self.n_tasks)
-        _require(isinstance(self.seed, int) and self.seed >= 0, "seed", "a non-negative integer", self.seed)
-        _require(self.group_init in GROUP_INITS, "group_init", "one of " + ", ".join(GROUP_INITS), self.group_init)
-        _require(self.device in ("auto", "cpu", "cuda"), "device", "auto, cpu, cuda", self.device)
+        check_choice("family", self.family, FAMILIES)
+        check_int("n_tasks", self.n_tasks, 2, MAX_TASKS)
+        check_seed("seed", self.seed)
+        for f in fields(self):
+            if f.default_factory is not dataclasses.MISSING:
+                stage = getattr(self, f.name)
+                _require(isinstance(stage, f.default_factory), f.name, f"a {f.default_factory.__name__}", stage)
+        check_choice("group_init", self.group_init, GROUP_INITS)
+        check_choice("device", self.device, DEVICES)
         k = self.cluster.k
-        _require(k is None or k <= self.n_tasks, "k", f"an integer in 1..{self.n_tasks} (n_tasks)", k)
-        _require(self.affinity.subset_size <= self.n_tasks, "subset_size",
+        _require(k is None or k <= self.n_tasks, "cluster.k", f"an integer in 1..{self.n_tasks} (n_tasks)", k)
+        _require(self.affinity.subset_size <= self.n_tasks, "affinity.subset_size",
                  f"an integer in 2..{self.n_tasks} (n_tasks)", self.affinity.subset_size)
+        _plain(self)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,7 +696,12 @@ def _build(overrides: dict[str, Any]) -> PipelineConfig:
             stages.setdefault(head, {})[rest] = value
         else:
             top[head] = value
-    built = {name: top_fields[name].default_factory(**kw) for name, kw in stages.items()}
+    built = {}
+    for name, kw in stages.items():
+        try:
+            built[name] = top_fields[name].default_factory(**kw)
+        except ConfigError as err:
+            raise _prefixed(err, name) from None
     return PipelineConfig(**top, **built)
 
 
@@ -456,8 +724,8 @@ def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
 
 def pipeline_config(profile: str, family: str, **overrides: Any) -> PipelineConfig:
     """The configuration of `family` under `profile`, with single fields overridden."""
-    _require(profile in PROFILES, "profile", "one of " + ", ".join(PROFILES), profile)
-    _require(family in FAMILIES, "family", "one of " + ", ".join(FAMILIES), family)
+    check_choice("profile", profile, PROFILES)
+    check_choice("family", family, FAMILIES)
     preset = {ALIASES.get(k, k): v for k, v in PROFILE_TABLE[profile][family].items()}
     return _build({**preset, "family": family, **{ALIASES.get(k, k): v for k, v in overrides.items()}})
 
