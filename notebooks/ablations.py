@@ -54,9 +54,9 @@ train_sweeps = True
 import pandas as pd
 from IPython.display import Markdown, display
 
-from pgxlib import method_report as report
+from pgxlib.report import ablations as report
 from pgxlib.experiments import run_experiment
-from pgxlib.results import provenance_markdown
+from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("ablations", profile, family, seed=seed, force=force, ks=ks, proj_dims=proj_dims,
                      n_subsets=n_subsets, subset_sizes=subset_sizes, depths=depths, train_sweeps=train_sweeps)

@@ -26,7 +26,7 @@ profile = "default"
 # %%
 from IPython.display import Markdown, display
 
-from pgxlib import method_report as report
+from pgxlib.report import ablations as report
 from pgxlib.book import chapter_runs
 from pgxlib.experiments import find_result, run_command
 

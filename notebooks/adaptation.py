@@ -34,9 +34,9 @@ inner_updates = [1, 2, 4]
 import pandas as pd
 from IPython.display import Markdown, display
 
-from pgxlib import method_report as report
+from pgxlib.report import adaptation as report
 from pgxlib.experiments import run_experiment
-from pgxlib.results import provenance_markdown
+from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("adaptation", profile, family, seed=seed, force=force, inner_lrs=inner_lrs,
                      inner_updates=inner_updates)

@@ -45,13 +45,12 @@ n_directions = 8
 distances = None
 
 # %%
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from pgxlib import firstorder_report as report
+from pgxlib.report import first_order_error as report
 from pgxlib.experiments import run_experiment
-from pgxlib.results import provenance_markdown
+from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("first_order_error", profile, family, seed=seed, force=force, n_directions=n_directions,
                      distances=distances)

@@ -19,7 +19,7 @@
 # ε = O(N^{-3/4} log(1/δ)). Its Figure 2 shows that this Hessian measure is of the same scale as the observed
 # generalization error over training, and that on the meta-RL control task the error falls as groups grow.
 #
-# **The form implemented** (`pgxlib.hessian.hessian_bound`; the constants of the theorem are not known here):
+# **The form implemented** (`pgxlib.analysis.hessian.hessian_bound`; the constants of the theorem are not known here):
 #
 # gap = test loss − train loss  ≤  Σ_i sqrt(C · T_i · D_i / N)   (ε omitted)
 #
@@ -59,13 +59,12 @@ n_batches = 4
 loss_cap = 1.0
 
 # %%
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from pgxlib import hessian_report as report
+from pgxlib.report import hessian_bound as report
 from pgxlib.experiments import run_experiment
-from pgxlib.results import provenance_markdown
+from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("hessian_bound", profile, family, seed=seed, force=force, train_steps=train_steps,
                      checkpoints=checkpoints, group_sizes=group_sizes, subsets_per_size=subsets_per_size,

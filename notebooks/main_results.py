@@ -52,9 +52,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from pgxlib import method_report as report
+from pgxlib.report import main_results as report
 from pgxlib.experiments import run_experiment
-from pgxlib.results import provenance_markdown
+from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("main_results", profile, family, seed=seed, force=force, seeds=seeds, k=k)
 m = res.metrics

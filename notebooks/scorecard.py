@@ -17,7 +17,7 @@
 # and a plain verdict. Nothing here is computed: the table reads the results stored under
 # `results/<profile>/`. A claim without a stored result says *not yet measured* and names the
 # command that measures it. How each kind of claim is judged (orderings, error bounds, magnitudes)
-# is stated in the *why* column and in `pgxlib.scorecard`.
+# is stated in the *why* column and in `pgxlib.report.scorecard`.
 
 # %% tags=["parameters"]
 profile = "default"
@@ -25,8 +25,8 @@ profile = "default"
 # %%
 from IPython.display import Markdown, display
 
-from pgxlib import paper
-from pgxlib.scorecard import build_scorecard, sections, stale_results, summary
+from pgxlib.report import paper
+from pgxlib.report.scorecard import build_scorecard, sections, stale_results, summary
 
 card = build_scorecard(profile)
 counts = summary(card)
@@ -47,7 +47,7 @@ for caption, rows in sections(card):
 # %% [markdown]
 # ## The paper's tables, as transcribed
 #
-# The reported numbers the scorecard compares against, from `pgxlib.paper`.
+# The reported numbers the scorecard compares against, from `pgxlib.report.paper`.
 
 # %%
 for table in paper.TABLES:

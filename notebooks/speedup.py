@@ -40,13 +40,12 @@ n_jobs = 2
 # %%
 import ast
 
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from pgxlib import paper, speedup_report as report
+from pgxlib.report import paper, speedup as report
 from pgxlib.experiments import run_experiment
-from pgxlib.results import provenance_markdown
+from pgxlib.store.provenance import provenance_markdown
 
 depths = ast.literal_eval(depths) if isinstance(depths, str) else depths  # papermill passes a tuple as its text
 res = run_experiment("speedup", profile, family, seed=seed, force=force, depths=list(depths), n_subsets=n_subsets,

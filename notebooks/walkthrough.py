@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from pgxlib import plots
+from pgxlib.report import plots
 from pgxlib.experiments import run_experiment
-from pgxlib.results import provenance_markdown
+from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("walkthrough", profile, family, seed=seed, force=force, k=k)
 m, a = res.metrics, res.arrays

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import experiments
-from .config import PROFILES, ConfigError
-from .results import repo_root
+from pgxlib import experiments
+from pgxlib.config import PROFILES, ConfigError
+from pgxlib.store.results import repo_root
 
 KERNEL_NAME = "python3"
 BOOK_PROFILES = ("default", "smoke")

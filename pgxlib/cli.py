@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import PROFILES, ConfigError
+import torch
+
+from pgxlib.config import PROFILES, ConfigError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,8 +64,8 @@ def _fail(message: str) -> int:
 
 def _validate_run(args: argparse.Namespace) -> tuple[str, int, dict[str, Any], str]:
     """(family, seed, params, key) of a `pgx run` request; raises `ConfigError`/`ValueError`."""
-    from . import experiments
-    from .book import notebook_source
+    from pgxlib import experiments
+    from pgxlib.book import notebook_source
 
     params = parse_params(args.params)
     profile = params.pop("profile", args.profile)
@@ -78,9 +80,9 @@ def _validate_run(args: argparse.Namespace) -> tuple[str, int, dict[str, Any], s
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Validate, then execute ``notebooks/<experiment>.py`` with papermill; print where things went."""
-    from . import experiments
-    from .book import _last_line, execute_notebook
-    from .results import runs_root
+    from pgxlib import experiments
+    from pgxlib.book import _last_line, execute_notebook
+    from pgxlib.store.results import runs_root
 
     try:
         family, seed, params, key = _validate_run(args)
@@ -112,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_book(args: argparse.Namespace) -> int:
     """Execute the chapters and build the HTML book (see `pgxlib.book.build_book`)."""
-    from .book import build_book, plan_book
+    from pgxlib.book import build_book, plan_book
 
     try:
         plan_book(args.profile, args.force, args.no_compute)
@@ -125,7 +127,6 @@ def cmd_group(args: argparse.Namespace) -> int:
     """Group a task family with PolicyGradEx (`pgxlib.pipeline.group_command`)."""
     try:
         overrides = parse_params(args.params)
-        from .pipeline import group_command
 
         return int(group_command(profile=args.profile, family=args.family, seed=args.seed, k=args.k,
                                  overrides=overrides, force=args.force) or 0)
@@ -135,7 +136,7 @@ def cmd_group(args: argparse.Namespace) -> int:
 
 def cmd_golden(args: argparse.Namespace) -> int:
     """Compare the stored smoke results with the committed golden values, or accept them."""
-    from . import golden
+    from pgxlib.store import golden
 
     if args.accept:
         path = golden.accept(args.profile)
@@ -202,7 +203,6 @@ def single_threaded_torch() -> None:
     threads = os.environ.setdefault("PGX_THREADS", "1")
     os.environ.setdefault("OMP_NUM_THREADS", threads)
     os.environ.setdefault("MKL_NUM_THREADS", threads)
-    import torch
 
     torch.set_num_threads(int(threads))
 
@@ -216,3 +216,42 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def group_command(profile: str, family: str, seed: int = 0, k: int | None = None,
+                  overrides: dict[str, Any] | None = None, force: bool = False) -> int:
+    """`pgx group`: run PolicyGradEx on a family, print groups, affinity and scores, store the result."""
+    from pgxlib.experiments import run_experiment
+
+    result = run_experiment("group", profile, family, seed=seed, force=force, k=k, overrides=overrides or {})
+    print(format_group_report(result.metrics, result.meta))
+    print(f"result: {result.path}")
+    return 0
+
+
+def format_group_report(metrics: dict[str, Any], meta: dict[str, Any] | None = None) -> str:
+    """A plain-text report of a grouping run: groups, per-task returns, affinity matrix."""
+    names = metrics["tasks"]
+    short = [f"S{i}" for i in range(len(names))]
+    lines = [f"PolicyGradEx on {metrics['family']}: {metrics['k']} groups"]
+    for g, tasks in enumerate(metrics["groups"]):
+        lines.append(f"  group {g}: " + ", ".join(short[i] for i in tasks))
+    lines.append("")
+    header = f"{'task':<5} {'random':>9} {'meta θ*':>9}" + (f" {'grouped':>9}" if "group_return" in metrics else "")
+    lines.append(header + "  parameters")
+    for i, name in enumerate(names):
+        row = f"{short[i]:<5} {metrics['random_return'][i]:>9.1f} {metrics['meta_return'][i]:>9.1f}"
+        if "group_return" in metrics:
+            row += f" {metrics['group_return'][i]:>9.1f}"
+        lines.append(row + "  " + name.split("[", 1)[-1].rstrip("]"))
+    lines.append("")
+    lines.append("normalised affinity U (row i: target task, column j: co-trained task)")
+    lines.append("      " + " ".join(f"{s:>6}" for s in short))
+    for i, row in enumerate(metrics["affinity"]):
+        lines.append(f"{short[i]:<5} " + " ".join(f"{v:>6.2f}" for v in row))
+    rd = metrics["rel_dist"]
+    lines.append(f"\nrelative distance ‖Δθ‖/‖θ*‖ of the estimates: mean {rd['mean']:.4f}, max {rd['max']:.4f} "
+                 f"(before rescaling: mean {rd['raw_mean']:.4f})")
+    if meta and "stage_times" in meta:
+        lines.append("stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in meta["stage_times"].items()))
+    return "\n".join(lines)

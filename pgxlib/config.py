@@ -13,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -733,3 +734,8 @@ def pipeline_config(profile: str, family: str, **overrides: Any) -> PipelineConf
 def to_dict(cfg: Any) -> dict[str, Any]:
     """A JSON-ready nested dict of a config."""
     return dataclasses.asdict(cfg)
+
+
+def progress_default() -> bool:
+    """Progress bars are on unless the environment sets PGX_PROGRESS=0 (the book build does)."""
+    return os.environ.get("PGX_PROGRESS", "1") != "0"

@@ -14,9 +14,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .nets import ActorCritic, actor_log_prob, actor_params, flat_params, unflatten_like
-from .rollout import Rollout, TaskVecEnv
-from .tasks import Task, TaskFamily
+from pgxlib.nets import ActorCritic, actor_log_prob, actor_params, flat_params, unflatten_like
+from pgxlib.rollout import TaskVecEnv
+from pgxlib.tasks import Task, TaskFamily
+from pgxlib.transitions import Rollout
 
 
 @dataclass

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import PipelineConfig
-from .evaluate import evaluate_policy
-from .nets import ActorCritic, actor_params
-from .rl.maml import AdaptedActors, MAMLResult, adapt, train_maml
-from .tasks import TaskFamily
+from pgxlib.config import PipelineConfig
+from pgxlib.evaluate import evaluate_policy
+from pgxlib.nets import ActorCritic, actor_params
+from pgxlib.rl.maml import AdaptedActors, MAMLResult, adapt, train_maml
+from pgxlib.tasks import TaskFamily
 
 
 def groups_of(labels: np.ndarray) -> list[list[int]]:

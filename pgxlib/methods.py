@@ -18,45 +18,23 @@ policy and the partition, so a partition found by two methods (or two knob value
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from .affinity import gradient_similarity
-from .clustering import sdp_cluster
-from .config import PipelineConfig
-from .features import GradFeatures
-from .metarl import evaluate_targets, meta_train_groups
-from .nets import ActorCritic
-from .tasks import TaskFamily
+from pgxlib.cluster import labels_key
+from pgxlib.config import PipelineConfig
+from pgxlib.estimate.features import GradFeatures
+from pgxlib.metarl import evaluate_targets, meta_train_groups
+from pgxlib.nets import ActorCritic
+from pgxlib.tasks import TaskFamily
 
 METHOD_NAMES = ("multitask", "soft_modularization", "paco", "random_grouping", "gradient_similarity_grouping",
                 "policygradex")
 """The methods of the main table, in the paper's order."""
 ARCH_OF_METHOD = {"soft_modularization": "soft_modularization", "paco": "paco"}
 """Methods that differ by network architecture (one policy for all tasks); the rest are MLP groupings."""
-
-
-class StageView:
-    """A view of a stage cache that renames stages: ``get_or_compute(stage)`` goes to the parent as
-    ``rename.get(stage, prefix + stage)``. Lets `run_policygradex` run several times (seeds, knob
-    values) in one experiment cache while sharing the stages that do not change (``rename``)."""
-
-    def __init__(self, parent, prefix: str = "", rename: Mapping[str, str] | None = None):
-        self.parent = parent
-        self.prefix = prefix
-        self.rename = dict(rename or {})
-        self.times: dict[str, float] = {}
-
-    def name(self, stage: str) -> str:
-        return self.rename.get(stage, self.prefix + stage)
-
-    def get_or_compute(self, stage: str, fn: Callable[[], dict]) -> dict:
-        name = self.name(stage)
-        value = self.parent.get_or_compute(name, fn)
-        self.times[stage] = getattr(self.parent, "times", {}).get(name, float("nan"))
-        return value
 
 
 def _missing_stage() -> dict:
@@ -66,40 +44,6 @@ def _missing_stage() -> dict:
 def stored_features(view) -> GradFeatures:
     """The gradient features a `run_policygradex` run just stored in `view` (stage "features")."""
     return GradFeatures(**view.get_or_compute("features", _missing_stage)["features"])
-
-
-def labels_key(labels: Sequence[int]) -> str:
-    """A stage-name-safe key of a partition: ``"0-0-1-2-1"`` (labels numbered by first appearance)."""
-    return "-".join(str(int(x)) for x in labels)
-
-
-def task_mean_gradients(G: torch.Tensor, y: torch.Tensor, w: torch.Tensor, task_id: torch.Tensor,
-                        mask: torch.Tensor, n_tasks: int) -> torch.Tensor:
-    """Per-task mean projected policy gradient at θ*, [n_tasks, d].
-
-    Row i is the mean of w_t·y_t·g̃_t over the transitions t of task i selected by `mask` (the
-    training, i.e. non-held-out, transitions). Since w·y = |Â|·sign(Â) = Â (advantages standardised per
-    task), this is Pᵀ of the policy-gradient estimate (1/N_i) Σ_t Â_t ∇_θ log π_θ*(a_t|s_t) of task i:
-    the direction in which task i alone would move θ*. A task without selected transitions gets 0.
-
-    Args: G [N, d]; y, w [N]; task_id [N] int; mask [N] bool.
-    """
-    if G.dim() != 2 or not (y.shape == w.shape == task_id.shape == mask.shape == (G.shape[0],)):
-        raise ValueError(f"expected G [N, d] and y, w, task_id, mask [N]; got {tuple(G.shape)}, {tuple(y.shape)}, "
-                         f"{tuple(w.shape)}, {tuple(task_id.shape)}, {tuple(mask.shape)}")
-    sel = mask.bool()
-    weights = (w * y).double()[sel]
-    onehot = (task_id[sel, None] == torch.arange(n_tasks, device=task_id.device)).double()  # [N_s, n]
-    sums = onehot.T @ (weights[:, None] * G[sel].double())
-    counts = onehot.sum(0).clamp(min=1.0)
-    return sums / counts[:, None]
-
-
-def gradient_similarity_labels(task_grads: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(labels [n], similarity [n, n]): the gradient-similarity baseline, SDP with k groups on the
-    cosine similarity of the per-task mean gradients (the same clustering as PolicyGradEx, other U)."""
-    sim = gradient_similarity(np.asarray(task_grads, dtype=float))
-    return sdp_cluster(sim, k), sim
 
 
 def cached_meta_rl(cache, prefix: str, family: TaskFamily, start: ActorCritic, labels: np.ndarray,
@@ -141,27 +85,9 @@ def cached_meta_rl(cache, prefix: str, family: TaskFamily, start: ActorCritic, l
     return out
 
 
-def seed_summary(values: Sequence[float | None]) -> dict[str, Any]:
-    """{"mean", "std", "seeds"} over per-seed scores; std is the sample std (ddof=1), 0 for one seed;
-    all None when any seed is None (a method that was not measured)."""
-    vals = list(values)
-    if not vals or any(v is None for v in vals):
-        return {"mean": None, "std": None, "seeds": [None] * len(vals)}
-    arr = np.asarray(vals, dtype=float)
-    std = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
-    return {"mean": float(arr.mean()), "std": std, "seeds": [float(v) for v in arr]}
-
-
-def finite_mean(x) -> float | None:
-    """Mean of the finite entries of `x`, None when there is none."""
-    arr = np.asarray(x, dtype=float)
-    arr = arr[np.isfinite(arr)]
-    return float(arr.mean()) if arr.size else None
-
-
 def check_int_list(name: str, values: Any, lo: int, hi: int | None = None, allow_empty: bool = False) -> list[int]:
     """`values` as a list of distinct integers in lo..hi; `ConfigError` naming `name` otherwise."""
-    from .config import ConfigError
+    from pgxlib.config import ConfigError
 
     allowed = f"a non-empty list of distinct integers in {lo}..{hi if hi is not None else '∞'}"
     ok = isinstance(values, (list, tuple)) and (allow_empty or len(values) > 0)

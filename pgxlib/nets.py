@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .config import NetConfig
+from pgxlib.config import NetConfig
 
 _ACT = {"tanh": nn.Tanh, "relu": nn.ReLU}
 

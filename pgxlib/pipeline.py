@@ -10,41 +10,26 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import sys
-import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from .affinity import Affinity, compute_affinity, sample_subsets
-from .clustering import groups_from_labels, random_grouping, round_sdp, sdp_solve, spectral_cluster
-from .config import PipelineConfig, apply_overrides, to_dict
-from .evaluate import Evaluation, evaluate_policy, ppo_objective_scores, with_actor_delta
-from .features import GradFeatures, Projector, compute_features
-from .nets import ActorCritic, actor_params, flat_params, get_device
-from .rl.ppo import TrainResult, train_ppo
-from .rollout import Rollout, collect_rollout
-from .surrogate import SurrogateFit, heldout_logistic_scores, surrogate_fit
-from .tasks import TaskFamily, make_family
-
-
-class MemoryCache:
-    """A stage cache that only remembers within the process (used when no store is given)."""
-
-    def __init__(self):
-        self.values: dict[str, dict] = {}
-        self.times: dict[str, float] = {}
-
-    def get_or_compute(self, stage: str, fn: Callable[[], dict]) -> dict:
-        if stage not in self.values:
-            start = time.perf_counter()
-            self.values[stage] = fn()
-            self.times[stage] = time.perf_counter() - start
-        return self.values[stage]
+from pgxlib.cluster import groups_from_labels, random_grouping, round_sdp, sdp_solve, spectral_cluster
+from pgxlib.config import PipelineConfig, apply_overrides, progress_default, to_dict
+from pgxlib.estimate.affinity import Affinity, compute_affinity, sample_subsets
+from pgxlib.estimate.features import GradFeatures, compute_features
+from pgxlib.estimate.projector import Projector
+from pgxlib.estimate.surrogate import SurrogateFit, heldout_logistic_scores, surrogate_fit
+from pgxlib.evaluate import Evaluation, evaluate_policy, ppo_objective_scores, with_actor_delta
+from pgxlib.nets import ActorCritic, actor_params, flat_params, get_device
+from pgxlib.rl.ppo import TrainResult, train_ppo
+from pgxlib.rollout import collect_rollout
+from pgxlib.store.cache import MemoryCache
+from pgxlib.tasks import TaskFamily, make_family
+from pgxlib.transitions import Rollout
 
 
 @dataclass
@@ -174,7 +159,9 @@ def shared_meta_policy(family: TaskFamily, cfg: PipelineConfig, device: torch.de
     always what the current code would train (training is deterministic given the seed).
     Returns (policy, learning curve, training seconds).
     """
-    from .results import StageCache, code_fingerprint, runs_root
+    from pgxlib.store.cache import StageCache
+    from pgxlib.store.fingerprint import code_fingerprint
+    from pgxlib.store.results import runs_root
 
     store = StageCache(runs_root() / "meta_policies", fingerprint=code_fingerprint("pgxlib.rl.ppo")["sha256"])
 
@@ -231,11 +218,6 @@ def train_groups(family: TaskFamily, policy: ActorCritic, labels: np.ndarray, cf
                              cfg.evaluation.episodes, cfg.seed, cfg.evaluation.deterministic, device)
         outcomes.append(GroupOutcome(tasks, train, ev))
     return outcomes
-
-
-def progress_default() -> bool:
-    """Progress bars are on unless the environment sets PGX_PROGRESS=0 (the book build does)."""
-    return os.environ.get("PGX_PROGRESS", "1") != "0"
 
 
 def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = None,
@@ -324,94 +306,3 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
                           members=members, scores=scores, rel_dist_raw=fit.rel_dist_raw.cpu().numpy(),
                           rel_dist=fit.rel_dist.cpu().numpy(), affinity=affinity, sdp_X=X, labels=labels,
                           groups=groups, stage_times=dict(getattr(cache, "times", {})))
-
-
-def summary_metrics(res: PipelineResult) -> dict[str, Any]:
-    """The JSON-ready metrics of a run: groups, affinity, scores, per-task returns."""
-    groups = groups_from_labels(res.labels)
-    out = {
-        "family": res.family.name,
-        "tasks": res.task_names,
-        "k": len(groups),
-        "groups": groups,
-        "labels": res.labels.tolist(),
-        "affinity": res.affinity.normalized.tolist(),
-        "affinity_raw": res.affinity.raw.tolist(),
-        "pair_counts": res.affinity.counts.tolist(),
-        "rel_dist": {"mean": float(np.mean(res.rel_dist)), "max": float(np.max(res.rel_dist)),
-                     "raw_mean": float(np.mean(res.rel_dist_raw))},
-        "meta_return": res.meta_eval.mean_return.tolist(),
-        "random_return": res.random_eval.mean_return.tolist(),
-        "meta_train_steps_per_task": int(res.meta_train.steps[-1]) if len(res.meta_train.steps) else 0,
-    }
-    if res.groups:
-        out["group_return"] = res.grouped_returns().tolist()
-    if res.family.has_success:
-        out["meta_success"] = res.meta_eval.success.tolist()
-        if res.groups:
-            out["group_success"] = res.grouped_success().tolist()
-    return out
-
-
-def result_payload(res: PipelineResult) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """(metrics, arrays) of a run for the results store: JSON summary plus the curves and matrices."""
-    arrays = {
-        "meta_steps": res.meta_train.steps,
-        "meta_returns": res.meta_train.returns,
-        "members": res.members.astype(np.int8),
-        "scores": res.scores,
-        "rel_dist": res.rel_dist,
-        "rel_dist_raw": res.rel_dist_raw,
-        "affinity": res.affinity.normalized,
-        "affinity_raw": res.affinity.raw,
-        "labels": res.labels,
-    }
-    if res.family.has_success:
-        arrays["meta_success"] = res.meta_train.success
-    if res.sdp_X is not None:
-        arrays["sdp_X"] = res.sdp_X
-    for g, outcome in enumerate(res.groups):
-        arrays[f"group{g}_steps"] = outcome.train.steps
-        arrays[f"group{g}_returns"] = outcome.train.returns
-    arrays = {k: np.ma.masked_invalid(v) if np.issubdtype(np.asarray(v).dtype, np.floating) else v
-              for k, v in arrays.items()}  # NaN means "no value" (no finished episode, task not in subset)
-    return summary_metrics(res), arrays
-
-
-def group_command(profile: str, family: str, seed: int = 0, k: int | None = None,
-                  overrides: dict[str, Any] | None = None, force: bool = False) -> int:
-    """`pgx group`: run PolicyGradEx on a family, print groups, affinity and scores, store the result."""
-    from .experiments import run_experiment
-
-    result = run_experiment("group", profile, family, seed=seed, force=force, k=k, overrides=overrides or {})
-    print(format_group_report(result.metrics, result.meta))
-    print(f"result: {result.path}")
-    return 0
-
-
-def format_group_report(metrics: dict[str, Any], meta: dict[str, Any] | None = None) -> str:
-    """A plain-text report of a grouping run: groups, per-task returns, affinity matrix."""
-    names = metrics["tasks"]
-    short = [f"S{i}" for i in range(len(names))]
-    lines = [f"PolicyGradEx on {metrics['family']}: {metrics['k']} groups"]
-    for g, tasks in enumerate(metrics["groups"]):
-        lines.append(f"  group {g}: " + ", ".join(short[i] for i in tasks))
-    lines.append("")
-    header = f"{'task':<5} {'random':>9} {'meta θ*':>9}" + (f" {'grouped':>9}" if "group_return" in metrics else "")
-    lines.append(header + "  parameters")
-    for i, name in enumerate(names):
-        row = f"{short[i]:<5} {metrics['random_return'][i]:>9.1f} {metrics['meta_return'][i]:>9.1f}"
-        if "group_return" in metrics:
-            row += f" {metrics['group_return'][i]:>9.1f}"
-        lines.append(row + "  " + name.split("[", 1)[-1].rstrip("]"))
-    lines.append("")
-    lines.append("normalised affinity U (row i: target task, column j: co-trained task)")
-    lines.append("      " + " ".join(f"{s:>6}" for s in short))
-    for i, row in enumerate(metrics["affinity"]):
-        lines.append(f"{short[i]:<5} " + " ".join(f"{v:>6.2f}" for v in row))
-    rd = metrics["rel_dist"]
-    lines.append(f"\nrelative distance ‖Δθ‖/‖θ*‖ of the estimates: mean {rd['mean']:.4f}, max {rd['max']:.4f} "
-                 f"(before rescaling: mean {rd['raw_mean']:.4f})")
-    if meta and "stage_times" in meta:
-        lines.append("stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in meta["stage_times"].items()))
-    return "\n".join(lines)

@@ -62,7 +62,7 @@ def _knob_metrics(ref_score, scores):
 
 
 def test_ablation_overview_in_seed_stds():
-    from pgxlib import method_report as report
+    from pgxlib.report import ablations as report
 
     results = {"a": _knob_metrics(10.0, [12.0, 10.0, None]), "b": _knob_metrics(0.0, [-1.0, 0.0, 0.5])}
     stds = {"a": 0.5, "b": None}

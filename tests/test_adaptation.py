@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from pgxlib import method_report as report
 from pgxlib.config import ConfigError, pipeline_config
 from pgxlib.experiments import get, resolve, run_experiment
 from pgxlib.experiments.adaptation import settings
+from pgxlib.report import adaptation as report
 
 
 def test_settings_keep_the_adaptation_budget():

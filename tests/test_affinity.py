@@ -3,7 +3,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from pgxlib.affinity import Affinity, compute_affinity, gradient_similarity, sample_subsets
+from pgxlib.estimate.affinity import Affinity, compute_affinity, gradient_similarity, sample_subsets
 
 NAN = np.nan
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pgxlib import book, cli, experiments, results
+from pgxlib import book, cli, experiments
+from pgxlib import store as results
 from pgxlib.config import pipeline_config
 
 

@@ -3,8 +3,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pgxlib.clustering import (groups_from_labels, nmi, random_grouping, round_sdp, sdp_cluster, sdp_solve,
-                               spectral_cluster)
+from pgxlib.cluster import groups_from_labels, nmi, random_grouping, round_sdp, sdp_cluster, sdp_solve, spectral_cluster
 
 
 def planted(n=12, blocks=3, seed=0, noise=0.2):

@@ -7,11 +7,39 @@ import math
 import numpy as np
 import pytest
 
-from pgxlib.config import (ALIASES, FAMILIES, MAX_DEPTH, MAX_ENVS, MAX_EPISODES, MAX_PROJ_DIM, MAX_STEPS_PER_TASK,
-                           MAX_SUBSETS, MAX_TASKS, MAX_WIDTH, PROFILE_TABLE, PROFILES, AffinityConfig, ClusterConfig,
-                           ConfigError, EvalConfig, FeatureConfig, MAMLConfig, MetaRLConfig, NetConfig,
-                           PipelineConfig, PPOConfig, SurrogateConfig, apply_overrides, check_bool, check_choice,
-                           check_float, check_int, check_int_list, flatten, pipeline_config)
+from pgxlib.config import (
+    ALIASES,
+    FAMILIES,
+    MAX_DEPTH,
+    MAX_ENVS,
+    MAX_EPISODES,
+    MAX_PROJ_DIM,
+    MAX_STEPS_PER_TASK,
+    MAX_SUBSETS,
+    MAX_TASKS,
+    MAX_WIDTH,
+    PROFILE_TABLE,
+    PROFILES,
+    AffinityConfig,
+    ClusterConfig,
+    ConfigError,
+    EvalConfig,
+    FeatureConfig,
+    MAMLConfig,
+    MetaRLConfig,
+    NetConfig,
+    PipelineConfig,
+    PPOConfig,
+    SurrogateConfig,
+    apply_overrides,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_int_list,
+    flatten,
+    pipeline_config,
+)
 
 NAN, INF = float("nan"), float("inf")
 STAGES = (NetConfig, PPOConfig, MAMLConfig, MetaRLConfig, FeatureConfig, SurrogateConfig, AffinityConfig,

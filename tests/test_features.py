@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from pgxlib.config import NetConfig
-from pgxlib.features import (TILE_ROWS, GradFeatures, Projector, compute_features, per_sample_grads, tile_seed)
+from pgxlib.estimate.features import GradFeatures, compute_features, per_sample_grads
+from pgxlib.estimate.projector import TILE_ROWS, Projector, tile_seed
 from pgxlib.nets import ActorCritic, actor_log_prob, actor_params, flat_params, unflatten_like
-from pgxlib.rollout import Rollout
+from pgxlib.transitions import Rollout
 
 OBS_DIM, N_TASKS = 5, 3
 

@@ -4,15 +4,23 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_features import make_actor, make_batch
 from torch import nn
 
+from pgxlib.analysis.first_order import (
+    DISTANCES,
+    distance_key,
+    first_order_errors,
+    float64_actor,
+    loglog_slope,
+    logp_and_directional,
+    random_directions,
+    relative_error,
+    summarise,
+)
 from pgxlib.config import ConfigError
-from pgxlib.features import per_sample_grads
-from pgxlib.firstorder import (DISTANCES, distance_key, first_order_errors, float64_actor, logp_and_directional,
-                               loglog_slope, random_directions, relative_error, summarise)
+from pgxlib.estimate.features import per_sample_grads
 from pgxlib.nets import actor_log_prob, actor_params, flat_params
-
-from test_features import make_actor, make_batch
 
 OBS, ACTIONS, N = 4, 3, 50
 

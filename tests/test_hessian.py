@@ -6,9 +6,16 @@ import torch
 from torch import nn
 from torch.func import functional_call, hessian
 
+from pgxlib.analysis.hessian import (
+    bound_terms,
+    bounded_policy_loss,
+    hessian_bound,
+    hutchinson_trace,
+    layer_dist_sq,
+    layer_groups,
+    max_batch_trace,
+)
 from pgxlib.config import ConfigError
-from pgxlib.hessian import (bound_terms, bounded_policy_loss, hessian_bound, hutchinson_trace, layer_dist_sq,
-                            layer_groups, max_batch_trace)
 
 
 def tiny_case(seed=0):
@@ -173,7 +180,7 @@ def test_smoke_run_has_expected_keys(monkeypatch, tmp_path):
 
 
 def test_report_sentences_are_computed_from_the_numbers():
-    from pgxlib import hessian_report as report
+    from pgxlib.report import hessian_bound as report
 
     metrics = {"generalization_error": [0.01, -0.02], "bound": [0.03, 0.03], "bound_to_gap_ratio": 2.0,
                "by_group_size": {"1": {"gap": 0.02, "bound": 0.1}, "10": {"gap": 0.01, "bound": 0.05}}}

@@ -3,11 +3,13 @@ import numpy as np
 import pytest
 import torch
 
+from pgxlib.analysis.stats import seed_summary
+from pgxlib.cluster import gradient_similarity_labels, labels_key
 from pgxlib.config import ConfigError
+from pgxlib.estimate.affinity import task_mean_gradients
 from pgxlib.experiments import get, resolve, run_experiment
-from pgxlib.methods import (METHOD_NAMES, StageView, gradient_similarity_labels, labels_key, seed_summary,
-                            task_mean_gradients)
-from pgxlib.pipeline import MemoryCache
+from pgxlib.methods import METHOD_NAMES
+from pgxlib.store.cache import MemoryCache, StageView
 from pgxlib.tasks import make_family
 
 
@@ -88,7 +90,7 @@ def test_helpers():
 
 
 def test_tie_fractions_and_sentence():
-    from pgxlib import method_report as report
+    from pgxlib.report import main_results as report
 
     groups = {"multitask": [], "policygradex": []}
     after_a = np.ma.array([[1.0, 2.0, 3.0, 4.0]], mask=[[0, 0, 0, 1]])

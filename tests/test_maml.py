@@ -11,8 +11,15 @@ from pgxlib.config import ConfigError, NetConfig, pipeline_config
 from pgxlib.metarl import assign_targets, evaluate_targets, groups_of, meta_train_groups
 from pgxlib.nets import ActorCritic, actor_params
 from pgxlib.pipeline import new_policy
-from pgxlib.rl.maml import (AdaptedActors, per_position, pg_inner_step, stack_params, stacked_log_prob,
-                            standardise, train_maml)
+from pgxlib.rl.maml import (
+    AdaptedActors,
+    per_position,
+    pg_inner_step,
+    stack_params,
+    stacked_log_prob,
+    standardise,
+    train_maml,
+)
 from pgxlib.tasks import make_family
 
 OBS = gym.spaces.Box(-1.0, 1.0, shape=(3,))

@@ -4,7 +4,8 @@ import pytest
 
 from pgxlib import cli
 from pgxlib.config import CONTROL_FAMILIES, pipeline_config
-from pgxlib.pipeline import MemoryCache, run_policygradex
+from pgxlib.pipeline import run_policygradex
+from pgxlib.store.cache import MemoryCache
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pgxlib.rl.ppo import ppo_loss
-from pgxlib.rollout import gae
+from pgxlib.transitions import gae
 
 
 def explicit_gae(rewards, values, dones, last_value, gamma, lam):

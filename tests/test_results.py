@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from pgxlib import experiments, results
+from pgxlib import experiments
+from pgxlib import store as results
 from pgxlib.config import ConfigError
-from pgxlib.results import ResultError, StageCache
+from pgxlib.store import fingerprint
+from pgxlib.store.cache import StageCache
+from pgxlib.store.results import ResultError
 
 
 class Toy:
@@ -109,7 +112,7 @@ def test_crash_mid_write_leaves_no_result(toy, monkeypatch, tmp_path):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(results.np, "savez_compressed", broken)
+    monkeypatch.setattr(np, "savez_compressed", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         run()
     parent = tmp_path / "results" / "smoke" / "toy"
@@ -122,7 +125,7 @@ def test_crash_while_replacing_keeps_the_old_result(toy, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("boom")
 
-    monkeypatch.setattr(results.np, "savez_compressed", broken)
+    monkeypatch.setattr(np, "savez_compressed", broken)
     with pytest.raises(OSError, match="boom"):
         run(force=True)
     assert [p.name for p in old.path.parent.iterdir()] == [old.path.name]
@@ -236,19 +239,19 @@ def test_code_fingerprint_follows_pgxlib_imports(tmp_path, monkeypatch):
         "config.py": "X = 1\n",
         "maths.py": "from .config import X\n",
         "cli.py": "import pgxlib.maths\n",
-        "results.py": "",
+        "store/__init__.py": "",
         "unrelated.py": "Y = 2\n",
         "tasks/__init__.py": "from importlib import import_module\n",
         "tasks/family.py": "Z = 3\n",
         "experiments/__init__.py": "",
-        "experiments/toy.py": ("import numpy\nfrom .. import results\nfrom ..cli import main\n"
+        "experiments/toy.py": ("import numpy\nfrom .. import store\nfrom ..cli import main\n"
                                "from ..tasks import import_module\n"
                                "def compute():\n    from pgxlib.maths import X\n"),
     }
     for name, text in files.items():
         (pkg / name).parent.mkdir(parents=True, exist_ok=True)
         (pkg / name).write_text(text)
-    monkeypatch.setattr(results, "PACKAGE_DIR", pkg)
+    monkeypatch.setattr(fingerprint, "PACKAGE_DIR", pkg)
     fp = results.code_fingerprint("pgxlib.experiments.toy")
     assert fp["files"] == ["pgxlib/config.py", "pgxlib/experiments/toy.py", "pgxlib/maths.py",
                            "pgxlib/tasks/__init__.py", "pgxlib/tasks/family.py"]
@@ -285,7 +288,7 @@ class MainResultsDouble:
 
 
 def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path):
-    from pgxlib import scorecard
+    from pgxlib.report import scorecard
 
     monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
@@ -341,7 +344,7 @@ class _StubLookup:
 
 
 def test_positive_order_within_seed_noise():
-    from pgxlib.scorecard import Metric, Positive
+    from pgxlib.report.scorecard import Metric, Positive
 
     better, base, std = (Metric("x", {}, key) for key in ("a", "b", "s"))
     judge = Positive(better, base, std).judge

@@ -4,12 +4,12 @@ from itertools import product
 import numpy as np
 import pytest
 
-from pgxlib.clustering import nmi
+from pgxlib.analysis.speedup import centre_per_task, random_nmi_floor, rank_correlation, speedup
+from pgxlib.cluster import nmi
 from pgxlib.config import ConfigError, pipeline_config
 from pgxlib.experiments import run_experiment
 from pgxlib.experiments import speedup as exp
 from pgxlib.pipeline import new_policy
-from pgxlib.speedup import centre_per_task, random_nmi_floor, rank_correlation, speedup
 from pgxlib.tasks import make_family
 
 

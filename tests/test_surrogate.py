@@ -5,9 +5,16 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from pgxlib.config import SurrogateConfig
-from pgxlib.features import GradFeatures, Projector
-from pgxlib.surrogate import (SurrogateFit, first_order_logp_change, fit_logistic, fit_subsets,
-                              heldout_logistic_scores, surrogate_fit)
+from pgxlib.estimate.features import GradFeatures
+from pgxlib.estimate.projector import Projector
+from pgxlib.estimate.surrogate import (
+    SurrogateFit,
+    first_order_logp_change,
+    fit_logistic,
+    fit_subsets,
+    heldout_logistic_scores,
+    surrogate_fit,
+)
 
 N_TASKS, D, P = 4, 10, 600
 

@@ -7,7 +7,7 @@ An experiment module ``pgxlib/experiments/<name>.py`` exposes
 - ``check(profile, family, seed, **params) -> None``: raises `ConfigError` before any computation;
 - ``compute(profile, family, seed, cache, **params) -> dict`` with ``"metrics"`` (JSON-able),
   ``"arrays"`` (name -> ndarray), ``"stage_times"`` (stage -> seconds) and ``"config"`` (a dict or a
-  config dataclass); `cache` is a `pgxlib.results.StageCache` for resumable stages.
+  config dataclass); `cache` is a `pgxlib.store.StageCache` for resumable stages.
 
 `run_experiment` validates, then loads the stored result with identical parameters, or computes
 and stores it.
@@ -20,8 +20,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ..config import FAMILIES, PROFILES, ConfigError
-from .. import results as store
+from pgxlib import store
+from pgxlib.config import FAMILIES, PROFILES, ConfigError
 
 EXPERIMENTS = ("walkthrough", "main_results", "ablations", "adaptation", "speedup", "first_order_error",
                "hessian_bound")
@@ -86,7 +86,7 @@ def resolve(name: str, profile: str, family: str, seed: int = 0, **params: Any) 
 
 
 def result_key(module: ModuleType, family: str, seed: int, params: dict[str, Any]) -> str:
-    """The store key of a validated request (see `pgxlib.results.result_key`)."""
+    """The store key of a validated request (see `pgxlib.store.result_key`)."""
     return store.result_key(family, seed, params, module.PARAMETERS)
 
 

@@ -25,12 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from ..clustering import nmi, random_grouping, spectral_cluster
-from ..config import ConfigError, apply_overrides, pipeline_config
-from ..methods import (StageView, cached_meta_rl, check_int_list, finite_mean, gradient_similarity_labels,
-                       stored_features, task_mean_gradients)
-from ..nets import get_device
-from ..pipeline import progress_default, run_policygradex
+from pgxlib.analysis.stats import finite_mean
+from pgxlib.cluster import gradient_similarity_labels, nmi, random_grouping, spectral_cluster
+from pgxlib.config import ConfigError, apply_overrides, pipeline_config, progress_default
+from pgxlib.estimate.affinity import task_mean_gradients
+from pgxlib.methods import cached_meta_rl, check_int_list, stored_features
+from pgxlib.nets import get_device
+from pgxlib.pipeline import run_policygradex
+from pgxlib.store.cache import StageView
 
 PARAMETERS: dict[str, Any] = {"ks": None, "proj_dims": [100, 200, 400, 800, 1000],
                               "n_subsets": [10, 20, 40, 60, 100], "subset_sizes": None, "depths": [2, 4, 8],

@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import ConfigError, apply_overrides, pipeline_config
-from ..methods import StageView, check_int_list, finite_mean
-from ..metarl import evaluate_targets, meta_train_groups
-from ..nets import get_device
-from ..pipeline import progress_default, run_policygradex
+from pgxlib.analysis.stats import finite_mean
+from pgxlib.config import ConfigError, apply_overrides, pipeline_config, progress_default
+from pgxlib.metarl import evaluate_targets, meta_train_groups
+from pgxlib.methods import check_int_list
+from pgxlib.nets import get_device
+from pgxlib.pipeline import run_policygradex
+from pgxlib.store.cache import StageView
 
 PARAMETERS: dict[str, Any] = {"inner_lrs": [0.01, 0.02, 0.05, 0.1], "inner_updates": [1, 2, 4]}
 EXPECTED_KEYS = ("metrics.grid.after", "metrics.grid.gain", "metrics.before", "metrics.reference",

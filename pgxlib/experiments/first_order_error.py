@@ -3,7 +3,7 @@
 Stages: the shared meta-policy θ* (`pipeline.shared_meta_policy`); its rollout and gradient features, exactly as
 the pipeline computes them (same seeds); the surrogate fits of the pipeline's first `n_directions` subsets, whose
 steps Δθ_S, normalised, are the "surrogate" directions; as many Gaussian "random" directions as a control; then
-`pgxlib.firstorder.first_order_errors` at every distance. Direction i (surrogate or random) is evaluated on the
+`pgxlib.analysis.first_order.first_order_errors` at every distance. Direction i (surrogate or random) is evaluated on the
 held-out transitions (the features' held-out part, never used by the surrogate fits) of the tasks of subset S_i,
 the transitions the pipeline scores θ̂_S on; random direction i is paired with S_i so both sets see the same data.
 """
@@ -15,16 +15,28 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..affinity import sample_subsets
-from ..config import ConfigError, pipeline_config
-from ..features import GradFeatures, Projector, compute_features
-from ..firstorder import (DISTANCES, distance_key, first_order_errors, float64_actor, logp_and_directional,
-                          logp_shifted, loglog_slope, random_directions, summarise, unit_rows)
-from ..nets import actor_params, flat_params, get_device
-from ..pipeline import progress_default, shared_meta_policy
-from ..rollout import Rollout, collect_rollout
-from ..surrogate import surrogate_fit
-from ..tasks import make_family
+from pgxlib.analysis.first_order import (
+    DISTANCES,
+    distance_key,
+    first_order_errors,
+    float64_actor,
+    loglog_slope,
+    logp_and_directional,
+    logp_shifted,
+    random_directions,
+    summarise,
+    unit_rows,
+)
+from pgxlib.config import ConfigError, pipeline_config, progress_default
+from pgxlib.estimate.affinity import sample_subsets
+from pgxlib.estimate.features import GradFeatures, compute_features
+from pgxlib.estimate.projector import Projector
+from pgxlib.estimate.surrogate import surrogate_fit
+from pgxlib.nets import actor_params, flat_params, get_device
+from pgxlib.pipeline import shared_meta_policy
+from pgxlib.rollout import collect_rollout
+from pgxlib.tasks import make_family
+from pgxlib.transitions import Rollout
 
 PARAMETERS: dict[str, Any] = {"n_directions": 8, "distances": None}
 EXPECTED_KEYS = ("metrics.relative_error_pct", "metrics.logp.surrogate", "metrics.logp.random",

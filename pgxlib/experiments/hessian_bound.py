@@ -33,13 +33,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..config import ConfigError, pipeline_config
-from ..hessian import bounded_policy_loss, hessian_bound, layer_dist_sq, max_batch_trace
-from ..nets import actor_log_prob, actor_params, get_device
-from ..pipeline import new_policy, progress_default
-from ..rl.ppo import train_ppo
-from ..rollout import Rollout, TaskVecEnv, gae, to_rollout
-from ..tasks import TaskFamily, make_family
+from pgxlib.analysis.hessian import bounded_policy_loss, hessian_bound, layer_dist_sq, max_batch_trace
+from pgxlib.config import ConfigError, pipeline_config, progress_default
+from pgxlib.nets import actor_log_prob, actor_params, get_device
+from pgxlib.pipeline import new_policy
+from pgxlib.rl.ppo import train_ppo
+from pgxlib.rollout import TaskVecEnv
+from pgxlib.tasks import TaskFamily, make_family
+from pgxlib.transitions import Rollout, gae, to_rollout
 
 PARAMETERS: dict[str, Any] = {"train_steps": None, "checkpoints": None, "group_sizes": None, "subsets_per_size": None,
                               "eval_steps": None, "n_test_tasks": 10, "n_probes": 8, "batch_size": 256,

@@ -19,12 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from ..clustering import random_grouping
-from ..config import ConfigError, apply_overrides, pipeline_config
-from ..methods import (ARCH_OF_METHOD, METHOD_NAMES, StageView, cached_meta_rl, check_int_list, finite_mean,
-                       gradient_similarity_labels, seed_summary, stored_features, task_mean_gradients)
-from ..nets import get_device
-from ..pipeline import progress_default, run_policygradex, shared_meta_policy
+from pgxlib.analysis.stats import finite_mean, seed_summary
+from pgxlib.cluster import gradient_similarity_labels, random_grouping
+from pgxlib.config import ConfigError, apply_overrides, pipeline_config, progress_default
+from pgxlib.estimate.affinity import task_mean_gradients
+from pgxlib.methods import ARCH_OF_METHOD, METHOD_NAMES, cached_meta_rl, check_int_list, stored_features
+from pgxlib.nets import get_device
+from pgxlib.pipeline import run_policygradex, shared_meta_policy
+from pgxlib.store.cache import StageView
 
 PARAMETERS: dict[str, Any] = {"seeds": [0, 1, 2], "k": None}
 EXPECTED_KEYS = (*(f"metrics.methods.{m}.mean" for m in METHOD_NAMES),

@@ -25,18 +25,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..affinity import compute_affinity, sample_subsets
-from ..clustering import nmi
-from ..config import ConfigError, PipelineConfig, PPOConfig, pipeline_config, to_dict
-from ..evaluate import evaluate_policy
-from ..features import Projector, compute_features
-from ..nets import actor_params, flat_params, get_device
-from ..pipeline import cluster, estimate_scores, new_policy, progress_default, shared_meta_policy
-from ..rl.ppo import train_ppo
-from ..rollout import collect_rollout
-from ..speedup import random_nmi_floor, rank_correlation, speedup
-from ..surrogate import surrogate_fit
-from ..tasks import make_family
+from pgxlib.analysis.speedup import random_nmi_floor, rank_correlation, speedup
+from pgxlib.cluster import nmi
+from pgxlib.config import ConfigError, PipelineConfig, PPOConfig, pipeline_config, progress_default, to_dict
+from pgxlib.estimate.affinity import compute_affinity, sample_subsets
+from pgxlib.estimate.features import compute_features
+from pgxlib.estimate.projector import Projector
+from pgxlib.estimate.surrogate import surrogate_fit
+from pgxlib.evaluate import evaluate_policy
+from pgxlib.nets import actor_params, flat_params, get_device
+from pgxlib.pipeline import cluster, estimate_scores, new_policy, shared_meta_policy
+from pgxlib.rl.ppo import train_ppo
+from pgxlib.rollout import collect_rollout
+from pgxlib.tasks import make_family
 
 PARAMETERS: dict[str, Any] = {"depths": (2, 4, 8), "n_subsets": None, "finetune_steps": None, "n_jobs": 2}
 EXPECTED_KEYS = ("metrics.nmi", "metrics.speedup", "metrics.rank_correlation", "metrics.rank_correlation_centred",
@@ -180,7 +181,6 @@ def finetune_and_evaluate(cfg: PipelineConfig, state_dict: dict, tasks: list[int
 
 
 def _warm_up() -> int:
-    from .. import evaluate, rl, tasks  # noqa: F401  (imports torch, gymnasium and the families)
     return 0
 
 

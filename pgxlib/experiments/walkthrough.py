@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import group
+from pgxlib.experiments import group
 
 PARAMETERS: dict[str, Any] = {"k": None}
 EXPECTED_KEYS = ("metrics.groups", "metrics.labels", "metrics.affinity", "metrics.meta_return",

@@ -21,11 +21,12 @@ import torch
 from torch.func import functional_call, vmap
 from tqdm import tqdm
 
-from ..config import MAMLConfig
-from ..nets import ActorCritic, Actor
-from ..rollout import TaskVecEnv, Trajectory, gae
-from ..tasks import Task, TaskFamily
-from .ppo import ppo_loss
+from pgxlib.config import MAMLConfig
+from pgxlib.nets import Actor, ActorCritic
+from pgxlib.rl.ppo import ppo_loss
+from pgxlib.rollout import TaskVecEnv
+from pgxlib.tasks import Task, TaskFamily
+from pgxlib.transitions import Trajectory, gae
 
 Params = dict[str, torch.Tensor]
 

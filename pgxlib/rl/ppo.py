@@ -12,10 +12,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..config import PPOConfig
-from ..nets import ActorCritic
-from ..rollout import TaskVecEnv, gae, to_rollout
-from ..tasks import TaskFamily
+from pgxlib.config import PPOConfig
+from pgxlib.nets import ActorCritic
+from pgxlib.rollout import TaskVecEnv
+from pgxlib.tasks import TaskFamily
+from pgxlib.transitions import gae, to_rollout
 
 
 @dataclass

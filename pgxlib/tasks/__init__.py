@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ..config import FAMILIES, ConfigError
-from .base import Task, TaskFamily, sample_tasks
+from pgxlib.config import FAMILIES, ConfigError
+from pgxlib.tasks.base import Task, TaskFamily, sample_tasks
 
 __all__ = ["Task", "TaskFamily", "make_family", "sample_tasks", "FAMILIES"]
 

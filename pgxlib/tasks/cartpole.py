@@ -30,7 +30,7 @@ import numpy as np
 from gymnasium.envs.classic_control import CartPoleEnv
 from gymnasium.wrappers import TimeLimit
 
-from .base import Task, TaskFamily, sample_tasks
+from pgxlib.tasks.base import Task, TaskFamily, sample_tasks
 
 NAME = "cartpole"
 MAX_EPISODE_STEPS = 500

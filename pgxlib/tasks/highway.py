@@ -47,7 +47,7 @@ from highway_env.envs.common.observation import KinematicObservation
 from highway_env.envs.highway_env import HighwayEnvFast
 from highway_env.vehicle.kinematics import Vehicle
 
-from .base import Task, TaskFamily
+from pgxlib.tasks.base import Task, TaskFamily
 
 NAME = "highway"
 FEATURES = ("presence", "x", "y", "vx", "vy")

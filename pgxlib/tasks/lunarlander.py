@@ -34,7 +34,7 @@ from functools import partial
 import gymnasium as gym
 import numpy as np
 
-from .base import Task, TaskFamily, sample_tasks
+from pgxlib.tasks.base import Task, TaskFamily, sample_tasks
 
 NAME = "lunarlander"
 ENV_ID = "LunarLander-v3"

@@ -38,7 +38,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.wrappers import TimeLimit
 
-from .base import Task, TaskFamily
+from pgxlib.tasks.base import Task, TaskFamily
 
 NAME = "metaworld"
 MT10_NAMES = (

@@ -31,7 +31,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.wrappers import TimeLimit
 
-from .base import Task, TaskFamily
+from pgxlib.tasks.base import Task, TaskFamily
 
 NAME = "nav2d"
 MAX_EPISODE_STEPS = 50

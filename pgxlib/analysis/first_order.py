@@ -1,6 +1,6 @@
 """How good is the first-order expansion the surrogate rests on (PAPER.md, "First-order approximation")?
 
-The surrogate (`pgxlib.surrogate`) replaces log π_θ*+Δ(a|s) − log π_θ*(a|s) by gᵀΔ with g = ∇_θ log π_θ*(a|s).
+The surrogate (`pgxlib.estimate.surrogate`) replaces log π_θ*+Δ(a|s) − log π_θ*(a|s) by gᵀΔ with g = ∇_θ log π_θ*(a|s).
 This module measures the error of that replacement on held-out transitions t = 1..N, along unit directions u in
 the actor's parameter space (length p) at relative distances ρ = ‖Δ‖/‖θ*‖, i.e. Δ = ρ‖θ*‖·u:
 
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.func import jvp
 
-from .nets import Actor, actor_log_prob, flat_params, unflatten_like
+from pgxlib.nets import Actor, actor_log_prob, flat_params, unflatten_like
 
 DISTANCES = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1)
 """Relative distances ρ = ‖Δ‖/‖θ*‖ (0.1% … 10%)."""

@@ -27,7 +27,7 @@ VOLATILE = re.compile(r"time|seconds|speedup|per_second|wall|(^|\.)stages(_cpu)?
 
 
 def golden_path(profile: str = "smoke") -> Path:
-    from .results import repo_root
+    from pgxlib.store.results import repo_root
 
     return repo_root() / "tests" / "golden" / f"{profile}.json"
 
@@ -46,7 +46,7 @@ def flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 def snapshot(profile: str = "smoke") -> dict[str, dict[str, Any]]:
     """The compared metrics of every result stored under ``results/<profile>/``."""
-    from .results import RESULT_FILE, results_root
+    from pgxlib.store.results import RESULT_FILE, results_root
 
     out: dict[str, dict[str, Any]] = {}
     for path in sorted((results_root() / profile).glob(f"*/*/{RESULT_FILE}")):

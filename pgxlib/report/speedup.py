@@ -10,9 +10,9 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import paper
-from .plots import as_nan
-from .speedup import centre_per_task
+from pgxlib.analysis.speedup import centre_per_task
+from pgxlib.analysis.stats import as_nan
+from pgxlib.report import paper
 
 NMI_TOLERANCE = 0.1  # the scorecard's rule: within 0.1 of the paper's NMI, or above
 SPEEDUP_FRACTION = 0.5  # the scorecard's rule: at least half the paper's speedup

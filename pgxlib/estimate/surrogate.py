@@ -34,9 +34,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import SurrogateConfig
-from .features import GradFeatures, Projector
-
+from pgxlib.config import SurrogateConfig
+from pgxlib.estimate.features import GradFeatures
+from pgxlib.estimate.projector import Projector
 
 # ---------------------------------------------------------------------------------------------
 # Batched solver

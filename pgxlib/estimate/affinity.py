@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+import torch
 
 
 def _int(value, name: str, lo: int, hi: int | None = None) -> int:
@@ -183,3 +184,25 @@ def gradient_similarity(task_grads: np.ndarray) -> np.ndarray:
     sim = (sim + sim.T) / 2
     np.fill_diagonal(sim, 0.0)
     return sim
+
+
+def task_mean_gradients(G: torch.Tensor, y: torch.Tensor, w: torch.Tensor, task_id: torch.Tensor,
+                        mask: torch.Tensor, n_tasks: int) -> torch.Tensor:
+    """Per-task mean projected policy gradient at θ*, [n_tasks, d].
+
+    Row i is the mean of w_t·y_t·g̃_t over the transitions t of task i selected by `mask` (the
+    training, i.e. non-held-out, transitions). Since w·y = |Â|·sign(Â) = Â (advantages standardised per
+    task), this is Pᵀ of the policy-gradient estimate (1/N_i) Σ_t Â_t ∇_θ log π_θ*(a_t|s_t) of task i:
+    the direction in which task i alone would move θ*. A task without selected transitions gets 0.
+
+    Args: G [N, d]; y, w [N]; task_id [N] int; mask [N] bool.
+    """
+    if G.dim() != 2 or not (y.shape == w.shape == task_id.shape == mask.shape == (G.shape[0],)):
+        raise ValueError(f"expected G [N, d] and y, w, task_id, mask [N]; got {tuple(G.shape)}, {tuple(y.shape)}, "
+                         f"{tuple(w.shape)}, {tuple(task_id.shape)}, {tuple(mask.shape)}")
+    sel = mask.bool()
+    weights = (w * y).double()[sel]
+    onehot = (task_id[sel, None] == torch.arange(n_tasks, device=task_id.device)).double()  # [N_s, n]
+    sums = onehot.T @ (weights[:, None] * G[sel].double())
+    counts = onehot.sum(0).clamp(min=1.0)
+    return sums / counts[:, None]

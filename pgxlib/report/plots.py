@@ -9,10 +9,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-
-def as_nan(x) -> np.ndarray:
-    """A float array with masked entries (as stored results load them) turned into NaN."""
-    return np.ma.filled(np.ma.asarray(x, dtype=float), np.nan)
+from pgxlib.analysis.stats import as_nan
 
 
 def _short(n: int) -> list[str]:

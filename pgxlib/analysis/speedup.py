@@ -1,7 +1,7 @@
 """Surrogate accuracy and cost: the maths of comparing estimated with measured subset scores.
 
 Pure numpy: arrays in, numbers or arrays out. m subsets, n tasks; `members [m, n]` bool and score
-matrices `[m, n]` holding f_i(S_l) at member positions (NaN elsewhere), as in `pgxlib.affinity`.
+matrices `[m, n]` holding f_i(S_l) at member positions (NaN elsewhere), as in `pgxlib.estimate.affinity`.
 
 - `random_nmi_floor`: the NMI a uniformly random partition into k groups reaches against a given
   clustering, averaged over draws (the chance level that an NMI must beat; PAPER.md gives ≈ 0.2).
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .clustering import nmi, random_grouping
+from pgxlib.cluster import nmi, random_grouping
 
 
 def random_nmi_floor(labels, k: int, n_draws: int = 100, seed: int = 0) -> tuple[float, float]:

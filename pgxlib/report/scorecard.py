@@ -1,6 +1,6 @@
 """The reproduction scorecard: every claim of the paper beside our stored measurement.
 
-`CLAIMS` is the registry. A `Claim` names the paper's number (from `pgxlib.paper`), where our
+`CLAIMS` is the registry. A `Claim` names the paper's number (from `pgxlib.report.paper`), where our
 number comes from (a `Metric` of a stored result, a relative `Gain`, or an `Aggregate` of several)
 and how the two are compared. `build_scorecard(profile)` reads whatever results are stored under
 ``results/<profile>/`` and never computes or invents a number: a claim without a stored result is
@@ -35,9 +35,10 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from . import experiments, paper
-from .config import ConfigError
-from .results import Result, ResultError
+from pgxlib import experiments
+from pgxlib.config import ConfigError
+from pgxlib.report import paper
+from pgxlib.store.results import Result, ResultError
 
 STATUSES = ("reproduced", "not reproduced", "within seed noise", "not yet measured")
 COLUMNS = ("table", "claim", "paper", "ours", "profile & budget", "status", "why", "result")
@@ -361,7 +362,7 @@ def evaluate_claim(claim: Claim, lookup: Lookup) -> dict[str, str]:
 def build_scorecard(profile: str, claims: Sequence[Claim] | None = None):
     """The scorecard of `profile` as a pandas DataFrame with columns `COLUMNS`, one row per claim.
 
-    ``table`` names the paper table (`pgxlib.paper`) a claim comes from; ``result`` gives the commit
+    ``table`` names the paper table (`pgxlib.report.paper`) a claim comes from; ``result`` gives the commit
     and time stamp of the stored result(s) used, with STALE where the code has changed since.
     """
     import pandas as pd

@@ -1,7 +1,7 @@
 """Tables, figures and computed sentences of the first-order error chapter (`notebooks/first_order_error.py`).
 
 Every function takes a stored result's metrics/arrays (plain dicts and arrays) and returns a DataFrame, a
-matplotlib Figure or a string; the paper's numbers come from `pgxlib.paper`.
+matplotlib Figure or a string; the paper's numbers come from `pgxlib.report.paper`.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import paper
-from .firstorder import distance_key
+from pgxlib.analysis.first_order import distance_key
+from pgxlib.report import paper
 
 PAPER_COLUMNS = {"metaworld": "MT10", "cartpole": "CartPole", "highway": "Highway", "lunarlander": "LunarLander"}
 """The column of the paper's first-order table for each family (nav2d has none)."""

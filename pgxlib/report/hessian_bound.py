@@ -39,7 +39,7 @@ def layer_table(metrics: Mapping, arrays: Mapping):
     """Per layer at the last measuring point: trace T_i, distance D_i and its bound term."""
     import pandas as pd
 
-    from .hessian import bound_terms
+    from pgxlib.analysis.hessian import bound_terms
 
     T, D = as_nan(arrays["layer_traces"])[-1], as_nan(arrays["layer_dists"])[-1]
     cap = metrics["settings"]["loss_cap"]
@@ -169,8 +169,8 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 def budget_sentence(profile: str, seed: int = 0) -> str:
     """The stored wall times of this chapter's runs of `profile` on the control families, and their sum."""
-    from .config import CONTROL_FAMILIES
-    from .experiments import find_result
+    from pgxlib.config import CONTROL_FAMILIES
+    from pgxlib.experiments import find_result
 
     times = {}
     for fam in CONTROL_FAMILIES:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import operator
 import warnings
 from fractions import Fraction
+from typing import Sequence
 
 import numpy as np
+
+from pgxlib.estimate.affinity import gradient_similarity
 
 
 def _check_square(U, name: str = "U") -> np.ndarray:
@@ -307,3 +310,15 @@ def nmi(labels_a, labels_b) -> float:
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"labelings must be 1-d of the same length, got shapes {a.shape} and {b.shape}")
     return float(normalized_mutual_info_score(a, b))
+
+
+def labels_key(labels: Sequence[int]) -> str:
+    """A stage-name-safe key of a partition: ``"0-0-1-2-1"`` (labels numbered by first appearance)."""
+    return "-".join(str(int(x)) for x in labels)
+
+
+def gradient_similarity_labels(task_grads: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labels [n], similarity [n, n]): the gradient-similarity baseline, SDP with k groups on the
+    cosine similarity of the per-task mean gradients (the same clustering as PolicyGradEx, other U)."""
+    sim = gradient_similarity(np.asarray(task_grads, dtype=float))
+    return sdp_cluster(sim, k), sim

@@ -1,0 +1,2 @@
+"""Analysis maths: first-order error, Hessian terms and the generalisation bound, speedup and agreement
+measures, small statistics."""

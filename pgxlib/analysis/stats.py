@@ -1,0 +1,29 @@
+"""Small statistics shared by experiments and reports: seed summaries, finite means, NaN conversion."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def seed_summary(values: Sequence[float | None]) -> dict[str, Any]:
+    """{"mean", "std", "seeds"} over per-seed scores; std is the sample std (ddof=1), 0 for one seed;
+    all None when any seed is None (a method that was not measured)."""
+    vals = list(values)
+    if not vals or any(v is None for v in vals):
+        return {"mean": None, "std": None, "seeds": [None] * len(vals)}
+    arr = np.asarray(vals, dtype=float)
+    std = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+    return {"mean": float(arr.mean()), "std": std, "seeds": [float(v) for v in arr]}
+
+
+def finite_mean(x) -> float | None:
+    """Mean of the finite entries of `x`, None when there is none."""
+    arr = np.asarray(x, dtype=float)
+    arr = arr[np.isfinite(arr)]
+    return float(arr.mean()) if arr.size else None
+
+
+def as_nan(x) -> np.ndarray:
+    """A float array with masked entries (as stored results load them) turned into NaN."""
+    return np.ma.filled(np.ma.asarray(x, dtype=float), np.nan)

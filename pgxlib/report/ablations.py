@@ -1,0 +1,273 @@
+"""The ablations chapters: knob tables, plots and sentences, and the overview across families."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from pgxlib.report import paper
+from pgxlib.report.main_results import _num, _zoom
+
+# ---------------------------------------------------------------------------------------------
+# Ablations
+# ---------------------------------------------------------------------------------------------
+
+KNOB_TITLES = {"k": "number of groups k", "proj_dim": "projection dimension d", "n_subsets": "number of subsets m",
+               "subset_size": "subset size", "depth": "policy depth (hidden layers)", "strategy": "grouping strategy"}
+STRATEGY_LABELS = {"sdp": "loss-based SDP (PolicyGradEx)", "spectral": "spectral clustering of the same U",
+                   "gradient_similarity": "gradient similarity", "random": "random"}
+_PAPER_STRATEGY = {"sdp": "loss-based (PolicyGradEx)", "gradient_similarity": "gradient similarity", "random": "random"}
+
+
+def seed_std(profile: str, family: str) -> tuple[float, list[float]] | None:
+    """PolicyGradEx's seed-to-seed std and per-seed scores in the stored main results of `family`
+    (the yardstick for single-seed ablation differences), None when that result is not stored."""
+    from pgxlib.store.results import read_result, stored_results
+
+    paths = [p for p in stored_results(profile, "main_results") if p.name.split("-seed")[0] == family]
+    if not paths:
+        return None
+    entry = read_result(paths[0]).metrics["methods"]["policygradex"]
+    return entry["std"], list(entry["seeds"])
+
+
+def noise_note(profile: str, family: str) -> str:
+    """The yardstick of `seed_std` as a sentence ("" when the main results of `family` are not stored)."""
+    found = seed_std(profile, family)
+    if found is None:
+        return ""
+    std, seeds = found
+    return (f"**Noise yardstick.** The ablations use one seed. In the main results on {family} "
+            f"({len(seeds)} seeds), PolicyGradEx's score has a seed-to-seed standard deviation of "
+            f"{std:.3g} (per-seed scores {', '.join(f'{v:.3g}' for v in seeds)}); "
+            f"differences between knob values smaller than that are within seed noise.")
+
+
+def paper_knob_value(knob: str, value) -> str:
+    """The paper's number for a knob value (Meta-World, MT10 success), "–" where it reports none."""
+    if knob == "k":
+        rows = dict(paper.N_GROUPS.rows)
+        return paper.format_value(rows[str(value)][0], "%") + " (MW)" if str(value) in rows else "–"
+    if knob == "strategy" and value in _PAPER_STRATEGY:
+        return paper.format_value(paper.GROUPING_STRATEGY.value(_PAPER_STRATEGY[value], "Meta-World"), "%") + " (MW)"
+    if knob == "proj_dim":
+        return str(paper.PROJECTION_DIM.value("200–1000", "effect")) if 400 <= int(value) <= 1000 else "–"
+    return "–"
+
+
+def _fmt(v, pct: bool = False) -> str:
+    if v is None:
+        return "not trained"
+    return f"{100 * v:.1f}%" if pct else _num(v)
+
+
+def knob_table(metrics: Mapping[str, Any], knob: str):
+    """One row per value of `knob`: groups, NMI against the reference clustering, mean return, paper."""
+    import pandas as pd
+
+    k = metrics[knob]
+    has_success = any(s is not None for s in k["success"])
+    rows = []
+    for v, r in zip(k["values"], k["rows"]):
+        label = STRATEGY_LABELS[v] if knob == "strategy" else str(v)
+        row = {KNOB_TITLES[knob]: label + (" (reference)" if v == k["reference"] else ""),
+               "groups": " | ".join(",".join(f"S{i}" for i in g) for g in r["groups"]),
+               "NMI vs reference": f"{r['nmi']:.2f}", "target return after adaptation": _fmt(r["score"]),
+               "before adaptation": _fmt(r.get("score_before"))}
+        if has_success:
+            row["success"] = _fmt(r["success"], pct=True)
+        if knob == "n_subsets":
+            row["subsets used (after pair coverage)"] = r.get("subsets_used", "–")
+        if knob in ("k", "strategy", "proj_dim"):
+            row["paper (Meta-World, meta-RL)"] = paper_knob_value(knob, v)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(KNOB_TITLES[knob])
+
+
+def knob_plot(metrics: Mapping[str, Any], knob: str) -> plt.Figure:
+    """Mean return (and NMI against the reference clustering) against the knob's values."""
+    k = metrics[knob]
+    values, scores, nmis = k["values"], k["scores"], k["nmi"]
+    theta = metrics["reference"]["score"]
+    paper_panel = knob in ("k", "strategy")
+    fig, axes = plt.subplots(1, 2 if paper_panel else 1, figsize=(10 if paper_panel else 6.5, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    if knob == "strategy":
+        x = np.arange(len(values))
+        ax.bar(x, [s if s is not None else np.nan for s in scores],
+               color=["tab:red" if v == "sdp" else "tab:blue" for v in values], alpha=0.75)
+        ax.set_xticks(x, [STRATEGY_LABELS[v] for v in values], rotation=20, ha="right", fontsize=8)
+        _zoom(ax, [{"mean": s, "std": 0.0, "seeds": [s]} for s in scores if s is not None], theta)
+    else:
+        trained = [(v, s) for v, s in zip(values, scores) if s is not None]
+        if trained:
+            ax.plot([v for v, _ in trained], [s for _, s in trained], "o-", color="tab:red",
+                    label="target return after adaptation")
+        ax.set_xlabel(KNOB_TITLES[knob])
+        ax.set_xticks(values)
+        ax.axvline(k["reference"], color="gray", ls=":", lw=1, label="reference")
+    ax.axhline(theta, color="gray", ls="--", lw=1, label="reference configuration")
+    handles, names = ax.get_legend_handles_labels()
+    if knob not in ("k", "strategy"):
+        ax2 = ax.twinx()
+        ax2.plot(values, nmis, "s--", color="tab:green", label="NMI vs reference")
+        ax2.set_ylabel("NMI vs reference clustering", color="tab:green")
+        ax2.set_ylim(-0.05, 1.05)
+        h2, n2 = ax2.get_legend_handles_labels()
+        handles, names = handles + h2, names + n2
+    ax.set_ylabel("mean target return after adaptation")
+    ax.set_title(f"Ours: {metrics['family']}, seed {metrics['seed']}, meta-RL", fontsize=10)
+    ax.legend(handles, names, fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    if paper_panel:
+        axp = axes[0, 1]
+        if knob == "k":
+            ks = [int(r) for r, _ in paper.N_GROUPS.rows]
+            axp.plot(ks, [v[0] for _, v in paper.N_GROUPS.rows], "o-", color="tab:purple")
+            axp.set_xlabel("number of groups k")
+            axp.set_xticks(ks)
+        else:
+            names = list(_PAPER_STRATEGY)
+            axp.bar(np.arange(len(names)), [paper.GROUPING_STRATEGY.value(_PAPER_STRATEGY[s], "Meta-World")
+                                            for s in names], color="tab:purple", alpha=0.6)
+            axp.set_xticks(np.arange(len(names)), [STRATEGY_LABELS[s] for s in names], rotation=20, ha="right",
+                           fontsize=8)
+        axp.set_ylabel("MT10 success (%)")
+        axp.set_title("Paper: Meta-World MT10 (other env and protocol)")
+        axp.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def knob_sentence(metrics: Mapping[str, Any], knob: str) -> str:
+    """A computed sentence on what the knob does in our numbers, beside what the paper reports."""
+    k = metrics[knob]
+    rows = dict(zip(map(str, k["values"]), k["rows"]))
+    ref = str(k["reference"])
+    scored = {v: r["score"] for v, r in rows.items() if r["score"] is not None}
+    best = max(scored, key=scored.get) if scored else None
+    if knob == "k":
+        lower = [v for v in scored if int(v) < int(ref)]
+        above = all(scored[ref] > scored[v] for v in lower) if ref in scored and lower else None
+        text = (f"Best target return after adaptation at k={best} ({_num(scored[best])}); the reference k={ref} gives "
+                f"{_num(scored.get(ref, float('nan')))}" if best else "No k was trained.")
+        if above is not None:
+            text += (f", {'above' if above else 'not above'} every smaller k "
+                     f"({', '.join(f'k={v}: {_num(scored[v])}' for v in lower)}).")
+        vals = [v[0] for _, v in paper.N_GROUPS.rows]
+        text += (f" The paper (Meta-World MT10 success, another env and protocol) rises with k: "
+                 f"{', '.join(f'k={r}: {v:g}%' for r, v in zip([r for r, _ in paper.N_GROUPS.rows], vals))}.")
+        return text
+    if knob == "strategy":
+        order = sorted(scored, key=lambda v: -scored[v])
+        sdp_first = order[0] == "sdp" if order else False
+        text = (f"Our order (target return after adaptation, best first): "
+                f"{', '.join(f'{STRATEGY_LABELS[v]} {_num(scored[v])}' for v in order)}; the loss-based SDP is "
+                f"{'first' if sdp_first else 'not first'}.")
+        text += (" The paper (Meta-World MT10 success) has loss-based "
+                 f"{paper.GROUPING_STRATEGY.value('loss-based (PolicyGradEx)', 'Meta-World'):g}%, gradient similarity "
+                 f"{paper.GROUPING_STRATEGY.value('gradient similarity', 'Meta-World'):g}%, random "
+                 f"{paper.GROUPING_STRATEGY.value('random', 'Meta-World'):g}%; spectral clustering is not in its table.")
+        return text
+    same = [v for v, r in rows.items() if r["nmi"] >= 0.999]
+    text = (f"{len(same)} of {len(rows)} values give the reference partition exactly (NMI 1): "
+            f"{', '.join(same) if same else 'none'}; NMI ranges from {min(k['nmi']):.2f} to {max(k['nmi']):.2f}.")
+    if scored:
+        lo, hi = min(scored.values()), max(scored.values())
+        text += f" The target return after adaptation ranges from {_num(lo)} to {_num(hi)} over the values."
+    if knob == "depth":
+        text += (" Each depth has its own θ* and features, so the NMI compares clusterings found from different "
+                 "policies. The paper's depth ablation (speedup and NMI at 2/4/8 layers) is in the speedup chapter.")
+    if knob == "proj_dim":
+        m = k.get("min_nmi_above_reference")
+        if m is not None:
+            text += (f" Above the reference d={ref}, the smallest NMI against it is {m:.2f}: the clustering is "
+                     f"{'flat' if m >= 0.999 else 'not flat'} beyond d={ref} (the paper: "
+                     f"{paper.PROJECTION_DIM.value('200–1000', 'effect')}, on Meta-World).")
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Ablations across families
+# ---------------------------------------------------------------------------------------------
+
+def _knob_label(knob: str, value) -> str:
+    return STRATEGY_LABELS[value].split(" (")[0] if knob == "strategy" else str(value)
+
+
+def knob_effects(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None],
+                 knob: str) -> dict[str, dict[str, float | None]]:
+    """Per family and value of `knob`: (score − reference score) / the family's seed std, the knob's
+    effect in units of seed noise (None where the value was not trained or no std is stored)."""
+    out = {}
+    for family, metrics in results.items():
+        k, ref, std = metrics[knob], metrics["reference"]["score"], stds.get(family)
+        out[family] = {_knob_label(knob, v): (None if s is None or not std else (s - ref) / std)
+                       for v, s in zip(k["values"], k["scores"])}
+    return out
+
+
+def ablation_overview(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None], knob: str):
+    """One row per family: each value's target return after adaptation and, in brackets, its distance
+    from the reference configuration in seed stds."""
+    import pandas as pd
+
+    effects = knob_effects(results, stds, knob)
+    rows = {}
+    for family, metrics in results.items():
+        k = metrics[knob]
+        row = {}
+        for v, s in zip(k["values"], k["scores"]):
+            label = _knob_label(knob, v)
+            effect = effects[family][label]
+            cell = "not trained" if s is None else _num(s) + ("" if effect is None else f" ({effect:+.1f}σ)")
+            row[label + (" (ref.)" if v == k["reference"] else "")] = cell
+        rows[family] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(KNOB_TITLES[knob])
+
+
+def ablation_overview_plot(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None]) -> plt.Figure:
+    """One panel per knob: every family's (score − reference) / seed std against the knob's values,
+    with the ±1 seed-std band shaded."""
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+    for ax, knob in zip(axes.flat, KNOB_TITLES):
+        effects = knob_effects(results, stds, knob)
+        labels = list(dict.fromkeys(v for per in effects.values() for v in per))
+        x = np.arange(len(labels))
+        for family, per in effects.items():
+            ax.plot(x, [np.nan if per.get(v) is None else per[v] for v in labels], "o-", label=family, alpha=0.8)
+        ax.axhspan(-1, 1, color="gray", alpha=0.15, lw=0)
+        ax.axhline(0, color="gray", lw=1, ls="--")
+        ax.set_xticks(x, labels, rotation=20 if knob == "strategy" else 0, fontsize=8)
+        ax.set_title(KNOB_TITLES[knob], fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("(score − reference) / seed std")
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle("Each knob's effect on the target return after adaptation, in seed stds "
+                 "(shaded: within one seed std of the reference)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def ablation_summary(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None]):
+    """One row per knob, one column per family: the best value and its distance from the reference in
+    seed stds ("reference" when no value beats it), and how many families have some value more than
+    one seed std away from the reference."""
+    import pandas as pd
+
+    rows = {}
+    for knob in KNOB_TITLES:
+        row, beyond = {}, 0
+        for family, per in knob_effects(results, stds, knob).items():
+            scored = {v: e for v, e in per.items() if e is not None}
+            if not scored:
+                row[family] = "–"
+                continue
+            best = max(scored, key=scored.get)
+            row[family] = "reference" if scored[best] <= 0 else f"{best} ({scored[best]:+.1f}σ)"
+            beyond += max(abs(e) for e in scored.values()) > 1
+        row["families with a value > 1σ from the reference"] = beyond
+        rows[KNOB_TITLES[knob]] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("knob: best value")

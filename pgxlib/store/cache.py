@@ -1,0 +1,147 @@
+"""Stage caches: one protocol (`get_or_compute(stage, fn)` and `times`), three implementations.
+
+`StageCache` stores stages on disk (atomic writes, `torch.load(weights_only=True)`), so an
+interrupted run resumes; `MemoryCache` remembers within the process; `StageView` renames the
+stages of a parent cache so that several runs share one cache."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+
+from pgxlib.store.results import ResultError
+
+# ---------------------------------------------------------------------------------------------
+# Resumable stages
+# ---------------------------------------------------------------------------------------------
+
+_ALLOWED_LEAVES = (bool, int, float, str, type(None))
+
+
+def _check_stage_value(value: Any, where: str) -> None:
+    """Only tensors, numbers, strings, None, lists/tuples and str-keyed dicts of those are cached."""
+
+    if isinstance(value, (torch.Tensor, *_ALLOWED_LEAVES)):
+        return
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_stage_value(v, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ResultError(f"stage value {where} has a non-string key {k!r}")
+            _check_stage_value(v, f"{where}.{k}")
+        return
+    raise ResultError(f"stage value {where} is a {type(value).__name__}; cache tensors, numbers, strings, "
+                      "lists and dicts only (they load with torch.load(weights_only=True))")
+
+
+class StageCache:
+    """Resumable intermediate stages of one run, one ``<stage>.pt`` file each under `root`.
+
+    `get_or_compute(stage, fn)` returns the stored value of `stage` if there is one, else calls `fn`,
+    saves its value atomically and returns it. Values load with ``torch.load(weights_only=True)``,
+    so nothing but tensors and plain containers is ever unpickled. `times[stage]` is the wall time
+    the stage took when it was computed (also when it is resumed from disk); `resumed` names the
+    stages loaded from disk in this process. When `fingerprint` is given and differs from the one the
+    cache was written with, the cache is cleared: stages of other code are not resumed.
+    """
+
+    def __init__(self, root: str | os.PathLike, fingerprint: str | None = None):
+        self.root = Path(root)
+        self.times: dict[str, float] = {}
+        self.resumed: dict[str, float] = {}
+        self.fingerprint = fingerprint
+        stamp = self.root / "fingerprint.txt"
+        if fingerprint is not None and stamp.exists() and stamp.read_text().strip() != fingerprint:
+            self.clear()
+
+    def path(self, stage: str) -> Path:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", stage) or stage.startswith("."):
+            raise ResultError(f"invalid stage name {stage!r}: use letters, digits, '_', '-', '.'")
+        return self.root / f"{stage}.pt"
+
+    def __contains__(self, stage: str) -> bool:
+        return self.path(stage).exists()
+
+    def get_or_compute(self, stage: str, fn: Callable[[], dict]) -> dict:
+        """The value of `stage`: loaded if stored, else computed by `fn()` and stored."""
+
+        path = self.path(stage)
+        if path.exists():
+            payload = torch.load(path, weights_only=True)
+            self.times[stage] = float(payload["seconds"])
+            self.resumed[stage] = float(payload["seconds"])
+            return payload["value"]
+        start = time.perf_counter()
+        value = fn()
+        seconds = time.perf_counter() - start
+        _check_stage_value(value, stage)
+        self._save(path, {"value": value, "seconds": seconds})
+        self.times[stage] = seconds
+        return value
+
+    def _save(self, path: Path, payload: dict) -> None:
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.fingerprint is not None:
+            (self.root / "fingerprint.txt").write_text(self.fingerprint + "\n")
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            torch.save(payload, tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        """Forget every stored stage of this run."""
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.times.clear()
+        self.resumed.clear()
+
+    def stages(self) -> list[str]:
+        """Names of the stages stored on disk."""
+        return sorted(p.stem for p in self.root.glob("*.pt")) if self.root.is_dir() else []
+
+
+class StageView:
+    """A view of a stage cache that renames stages: ``get_or_compute(stage)`` goes to the parent as
+    ``rename.get(stage, prefix + stage)``. Lets `run_policygradex` run several times (seeds, knob
+    values) in one experiment cache while sharing the stages that do not change (``rename``)."""
+
+    def __init__(self, parent, prefix: str = "", rename: Mapping[str, str] | None = None):
+        self.parent = parent
+        self.prefix = prefix
+        self.rename = dict(rename or {})
+        self.times: dict[str, float] = {}
+
+    def name(self, stage: str) -> str:
+        return self.rename.get(stage, self.prefix + stage)
+
+    def get_or_compute(self, stage: str, fn: Callable[[], dict]) -> dict:
+        name = self.name(stage)
+        value = self.parent.get_or_compute(name, fn)
+        self.times[stage] = getattr(self.parent, "times", {}).get(name, float("nan"))
+        return value
+
+
+class MemoryCache:
+    """A stage cache that only remembers within the process (used when no store is given)."""
+
+    def __init__(self):
+        self.values: dict[str, dict] = {}
+        self.times: dict[str, float] = {}
+
+    def get_or_compute(self, stage: str, fn: Callable[[], dict]) -> dict:
+        if stage not in self.values:
+            start = time.perf_counter()
+            self.values[stage] = fn()
+            self.times[stage] = time.perf_counter() - start
+        return self.values[stage]

@@ -1,0 +1,101 @@
+"""Code fingerprints: a sha256 over an experiment module and every pgxlib module it imports.
+
+A stored result whose fingerprint differs from the current code's is shown as stale."""
+from __future__ import annotations
+
+import ast
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pgxlib.store.results import PACKAGE_DIR, ResultError
+
+FINGERPRINT_EXCLUDED = ("pgxlib.cli", "pgxlib.book", "pgxlib.experiments", "pgxlib.store", "pgxlib.report")
+"""Modules whose changes never make a result stale: the face, the registry, the store and reporting
+(a name excludes that module and, for the store and reporting, every module inside it)."""
+
+
+def _excluded(module: str) -> bool:
+    return module in FINGERPRINT_EXCLUDED or module.startswith(("pgxlib.store.", "pgxlib.report."))
+
+
+# ---------------------------------------------------------------------------------------------
+# Code fingerprint
+# ---------------------------------------------------------------------------------------------
+
+def _module_file(module: str) -> Path | None:
+    """The source file of a pgxlib module name, or None when it is not one."""
+    parts = module.split(".")
+    if parts[0] != "pgxlib":
+        return None
+    base = PACKAGE_DIR.joinpath(*parts[1:])
+    if (base / "__init__.py").exists():
+        return base / "__init__.py"
+    if base.with_suffix(".py").exists():
+        return base.with_suffix(".py")
+    return None
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE_DIR).with_suffix("")
+    parts = ["pgxlib", *rel.parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """pgxlib modules named by the import statements of one file (anywhere in it, lazy ones too)."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if _module_file(sub) is not None else base)
+    return {m for m in found if m.startswith("pgxlib") and _module_file(m) is not None}
+
+
+def _expand(module: str) -> list[Path]:
+    """The files a module stands for: a package (other than pgxlib itself) brings all its modules,
+    since packages such as `pgxlib.tasks` load their members dynamically."""
+    path = _module_file(module)
+    if path is None or _excluded(module):
+        return []
+    if path.name == "__init__.py" and module != "pgxlib":
+        return sorted(p for p in path.parent.rglob("*.py") if not _excluded(_module_name(p)))
+    return [path]
+
+
+def code_files(module: str) -> list[Path]:
+    """The experiment module `module` and every pgxlib source file it imports, transitively."""
+    start = _module_file(module)
+    if start is None:
+        raise ResultError(f"no pgxlib source file for module {module!r}")
+    seen: set[Path] = set()
+    todo = [start]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in _imported_modules(path):
+            todo.extend(p for p in _expand(name) if p not in seen)
+    return sorted(seen)
+
+
+def code_fingerprint(module: str) -> dict[str, Any]:
+    """``{"sha256": ..., "files": [...]}`` over the sources that `code_files(module)` lists."""
+    digest = hashlib.sha256()
+    files = code_files(module)
+    for path in files:
+        digest.update(str(path.relative_to(PACKAGE_DIR.parent).as_posix()).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return {"sha256": digest.hexdigest(), "files": [p.relative_to(PACKAGE_DIR.parent).as_posix() for p in files]}
