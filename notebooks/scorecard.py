@@ -25,10 +25,11 @@ profile = "default"
 # %%
 from IPython.display import Markdown, display
 
+from pgxlib import experiments
 from pgxlib.report import paper
 from pgxlib.report.scorecard import build_scorecard, sections, stale_results, summary
 
-card = build_scorecard(profile)
+card = build_scorecard(profile, experiments)
 counts = summary(card)
 display(Markdown(f"Profile `{profile}`: {len(card)} claims; " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "."))
 stale = stale_results(card)

@@ -11,14 +11,17 @@ mean with a state-independent log standard deviation (continuous actions).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
 
 from pgxlib.config import NetConfig
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 _ACT = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -41,11 +44,15 @@ def mlp(in_dim: int, out_dim: int, depth: int, width: int, activation: str, out_
 
 
 def space_dims(observation_space: gym.Space, action_space: gym.Space) -> tuple[int, bool, int]:
-    """(obs_dim, discrete, action_dim) where action_dim is the number of actions if discrete."""
+    """(obs_dim, discrete, action_dim) where action_dim is the number of actions if discrete.
+
+    gymnasium is imported here, not by the module, so that the maths on policies loads no environment."""
+    from gymnasium import spaces
+
     obs_dim = int(np.prod(observation_space.shape))
-    if isinstance(action_space, gym.spaces.Discrete):
+    if isinstance(action_space, spaces.Discrete):
         return obs_dim, True, int(action_space.n)
-    if isinstance(action_space, gym.spaces.Box):
+    if isinstance(action_space, spaces.Box):
         return obs_dim, False, int(np.prod(action_space.shape))
     raise TypeError(f"unsupported action space {action_space}")
 

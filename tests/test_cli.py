@@ -13,7 +13,6 @@ import pytest
 
 from pgxlib import book, cli, experiments
 from pgxlib import store as results
-from pgxlib.config import pipeline_config
 
 
 def written(root: Path) -> list[Path]:

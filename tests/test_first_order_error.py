@@ -9,7 +9,6 @@ from torch import nn
 
 from pgxlib.analysis.first_order import (
     DISTANCES,
-    distance_key,
     first_order_errors,
     float64_actor,
     loglog_slope,
@@ -18,6 +17,7 @@ from pgxlib.analysis.first_order import (
     relative_error,
     summarise,
 )
+from pgxlib.analysis.stats import distance_key
 from pgxlib.config import ConfigError
 from pgxlib.estimate.features import per_sample_grads
 from pgxlib.nets import actor_log_prob, actor_params, flat_params

@@ -303,7 +303,7 @@ def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path)
     monkeypatch.setattr(experiments, "_fingerprint", lambda module: {"sha256": "f", "files": []})
     experiments.run_experiment("main_results", "default", "cartpole")
 
-    card = scorecard.build_scorecard("default").set_index("claim")
+    card = scorecard.build_scorecard("default", experiments).set_index("claim")
     note = f" ({scorecard.PROTOCOL_NOTE})"
     row = card.loc["Main results, CartPole: Random grouping below PolicyGradEx" + note]
     assert (row["paper"], row["ours"], row["status"]) == ("144.1", "120.0", "not reproduced")

@@ -28,15 +28,11 @@ import numpy as np
 import torch
 from torch.func import jvp
 
+from pgxlib.analysis.stats import distance_key
 from pgxlib.nets import Actor, actor_log_prob, flat_params, unflatten_like
 
 DISTANCES = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1)
 """Relative distances ρ = ‖Δ‖/‖θ*‖ (0.1% … 10%)."""
-
-
-def distance_key(rho: float) -> str:
-    """The result key of a distance: ρ in percent, shortest form (0.001 -> "0.1", 0.01 -> "1", 0.1 -> "10")."""
-    return f"{round(100 * float(rho), 6):g}"
 
 
 def float64_actor(actor: Actor) -> Actor:

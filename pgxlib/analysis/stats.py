@@ -1,4 +1,5 @@
-"""Small statistics shared by experiments and reports: seed summaries, finite means, NaN conversion."""
+"""Small statistics shared by experiments and reports: seed summaries, finite means, NaN conversion,
+rank correlation, and the key under which a relative distance is stored."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -27,3 +28,8 @@ def finite_mean(x) -> float | None:
 def as_nan(x) -> np.ndarray:
     """A float array with masked entries (as stored results load them) turned into NaN."""
     return np.ma.filled(np.ma.asarray(x, dtype=float), np.nan)
+
+
+def distance_key(rho: float) -> str:
+    """The result key of a distance: ρ in percent, shortest form (0.001 -> "0.1", 0.01 -> "1", 0.1 -> "10")."""
+    return f"{round(100 * float(rho), 6):g}"

@@ -17,7 +17,6 @@ import torch
 
 from pgxlib.analysis.first_order import (
     DISTANCES,
-    distance_key,
     first_order_errors,
     float64_actor,
     loglog_slope,
@@ -27,6 +26,7 @@ from pgxlib.analysis.first_order import (
     summarise,
     unit_rows,
 )
+from pgxlib.analysis.stats import distance_key
 from pgxlib.config import ConfigError, pipeline_config, progress_default
 from pgxlib.estimate.affinity import sample_subsets
 from pgxlib.estimate.features import GradFeatures, compute_features

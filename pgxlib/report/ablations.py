@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pgxlib.report import paper
-from pgxlib.report.main_results import _num, _zoom
+from pgxlib.report.main_results import format_number, zoom_to_theta
 
 # ---------------------------------------------------------------------------------------------
 # Ablations
@@ -59,7 +59,7 @@ def paper_knob_value(knob: str, value) -> str:
 def _fmt(v, pct: bool = False) -> str:
     if v is None:
         return "not trained"
-    return f"{100 * v:.1f}%" if pct else _num(v)
+    return f"{100 * v:.1f}%" if pct else format_number(v)
 
 
 def knob_table(metrics: Mapping[str, Any], knob: str):
@@ -98,7 +98,7 @@ def knob_plot(metrics: Mapping[str, Any], knob: str) -> plt.Figure:
         ax.bar(x, [s if s is not None else np.nan for s in scores],
                color=["tab:red" if v == "sdp" else "tab:blue" for v in values], alpha=0.75)
         ax.set_xticks(x, [STRATEGY_LABELS[v] for v in values], rotation=20, ha="right", fontsize=8)
-        _zoom(ax, [{"mean": s, "std": 0.0, "seeds": [s]} for s in scores if s is not None], theta)
+        zoom_to_theta(ax, [{"mean": s, "std": 0.0, "seeds": [s]} for s in scores if s is not None], theta)
     else:
         trained = [(v, s) for v, s in zip(values, scores) if s is not None]
         if trained:
@@ -150,11 +150,11 @@ def knob_sentence(metrics: Mapping[str, Any], knob: str) -> str:
     if knob == "k":
         lower = [v for v in scored if int(v) < int(ref)]
         above = all(scored[ref] > scored[v] for v in lower) if ref in scored and lower else None
-        text = (f"Best target return after adaptation at k={best} ({_num(scored[best])}); the reference k={ref} gives "
-                f"{_num(scored.get(ref, float('nan')))}" if best else "No k was trained.")
+        text = (f"Best target return after adaptation at k={best} ({format_number(scored[best])}); the reference k={ref} gives "
+                f"{format_number(scored.get(ref, float('nan')))}" if best else "No k was trained.")
         if above is not None:
             text += (f", {'above' if above else 'not above'} every smaller k "
-                     f"({', '.join(f'k={v}: {_num(scored[v])}' for v in lower)}).")
+                     f"({', '.join(f'k={v}: {format_number(scored[v])}' for v in lower)}).")
         vals = [v[0] for _, v in paper.N_GROUPS.rows]
         text += (f" The paper (Meta-World MT10 success, another env and protocol) rises with k: "
                  f"{', '.join(f'k={r}: {v:g}%' for r, v in zip([r for r, _ in paper.N_GROUPS.rows], vals))}.")
@@ -163,7 +163,7 @@ def knob_sentence(metrics: Mapping[str, Any], knob: str) -> str:
         order = sorted(scored, key=lambda v: -scored[v])
         sdp_first = order[0] == "sdp" if order else False
         text = (f"Our order (target return after adaptation, best first): "
-                f"{', '.join(f'{STRATEGY_LABELS[v]} {_num(scored[v])}' for v in order)}; the loss-based SDP is "
+                f"{', '.join(f'{STRATEGY_LABELS[v]} {format_number(scored[v])}' for v in order)}; the loss-based SDP is "
                 f"{'first' if sdp_first else 'not first'}.")
         text += (" The paper (Meta-World MT10 success) has loss-based "
                  f"{paper.GROUPING_STRATEGY.value('loss-based (PolicyGradEx)', 'Meta-World'):g}%, gradient similarity "
@@ -175,7 +175,7 @@ def knob_sentence(metrics: Mapping[str, Any], knob: str) -> str:
             f"{', '.join(same) if same else 'none'}; NMI ranges from {min(k['nmi']):.2f} to {max(k['nmi']):.2f}.")
     if scored:
         lo, hi = min(scored.values()), max(scored.values())
-        text += f" The target return after adaptation ranges from {_num(lo)} to {_num(hi)} over the values."
+        text += f" The target return after adaptation ranges from {format_number(lo)} to {format_number(hi)} over the values."
     if knob == "depth":
         text += (" Each depth has its own θ* and features, so the NMI compares clusterings found from different "
                  "policies. The paper's depth ablation (speedup and NMI at 2/4/8 layers) is in the speedup chapter.")
@@ -221,7 +221,7 @@ def ablation_overview(results: Mapping[str, Mapping[str, Any]], stds: Mapping[st
         for v, s in zip(k["values"], k["scores"]):
             label = _knob_label(knob, v)
             effect = effects[family][label]
-            cell = "not trained" if s is None else _num(s) + ("" if effect is None else f" ({effect:+.1f}σ)")
+            cell = "not trained" if s is None else format_number(s) + ("" if effect is None else f" ({effect:+.1f}σ)")
             row[label + (" (ref.)" if v == k["reference"] else "")] = cell
         rows[family] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(KNOB_TITLES[knob])

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pgxlib.report.main_results import _num
+from pgxlib.report.main_results import format_number
 
 # ---------------------------------------------------------------------------------------------
 # Adaptation settings
@@ -23,7 +23,7 @@ def adaptation_grid(metrics: Mapping[str, Any]):
     cells = {}
     for j, u in enumerate(metrics["inner_updates"]):
         column = f"{u} step{'s' if u > 1 else ''}"
-        cells[column] = [f"{_num(after[i, j])} ({gain[i, j]:+.3g}; {100 * improved[i, j]:.0f}% improved)"
+        cells[column] = [f"{format_number(after[i, j])} ({gain[i, j]:+.3g}; {100 * improved[i, j]:.0f}% improved)"
                          + (" ← main results" if (a, u) == (ref["inner_lr"], ref["inner_updates"]) else "")
                          for i, a in enumerate(metrics["inner_lrs"])]
     return pd.DataFrame(cells, index=pd.Index([f"α = {a:g}" for a in metrics["inner_lrs"]], name="inner lr"))
@@ -52,12 +52,12 @@ def adaptation_sentence(metrics: Mapping[str, Any]) -> str:
     best, ref = metrics["best"], metrics["reference"]
     gain = np.asarray(metrics["grid"]["gain"], dtype=float)
     helps = int(np.sum(gain > 0))
-    text = (f"Before adaptation the target return is {_num(metrics['before'])}. {helps} of {gain.size} settings "
+    text = (f"Before adaptation the target return is {format_number(metrics['before'])}. {helps} of {gain.size} settings "
             f"raise it; the best is α = {best['inner_lr']:g} with {best['inner_updates']} step(s): "
-            f"{_num(best['after'])} ({best['gain']:+.3g}).")
+            f"{format_number(best['after'])} ({best['gain']:+.3g}).")
     if ref["after"] is not None:
         text += (f" The main results' setting (α = {ref['inner_lr']:g}, {ref['inner_updates']} step(s)) gives "
-                 f"{_num(ref['after'])} ({ref['after'] - metrics['before']:+.3g}).")
+                 f"{format_number(ref['after'])} ({ref['after'] - metrics['before']:+.3g}).")
     if helps == 0:
         text += " No setting helps at this budget."
     order = np.argsort(metrics["inner_lrs"])

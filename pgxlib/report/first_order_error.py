@@ -10,7 +10,7 @@ from typing import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pgxlib.analysis.first_order import distance_key
+from pgxlib.analysis.stats import distance_key
 from pgxlib.report import paper
 
 PAPER_COLUMNS = {"metaworld": "MT10", "cartpole": "CartPole", "highway": "Highway", "lunarlander": "LunarLander"}

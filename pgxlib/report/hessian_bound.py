@@ -170,13 +170,13 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 def budget_sentence(profile: str, seed: int = 0) -> str:
     """The stored wall times of this chapter's runs of `profile` on the control families, and their sum."""
     from pgxlib.config import CONTROL_FAMILIES
-    from pgxlib.experiments import find_result
+    from pgxlib.store.results import RESULT_FILE, read_result, result_dir
 
     times = {}
     for fam in CONTROL_FAMILIES:
-        found = find_result("hessian_bound", profile, fam, seed)
-        if found is not None:
-            times[fam] = float(found.meta.get("total_time", float("nan")))
+        path = result_dir(profile, "hessian_bound", f"{fam}-seed{seed}")
+        if (path / RESULT_FILE).exists():
+            times[fam] = float(read_result(path).meta.get("total_time", float("nan")))
     if not times:
         return "No stored run of this chapter for the control families yet."
     each = ", ".join(f"{fam} {t / 60:.1f}" for fam, t in times.items())

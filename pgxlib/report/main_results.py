@@ -38,7 +38,7 @@ def paper_value(method: str, family: str) -> float | None:
     return value if isinstance(value, (int, float)) else None
 
 
-def _num(v: float) -> str:
+def format_number(v: float) -> str:
     """A return with enough digits to tell close values apart: 3 decimals below 10, else 1."""
     return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
 
@@ -48,7 +48,7 @@ def _pm(entry: Mapping[str, Any] | None, scale: float = 1.0) -> str:
         return "not implemented yet"
     if scale != 1.0:
         return f"{scale * entry['mean']:.1f} ± {scale * entry['std']:.1f}"
-    return f"{_num(entry['mean'])} ± {_num(entry['std'])}"
+    return f"{format_number(entry['mean'])} ± {format_number(entry['std'])}"
 
 
 def main_table(metrics: Mapping[str, Any]):
@@ -62,7 +62,7 @@ def main_table(metrics: Mapping[str, Any]):
     for key, label in LABELS.items():
         entry = methods[key]
         row = {"method": label, "ours: after adaptation ± std": _pm(entry),
-               "ours: per seed": ("–" if entry["mean"] is None else ", ".join(_num(v) for v in entry["seeds"])),
+               "ours: per seed": ("–" if entry["mean"] is None else ", ".join(format_number(v) for v in entry["seeds"])),
                "ours: before adaptation ± std": _pm(entry.get("before"))}
         if "success" in entry:
             row["ours: success % after ± std"] = _pm(entry.get("success"), 100.0)
@@ -227,7 +227,7 @@ def main_bar_chart(metrics: Mapping[str, Any]) -> plt.Figure:
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     finite_before = [b for b in before if b is not None]
-    _zoom(ax, [methods[k] for k in keys if methods[k]["mean"] is not None],
+    zoom_to_theta(ax, [methods[k] for k in keys if methods[k]["mean"] is not None],
           float(np.mean(finite_before)) if finite_before else methods["policygradex"]["mean"])
     if col:
         ax2 = axes[0, 1]
@@ -245,7 +245,7 @@ def main_bar_chart(metrics: Mapping[str, Any]) -> plt.Figure:
     return fig
 
 
-def _zoom(ax, entries, theta) -> None:
+def zoom_to_theta(ax, entries, theta) -> None:
     """y-limits around the bars' range (returns can be negative, or close together)."""
     lows = [e["mean"] - e["std"] for e in entries] + [min(e["seeds"]) for e in entries] + [theta]
     highs = [e["mean"] + e["std"] for e in entries] + [max(e["seeds"]) for e in entries] + [theta]

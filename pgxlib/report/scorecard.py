@@ -33,9 +33,8 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
-from pgxlib import experiments
 from pgxlib.config import ConfigError
 from pgxlib.report import paper
 from pgxlib.store.results import Result, ResultError
@@ -48,11 +47,23 @@ COLUMNS = ("table", "claim", "paper", "ours", "profile & budget", "status", "why
 # Looking results up
 # ---------------------------------------------------------------------------------------------
 
+class Registry(Protocol):
+    """What the scorecard needs of the experiment registry (`pgxlib.experiments` is one): it finds
+    stored results and names the commands that compute them, without importing any compute code here."""
+
+    def implemented(self, name: str) -> bool: ...
+
+    def find_result(self, name: str, profile: str, family: str, seed: int = 0, **params: Any) -> Result | None: ...
+
+    def run_command(self, name: str, profile: str, family: str, seed: int = 0, **params: Any) -> str: ...
+
+
 @dataclass
 class Lookup:
     """Stored results of one profile, read once each; records why a result is unavailable."""
 
     profile: str
+    registry: Registry
     _seen: dict[str, tuple[Result | None, str | None]] = field(default_factory=dict)
 
     def result(self, experiment: str, params: Mapping[str, Any]) -> tuple[Result | None, str | None]:
@@ -64,24 +75,23 @@ class Lookup:
 
     def _find(self, experiment: str, params: dict[str, Any]) -> tuple[Result | None, str | None]:
         family, seed = params.pop("family", "cartpole"), params.pop("seed", 0)
-        command = _command(experiment, self.profile, family, seed, params)
-        if not experiments.implemented(experiment):
+        command = self._command(experiment, family, seed, params)
+        if not self.registry.implemented(experiment):
             return None, f"experiment {experiment} is not implemented yet; once it is: `{command}`"
         try:
-            found = experiments.find_result(experiment, self.profile, family, seed, **params)
+            found = self.registry.find_result(experiment, self.profile, family, seed, **params)
         except (ConfigError, ResultError) as err:
             return None, f"the registry's parameters do not fit {experiment}: {err}"
         if found is None:
             return None, f"no stored {self.profile} result; compute it with `{command}`"
         return found, None
 
-
-def _command(experiment: str, profile: str, family: str, seed: int, params: Mapping[str, Any]) -> str:
-    try:
-        return experiments.run_command(experiment, profile, family, seed, **params)
-    except ConfigError:
-        extra = "".join(f" -p {k} {v}" for k, v in params.items()) + (f" -p seed {seed}" if seed else "")
-        return f"pgx run {experiment} --profile {profile} -p family {family}{extra}"
+    def _command(self, experiment: str, family: str, seed: int, params: Mapping[str, Any]) -> str:
+        try:
+            return self.registry.run_command(experiment, self.profile, family, seed, **params)
+        except ConfigError:
+            extra = "".join(f" -p {k} {v}" for k, v in params.items()) + (f" -p seed {seed}" if seed else "")
+            return f"pgx run {experiment} --profile {self.profile} -p family {family}{extra}"
 
 
 @dataclass(frozen=True)
@@ -359,15 +369,16 @@ def evaluate_claim(claim: Claim, lookup: Lookup) -> dict[str, str]:
     return row
 
 
-def build_scorecard(profile: str, claims: Sequence[Claim] | None = None):
-    """The scorecard of `profile` as a pandas DataFrame with columns `COLUMNS`, one row per claim.
+def build_scorecard(profile: str, registry: Registry, claims: Sequence[Claim] | None = None):
+    """The scorecard of `profile` as a pandas DataFrame with columns `COLUMNS`, one row per claim;
+    `registry` finds the stored results (pass `pgxlib.experiments`).
 
     ``table`` names the paper table (`pgxlib.report.paper`) a claim comes from; ``result`` gives the commit
     and time stamp of the stored result(s) used, with STALE where the code has changed since.
     """
     import pandas as pd
 
-    lookup = Lookup(profile)
+    lookup = Lookup(profile, registry)
     rows = [evaluate_claim(c, lookup) for c in (CLAIMS if claims is None else claims)]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
