@@ -21,17 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pgxlib.cluster import groups_from_labels
 from pgxlib.config import PipelineConfig
 from pgxlib.evaluate import evaluate_policy
 from pgxlib.nets import ActorCritic, actor_params
 from pgxlib.rl.maml import AdaptedActors, MAMLResult, adapt, train_maml
 from pgxlib.tasks import TaskFamily
-
-
-def groups_of(labels: np.ndarray) -> list[list[int]]:
-    """Task indices of each group, groups numbered by first appearance in `labels`."""
-    order = list(dict.fromkeys(int(x) for x in labels))
-    return [[i for i, x in enumerate(labels) if int(x) == g] for g in order]
 
 
 def assign_targets(family: TaskFamily, n_targets: int, how: str, seed: int) -> np.ndarray:
@@ -84,7 +79,7 @@ class GroupMetaPolicies:
 def meta_train_groups(family: TaskFamily, start: ActorCritic, labels: np.ndarray, cfg: PipelineConfig,
                       device: torch.device, progress: bool) -> GroupMetaPolicies:
     """A copy of `start` meta-trained with MAML on each group of `labels` (same budget per task)."""
-    groups, policies, curves = groups_of(labels), [], []
+    groups, policies, curves = groups_from_labels(labels), [], []
     for g, tasks in enumerate(groups):
         policy = copy.deepcopy(start)
         curves.append(train_maml(policy, family, tasks, cfg.maml, cfg.seed + 2000 + g, device, progress,

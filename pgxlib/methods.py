@@ -83,16 +83,3 @@ def cached_meta_rl(cache, prefix: str, family: TaskFamily, start: ActorCritic, l
     out = {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in stored.items()}
     out["groups"] = [list(map(int, g)) for g in stored["groups"]]
     return out
-
-
-def check_int_list(name: str, values: Any, lo: int, hi: int | None = None, allow_empty: bool = False) -> list[int]:
-    """`values` as a list of distinct integers in lo..hi; `ConfigError` naming `name` otherwise."""
-    from pgxlib.config import ConfigError
-
-    allowed = f"a non-empty list of distinct integers in {lo}..{hi if hi is not None else '∞'}"
-    ok = isinstance(values, (list, tuple)) and (allow_empty or len(values) > 0)
-    ok = ok and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)
-    ok = ok and all(v >= lo and (hi is None or v <= hi) for v in values) and len(set(values)) == len(values)
-    if not ok:
-        raise ConfigError(f"invalid {name}={values!r}: allowed {allowed}")
-    return [int(v) for v in values]

@@ -15,6 +15,7 @@ from pgxlib.analysis.hessian import (
     layer_groups,
     max_batch_trace,
 )
+from pgxlib.analysis.stats import spearman
 from pgxlib.config import ConfigError
 
 
@@ -189,5 +190,6 @@ def test_report_sentences_are_computed_from_the_numbers():
     assert "The gap falls as groups grow" in text
     metrics["bound_to_gap_ratio"] = 50.0
     assert "not of the same scale" in report.verdict(metrics)
-    assert report.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
-    assert math.isnan(report.spearman([1, 2, 3], [1, 1, 1]))
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert math.isnan(spearman([1, 2, 3], [1, 1, 1]))
+    assert spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(3 / 10 ** 0.5)  # ties get average ranks

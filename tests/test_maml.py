@@ -7,8 +7,9 @@ import pytest
 import torch
 from torch.func import functional_call
 
+from pgxlib.cluster import groups_from_labels
 from pgxlib.config import ConfigError, NetConfig, pipeline_config
-from pgxlib.metarl import assign_targets, evaluate_targets, groups_of, meta_train_groups
+from pgxlib.metarl import assign_targets, evaluate_targets, meta_train_groups
 from pgxlib.nets import ActorCritic, actor_params
 from pgxlib.pipeline import new_policy
 from pgxlib.rl.maml import (
@@ -128,7 +129,7 @@ def test_soft_modularization_routes_are_distributions_and_depend_on_task():
         NetConfig(n_modules=0)
 
 
-def test_assign_targets_nearest_and_groups_of():
+def test_assign_targets_nearest_and_groups_from_labels():
     family = make_family("nav2d", 6, 0)
     nearest = assign_targets(family, 10, "nearest", 0)
     src = family.param_matrix(family.source)
@@ -137,7 +138,7 @@ def test_assign_targets_nearest_and_groups_of():
         assert d[j] == d.min()
     rand = assign_targets(family, 10, "random", 3)
     assert rand.shape == (10,) and rand.min() >= 0 and rand.max() < 6
-    assert groups_of(np.array([2, 0, 2, 1])) == [[0, 2], [1], [3]]
+    assert groups_from_labels(np.array([0, 1, 0, 2])) == [[0, 2], [1], [3]]
     with pytest.raises(ValueError, match="target tasks"):
         assign_targets(family, 51, "nearest", 0)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pgxlib.analysis.stats import spearman
 from pgxlib.cluster import nmi, random_grouping
 
 
@@ -71,17 +72,12 @@ def rank_correlation(members, estimated, measured, centred: bool = False) -> flo
     Returns:
         ρ in [−1, 1]; NaN when either side is constant over the pairs (ρ undefined).
     """
-    from scipy.stats import spearmanr
-
     members = np.asarray(members, dtype=bool)
     est = _member_values(members, estimated, "estimated")
     true = _member_values(members, measured, "measured")
     if centred:
         est, true = centre_per_task(members, est), centre_per_task(members, true)
-    a, b = est[members], true[members]
-    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(spearmanr(a, b).statistic)
+    return spearman(est[members], true[members])
 
 
 def speedup(full_seconds: float, estimated_seconds: float) -> float:

@@ -33,3 +33,16 @@ def as_nan(x) -> np.ndarray:
 def distance_key(rho: float) -> str:
     """The result key of a distance: ρ in percent, shortest form (0.001 -> "0.1", 0.01 -> "1", 0.1 -> "10")."""
     return f"{round(100 * float(rho), 6):g}"
+
+
+def spearman(x, y) -> float:
+    """Spearman's rank correlation of two equal-length samples (scipy, average ranks for ties); NaN when
+    there are fewer than two pairs or either side is constant (ρ undefined)."""
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"spearman needs two 1-d samples of one length, got shapes {a.shape} and {b.shape}")
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)

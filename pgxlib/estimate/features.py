@@ -14,6 +14,7 @@ import torch
 from torch.func import grad, vmap
 from tqdm import tqdm
 
+from pgxlib.config import check_int
 from pgxlib.estimate.projector import Projector
 from pgxlib.nets import Actor, actor_log_prob, actor_params
 from pgxlib.transitions import Rollout, standardize_per_task
@@ -91,8 +92,7 @@ def compute_features(actor: Actor, rollout: Rollout, projector: Projector, chunk
     [chunk, d] result is kept. Runs on the actor's device. Raises ValueError on NaN/inf advantages or
     gradients, or when the projector's p is not the actor's parameter count.
     """
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"invalid chunk_size={chunk_size!r}: allowed a positive integer")
+    check_int("chunk_size", chunk_size, 1)
     params = actor_params(actor)
     n_params = sum(v.numel() for v in params.values())
     if projector.p != n_params:

@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from pgxlib import store
-from pgxlib.config import FAMILIES, PROFILES, ConfigError
+from pgxlib.config import FAMILIES, PROFILES, ConfigError, check_seed
 
 EXPERIMENTS = ("walkthrough", "main_results", "ablations", "adaptation", "speedup", "first_order_error",
                "hessian_bound")
@@ -70,8 +70,7 @@ def resolve(name: str, profile: str, family: str, seed: int = 0, **params: Any) 
     module = get(name)
     _require(profile in PROFILES, "profile", "one of " + ", ".join(PROFILES), profile)
     _require(family in FAMILIES, "family", "one of " + ", ".join(FAMILIES), family)
-    _require(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0, "seed", "a non-negative integer",
-             seed)
+    check_seed("seed", seed)
     allowed = [*RESERVED, *module.PARAMETERS]
     for key in params:
         if key not in module.PARAMETERS:

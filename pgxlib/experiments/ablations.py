@@ -27,9 +27,9 @@ import numpy as np
 
 from pgxlib.analysis.stats import finite_mean
 from pgxlib.cluster import gradient_similarity_labels, nmi, random_grouping, spectral_cluster
-from pgxlib.config import ConfigError, apply_overrides, pipeline_config, progress_default
+from pgxlib.config import ConfigError, apply_overrides, check_int_list, pipeline_config, progress_default
 from pgxlib.estimate.affinity import task_mean_gradients
-from pgxlib.methods import cached_meta_rl, check_int_list, stored_features
+from pgxlib.methods import cached_meta_rl, stored_features
 from pgxlib.nets import get_device
 from pgxlib.pipeline import run_policygradex
 from pgxlib.store.cache import StageView

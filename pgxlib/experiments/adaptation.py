@@ -17,9 +17,8 @@ import numpy as np
 import torch
 
 from pgxlib.analysis.stats import finite_mean
-from pgxlib.config import ConfigError, apply_overrides, pipeline_config, progress_default
+from pgxlib.config import ConfigError, apply_overrides, check_int_list, pipeline_config, progress_default
 from pgxlib.metarl import evaluate_targets, meta_train_groups
-from pgxlib.methods import check_int_list
 from pgxlib.nets import get_device
 from pgxlib.pipeline import run_policygradex
 from pgxlib.store.cache import StageView

@@ -27,7 +27,7 @@ from pgxlib.analysis.first_order import (
     unit_rows,
 )
 from pgxlib.analysis.stats import distance_key
-from pgxlib.config import ConfigError, pipeline_config, progress_default
+from pgxlib.config import ConfigError, check_float, check_int, pipeline_config, progress_default
 from pgxlib.estimate.affinity import sample_subsets
 from pgxlib.estimate.features import GradFeatures, compute_features
 from pgxlib.estimate.projector import Projector
@@ -54,15 +54,13 @@ def distances_of(distances) -> tuple[float, ...]:
 
 def check(profile: str, family: str, seed: int, n_directions: int = 8, distances=None) -> None:
     pipeline_config(profile, family, seed=seed)
-    if not (isinstance(n_directions, int) and not isinstance(n_directions, bool)
-            and 1 <= n_directions <= MAX_DIRECTIONS):
-        raise ConfigError(f"invalid n_directions={n_directions!r}: allowed an integer in 1..{MAX_DIRECTIONS}")
+    check_int("n_directions", n_directions, 1, MAX_DIRECTIONS)
     if distances is not None:
-        ok = (isinstance(distances, (list, tuple)) and len(distances) > 0
-              and all(isinstance(r, (int, float)) and not isinstance(r, bool) and 0 < r <= 1 for r in distances))
-        if not ok:
+        if not isinstance(distances, (list, tuple)) or not distances:
             raise ConfigError(f"invalid distances={distances!r}: allowed None or a non-empty list of numbers in "
                               "(0, 1] (relative distances, 0.01 = 1%)")
+        for r in distances:
+            check_float("distances", r, 0, 1, lo_open=True)
         keys = [distance_key(r) for r in distances]
         if len(set(keys)) != len(keys):
             raise ConfigError(f"invalid distances={distances!r}: allowed distinct numbers (to 6 decimals in %)")

@@ -34,7 +34,17 @@ import torch
 from tqdm import tqdm
 
 from pgxlib.analysis.hessian import bounded_policy_loss, hessian_bound, layer_dist_sq, max_batch_trace
-from pgxlib.config import ConfigError, pipeline_config, progress_default
+from pgxlib.config import (
+    MAX_FEATURE_STEPS,
+    MAX_STEPS_PER_TASK,
+    MAX_TASKS,
+    ConfigError,
+    check_float,
+    check_int,
+    check_int_list,
+    pipeline_config,
+    progress_default,
+)
 from pgxlib.nets import actor_log_prob, actor_params, get_device
 from pgxlib.pipeline import new_policy
 from pgxlib.rl.ppo import train_ppo
@@ -51,10 +61,6 @@ EXPECTED_KEYS = ("metrics.hessian_trace", "metrics.bound", "metrics.generalizati
                  "arrays.group_sizes", "arrays.group_gap", "arrays.group_bound")
 SLOW_FAMILIES = ("highway",)
 """Families whose env steps at a few hundred steps/s: fewer group sizes and one subset per size by default."""
-
-
-def _is_int(x, low: int = 1) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x >= low
 
 
 def settings(profile: str, family: str, seed: int, train_steps=None, checkpoints=None, group_sizes=None,
@@ -79,25 +85,16 @@ def settings(profile: str, family: str, seed: int, train_steps=None, checkpoints
 
 def check(profile: str, family: str, seed: int, **params) -> None:
     p = dict(params)
-    if p.get("train_steps") is not None and not _is_int(p["train_steps"]):
-        raise ConfigError(f"invalid train_steps={p['train_steps']!r}: allowed None or a positive integer")
-    if p.get("checkpoints") is not None and not (_is_int(p["checkpoints"]) and p["checkpoints"] <= 50):
-        raise ConfigError(f"invalid checkpoints={p['checkpoints']!r}: allowed None or an integer in 1..50")
-    for key in ("subsets_per_size", "eval_steps"):
-        if p.get(key) is not None and not _is_int(p[key]):
-            raise ConfigError(f"invalid {key}={p[key]!r}: allowed None or a positive integer")
-    for key in ("n_test_tasks", "n_probes", "batch_size", "n_batches"):
-        if not _is_int(p.get(key, 1)):
-            raise ConfigError(f"invalid {key}={p.get(key)!r}: allowed a positive integer")
-    cap = p.get("loss_cap", 1.0)
-    if not (isinstance(cap, (int, float)) and not isinstance(cap, bool) and cap > 0):
-        raise ConfigError(f"invalid loss_cap={cap!r}: allowed a positive number (C, the loss bound)")
+    upper = {"train_steps": MAX_STEPS_PER_TASK, "checkpoints": 50, "subsets_per_size": 100,
+             "eval_steps": MAX_FEATURE_STEPS, "n_test_tasks": MAX_TASKS, "n_probes": 1024, "batch_size": 65_536,
+             "n_batches": 1024}
+    for key, hi in upper.items():
+        if p.get(key) is not None:
+            check_int(key, p[key], 1, hi)
+    check_float("loss_cap", p.get("loss_cap", 1.0), 0, lo_open=True)
     s = settings(profile, family, seed, **p)
-    n = s["cfg"].n_tasks
-    sizes = p.get("group_sizes")
-    if sizes is not None and not (isinstance(sizes, (list, tuple)) and sizes
-                                  and all(_is_int(x) and x <= n for x in sizes)):
-        raise ConfigError(f"invalid group_sizes={sizes!r}: allowed None or a non-empty list of integers in 1..{n}")
+    if p.get("group_sizes") is not None:
+        check_int_list("group_sizes", p["group_sizes"], 1, s["cfg"].n_tasks)
     if s["eval_steps"] < 8:
         raise ConfigError(f"invalid eval_steps={s['eval_steps']!r}: allowed an integer >= 8")
     per_iter = s["cfg"].group_ppo.steps_per_iteration

@@ -21,9 +21,16 @@ import numpy as np
 
 from pgxlib.analysis.stats import finite_mean, seed_summary
 from pgxlib.cluster import gradient_similarity_labels, random_grouping
-from pgxlib.config import ConfigError, apply_overrides, pipeline_config, progress_default
+from pgxlib.config import (
+    MAX_TASKS,
+    apply_overrides,
+    check_int,
+    check_int_list,
+    pipeline_config,
+    progress_default,
+)
 from pgxlib.estimate.affinity import task_mean_gradients
-from pgxlib.methods import ARCH_OF_METHOD, METHOD_NAMES, cached_meta_rl, check_int_list, stored_features
+from pgxlib.methods import ARCH_OF_METHOD, METHOD_NAMES, cached_meta_rl, stored_features
 from pgxlib.nets import get_device
 from pgxlib.pipeline import run_policygradex, shared_meta_policy
 from pgxlib.store.cache import StageView
@@ -39,8 +46,8 @@ EXPECTED_KEYS = (*(f"metrics.methods.{m}.mean" for m in METHOD_NAMES),
 def configs(profile: str, family: str, seed: int, seeds=(0, 1, 2), k: int | None = None):
     """One `PipelineConfig` per run seed ``seed + s``."""
     offsets = check_int_list("seeds", seeds, 0)
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-        raise ConfigError(f"invalid k={k!r}: allowed a positive integer or None (the profile's k)")
+    if k is not None:
+        check_int("k", k, 1, MAX_TASKS)
     return [pipeline_config(profile, family, seed=seed + s, **({} if k is None else {"k": k})) for s in offsets]
 
 

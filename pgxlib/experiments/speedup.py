@@ -27,7 +27,18 @@ from tqdm import tqdm
 
 from pgxlib.analysis.speedup import random_nmi_floor, rank_correlation, speedup
 from pgxlib.cluster import nmi
-from pgxlib.config import ConfigError, PipelineConfig, PPOConfig, pipeline_config, progress_default, to_dict
+from pgxlib.config import (
+    MAX_DEPTH,
+    MAX_STEPS_PER_TASK,
+    MAX_SUBSETS,
+    PipelineConfig,
+    PPOConfig,
+    check_int,
+    check_int_list,
+    pipeline_config,
+    progress_default,
+    to_dict,
+)
 from pgxlib.estimate.affinity import compute_affinity, sample_subsets
 from pgxlib.estimate.features import compute_features
 from pgxlib.estimate.projector import Projector
@@ -56,10 +67,6 @@ MAX_JOBS = 64
 # Parameters
 # ---------------------------------------------------------------------------------------------
 
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
 def budget(profile: str, family: str, seed: int, n_subsets: int | None, finetune_steps: int | None) -> tuple[int, int]:
     """(m, fine-tuning steps per task): the given values, else this experiment's budget of the profile."""
     cfg = pipeline_config(profile, family, seed=seed)
@@ -87,25 +94,14 @@ def headline_depth(profile: str, family: str, depths) -> int:
 
 def check(profile: str, family: str, seed: int, depths=(2, 4, 8), n_subsets=None, finetune_steps=None,
           n_jobs=2) -> None:
-    pipeline_config(profile, family, seed=seed)
-    if not (isinstance(depths, (list, tuple)) and len(depths) > 0 and all(_is_int(d) for d in depths)
-            and len(set(depths)) == len(depths)):
-        raise ConfigError(f"invalid depths={depths!r}: allowed a non-empty list of distinct integers in 1..16")
-    for d in depths:
-        try:
-            pipeline_config(profile, family, seed=seed, depth=d)
-        except ConfigError:
-            raise ConfigError(f"invalid depths={depths!r}: allowed a non-empty list of distinct integers in 1..16") \
-                from None
-    if n_subsets is not None and not (_is_int(n_subsets) and n_subsets >= 1):
-        raise ConfigError(f"invalid n_subsets={n_subsets!r}: allowed None or a positive integer")
-    if not (_is_int(n_jobs) and 1 <= n_jobs <= MAX_JOBS):
-        raise ConfigError(f"invalid n_jobs={n_jobs!r}: allowed an integer in 1..{MAX_JOBS}")
     cfg = pipeline_config(profile, family, seed=seed)
-    per_iter = cfg.group_ppo.steps_per_iteration
-    if finetune_steps is not None and not (_is_int(finetune_steps) and finetune_steps >= per_iter):
-        raise ConfigError(f"invalid finetune_steps={finetune_steps!r}: allowed None or an integer >= {per_iter} "
-                          "(one PPO iteration of the profile's group_ppo)")
+    check_int_list("depths", depths, 1, MAX_DEPTH)
+    if n_subsets is not None:
+        check_int("n_subsets", n_subsets, 1, MAX_SUBSETS)
+    check_int("n_jobs", n_jobs, 1, MAX_JOBS)
+    if finetune_steps is not None:
+        check_int("finetune_steps", finetune_steps,
+                  cfg.group_ppo.steps_per_iteration, MAX_STEPS_PER_TASK)
     m, _ = budget(profile, family, seed, n_subsets, finetune_steps)
     config_for(profile, family, seed, int(depths[0]), m)
 

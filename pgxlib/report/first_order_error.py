@@ -10,7 +10,7 @@ from typing import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pgxlib.analysis.stats import distance_key
+from pgxlib.analysis.stats import as_nan, distance_key
 from pgxlib.report import paper
 
 PAPER_COLUMNS = {"metaworld": "MT10", "cartpole": "CartPole", "highway": "Highway", "lunarlander": "LunarLander"}
@@ -18,10 +18,6 @@ PAPER_COLUMNS = {"metaworld": "MT10", "cartpole": "CartPole", "highway": "Highwa
 
 BOUND_PCT = 2.0
 """The paper's headline bound: error within 2% up to 1% relative distance."""
-
-
-def as_nan(x) -> np.ndarray:
-    return np.ma.filled(np.ma.asarray(x, dtype=float), np.nan)
 
 
 def paper_points(family: str) -> dict[str, float]:

@@ -10,16 +10,14 @@ from typing import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pgxlib.analysis.stats import as_nan, spearman
+
 SAME_SCALE = 10.0
 """'Same scale' is read as: bound / |observed gap| within a factor of 10 either way (the scorecard's rule)."""
 
 BOUND_FORM = ("gap = test loss − train loss ≤ Σ_i sqrt(C · T_i · D_i / N), with T_i = max over mini-batches of "
               "the Hutchinson estimate of Tr[∇²_{W_i} ℓ], D_i = ‖W_i − W_i^(0)‖²_F, N = training transitions, "
               "C = the loss bound; the theorem's ε = O(N^{-3/4} log(1/δ)) is omitted")
-
-
-def as_nan(x) -> np.ndarray:
-    return np.ma.filled(np.ma.asarray(x, dtype=float), np.nan)
 
 
 def curve_table(metrics: Mapping):
@@ -149,22 +147,6 @@ def verdict(metrics: Mapping) -> str:
             f"at size 3; Meta-World is not run here). The bound goes from {first['bound']:.3g} to "
             f"{last['bound']:.3g}.")
     return "\n\n".join(parts)
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman rank correlation (average ranks for ties); NaN when either is constant."""
-    def ranks(v):
-        order = np.argsort(v, kind="stable")
-        r = np.empty(len(v))
-        r[order] = np.arange(len(v), dtype=float)
-        for val in np.unique(v):
-            tie = v == val
-            r[tie] = r[tie].mean()
-        return r
-    rx, ry = ranks(np.asarray(x, float)), ranks(np.asarray(y, float))
-    if rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def budget_sentence(profile: str, seed: int = 0) -> str:

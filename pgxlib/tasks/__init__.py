@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from pgxlib.config import FAMILIES, ConfigError
+from pgxlib.config import FAMILIES, MAX_TASKS, ConfigError, check_int
 from pgxlib.tasks.base import Task, TaskFamily, sample_tasks
 
 __all__ = ["Task", "TaskFamily", "make_family", "sample_tasks", "FAMILIES"]
@@ -17,7 +17,6 @@ def make_family(name: str, n_tasks: int = 10, seed: int = 0, n_target: int = 50)
     """
     if name not in FAMILIES:
         raise ConfigError(f"invalid family={name!r}: allowed one of {', '.join(FAMILIES)}")
-    if not isinstance(n_tasks, int) or n_tasks < 1:
-        raise ConfigError(f"invalid n_tasks={n_tasks!r}: allowed a positive integer")
+    check_int("n_tasks", n_tasks, 1, MAX_TASKS)
     module = import_module(f".{name}", __name__)
     return module.make(n_tasks=n_tasks, seed=seed, n_target=n_target)
