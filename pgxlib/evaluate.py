@@ -17,7 +17,7 @@ import torch
 from pgxlib.nets import ActorCritic, actor_log_prob, actor_params, flat_params, unflatten_like
 from pgxlib.rollout import TaskVecEnv
 from pgxlib.tasks import Task, TaskFamily
-from pgxlib.transitions import Rollout
+from pgxlib.transitions import Rollout, standardize_per_task
 
 
 @dataclass
@@ -110,7 +110,7 @@ def ppo_objective_scores(policy: ActorCritic, rollout: Rollout, heldout: torch.T
     params = actor_params(policy.actor)
     theta = flat_params(params)
     obs, act, tid = rollout.obs[heldout], rollout.actions[heldout], rollout.task_id[heldout]
-    adv = _standardise_per_task(rollout.advantages[heldout], tid, n)
+    adv = standardize_per_task(rollout.advantages[heldout], tid)
     base_logp = actor_log_prob(policy.actor, params, obs, tid, act)
     scores = np.full((m, n), np.nan)
     for l in range(m):
@@ -121,13 +121,3 @@ def ppo_objective_scores(policy: ActorCritic, rollout: Rollout, heldout: torch.T
             sel = tid == i
             scores[l, i] = float(gain[sel].mean())
     return scores
-
-
-def _standardise_per_task(adv: torch.Tensor, task_id: torch.Tensor, n: int) -> torch.Tensor:
-    out = adv.clone()
-    for i in range(n):
-        sel = task_id == i
-        if sel.any():
-            a = adv[sel]
-            out[sel] = (a - a.mean()) / (a.std() + 1e-8) if sel.sum() > 1 else a - a.mean()
-    return out
