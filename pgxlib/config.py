@@ -238,25 +238,11 @@ class NetConfig:
 ARCHS = ("mlp", "soft_modularization", "paco")
 
 
-def _check_ppo_common(cfg) -> None:
-    """The fields `PPOConfig` and `MAMLConfig` share (bare field names)."""
-    check_int("steps_per_task", cfg.steps_per_task, 0, MAX_STEPS_PER_TASK)
-    check_int("num_envs", cfg.num_envs, 1, MAX_ENVS)
-    check_int("rollout_len", cfg.rollout_len, 2, MAX_ROLLOUT_LEN)
-    check_float("gamma", cfg.gamma, 0, 1, lo_open=True)
-    check_float("gae_lambda", cfg.gae_lambda, 0, 1)
-    check_float("lr", cfg.lr, 0, lo_open=True)
-    check_int("update_epochs", cfg.update_epochs, 1, MAX_EPOCHS)
-    check_int("num_minibatches", cfg.num_minibatches, 1, MAX_MINIBATCHES)
-    check_float("clip_coef", cfg.clip_coef, 0, lo_open=True)
-    check_float("ent_coef", cfg.ent_coef, 0)
-    check_float("vf_coef", cfg.vf_coef, 0)
-    check_float("max_grad_norm", cfg.max_grad_norm, 0, lo_open=True)
-
-
 @dataclass(frozen=True)
-class PPOConfig:
-    """Multitask PPO. Each iteration collects `num_envs * rollout_len` steps on every task."""
+class PolicyGradientConfig:
+    """What PPO and MAML's outer loop share: a clipped-objective policy-gradient learner with GAE that
+    collects `num_envs * rollout_len` steps per task per iteration and takes `update_epochs` passes of
+    `num_minibatches` minibatches over them (`pgxlib.rl.ppo.minibatch_updates`)."""
 
     steps_per_task: int = 100_000
     """Environment steps per task over the whole training (0..`MAX_STEPS_PER_TASK`)."""
@@ -269,9 +255,7 @@ class PPOConfig:
     gae_lambda: float = 0.95
     """GAE λ, in [0, 1]."""
     lr: float = 3e-4
-    """Adam learning rate (> 0); annealed linearly to 0 when `anneal_lr`."""
-    anneal_lr: bool = True
-    """Whether the learning rate decays linearly to 0 over the iterations."""
+    """Adam learning rate (> 0), annealed linearly to 0 over the iterations (PPO: when `anneal_lr`)."""
     update_epochs: int = 4
     """Passes over each iteration's batch (count, 1..`MAX_EPOCHS`)."""
     num_minibatches: int = 4
@@ -284,14 +268,25 @@ class PPOConfig:
     """Weight of the value loss in the loss (>= 0)."""
     max_grad_norm: float = 0.5
     """Global gradient-norm clip per update (L2 norm, > 0)."""
-    norm_adv: bool = True
-    """Whether advantages are standardised per minibatch."""
 
     def __post_init__(self):
-        _check_ppo_common(self)
-        check_bool("anneal_lr", self.anneal_lr)
-        check_bool("norm_adv", self.norm_adv)
+        self._check()
         _plain(self)
+
+    def _check(self) -> None:
+        """Type and range of every field (bare field names; `_build` adds the stage's prefix)."""
+        check_int("steps_per_task", self.steps_per_task, 0, MAX_STEPS_PER_TASK)
+        check_int("num_envs", self.num_envs, 1, MAX_ENVS)
+        check_int("rollout_len", self.rollout_len, 2, MAX_ROLLOUT_LEN)
+        check_float("gamma", self.gamma, 0, 1, lo_open=True)
+        check_float("gae_lambda", self.gae_lambda, 0, 1)
+        check_float("lr", self.lr, 0, lo_open=True)
+        check_int("update_epochs", self.update_epochs, 1, MAX_EPOCHS)
+        check_int("num_minibatches", self.num_minibatches, 1, MAX_MINIBATCHES)
+        check_float("clip_coef", self.clip_coef, 0, lo_open=True)
+        check_float("ent_coef", self.ent_coef, 0)
+        check_float("vf_coef", self.vf_coef, 0)
+        check_float("max_grad_norm", self.max_grad_norm, 0, lo_open=True)
 
     @property
     def steps_per_iteration(self) -> int:
@@ -304,7 +299,22 @@ class PPOConfig:
 
 
 @dataclass(frozen=True)
-class MAMLConfig:
+class PPOConfig(PolicyGradientConfig):
+    """Multitask PPO. Each iteration collects `num_envs * rollout_len` steps on every task."""
+
+    anneal_lr: bool = True
+    """Whether the learning rate decays linearly to 0 over the iterations."""
+    norm_adv: bool = True
+    """Whether advantages are standardised per minibatch."""
+
+    def _check(self) -> None:
+        super()._check()
+        check_bool("anneal_lr", self.anneal_lr)
+        check_bool("norm_adv", self.norm_adv)
+
+
+@dataclass(frozen=True)
+class MAMLConfig(PolicyGradientConfig):
     """First-order MAML for policy-gradient RL, one meta-policy per group.
 
     Each outer iteration, on every task of the group: `inner_updates` times, collect
@@ -317,39 +327,17 @@ class MAMLConfig:
 
     steps_per_task: int = 20_000
     """Environment steps per task over the meta-training, support and query (0..`MAX_STEPS_PER_TASK`)."""
-    num_envs: int = 4
-    """Parallel environments per task (count, 1..`MAX_ENVS`)."""
     support_steps: int = 200
     """Transitions per task of one support rollout (2 × num_envs..`MAX_SUPPORT_STEPS`)."""
     inner_updates: int = 1
     """Inner policy-gradient steps per adaptation (count, 0..`MAX_INNER_UPDATES`)."""
     inner_lr: float = 0.05
     """Step size α of an inner policy-gradient step (>= 0)."""
-    rollout_len: int = 128
-    """Query steps per environment per outer iteration (2..`MAX_ROLLOUT_LEN`)."""
-    gamma: float = 0.99
-    """Discount factor per step, in (0, 1]."""
-    gae_lambda: float = 0.95
-    """GAE λ, in [0, 1]."""
-    lr: float = 3e-4
-    """Adam learning rate of the meta-parameters (> 0)."""
-    update_epochs: int = 4
-    """Passes over each outer iteration's query batch (count, 1..`MAX_EPOCHS`)."""
-    num_minibatches: int = 4
-    """Minibatches per pass (count, 1..`MAX_MINIBATCHES`)."""
-    clip_coef: float = 0.2
-    """PPO ratio clipping ε of the outer loss (> 0)."""
-    ent_coef: float = 0.0
-    """Weight of the entropy bonus in the outer loss (>= 0)."""
-    vf_coef: float = 0.5
-    """Weight of the value loss in the outer loss (>= 0)."""
-    max_grad_norm: float = 0.5
-    """Global gradient-norm clip per outer update (L2 norm, > 0)."""
     inner_max_norm: float = 1.0
     """Clip of the inner policy gradient per task (L2 norm, > 0)."""
 
-    def __post_init__(self):
-        _check_ppo_common(self)
+    def _check(self) -> None:
+        super()._check()
         try:
             check_int("support_steps", self.support_steps, 2 * self.num_envs, MAX_SUPPORT_STEPS)
         except ConfigError as err:
@@ -357,7 +345,6 @@ class MAMLConfig:
         check_int("inner_updates", self.inner_updates, 0, MAX_INNER_UPDATES)
         check_float("inner_lr", self.inner_lr, 0)
         check_float("inner_max_norm", self.inner_max_norm, 0, lo_open=True)
-        _plain(self)
 
     @property
     def support_len(self) -> int:
@@ -373,10 +360,6 @@ class MAMLConfig:
     def steps_per_iteration(self) -> int:
         """Environment steps per task per outer iteration (support and query)."""
         return self.adaptation_steps + self.num_envs * self.rollout_len
-
-    @property
-    def iterations(self) -> int:
-        return self.steps_per_task // self.steps_per_iteration
 
 
 ASSIGNMENTS = ("nearest", "random")

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from pgxlib.config import MAMLConfig
 from pgxlib.nets import Actor, ActorCritic
-from pgxlib.rl.ppo import ppo_loss
+from pgxlib.rl.ppo import check_finite, minibatch_updates, ppo_loss
 from pgxlib.rollout import TaskVecEnv
 from pgxlib.tasks import Task, TaskFamily
 from pgxlib.transitions import Trajectory, gae
@@ -210,6 +210,7 @@ def train_maml(policy: ActorCritic, family: TaskFamily, task_indices: list[int],
         with torch.no_grad():
             adv = gae(traj.rewards, traj.values, traj.dones, traj.last_value, cfg.gamma, cfg.gae_lambda)
             delta = {k: adapted[k] - theta[k].detach()[None] for k in names}
+        check_finite(adv, "advantages", desc, it)
         obs, tid = per_position(traj.obs, n), per_position(traj.task_id.expand(traj.rewards.shape[0], -1), n)
         actions, old_logp = per_position(traj.actions, n), per_position(traj.logp, n)
         adv_p = per_position(adv, n)
@@ -217,35 +218,21 @@ def train_maml(policy: ActorCritic, family: TaskFamily, task_indices: list[int],
         adv_p = standardise(adv_p)
 
         # ---- outer loop: PPO on θ + δ_i (first-order MAML)
-        N = obs.shape[1]
-        mb = max(1, N // cfg.num_minibatches)
-        sums: dict[str, float] = {}
-        updates = 0
-        for _ in range(cfg.update_epochs):
-            perm = torch.randperm(N, generator=generator).to(obs.device)
-            for lo in range(0, N - mb + 1, mb):
-                idx = perm[lo:lo + mb]
-                params = {k: theta[k][None] + delta[k] for k in names}
-                dist = stacked_distribution(actor, params, obs[:, idx], tid[:, idx])
-                new_logp = dist.log_prob(actions[:, idx])
-                entropy = dist.entropy()
-                if not actor.discrete:
-                    new_logp, entropy = new_logp.sum(-1), entropy.sum(-1)
-                values = policy.critic(obs[:, idx].reshape(-1, *obs.shape[2:]), tid[:, idx].reshape(-1))
-                loss, parts = ppo_loss(new_logp.reshape(-1), old_logp[:, idx].reshape(-1),
-                                       adv_p[:, idx].reshape(-1), values, returns[:, idx].reshape(-1),
-                                       entropy.reshape(-1), cfg.clip_coef, cfg.vf_coef, cfg.ent_coef)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"non-finite MAML outer loss at iteration {it}: {parts}")
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
-                optimizer.step()
-                for key, val in parts.items():
-                    sums[key] = sums.get(key, 0.0) + float(val)
-                updates += 1
-        for key, val in sums.items():
-            losses.setdefault(f"losses/{key}", []).append(val / max(updates, 1))
+        def minibatch_loss(idx: torch.Tensor):
+            params = {k: theta[k][None] + delta[k] for k in names}
+            dist = stacked_distribution(actor, params, obs[:, idx], tid[:, idx])
+            new_logp = dist.log_prob(actions[:, idx])
+            entropy = dist.entropy()
+            if not actor.discrete:
+                new_logp, entropy = new_logp.sum(-1), entropy.sum(-1)
+            values = policy.critic(obs[:, idx].reshape(-1, *obs.shape[2:]), tid[:, idx].reshape(-1))
+            return ppo_loss(new_logp.reshape(-1), old_logp[:, idx].reshape(-1), adv_p[:, idx].reshape(-1), values,
+                            returns[:, idx].reshape(-1), entropy.reshape(-1), cfg.clip_coef, cfg.vf_coef,
+                            cfg.ent_coef)
+
+        parts = minibatch_updates(policy, optimizer, obs.shape[1], cfg, generator, minibatch_loss, desc, it)
+        for key, val in parts.items():
+            losses.setdefault(f"losses/{key}", []).append(val)
         if progress and np.isfinite(post[it]).any():
             bar.set_postfix(post=f"{np.nanmean(post[it]):.1f}")
     envs.close()

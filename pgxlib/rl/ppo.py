@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from pgxlib.config import PPOConfig
+from pgxlib.config import PolicyGradientConfig, PPOConfig
 from pgxlib.nets import ActorCritic
 from pgxlib.rollout import TaskVecEnv
 from pgxlib.tasks import TaskFamily
@@ -66,6 +67,44 @@ def ppo_loss(new_logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.T
                    "entropy": entropy_mean.detach(), "approx_kl": approx_kl, "clipfrac": clipfrac}
 
 
+class NonFiniteError(FloatingPointError):
+    """A loss or an advantage became NaN or inf; the message (one line) names the stage and the iteration."""
+
+
+def check_finite(value: torch.Tensor, what: str, stage: str, iteration: int) -> None:
+    """Stop with `NonFiniteError` when `value` holds a NaN or an inf."""
+    if not bool(torch.isfinite(value).all()):
+        raise NonFiniteError(f"non-finite {what} in {stage} at iteration {iteration}; lower the learning rate or "
+                             "check the environment's rewards")
+
+
+def minibatch_updates(policy: torch.nn.Module, optimizer: torch.optim.Optimizer, n_samples: int,
+                      cfg: PolicyGradientConfig, generator: torch.Generator,
+                      minibatch_loss: Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]],
+                      stage: str, iteration: int) -> dict[str, float]:
+    """The update step PPO and MAML's outer loop share: `cfg.update_epochs` passes over `n_samples`
+    samples in shuffled minibatches of ``n_samples // cfg.num_minibatches``; on each, the loss of
+    `minibatch_loss(idx)` (idx [B] int64) is checked for finiteness, back-propagated, the gradient
+    clipped to `cfg.max_grad_norm` and an optimizer step taken. Returns the mean of each loss part."""
+    mb_size = max(1, n_samples // cfg.num_minibatches)
+    device = next(policy.parameters()).device
+    sums: dict[str, float] = {}
+    n_updates = 0
+    for _ in range(cfg.update_epochs):
+        perm = torch.randperm(n_samples, generator=generator).to(device)
+        for lo in range(0, n_samples - mb_size + 1, mb_size):
+            loss, parts = minibatch_loss(perm[lo:lo + mb_size])
+            check_finite(loss, "loss", stage, iteration)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            for key, val in parts.items():
+                sums[key] = sums.get(key, 0.0) + float(val)
+            n_updates += 1
+    return {key: val / max(n_updates, 1) for key, val in sums.items()}
+
+
 def _entropy(dist: torch.distributions.Distribution, discrete: bool) -> torch.Tensor:
     ent = dist.entropy()
     return ent if discrete else ent.sum(-1)
@@ -97,6 +136,7 @@ def train_ppo(policy: ActorCritic, family: TaskFamily, task_indices: list[int], 
         traj = envs.collect(policy, cfg.rollout_len, cfg.gamma, family.reward_scale)
         with torch.no_grad():
             adv = gae(traj.rewards, traj.values, traj.dones, traj.last_value, cfg.gamma, cfg.gae_lambda)
+        check_finite(adv, "advantages", desc, it)
         batch = to_rollout(traj, adv)
         steps[it] = (it + 1) * cfg.steps_per_iteration
         for k in range(n):
@@ -107,35 +147,21 @@ def train_ppo(policy: ActorCritic, family: TaskFamily, task_indices: list[int], 
                     success[it, k] = float(np.mean(envs.log.successes[k][n_done_before.get(k, 0):]))
 
         # ---- PPO epochs over shuffled minibatches
-        N = len(batch)
-        mb_size = max(1, N // cfg.num_minibatches)
-        parts_sum: dict[str, float] = {}
-        n_updates = 0
-        for _ in range(cfg.update_epochs):
-            perm = torch.randperm(N, generator=generator).to(batch.obs.device)
-            for lo in range(0, N - mb_size + 1, mb_size):
-                idx = perm[lo:lo + mb_size]
-                mb_adv = batch.advantages[idx]
-                if cfg.norm_adv and len(idx) > 1:
-                    mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
-                dist = policy.actor.distribution(batch.obs[idx], batch.task_id[idx])
-                new_logp = dist.log_prob(batch.actions[idx])
-                if not policy.discrete:
-                    new_logp = new_logp.sum(-1)
-                new_values = policy.critic(batch.obs[idx], batch.task_id[idx])
-                loss, parts = ppo_loss(new_logp, batch.logp[idx], mb_adv, new_values, batch.returns[idx],
-                                       _entropy(dist, policy.discrete), cfg.clip_coef, cfg.vf_coef, cfg.ent_coef)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"non-finite PPO loss at iteration {it}: {parts}")
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
-                optimizer.step()
-                for key, val in parts.items():
-                    parts_sum[key] = parts_sum.get(key, 0.0) + float(val)
-                n_updates += 1
-        for key, val in parts_sum.items():
-            losses.setdefault(f"losses/{key}", []).append(val / max(n_updates, 1))
+        def minibatch_loss(idx: torch.Tensor):
+            mb_adv = batch.advantages[idx]
+            if cfg.norm_adv and len(idx) > 1:
+                mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+            dist = policy.actor.distribution(batch.obs[idx], batch.task_id[idx])
+            new_logp = dist.log_prob(batch.actions[idx])
+            if not policy.discrete:
+                new_logp = new_logp.sum(-1)
+            new_values = policy.critic(batch.obs[idx], batch.task_id[idx])
+            return ppo_loss(new_logp, batch.logp[idx], mb_adv, new_values, batch.returns[idx],
+                            _entropy(dist, policy.discrete), cfg.clip_coef, cfg.vf_coef, cfg.ent_coef)
+
+        parts = minibatch_updates(policy, optimizer, len(batch), cfg, generator, minibatch_loss, desc, it)
+        for key, val in parts.items():
+            losses.setdefault(f"losses/{key}", []).append(val)
         if progress:
             bar.set_postfix(ret=f"{np.nanmean(returns[it]) if np.isfinite(returns[it]).any() else float('nan'):.1f}")
     envs.close()
