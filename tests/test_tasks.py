@@ -214,3 +214,10 @@ def test_metaworld_envs_step_and_differ(metaworld_family):
     a = _trajectory(fam, fam.source[0], [])
     b = _trajectory(fam, same_env_other_goals, [])
     assert not np.allclose(a[0][0], b[0][0])
+
+
+@pytest.mark.parametrize("name", ["cartpole", "lunarlander", "highway", "nav2d", "metaworld"])
+def test_the_seeded_split_keeps_source_tasks_whatever_the_number_of_targets(name):
+    few, many = make_family(name, 4, seed=3, n_target=5), make_family(name, 4, seed=3, n_target=40)
+    assert few.source == many.source and len(few.target) == 5 and len(many.target) == 40
+    assert make_family(name, 4, seed=4).source != few.source

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Callable
+from functools import cached_property, partial
+from typing import Callable, Optional
 
 import gymnasium as gym
 import numpy as np
@@ -105,3 +105,26 @@ def sample_tasks(family: str, split: str, n: int, rng: np.random.Generator,
         params = tuple((k, float(f"{rng.uniform(lo, hi):.4g}")) for k, (lo, hi) in ranges.items())
         tasks.append(Task(family=family, split=split, index=i, params=params))
     return tuple(tasks)
+
+
+Sampler = Callable[[str, int, np.random.Generator, Optional[tuple[Task, ...]]], tuple[Task, ...]]
+"""``sample(split, n, rng, source)``: `n` tasks of `split` drawn with `rng`; `source` is None when the
+source tasks are drawn and the drawn source tasks when the targets are."""
+
+
+def uniform_sampler(family: str, ranges: dict[str, tuple[float, float]]) -> Sampler:
+    """A `Sampler` that draws each parameter uniformly from its range (`sample_tasks`)."""
+    return lambda split, n, rng, source: sample_tasks(family, split, n, rng, ranges)
+
+
+def build_family(name: str, n_tasks: int, n_target: int, seed: int, sample: Sampler, make_env: Callable[..., gym.Env],
+                 max_episode_steps: int, param_ranges: dict[str, tuple[float, float]], **fields) -> TaskFamily:
+    """The one constructor of the built-in families, and the home of the seeded split: the family's
+    `seed` spawns two generators, the first draws the `n_tasks` source tasks and the second the
+    `n_target` target tasks, so the source tasks never change with `n_target`. `make_env(task,
+    max_episode_steps=...)` builds one env; `fields` are the other `TaskFamily` fields."""
+    src_rng, tgt_rng = np.random.default_rng(seed).spawn(2)
+    source = sample("source", n_tasks, src_rng, None)
+    return TaskFamily(name=name, source=source, target=sample("target", n_target, tgt_rng, source),
+                      env_factory=partial(make_env, max_episode_steps=max_episode_steps),
+                      param_ranges=dict(param_ranges), max_episode_steps=max_episode_steps, **fields)

@@ -23,14 +23,12 @@ usual PPO recipe for CartPole.
 """
 from __future__ import annotations
 
-from functools import partial
 
 import gymnasium as gym
-import numpy as np
 from gymnasium.envs.classic_control import CartPoleEnv
 from gymnasium.wrappers import TimeLimit
 
-from pgxlib.tasks.base import Task, TaskFamily, sample_tasks
+from pgxlib.tasks.base import Task, TaskFamily, build_family, uniform_sampler
 
 NAME = "cartpole"
 MAX_EPISODE_STEPS = 500
@@ -57,16 +55,7 @@ def make_env(task: Task, max_episode_steps: int = MAX_EPISODE_STEPS) -> gym.Env:
 
 def make(n_tasks: int = 10, seed: int = 0, n_target: int = 50) -> TaskFamily:
     """`n_tasks` source and `n_target` target tasks drawn uniformly from `PARAM_RANGES`."""
-    src_rng, tgt_rng = np.random.default_rng(seed).spawn(2)
-    return TaskFamily(
-        name=NAME,
-        source=sample_tasks(NAME, "source", n_tasks, src_rng, PARAM_RANGES),
-        target=sample_tasks(NAME, "target", n_target, tgt_rng, PARAM_RANGES),
-        env_factory=partial(make_env, max_episode_steps=MAX_EPISODE_STEPS),
-        param_ranges=dict(PARAM_RANGES),
-        max_episode_steps=MAX_EPISODE_STEPS,
-        reward_scale=1.0,
-        has_success=False,
-        description="CartPole-v1 with varied pole length, pole mass, cart mass and push force",
-        env_kwargs={"env_id": "CartPole-v1", "max_episode_steps": MAX_EPISODE_STEPS},
-    )
+    return build_family(NAME, n_tasks, n_target, seed, uniform_sampler(NAME, PARAM_RANGES), make_env,
+                        MAX_EPISODE_STEPS, PARAM_RANGES, reward_scale=1.0, has_success=False,
+                        description="CartPole-v1 with varied pole length, pole mass, cart mass and push force",
+                        env_kwargs={"env_id": "CartPole-v1", "max_episode_steps": MAX_EPISODE_STEPS})

@@ -37,7 +37,6 @@ same number means the same thing on every road; flattened to a float32 Box(-1, 1
 from __future__ import annotations
 
 import copy
-from functools import partial
 
 import gymnasium as gym
 import numpy as np
@@ -47,7 +46,7 @@ from highway_env.envs.common.observation import KinematicObservation
 from highway_env.envs.highway_env import HighwayEnvFast
 from highway_env.vehicle.kinematics import Vehicle
 
-from pgxlib.tasks.base import Task, TaskFamily
+from pgxlib.tasks.base import Task, TaskFamily, build_family
 
 NAME = "highway"
 FEATURES = ("presence", "x", "y", "vx", "vy")
@@ -173,16 +172,9 @@ def sample_highway_tasks(split: str, n: int, rng: np.random.Generator) -> tuple[
 
 def make(n_tasks: int = 10, seed: int = 0, n_target: int = 50) -> TaskFamily:
     """`n_tasks` source and `n_target` target highway tasks."""
-    src_rng, tgt_rng = np.random.default_rng(seed).spawn(2)
-    return TaskFamily(
-        name=NAME,
-        source=sample_highway_tasks("source", n_tasks, src_rng),
-        target=sample_highway_tasks("target", n_target, tgt_rng),
-        env_factory=partial(make_env, max_episode_steps=MAX_EPISODE_STEPS),
-        param_ranges=dict(PARAM_RANGES),
-        max_episode_steps=MAX_EPISODE_STEPS,
-        reward_scale=1.0,
-        has_success=False,
-        description="highway-fast-v0 with varied traffic density, lane count and reward weights",
-        env_kwargs={"env_id": "highway-fast-v0", "numpy_observation": True, **copy.deepcopy(BASE_CONFIG)},
-    )
+    return build_family(NAME, n_tasks, n_target, seed,
+                        lambda split, n, rng, source: sample_highway_tasks(split, n, rng), make_env,
+                        MAX_EPISODE_STEPS, PARAM_RANGES, reward_scale=1.0, has_success=False,
+                        description="highway-fast-v0 with varied traffic density, lane count and reward weights",
+                        env_kwargs={"env_id": "highway-fast-v0", "numpy_observation": True,
+                                    **copy.deepcopy(BASE_CONFIG)})

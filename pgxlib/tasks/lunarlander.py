@@ -29,12 +29,10 @@ Observation Box(8,) float32 with the same bounds for every task; action Discrete
 """
 from __future__ import annotations
 
-from functools import partial
 
 import gymnasium as gym
-import numpy as np
 
-from pgxlib.tasks.base import Task, TaskFamily, sample_tasks
+from pgxlib.tasks.base import Task, TaskFamily, build_family, uniform_sampler
 
 NAME = "lunarlander"
 ENV_ID = "LunarLander-v3"
@@ -63,17 +61,8 @@ def make_env(task: Task, max_episode_steps: int = MAX_EPISODE_STEPS) -> gym.Env:
 
 def make(n_tasks: int = 10, seed: int = 0, n_target: int = 50) -> TaskFamily:
     """`n_tasks` source and `n_target` target tasks drawn uniformly from `PARAM_RANGES`."""
-    src_rng, tgt_rng = np.random.default_rng(seed).spawn(2)
-    return TaskFamily(
-        name=NAME,
-        source=sample_tasks(NAME, "source", n_tasks, src_rng, PARAM_RANGES),
-        target=sample_tasks(NAME, "target", n_target, tgt_rng, PARAM_RANGES),
-        env_factory=partial(make_env, max_episode_steps=MAX_EPISODE_STEPS),
-        param_ranges=dict(PARAM_RANGES),
-        max_episode_steps=MAX_EPISODE_STEPS,
-        reward_scale=0.01,
-        has_success=False,
-        description="LunarLander-v3 (discrete) with varied gravity, wind power and turbulence",
-        env_kwargs={"env_id": ENV_ID, "continuous": False, "enable_wind": True,
-                    "max_episode_steps": MAX_EPISODE_STEPS},
-    )
+    return build_family(NAME, n_tasks, n_target, seed, uniform_sampler(NAME, PARAM_RANGES), make_env,
+                        MAX_EPISODE_STEPS, PARAM_RANGES, reward_scale=0.01, has_success=False,
+                        description="LunarLander-v3 (discrete) with varied gravity, wind power and turbulence",
+                        env_kwargs={"env_id": ENV_ID, "continuous": False, "enable_wind": True,
+                                    "max_episode_steps": MAX_EPISODE_STEPS})

@@ -31,14 +31,13 @@ Building one env takes about a second (Meta-World samples its 50 goals); nothing
 """
 from __future__ import annotations
 
-from functools import partial
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.wrappers import TimeLimit
 
-from pgxlib.tasks.base import Task, TaskFamily
+from pgxlib.tasks.base import Task, TaskFamily, build_family
 
 NAME = "metaworld"
 MT10_NAMES = (
@@ -87,27 +86,20 @@ def make(n_tasks: int = 10, seed: int = 0, n_target: int = 50) -> TaskFamily:
     """MT10 (or a seeded subset of `n_tasks` of it) as source tasks, new goal sets as targets."""
     if not 1 <= n_tasks <= len(MT10_NAMES):
         raise ValueError(f"metaworld has the 10 MT10 tasks: n_tasks={n_tasks} must be in 1..10")
-    src_rng, tgt_rng = np.random.default_rng(seed).spawn(2)
-    if n_tasks == len(MT10_NAMES):
-        indices = list(range(n_tasks))
-    else:
-        indices = sorted(int(i) for i in src_rng.choice(len(MT10_NAMES), size=n_tasks, replace=False))
-    source = tuple(Task(NAME, "source", i, (("mt10_index", idx), ("goal_seed", int(seed))))
-                   for i, idx in enumerate(indices))
-    offsets = tgt_rng.choice(2**30, size=n_target, replace=False) + 1
-    target_seeds = (int(seed) + offsets) % 2**31
-    target = tuple(Task(NAME, "target", j, (("mt10_index", indices[j % n_tasks]), ("goal_seed", int(s))))
-                   for j, s in enumerate(target_seeds))
-    return TaskFamily(
-        name=NAME,
-        source=source,
-        target=target,
-        env_factory=partial(make_env, max_episode_steps=MAX_EPISODE_STEPS),
-        param_ranges=dict(PARAM_RANGES),
-        max_episode_steps=MAX_EPISODE_STEPS,
-        reward_scale=0.1,
-        has_success=True,
-        description="Meta-World MT10 (v3 envs); targets are the same envs with unseen goal sets",
-        env_kwargs={"env_id": "Meta-World/MT1", "benchmark_seed": int(seed), "mt10_names": MT10_NAMES,
-                    "max_episode_steps": MAX_EPISODE_STEPS, **META_WORLD_KWARGS},
-    )
+
+    def sample(split: str, n: int, rng: np.random.Generator, source) -> tuple[Task, ...]:
+        if source is None:
+            indices = list(range(n)) if n == len(MT10_NAMES) else sorted(
+                int(i) for i in rng.choice(len(MT10_NAMES), size=n, replace=False))
+            return tuple(Task(NAME, "source", i, (("mt10_index", idx), ("goal_seed", int(seed))))
+                         for i, idx in enumerate(indices))
+        indices = [t.param("mt10_index") for t in source]
+        goal_seeds = (int(seed) + rng.choice(2**30, size=n, replace=False) + 1) % 2**31
+        return tuple(Task(NAME, "target", j, (("mt10_index", indices[j % len(indices)]), ("goal_seed", int(s))))
+                     for j, s in enumerate(goal_seeds))
+
+    return build_family(NAME, n_tasks, n_target, seed, sample, make_env, MAX_EPISODE_STEPS, PARAM_RANGES,
+                        reward_scale=0.1, has_success=True,
+                        description="Meta-World MT10 (v3 envs); targets are the same envs with unseen goal sets",
+                        env_kwargs={"env_id": "Meta-World/MT1", "benchmark_seed": int(seed), "mt10_names": MT10_NAMES,
+                                    "max_episode_steps": MAX_EPISODE_STEPS, **META_WORLD_KWARGS})

@@ -24,14 +24,13 @@ Observation Box([-2, 2]², float32), action Box([-1, 1]², float32).
 """
 from __future__ import annotations
 
-from functools import partial
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.wrappers import TimeLimit
 
-from pgxlib.tasks.base import Task, TaskFamily
+from pgxlib.tasks.base import Task, TaskFamily, build_family
 
 NAME = "nav2d"
 MAX_EPISODE_STEPS = 50
@@ -95,18 +94,9 @@ def sample_goals(split: str, n: int, rng: np.random.Generator) -> tuple[Task, ..
 
 def make(n_tasks: int = 10, seed: int = 0, n_target: int = 50) -> TaskFamily:
     """`n_tasks` source goals and `n_target` unseen target goals from the three sectors."""
-    src_rng, tgt_rng = np.random.default_rng(seed).spawn(2)
-    return TaskFamily(
-        name=NAME,
-        source=sample_goals("source", n_tasks, src_rng),
-        target=sample_goals("target", n_target, tgt_rng),
-        env_factory=partial(make_env, max_episode_steps=MAX_EPISODE_STEPS),
-        param_ranges=dict(PARAM_RANGES),
-        max_episode_steps=MAX_EPISODE_STEPS,
-        reward_scale=1.0,
-        has_success=True,
-        description="2D point navigation to an unobserved goal; goals in three angular sectors",
-        env_kwargs={"max_step": 0.1, "bound": 2.0, "success_radius": 0.1, "n_sectors": N_SECTORS,
-                    "sector_half_width_deg": 25.0, "radius": RADIUS,
-                    "max_episode_steps": MAX_EPISODE_STEPS},
-    )
+    return build_family(NAME, n_tasks, n_target, seed, lambda split, n, rng, source: sample_goals(split, n, rng),
+                        make_env, MAX_EPISODE_STEPS, PARAM_RANGES, reward_scale=1.0, has_success=True,
+                        description="2D point navigation to an unobserved goal; goals in three angular sectors",
+                        env_kwargs={"max_step": 0.1, "bound": 2.0, "success_radius": 0.1, "n_sectors": N_SECTORS,
+                                    "sector_half_width_deg": 25.0, "radius": RADIUS,
+                                    "max_episode_steps": MAX_EPISODE_STEPS})
