@@ -86,6 +86,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         family, seed, params, key = _validate_run(args)
+        if not args.force:
+            experiments.preflight(args.experiment, args.profile, family, seed, **params)
     except (ConfigError, ValueError) as err:
         return _fail(str(err))
     out_dir = Path(args.out) if args.out else runs_root() / "notebooks"
@@ -96,8 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         execute_notebook(args.experiment, output, parameters, stream=True)
     except Exception as err:  # papermill raises its own error type with the failing cell
-        print(f"pgx: notebook failed: {_last_line(err)}", file=sys.stderr)
-        print(f"pgx: executed notebook (with the traceback): {output}", file=sys.stderr)
+        print(f"pgx: notebook failed: {_last_line(err)} (traceback in {output})", file=sys.stderr)
         return 1
     result = experiments.find_result(args.experiment, args.profile, family, seed, **params)
     print(f"notebook: {output}")
@@ -105,7 +106,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("pgx: the notebook ran but stored no result for these parameters", file=sys.stderr)
         return 1
     print(f"result:   {result.path}" + ("  (STALE: computed by older code)" if result.stale else ""))
+    print(run_summary(result.meta))
     return 0
+
+
+def run_summary(meta: dict[str, Any]) -> str:
+    """One line on how a stored result came about: its wall time and the stages it resumed."""
+    resumed = list(meta.get("resumed_stages") or {})
+    total = meta.get("total_time")
+    line = f"computed in {total:.1f} s" if isinstance(total, (int, float)) else "computed"
+    return line + (f"; resumed: {', '.join(resumed)}" if resumed else "") + f" ({meta.get('timestamp', '?')})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,14 +134,21 @@ def cmd_book(args: argparse.Namespace) -> int:
 
 
 def cmd_group(args: argparse.Namespace) -> int:
-    """Group a task family with PolicyGradEx (`pgxlib.pipeline.group_command`)."""
+    """Group a task family with PolicyGradEx (`group_command`)."""
+    from pgxlib.rl.ppo import NonFiniteError
+
     try:
         overrides = parse_params(args.params)
-
+        for name, flag in (("seed", "--seed"), ("family", "--family"), ("profile", "--profile"), ("k", "--k")):
+            if name in overrides:
+                raise ConfigError(f"invalid -p {name}: use {flag} {overrides[name]!r} instead")
         return int(group_command(profile=args.profile, family=args.family, seed=args.seed, k=args.k,
                                  overrides=overrides, force=args.force) or 0)
     except (ConfigError, ValueError) as err:
         return _fail(str(err))
+    except NonFiniteError as err:
+        print(f"pgx: error: {err}", file=sys.stderr)
+        return 1
 
 
 def cmd_golden(args: argparse.Namespace) -> int:
@@ -221,11 +238,18 @@ if __name__ == "__main__":
 def group_command(profile: str, family: str, seed: int = 0, k: int | None = None,
                   overrides: dict[str, Any] | None = None, force: bool = False) -> int:
     """`pgx group`: run PolicyGradEx on a family, print groups, affinity and scores, store the result."""
-    from pgxlib.experiments import run_experiment
+    from pgxlib import experiments
 
-    result = run_experiment("group", profile, family, seed=seed, force=force, k=k, overrides=overrides or {})
+    params = {"k": k, "overrides": overrides or {}}
+    if not force:
+        experiments.preflight("group", profile, family, seed, **params)
+    result = experiments.run_experiment("group", profile, family, seed=seed, force=force, **params)
     print(format_group_report(result.metrics, result.meta))
-    print(f"result: {result.path}")
+    if result.fresh:
+        print(f"result: {result.path}; {run_summary(result.meta)}")
+    else:
+        print(f"result: {result.path}, stored earlier ({result.meta.get('timestamp', '?')}"
+              f"{'; STALE: computed by older code' if result.stale else ''}); --force recomputes it")
     return 0
 
 

@@ -242,8 +242,7 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
     say(f"[1/7] meta-training on {n} {family.name} tasks")
 
     policy, meta_curve, meta_seconds = shared_meta_policy(family, cfg, device, progress)
-    if hasattr(cache, "times"):
-        cache.times["meta_train"] = meta_seconds
+    cache.times["meta_train"] = meta_seconds
 
     def _eval_meta():
         ev = evaluate_policy(policy, family, all_tasks, all_ids, cfg.evaluation.episodes, cfg.seed,
@@ -305,4 +304,4 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
                           meta_eval=_eval_from_dict(evals["meta"]), random_eval=_eval_from_dict(evals["random"]),
                           members=members, scores=scores, rel_dist_raw=fit.rel_dist_raw.cpu().numpy(),
                           rel_dist=fit.rel_dist.cpu().numpy(), affinity=affinity, sdp_X=X, labels=labels,
-                          groups=groups, stage_times=dict(getattr(cache, "times", {})))
+                          groups=groups, stage_times=dict(cache.times))

@@ -108,6 +108,17 @@ def find_result(name: str, profile: str, family: str, seed: int = 0, **params: A
     return result if _matches(result, profile, family, seed, full) else None
 
 
+def preflight(name: str, profile: str, family: str, seed: int = 0, **params: Any) -> None:
+    """Everything a run would read, checked before it starts: the parameters, the stored result (if
+    any) and the files of its resumable stages. Raises `ConfigError` or `ResultError`, one line naming
+    the parameter or the file and the fix; `--force` recomputes unreadable files."""
+    module, full = resolve(name, profile, family, seed, **params)
+    key = result_key(module, family, seed, full)
+    if (store.result_dir(profile, name, key) / store.RESULT_FILE).exists():
+        store.read_result(store.result_dir(profile, name, key))
+    store.StageCache(store.stage_dir(profile, name, key)).verify()
+
+
 def run_command(name: str, profile: str, family: str, seed: int = 0, **params: Any) -> str:
     """The ``pgx run ...`` command line that computes this result (non-default parameters only)."""
     module = get(name)

@@ -1,4 +1,4 @@
-"""Stage caches: one protocol (`get_or_compute(stage, fn)` and `times`), three implementations.
+"""Stage caches: one protocol (`StageStore`), three implementations.
 
 `StageCache` stores stages on disk (atomic writes, `torch.load(weights_only=True)`), so an
 interrupted run resumes; `MemoryCache` remembers within the process; `StageView` renames the
@@ -6,20 +6,36 @@ stages of a parent cache so that several runs share one cache."""
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import shutil
 import time
 import uuid
+import zipfile
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 import torch
 
 from pgxlib.store.results import ResultError
 
-# ---------------------------------------------------------------------------------------------
-# Resumable stages
-# ---------------------------------------------------------------------------------------------
+
+class StageStore(Protocol):
+    """What every stage cache offers the pipeline.
+
+    `get_or_compute(stage, fn)` returns the value of `stage` (a dict of tensors and plain values),
+    computing it with `fn()` only when it is not stored; `times[stage]` is the wall time the stage
+    took when it was computed; `resumed[stage]` is set when the value was loaded instead.
+    """
+
+    times: dict[str, float]
+    resumed: dict[str, float]
+
+    def get_or_compute(self, stage: str, fn: Callable[[], dict]) -> dict: ...
+
+
+UNREADABLE = (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, KeyError, ValueError)
+"""What `torch.load` raises on a truncated or corrupt file."""
 
 _ALLOWED_LEAVES = (bool, int, float, str, type(None))
 
@@ -76,7 +92,11 @@ class StageCache:
 
         path = self.path(stage)
         if path.exists():
-            payload = torch.load(path, weights_only=True)
+            try:
+                payload = torch.load(path, weights_only=True)
+            except UNREADABLE as err:
+                raise ResultError(f"stage file {path} is unreadable ({type(err).__name__}); "
+                                  "rerun with --force to recompute it") from None
             self.times[stage] = float(payload["seconds"])
             self.resumed[stage] = float(payload["seconds"])
             return payload["value"]
@@ -106,6 +126,18 @@ class StageCache:
         self.times.clear()
         self.resumed.clear()
 
+    def verify(self) -> None:
+        """Raise `ResultError` (one line, naming the file and `--force`) when a stored stage is not a
+        complete file; cheap: reads each file's directory, not its tensors."""
+        for stage in self.stages():
+            path = self.path(stage)
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    archive.namelist()
+            except (zipfile.BadZipFile, OSError) as err:
+                raise ResultError(f"stage file {path} is unreadable ({type(err).__name__}); "
+                                  "rerun with --force to recompute it") from None
+
     def stages(self) -> list[str]:
         """Names of the stages stored on disk."""
         return sorted(p.stem for p in self.root.glob("*.pt")) if self.root.is_dir() else []
@@ -121,6 +153,7 @@ class StageView:
         self.prefix = prefix
         self.rename = dict(rename or {})
         self.times: dict[str, float] = {}
+        self.resumed: dict[str, float] = {}
 
     def name(self, stage: str) -> str:
         return self.rename.get(stage, self.prefix + stage)
@@ -128,7 +161,9 @@ class StageView:
     def get_or_compute(self, stage: str, fn: Callable[[], dict]) -> dict:
         name = self.name(stage)
         value = self.parent.get_or_compute(name, fn)
-        self.times[stage] = getattr(self.parent, "times", {}).get(name, float("nan"))
+        self.times[stage] = self.parent.times.get(name, float("nan"))
+        if name in self.parent.resumed:
+            self.resumed[stage] = self.parent.resumed[name]
         return value
 
 
@@ -138,6 +173,7 @@ class MemoryCache:
     def __init__(self):
         self.values: dict[str, dict] = {}
         self.times: dict[str, float] = {}
+        self.resumed: dict[str, float] = {}
 
     def get_or_compute(self, stage: str, fn: Callable[[], dict]) -> dict:
         if stage not in self.values:

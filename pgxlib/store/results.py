@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import uuid
+import zipfile
 from dataclasses import dataclass, is_dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -279,12 +280,21 @@ def read_result(path: Path, fingerprint: str | None = None) -> Result:
     """Load the result stored at `path`; it is stale when its fingerprint differs from `fingerprint`."""
     try:
         document = _strict_json_loads((path / RESULT_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ResultError(f"cannot read {path / RESULT_FILE}: {err}") from None
+    except ResultError as err:
+        raise ResultError(f"cannot read {path / RESULT_FILE}: {err}; rerun with --force to recompute it") from None
+    except (OSError, ValueError) as err:
+        raise ResultError(f"cannot read {path / RESULT_FILE} ({type(err).__name__}); "
+                          "rerun with --force to recompute it") from None
+    if not isinstance(document, dict):
+        raise ResultError(f"cannot read {path / RESULT_FILE} (not a JSON object); rerun with --force to recompute it")
     arrays: dict[str, np.ndarray] = {}
     if (path / ARRAYS_FILE).exists():
-        with np.load(path / ARRAYS_FILE, allow_pickle=False) as npz:
-            raw = {name: npz[name] for name in npz.files}
+        try:
+            with np.load(path / ARRAYS_FILE, allow_pickle=False) as npz:
+                raw = {name: npz[name] for name in npz.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise ResultError(f"cannot read {path / ARRAYS_FILE} ({type(err).__name__}); "
+                              "rerun with --force to recompute it") from None
         for name, arr in raw.items():
             if name.endswith(MASK_SUFFIX):
                 continue

@@ -23,7 +23,6 @@ usual PPO recipe for CartPole.
 """
 from __future__ import annotations
 
-
 import gymnasium as gym
 from gymnasium.envs.classic_control import CartPoleEnv
 from gymnasium.wrappers import TimeLimit

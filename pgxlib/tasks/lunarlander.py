@@ -29,7 +29,6 @@ Observation Box(8,) float32 with the same bounds for every task; action Discrete
 """
 from __future__ import annotations
 
-
 import gymnasium as gym
 
 from pgxlib.tasks.base import Task, TaskFamily, build_family, uniform_sampler

@@ -31,7 +31,6 @@ Building one env takes about a second (Meta-World samples its 50 goals); nothing
 """
 from __future__ import annotations
 
-
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces

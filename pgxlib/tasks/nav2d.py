@@ -24,7 +24,6 @@ Observation Box([-2, 2]², float32), action Box([-1, 1]², float32).
 """
 from __future__ import annotations
 
-
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
