@@ -222,7 +222,7 @@ def test_stage_cache_refuses_and_never_unpickles_objects(tmp_path):
     assert cache.stages() == []
     (tmp_path / "run").mkdir()
     torch.save({"value": SimpleNamespace(a=1), "seconds": 0.0}, tmp_path / "run" / "planted.pt")
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(ResultError, match="UnpicklingError.*--force"):
         cache.get_or_compute("planted", lambda: {})
 
 
