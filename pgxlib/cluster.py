@@ -7,13 +7,13 @@ integer arrays [n] with values 0..g−1, numbered in order of first appearance o
 """
 from __future__ import annotations
 
-import operator
 import warnings
 from fractions import Fraction
 from typing import Sequence
 
 import numpy as np
 
+from pgxlib.config import check_int
 from pgxlib.estimate.affinity import gradient_similarity
 
 
@@ -24,18 +24,6 @@ def _check_square(U, name: str = "U") -> np.ndarray:
     if not np.isfinite(U).all():
         raise ValueError(f"{name} contains NaN or inf")
     return U
-
-
-def _check_k(k, n: int) -> int:
-    try:
-        if isinstance(k, bool):
-            raise TypeError
-        v = operator.index(k)
-    except TypeError:
-        raise ValueError(f"invalid k={k!r}: allowed an integer in 1..{n}") from None
-    if not 1 <= v <= n:
-        raise ValueError(f"invalid k={k!r}: allowed an integer in 1..{n}")
-    return v
 
 
 def _relabel(labels) -> np.ndarray:
@@ -80,7 +68,7 @@ def sdp_solve(U, k: int | None = None, lam: float | None = None, solver: str = "
     if (k is None) == (lam is None):
         raise ValueError(f"give exactly one of k and lam, got k={k!r}, lam={lam!r}")
     if k is not None:
-        k = _check_k(k, n)
+        k = check_int("k", k, 1, n)
     else:
         try:
             lam = float(lam)
@@ -177,7 +165,7 @@ def round_sdp(X, k: int | None = None) -> np.ndarray:
     X = (X + X.T) / 2
     n = X.shape[0]
     if k is not None:
-        k = _check_k(k, n)
+        k = check_int("k", k, 1, n)
     thr = (1.0 - 1e-3) / n
     unassigned = np.ones(n, dtype=bool)
     diag = np.diag(X).copy()
@@ -230,15 +218,8 @@ def random_grouping(n: int, k: int, seed: int) -> np.ndarray:
     Returns:
         labels: int [n], 0..k−1 in order of first appearance.
     """
-    try:
-        if isinstance(n, bool):
-            raise TypeError
-        n = operator.index(n)
-    except TypeError:
-        raise ValueError(f"invalid n={n!r}: allowed a positive integer") from None
-    if n < 1:
-        raise ValueError(f"invalid n={n!r}: allowed a positive integer")
-    k = _check_k(k, n)
+    n = check_int("n", n, 1)
+    k = check_int("k", k, 1, n)
     rng = np.random.default_rng(seed)
     S = _stirling2(n, k)
     opens = [False] * n
@@ -275,7 +256,7 @@ def spectral_cluster(U, k: int, seed: int) -> np.ndarray:
 
     U = _check_square(U)
     n = U.shape[0]
-    k = _check_k(k, n)
+    k = check_int("k", k, 1, n)
     A = (U + U.T) / 2
     off = ~np.eye(n, dtype=bool)
     if n > 1:

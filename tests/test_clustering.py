@@ -143,7 +143,7 @@ def test_groups_and_nmi():
 def test_invalid_k(fn):
     U, _ = planted(n=6, blocks=2)
     for k in (0, 7, -1, 2.5, True):
-        with pytest.raises(ValueError, match=rf"invalid k={k!r}: allowed an integer in 1\.\.6"):
+        with pytest.raises(ValueError, match=rf"invalid k={k!r}: allowed a positive integer in 1\.\.6"):
             fn(U, k)
 
 

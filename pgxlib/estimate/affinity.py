@@ -8,25 +8,13 @@ evaluated on task i (NaN where i ∉ S_l). Scores must be "higher is better": pa
 """
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 import torch
 
-
-def _int(value, name: str, lo: int, hi: int | None = None) -> int:
-    allowed = f"an integer in {lo}..{hi}" if hi is not None else f"an integer >= {lo}"
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        v = operator.index(value)
-    except TypeError:
-        raise ValueError(f"invalid {name}={value!r}: allowed {allowed}") from None
-    if v < lo or (hi is not None and v > hi):
-        raise ValueError(f"invalid {name}={value!r}: allowed {allowed}")
-    return v
+from pgxlib.config import check_int
 
 
 def sample_subsets(n_tasks: int, n_subsets: int, subset_size: int, seed: int) -> np.ndarray:
@@ -51,9 +39,9 @@ def sample_subsets(n_tasks: int, n_subsets: int, subset_size: int, seed: int) ->
         members: bool [m, n], every row with exactly `subset_size` True entries,
         ``(members.T @ members)[i, j] ≥ 1`` for all i, j.
     """
-    n = _int(n_tasks, "n_tasks", 2)
-    m = _int(n_subsets, "n_subsets", 1)
-    s = _int(subset_size, "subset_size", 2, n)
+    n = check_int("n_tasks", n_tasks, 2)
+    m = check_int("n_subsets", n_subsets, 1)
+    s = check_int("subset_size", subset_size, 2, n)
     rng = np.random.default_rng(seed)
 
     rows = [rng.permutation(n)[:s] for _ in range(m)]
