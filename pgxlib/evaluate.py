@@ -102,9 +102,9 @@ def ppo_objective_scores(policy: ActorCritic, rollout: Rollout, heldout: torch.T
                          delta_of: Callable[[int], torch.Tensor], members: np.ndarray, clip: float = 0.2) -> np.ndarray:
     """Off-policy estimate of each θ̂_l = θ* + delta_of(l) on each task, shape [m, n] (NaN if i ∉ S_l).
 
-    score_l(i) = mean over held-out transitions t of task i of clip(r_t, 1±clip)·Â_t with
-    r_t = π_θ̂(a_t|s_t) / π_θ*(a_t|s_t), Â standardised per task: the PPO surrogate objective, the
-    expected improvement of the new policy over θ* on data θ* collected.
+    score_l(i) = mean over held-out transitions t of task i of min(r_t·Â_t, clip(r_t, 1±clip)·Â_t) with
+    r_t = π_θ̂(a_t|s_t) / π_θ*(a_t|s_t), Â standardised per task: PPO's clipped surrogate objective, a
+    pessimistic estimate of the improvement of the new policy over θ* on data θ* collected.
     """
     m, n = members.shape
     params = actor_params(policy.actor)
@@ -116,7 +116,7 @@ def ppo_objective_scores(policy: ActorCritic, rollout: Rollout, heldout: torch.T
     for l in range(m):
         new_params = unflatten_like(theta + delta_of(l).to(theta.device), params)
         ratio = (actor_log_prob(policy.actor, new_params, obs, tid, act) - base_logp).exp()
-        gain = ratio.clamp(1 - clip, 1 + clip) * adv
+        gain = torch.minimum(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
         for i in np.flatnonzero(members[l]):
             sel = tid == i
             scores[l, i] = float(gain[sel].mean())
