@@ -100,7 +100,27 @@ def test_measured_scores_do_not_depend_on_n_jobs(store):
     state = new_policy(fam, cfg, cfg.seed, "cpu").state_dict()
     members = np.array([[1, 1, 0, 0], [0, 0, 1, 1]], dtype=bool)
     ppo = exp.finetune_config(cfg, 2 * cfg.group_ppo.steps_per_iteration)
-    one, _, _ = exp.measured_scores(cfg, state, members, ppo, n_jobs=1)
-    two, _, _ = exp.measured_scores(cfg, state, members, ppo, n_jobs=2)
+    one, _, _ = exp.measured_scores(fam, cfg, state, members, ppo, n_jobs=1)
+    two, _, _ = exp.measured_scores(fam, cfg, state, members, ppo, n_jobs=2)
     np.testing.assert_array_equal(one, two)
     assert np.isfinite(one[members]).all() and np.isnan(one[~members]).all()
+    again, _, _ = exp.measured_scores(fam, cfg, state, members, ppo, n_jobs=1, repeat=1)
+    assert not np.array_equal(again[members], one[members]), "a repeat must use other fine-tuning seeds"
+
+
+@pytest.mark.slow
+def test_measured_side_accepts_a_users_own_family(store):
+    """A family that `make_family` cannot rebuild by name (here: episodes cut to 5 steps) is measured as given."""
+    import dataclasses
+    from functools import partial
+
+    from pgxlib.tasks import cartpole
+
+    cfg = pipeline_config("smoke", "cartpole", seed=3)
+    own = dataclasses.replace(make_family("cartpole", cfg.n_tasks, cfg.seed),
+                              env_factory=partial(cartpole.make_env, max_episode_steps=5), max_episode_steps=5)
+    state = new_policy(own, cfg, cfg.seed, "cpu").state_dict()
+    members = np.array([[1, 1, 0, 0]], dtype=bool)
+    ppo = exp.finetune_config(cfg, cfg.group_ppo.steps_per_iteration)
+    scores, _, _ = exp.measured_scores(own, cfg, state, members, ppo, n_jobs=1)
+    assert np.isfinite(scores[members]).all() and (scores[members] <= 5).all()

@@ -48,7 +48,7 @@ from pgxlib.nets import actor_params, flat_params, get_device
 from pgxlib.pipeline import cluster, estimate_scores, new_policy, shared_meta_policy
 from pgxlib.rl.ppo import train_ppo
 from pgxlib.rollout import collect_rollout
-from pgxlib.tasks import make_family
+from pgxlib.tasks import TaskFamily, make_family
 
 PARAMETERS: dict[str, Any] = {"depths": (2, 4, 8), "n_subsets": None, "finetune_steps": None, "n_jobs": 2}
 EXPECTED_KEYS = ("metrics.nmi", "metrics.speedup", "metrics.rank_correlation", "metrics.rank_correlation_centred",
@@ -152,24 +152,30 @@ def estimated_side(policy, fam, cfg: PipelineConfig, members: np.ndarray, device
             "rel_dist": torch.as_tensor(fit.rel_dist.cpu().numpy())}
 
 
-def finetune_and_evaluate(cfg: PipelineConfig, state_dict: dict, tasks: list[int], ppo: PPOConfig,
-                          subset: int) -> dict:
-    """f_i(S) for one subset S = `tasks`: θ* (`state_dict`) fine-tuned by PPO on S, then evaluated on each task.
+REPEAT_SEED_STRIDE = 100_003
+"""Seed offset between repeats of the measured side: repeat r fine-tunes and evaluates with seeds shifted
+by r times this prime, so repeats share nothing but θ* and the subsets."""
 
-    Runs on one torch thread (restored afterwards); seeds depend on `cfg.seed` and `subset` only, so the
-    numbers are the same in any process. Returns {"returns": [|S|], "wall": s, "cpu": s}.
+
+def finetune_and_evaluate(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, tasks: list[int],
+                          ppo: PPOConfig, subset: int, repeat: int = 0) -> dict:
+    """f_i(S) for one subset S = `tasks` of `family` (any `TaskFamily`, a user's own too): θ* (`state_dict`)
+    fine-tuned by PPO on S, then evaluated on each task.
+
+    Runs on one torch thread (restored afterwards); seeds depend on `cfg.seed`, `subset` and `repeat` only,
+    so the numbers are the same in any process. Returns {"returns": [|S|], "wall": s, "cpu": s}.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         wall, cpu = time.perf_counter(), time.process_time()
         device = get_device(cfg.device)
-        fam = make_family(cfg.family, cfg.n_tasks, cfg.seed)
-        policy = new_policy(fam, cfg, cfg.seed, device)
+        shift = REPEAT_SEED_STRIDE * repeat
+        policy = new_policy(family, cfg, cfg.seed, device)
         policy.load_state_dict(state_dict)
-        train_ppo(policy, fam, list(tasks), ppo, cfg.seed + 1000 + subset, device, progress=False)
-        ev = evaluate_policy(policy, fam, [fam.source[i] for i in tasks], list(tasks), cfg.evaluation.episodes,
-                             cfg.seed + 1 + subset, cfg.evaluation.deterministic, device)
+        train_ppo(policy, family, list(tasks), ppo, cfg.seed + 1000 + subset + shift, device, progress=False)
+        ev = evaluate_policy(policy, family, [family.source[i] for i in tasks], list(tasks), cfg.evaluation.episodes,
+                             cfg.seed + 1 + subset + shift, cfg.evaluation.deterministic, device)
         return {"returns": np.asarray(ev.mean_return, dtype=float), "wall": time.perf_counter() - wall,
                 "cpu": time.process_time() - cpu}
     finally:
@@ -180,15 +186,17 @@ def _warm_up() -> int:
     return 0
 
 
-def measured_scores(cfg: PipelineConfig, state_dict: dict, members: np.ndarray, ppo: PPOConfig, n_jobs: int,
-                    progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """f_i(S_l) for every subset by fine-tuning and evaluation, [m, n] (NaN off the subsets).
+def measured_scores(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, members: np.ndarray, ppo: PPOConfig,
+                    n_jobs: int, progress: bool = False, repeat: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """f_i(S_l) for every subset by fine-tuning and evaluation, [m, n] (NaN off the subsets); `repeat`
+    selects independent fine-tuning and evaluation seeds (`REPEAT_SEED_STRIDE`).
 
     Also returns the per-subset wall and CPU seconds [m] of the workers.
     """
     from joblib import Parallel, delayed
 
-    jobs = [delayed(finetune_and_evaluate)(cfg, state_dict, [int(i) for i in np.flatnonzero(row)], ppo, l)
+    jobs = [delayed(finetune_and_evaluate)(family, cfg, state_dict, [int(i) for i in np.flatnonzero(row)], ppo, l,
+                                           repeat)
             for l, row in enumerate(members)]
     runner = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")
     outs = list(tqdm(runner(jobs), total=len(jobs), desc="fine-tune subsets", disable=not progress))
@@ -198,13 +206,14 @@ def measured_scores(cfg: PipelineConfig, state_dict: dict, members: np.ndarray, 
     return scores, np.array([o["wall"] for o in outs]), np.array([o["cpu"] for o in outs])
 
 
-def measured_side(policy, cfg: PipelineConfig, members: np.ndarray, ppo: PPOConfig, n_jobs: int,
-                  progress: bool) -> dict:
-    """Scores, affinity and clustering of `members` by really fine-tuning θ* on each subset, each stage timed."""
+def measured_side(policy, family: TaskFamily, cfg: PipelineConfig, members: np.ndarray, ppo: PPOConfig, n_jobs: int,
+                  progress: bool, repeat: int = 0) -> dict:
+    """Scores, affinity and clustering of `members` by really fine-tuning θ* on each subset of `family`,
+    each stage timed; `repeat` selects independent seeds."""
     clock = _Clock()
     state = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
-    scores, sub_wall, sub_cpu = clock.run("finetune_eval",
-                                          lambda: measured_scores(cfg, state, members, ppo, n_jobs, progress))
+    scores, sub_wall, sub_cpu = clock.run("finetune_eval", lambda: measured_scores(family, cfg, state, members, ppo,
+                                                                                   n_jobs, progress, repeat))
 
     def _cluster():
         aff = compute_affinity(members, scores)
@@ -286,7 +295,7 @@ def _compute(profile: str, family: str, seed: int, cache, depths: list[int], n_s
         ppo = finetune_config(cfg, steps)
         est = cache.get_or_compute(f"estimated-d{depth}", lambda: estimated_side(policy, fam, cfg, members, device,
                                                                                   progress))
-        true = cache.get_or_compute(f"measured-d{depth}", lambda: measured_side(policy, cfg, members, ppo, n_jobs,
+        true = cache.get_or_compute(f"measured-d{depth}", lambda: measured_side(policy, fam, cfg, members, ppo, n_jobs,
                                                                                  progress))
         row = _depth_metrics(est, true, members, cfg, meta_seconds, seed)
         row["actor_params"] = int(flat_params(actor_params(policy.actor)).numel())
