@@ -67,7 +67,7 @@ def test_run_executes_the_notebook_with_papermill(store, monkeypatch, tmp_path, 
     notebook.write_text(
         '# %% [markdown]\n# # Toy\n\n# %% tags=["parameters"]\nprofile = "default"\nfamily = "cartpole"\n'
         'seed = 0\nforce = False\nk = None\n\n'
-        '# %%\nfrom pgxlib import results\n'
+        '# %%\nfrom pgxlib import store as results\n'
         'key = results.result_key(family, seed, {"k": k}, {"k": None})\n'
         'path = results.result_dir(profile, "walkthrough", key)\n'
         'meta = {"parameters": {"profile": profile, "family": family, "seed": seed, "params": {"k": k}},\n'
