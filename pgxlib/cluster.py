@@ -1,9 +1,11 @@
 """Partition n tasks into groups from an affinity matrix U [n, n] (PolicyGradEx, step 5).
 
 `sdp_cluster` is the method of the paper: the SDP relaxation of maximizing the within-group affinity,
-solved with cvxpy, then rounded to a hard partition. `random_grouping` and `spectral_cluster` are the
-baselines (the gradient-similarity baseline clusters `affinity.gradient_similarity`). Labels are
-integer arrays [n] with values 0..g−1, numbered in order of first appearance over the tasks.
+solved with cvxpy, rounded to a hard partition and improved by `local_search` (moves and swaps of
+tasks) to a local optimum of `partition_score`, the SDP objective on partitions. `random_grouping`
+and `spectral_cluster` are the baselines (the gradient-similarity baseline clusters
+`affinity.gradient_similarity`). Labels are integer arrays [n] with values 0..g−1, numbered in order
+of first appearance over the tasks.
 """
 from __future__ import annotations
 
@@ -181,11 +183,127 @@ def round_sdp(X, k: int | None = None) -> np.ndarray:
     return _labels_from_groups(groups, n)
 
 
+def _check_labels(labels, n: int) -> np.ndarray:
+    arr = np.asarray(labels)
+    if arr.shape != (n,):
+        raise ValueError(f"labels must be a 1-d array [n] with n={n}, got shape {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"labels must be integers, got dtype {arr.dtype}")
+    return _relabel(arr.tolist())
+
+
+def partition_score(U, labels) -> float:
+    """Score of a partition: Σ over groups g of (1/|g|) Σ_{i,j ∈ g} U_ij (diagonal included).
+
+    This is exactly the SDP objective ⟨U, X⟩ at the normalised cluster matrix X = Σ_g 1_g 1_gᵀ / |g|
+    (see `sdp_solve`), the quantity that `local_search` raises. Equivalently each group contributes
+    |g| times its mean affinity over its |g|² ordered pairs (i, j), i = j included.
+
+    Args:
+        U: float [n, n] affinity (only its symmetric part matters).
+        labels: int [n], any integer group ids.
+
+    Returns:
+        the score, a float.
+    """
+    U = _check_square(U)
+    lab = _check_labels(labels, U.shape[0])
+    onehot = np.eye(lab.max() + 1)[lab]                           # [n, g]
+    sums = np.einsum("ig,ij,jg->g", onehot, U, onehot)            # Σ_{i,j ∈ g} U_ij
+    return float((sums / onehot.sum(axis=0)).sum())
+
+
+def local_search(U, labels, k: int, max_rounds: int = 10_000) -> np.ndarray:
+    """Improve a partition into exactly k groups by best-improvement local search on `partition_score`.
+
+    Each round evaluates every move of one task to another group (never emptying its group) and
+    every swap of two tasks in different groups, and applies the one that raises the score most,
+    as long as it raises it by more than 1e-9·max|U| (so rounding noise never counts as a gain).
+    Ties go to the lowest index: moves (task i, target group b; groups numbered by first appearance
+    in the start, kept during the search) in lexicographic order come first, then swaps (i, j),
+    i < j, in lexicographic order. It stops at a local optimum (no move
+    or swap improves) or after `max_rounds` applied changes. A round costs O(n²) time and memory.
+
+    Args:
+        U: float [n, n] affinity (symmetrized first; the score only sees the symmetric part).
+        labels: int [n] with exactly k distinct values (any integers), the starting partition.
+        k: number of groups, 1 ≤ k ≤ n; checked against `labels`.
+        max_rounds: the most changes to apply, ≥ 0.
+
+    Returns:
+        labels: int [n], exactly k groups, 0..k−1 in order of first appearance; never a lower
+        `partition_score` than the start.
+    """
+    U = _check_square(U)
+    n = U.shape[0]
+    k = check_int("k", k, 1, n)
+    max_rounds = check_int("max_rounds", max_rounds, 0)
+    lab = _check_labels(labels, n)
+    if lab.max() + 1 != k:
+        raise ValueError(f"labels have {lab.max() + 1} groups, expected k={k}")
+    U = (U + U.T) / 2
+    tol = 1e-9 * np.abs(U).max()
+    d = np.diag(U)
+    idx = np.arange(n)
+    upper = np.triu(np.ones((n, n), dtype=bool), 1)
+    for _ in range(max_rounds):
+        onehot = np.eye(k)[lab]                                     # [n, k]
+        R = U @ onehot                                              # R[i, g] = Σ_{j ∈ g} U_ij
+        m = onehot.sum(axis=0)                                      # group sizes [k]
+        S = (R * onehot).sum(axis=0)                                # S[g] = Σ_{i,j ∈ g} U_ij
+        r_own = R[idx, lab]                                         # [n]
+        m_own = m[lab]
+        # move i from a = lab[i] to b: a loses 2 r_own − U_ii, b gains 2 R[i, b] + U_ii
+        S_a = S[lab] - 2 * r_own + d
+        left = np.where(m_own > 1, S_a / np.maximum(m_own - 1, 1), 0.0) - S[lab] / m_own
+        gain_move = left[:, None] + (S[None, :] + 2 * R + d[:, None]) / (m[None, :] + 1) - S[None, :] / m[None, :]
+        gain_move[idx, lab] = -np.inf
+        gain_move[m_own == 1, :] = -np.inf
+        # swap i ∈ a and j ∈ b (a ≠ b): sizes unchanged
+        Ra = R[:, lab]                                              # Ra[j, i] = R[j, lab[i]]
+        da = (-2 * r_own[:, None] + d[:, None] + 2 * Ra.T - 2 * U + d[None, :]) / m_own[:, None]
+        gain_swap = da + da.T                                       # da[i, j]: change of i's group
+        gain_swap[~upper | (lab[:, None] == lab[None, :])] = -np.inf
+        best_move = int(np.argmax(gain_move))
+        best_swap = int(np.argmax(gain_swap))
+        g_move, g_swap = gain_move.flat[best_move], gain_swap.flat[best_swap]
+        if max(g_move, g_swap) <= tol:
+            break
+        if g_move >= g_swap:
+            i, b = divmod(best_move, k)
+            lab[i] = b
+        else:
+            i, j = divmod(best_swap, n)
+            lab[i], lab[j] = lab[j], lab[i]
+    return _relabel(lab.tolist())
+
+
+def sdp_partition(U, X, k: int | None = None) -> np.ndarray:
+    """The hard partition of the SDP method from its solution X: `round_sdp`, then `local_search`.
+
+    With k: exactly k groups. With k None (lam mode): as many groups g as `round_sdp(X)` gives, then
+    improved by local search at that g (for fixed g the trace penalty is a constant, so the local
+    search optimizes the same objective).
+
+    Args:
+        U: float [n, n] affinity the SDP was solved for; X: float [n, n], e.g. from `sdp_solve(U, ...)`.
+
+    Returns:
+        labels: int [n], 0..g−1 in order of first appearance.
+    """
+    U = _check_square(U)
+    X = _check_square(X, "X")
+    if X.shape != U.shape:
+        raise ValueError(f"X and U must have the same shape, got {X.shape} and {U.shape}")
+    labels = round_sdp(X, k=k)
+    return local_search(U, labels, int(labels.max()) + 1)
+
+
 def sdp_cluster(U, k: int | None = None, lam: float | None = None, solver: str = "SCS") -> np.ndarray:
-    """Group tasks by the SDP relaxation (`sdp_solve`) and rounding (`round_sdp`).
+    """Group tasks by the SDP relaxation (`sdp_solve`), rounding and local search (`sdp_partition`).
 
     With k: exactly k groups. With lam only: as many groups as the rounding of the solution gives
-    (for a hard-partition optimum, Tr X = the number of groups).
+    (for a hard-partition optimum, Tr X = the number of groups), improved at that number of groups.
 
     Args:
         U: float [n, n] affinity, larger = better together (e.g. `Affinity.normalized`).
@@ -195,7 +313,7 @@ def sdp_cluster(U, k: int | None = None, lam: float | None = None, solver: str =
         labels: int [n].
     """
     X = sdp_solve(U, k=k, lam=lam, solver=solver)
-    return round_sdp(X, k=k)
+    return sdp_partition(U, X, k=k)
 
 
 def _stirling2(n: int, k: int) -> list[list[int]]:

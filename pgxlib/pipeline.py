@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pgxlib.cluster import groups_from_labels, random_grouping, round_sdp, sdp_solve, spectral_cluster
+from pgxlib.cluster import groups_from_labels, random_grouping, sdp_partition, sdp_solve, spectral_cluster
 from pgxlib.config import PipelineConfig, apply_overrides, progress_default, to_dict
 from pgxlib.estimate.affinity import Affinity, compute_affinity, sample_subsets
 from pgxlib.estimate.features import GradFeatures, compute_features
@@ -199,7 +199,7 @@ def cluster(affinity: Affinity, cfg: PipelineConfig) -> tuple[np.ndarray, np.nda
     U, c = affinity.normalized, cfg.cluster
     if c.method == "sdp":
         X = sdp_solve(U, k=c.k, lam=None if c.k is not None else c.lam)
-        return round_sdp(X, k=c.k), X
+        return sdp_partition(U, X, k=c.k), X
     if c.method == "spectral":
         return spectral_cluster(U, c.k, c.seed), None
     return random_grouping(len(U), c.k, c.seed), None

@@ -3,7 +3,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pgxlib.cluster import groups_from_labels, nmi, random_grouping, round_sdp, sdp_cluster, sdp_solve, spectral_cluster
+from pgxlib.cluster import (groups_from_labels, local_search, nmi, partition_score, random_grouping, round_sdp,
+                            sdp_cluster, sdp_partition, sdp_solve, spectral_cluster)
+from pgxlib.config import ConfigError
 
 
 def planted(n=12, blocks=3, seed=0, noise=0.2):
@@ -139,7 +141,8 @@ def test_groups_and_nmi():
 
 
 @pytest.mark.parametrize("fn", [lambda U, k: sdp_cluster(U, k=k), lambda U, k: spectral_cluster(U, k, 0),
-                                lambda U, k: round_sdp(U, k=k), lambda U, k: random_grouping(len(U), k, 0)])
+                                lambda U, k: round_sdp(U, k=k), lambda U, k: random_grouping(len(U), k, 0),
+                                lambda U, k: local_search(U, np.zeros(len(U), dtype=int), k)])
 def test_invalid_k(fn):
     U, _ = planted(n=6, blocks=2)
     for k in (0, 7, -1, 2.5, True):
@@ -169,3 +172,177 @@ def test_solver_failure_is_a_clear_error():
         sdp_solve(np.eye(4), k=2, solver="OSQP")  # OSQP cannot solve SDPs
     with pytest.warns(RuntimeWarning, match="inaccurate"):
         sdp_solve(np.eye(4) + 0.1, k=2, max_iters=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Partition score and local search after the rounding
+# ---------------------------------------------------------------------------------------------
+
+def all_partitions(n, k):
+    """Every partition of n tasks into exactly k non-empty groups, as labels numbered by first appearance."""
+    out = []
+
+    def rec(lab, g):
+        if len(lab) == n:
+            if g == k:
+                out.append(np.array(lab))
+            return
+        if n - len(lab) < k - g:   # not enough tasks left to open the missing groups
+            return
+        for b in range(g):
+            rec(lab + [b], g)
+        if g < k:
+            rec(lab + [g], g + 1)
+
+    rec([], 0)
+    return out
+
+
+def scores_of(U, parts):
+    """partition_score of each partition, vectorised: Σ_g 1_gᵀ U 1_g / |g|."""
+    onehot = np.stack([np.eye(max(p) + 1)[p] for p in parts])           # [P, n, k]
+    sums = np.einsum("pig,ij,pjg->pg", onehot, U, onehot)
+    return (sums / onehot.sum(axis=1)).sum(axis=1)
+
+
+def neighbours(labels, k):
+    """Every partition one move (not emptying a group) or one swap away, still with k groups."""
+    n = len(labels)
+    for i in range(n):
+        if (labels == labels[i]).sum() > 1:
+            for b in range(k):
+                if b != labels[i]:
+                    lab = labels.copy()
+                    lab[i] = b
+                    yield lab
+    for i in range(n):
+        for j in range(i + 1, n):
+            if labels[i] != labels[j]:
+                lab = labels.copy()
+                lab[i], lab[j] = lab[j], lab[i]
+                yield lab
+
+
+def random_symmetric(n, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n, n))
+    return (A + A.T) / 2
+
+
+def test_all_partitions_counts_stirling():
+    assert len(all_partitions(8, 3)) == 966       # S(8, 3)
+    assert len(all_partitions(4, 2)) == 7
+    assert len({tuple(p) for p in all_partitions(8, 3)}) == 966
+
+
+def test_partition_score_is_the_sdp_objective():
+    rng = np.random.default_rng(3)
+    U = rng.normal(size=(7, 7))                    # not symmetric: only the symmetric part counts
+    for labels in ([0, 1, 0, 2, 1, 1, 0], [0] * 7, list(range(7)), [5, 5, -1, 5, -1, 9, 9]):
+        assert partition_score(U, labels) == pytest.approx(np.sum(U * partition_X(labels)))
+    U = np.arange(9.0).reshape(3, 3)
+    # {0, 2}: (U00 + U02 + U20 + U22) / 2 = (0 + 2 + 6 + 8) / 2 = 8; {1}: U11 = 4
+    assert partition_score(U, [0, 1, 0]) == pytest.approx(12.0)
+
+
+def test_sdp_with_local_search_is_near_optimal():
+    """n = 8, k = 3, 20 random symmetric U: every trial reaches ≥ 0.95 of the way from the worst to the
+    best partition (brute force over all 966); plain rounding does not, the local search does it."""
+    parts = all_partitions(8, 3)
+    with_ls, without = [], []
+    for seed in range(20):
+        U = random_symmetric(8, seed)
+        sc = scores_of(U, parts)
+        lo, hi = sc.min(), sc.max()
+        X = sdp_solve(U, k=3)
+        rounded = round_sdp(X, k=3)
+        improved = sdp_partition(U, X, k=3)
+        _assert_k_groups(improved, 8, 3)
+        without.append((partition_score(U, rounded) - lo) / (hi - lo))
+        with_ls.append((partition_score(U, improved) - lo) / (hi - lo))
+        assert with_ls[-1] >= without[-1] - 1e-12
+    assert min(with_ls) >= 0.95
+    assert min(without) < 0.95
+
+
+def test_sdp_cluster_applies_the_local_search():
+    U = random_symmetric(8, 15)                    # a seed where plain rounding is not locally optimal
+    X = sdp_solve(U, k=3)
+    labels = sdp_cluster(U, k=3)
+    np.testing.assert_array_equal(labels, sdp_partition(U, X, k=3))
+    assert partition_score(U, labels) > partition_score(U, round_sdp(X, k=3)) + 1e-6
+    free = sdp_partition(U, X)                     # lam mode: the rounding's number of groups is kept
+    assert free.max() == round_sdp(X).max()
+
+
+def test_local_search_improves_keeps_k_and_is_deterministic():
+    rng = np.random.default_rng(1)
+    for t in range(120):
+        n = int(rng.integers(1, 11))
+        k = int(rng.integers(1, n + 1))
+        U = rng.normal(size=(n, n))                # arbitrary, not symmetric
+        start = random_grouping(n, k, t)
+        out = local_search(U, start, k)
+        _assert_k_groups(out, n, k)
+        s = partition_score(U, out)
+        assert s >= partition_score(U, start) - 1e-12
+        np.testing.assert_array_equal(local_search(U, start, k), out)
+        # a local optimum: no single move or swap raises the score
+        assert all(partition_score(U, lab) <= s + 1e-9 for lab in neighbours(out, k))
+        # a local optimum is a fixed point, whatever the numbering of its groups
+        np.testing.assert_array_equal(local_search(U, rng.permutation(k)[out] + 10, k), out)
+
+
+def test_local_search_takes_the_best_step_first():
+    rng = np.random.default_rng(2)
+    for t in range(40):
+        n, k = 7, 3
+        U = rng.normal(size=(n, n))
+        start = random_grouping(n, k, t)
+        best = max(partition_score(U, lab) for lab in neighbours(start, k))
+        one = local_search(U, start, k, max_rounds=1)
+        if best > partition_score(U, start) + 1e-9:
+            assert partition_score(U, one) == pytest.approx(best)
+        else:
+            np.testing.assert_array_equal(one, start)
+    start = np.array([2, 2, 0, 1, 0])
+    np.testing.assert_array_equal(local_search(rng.normal(size=(5, 5)), start, 3, max_rounds=0), [0, 0, 1, 2, 1])
+
+
+def test_local_search_recovers_planted_blocks_from_a_bad_start():
+    truth = np.repeat(np.arange(3), [4, 3, 2])
+    U = np.where(truth[:, None] == truth[None, :], 1.0, -1.0)
+    bad = np.arange(9) % 3                          # every group mixes all three blocks
+    assert nmi(bad, truth) < 0.2
+    np.testing.assert_array_equal(local_search(U, bad, 3), truth)
+    np.testing.assert_array_equal(local_search(U, truth, 3), truth)     # the optimum is a fixed point
+    parts = all_partitions(9, 3)
+    assert scores_of(U, parts).max() == pytest.approx(partition_score(U, truth))
+    # on random U the brute-force optimum is a fixed point too
+    for seed in range(5):
+        U = random_symmetric(8, seed)
+        opt = all_partitions(8, 3)[int(np.argmax(scores_of(U, all_partitions(8, 3))))]
+        np.testing.assert_array_equal(local_search(U, opt, 3), opt)
+
+
+def test_local_search_and_score_validation():
+    U = random_symmetric(5, 0)
+    good = np.array([0, 0, 1, 1, 2])
+    cases = [
+        (lambda: local_search(U, good[:4], 3), "labels must be a 1-d array"),
+        (lambda: local_search(U, good.reshape(5, 1), 3), "labels must be a 1-d array"),
+        (lambda: local_search(U, good.astype(float), 3), "labels must be integers"),
+        (lambda: local_search(U, good, 2), "labels have 3 groups, expected k=2"),
+        (lambda: local_search(U, good, 3, max_rounds=-1), r"invalid max_rounds=-1"),
+        (lambda: local_search(U, good, 3, max_rounds=1.5), r"invalid max_rounds=1\.5"),
+        (lambda: local_search(np.ones((5, 4)), good, 3), "square"),
+        (lambda: partition_score(U, good[:3]), "labels must be a 1-d array"),
+        (lambda: partition_score(np.ones(5), good), "square"),
+        (lambda: sdp_partition(U, np.eye(4), 3), "same shape"),
+    ]
+    for fn, msg in cases:
+        with pytest.raises(ValueError, match=msg) as info:
+            fn()
+        assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match=r"invalid k=0"):
+        local_search(U, good, 0)
