@@ -11,8 +11,8 @@ from gymnasium.wrappers import TimeLimit
 from pgxlib.config import ConfigError
 from pgxlib.tasks import Task, make_family
 
-CONTROL = ["cartpole", "lunarlander", "nav2d", "highway"]
-STEPS = {"cartpole": 30, "lunarlander": 30, "nav2d": 30, "highway": 4}
+CONTROL = ["cartpole", "lunarlander", "nav2d", "highway", "planted"]
+STEPS = {"cartpole": 30, "lunarlander": 30, "nav2d": 30, "highway": 4, "planted": 30}
 
 
 def _time_limit(env: gym.Env) -> int | None:
@@ -216,8 +216,74 @@ def test_metaworld_envs_step_and_differ(metaworld_family):
     assert not np.allclose(a[0][0], b[0][0])
 
 
-@pytest.mark.parametrize("name", ["cartpole", "lunarlander", "highway", "nav2d", "metaworld"])
+@pytest.mark.parametrize("name", ["cartpole", "lunarlander", "highway", "nav2d", "planted", "metaworld"])
 def test_the_seeded_split_keeps_source_tasks_whatever_the_number_of_targets(name):
     few, many = make_family(name, 4, seed=3, n_target=5), make_family(name, 4, seed=3, n_target=40)
     assert few.source == many.source and len(few.target) == 5 and len(many.target) == 40
     assert make_family(name, 4, seed=4).source != few.source
+
+
+# ---- planted: three planted groups of action frames ---------------------------------------------
+
+def _goal(task: Task) -> np.ndarray:
+    return np.array([task.param("goal_x"), task.param("goal_y")])
+
+
+def test_planted_spaces_and_seeded_determinism():
+    fam = make_family("planted", 10, seed=0)
+    assert fam.has_success and fam.max_episode_steps == 50
+    assert fam.observation_space == gym.spaces.Box(-2.0, 2.0, shape=(2,), dtype=np.float32)
+    assert fam.action_space == gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    actions = np.random.default_rng(1).uniform(-1, 1, (60, 2)).astype(np.float32)
+    for task in fam.source[:3]:
+        first = _trajectory(fam, task, actions)
+        assert len(first) == 51 and np.allclose(first[0][0], 0.0)  # starts at the origin, truncated at 50
+        assert _same(first, _trajectory(fam, task, actions))
+    assert make_family("planted", 10, seed=0).source == fam.source
+
+
+def test_planted_same_action_moves_groups_120_degrees_apart():
+    fam = make_family("planted", 10, seed=0)
+    headings = {}
+    for task in fam.source[:3]:
+        env = fam.make_env(task)
+        env.reset(seed=0)
+        obs, *_ = env.step(np.array([1.0, 0.0], dtype=np.float32))
+        assert np.linalg.norm(obs) == pytest.approx(0.1, abs=1e-6)
+        headings[task.param("group")] = np.degrees(np.arctan2(obs[1], obs[0]))
+        assert task.param("rotation_deg") == 120.0 * task.param("group")
+    assert np.degrees(np.angle(np.exp(1j * np.radians(headings[1] - headings[0])))) == pytest.approx(120.0, abs=1e-3)
+    assert np.degrees(np.angle(np.exp(1j * np.radians(headings[2] - headings[0])))) == pytest.approx(-120.0, abs=1e-3)
+    env = fam.make_env(fam.source[1])  # a corner action is clipped to the unit disc: every frame walks at most 0.1
+    env.reset(seed=0)
+    obs, *_ = env.step(np.array([1.0, 1.0], dtype=np.float32))
+    assert np.linalg.norm(obs) == pytest.approx(0.1, abs=1e-6)
+
+
+def test_planted_labels_goal_disc_and_group_routing():
+    from pgxlib.tasks.planted import planted_labels
+
+    fam = make_family("planted", 10, seed=0, n_target=30)
+    labels = planted_labels(fam)
+    assert labels.dtype.kind == "i" and labels.shape == (10,)
+    assert labels.tolist() == [0, 1, 2, 0, 1, 2, 0, 1, 2, 0] and np.bincount(labels).tolist() == [4, 3, 3]
+    assert [t.param("group") for t in fam.target] == [j % 3 for j in range(30)]
+    for t in fam.source + fam.target:
+        assert np.linalg.norm(_goal(t) - [1.0, 0.0]) <= 0.3 + 1e-3
+    assert all(fam.source[fam.nearest_source(t)].param("group") == t.param("group") for t in fam.target)
+
+
+def test_planted_success_is_reported():
+    fam = make_family("planted", 3, seed=0, n_target=1)
+    for task in fam.source:
+        goal, theta = _goal(task), np.radians(task.param("rotation_deg"))
+        to_frame = np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]])  # R(-θ)
+        env = fam.make_env(task)
+        obs, _ = env.reset(seed=0)
+        obs, reward, *_, info = env.step(np.zeros(2, dtype=np.float32))
+        assert info["success"] == 0.0 and reward == pytest.approx(-np.linalg.norm(goal), abs=1e-6)
+        for _ in range(20):
+            step = to_frame @ ((goal - obs) / 0.1)
+            step = (step / max(1.0, np.linalg.norm(step))).astype(np.float32)
+            obs, reward, terminated, truncated, info = env.step(step)
+        assert info["success"] == 1.0 and reward > -0.1 and not terminated
