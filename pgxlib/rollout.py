@@ -92,7 +92,7 @@ class TaskVecEnv:
     @torch.no_grad()
     def collect(self, policy, n_steps: int, gamma: float, reward_scale: float = 1.0) -> Trajectory:
         """Step every env `n_steps` times with `policy` (an `ActorCritic`), sampling actions."""
-        E, dev = self.n_envs, self.device
+        dev = self.device
         obs_buf, act_buf, logp_buf, val_buf, rew_buf, done_buf = [], [], [], [], [], []
         for _ in range(n_steps):
             obs_t = torch.as_tensor(self.obs, dtype=torch.float32, device=dev)

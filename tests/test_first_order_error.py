@@ -13,6 +13,7 @@ from pgxlib.analysis.first_order import (
     float64_actor,
     loglog_slope,
     logp_and_directional,
+    paper_definition_error,
     random_directions,
     relative_error,
     summarise,
@@ -68,11 +69,34 @@ def test_linear_softmax_golden_values():
     params = actor_params(actor)
     task_id = torch.zeros(N, dtype=torch.int64)
     got = first_order_errors(actor, params, obs, task_id, actions, adv, U, DISTANCES)
+    base = torch.log_softmax(obs @ W.T, dim=-1).gather(-1, actions[:, None]).squeeze(-1).numpy()
     for i in range(3):
         for j, rho in enumerate(DISTANCES):
-            err_logp, err_obj, _, _ = closed_form(W, obs, actions, adv, U[i], rho)
+            err_logp, err_obj, _, est = closed_form(W, obs, actions, adv, U[i], rho)
             assert got.logp[i, j].item() == pytest.approx(err_logp, rel=1e-6)
             assert got.objective[i, j].item() == pytest.approx(err_obj, rel=1e-6)
+            # the authors' definition, in closed form: mean_t ((|f0 + est − f1|) / max(|f1|, |f0|))²
+            step = rho * np.linalg.norm(W.numpy())
+            z1 = obs.numpy() @ (W.numpy() + step * U[i].numpy().reshape(W.shape)).T
+            f1 = (z1 - np.log(np.exp(z1).sum(1, keepdims=True)))[np.arange(N), actions.numpy()]
+            paper = np.mean((np.abs(base + est - f1) / np.maximum(np.abs(f1), np.abs(base))) ** 2)
+            assert got.paper_definition[i, j].item() == pytest.approx(paper, rel=1e-6)
+
+
+def test_paper_definition_error_golden_values():
+    # by hand: t=0: |1.5 − 1| / max(1, 2) = 0.25 -> 0.0625; t=1: |−3.5 + 4| / max(4, 3) = 0.125 -> 0.015625
+    base, linear, true = [2.0, -3.0], [1.5, -3.5], [1.0, -4.0]
+    assert paper_definition_error(base, linear, true) == pytest.approx((0.0625 + 0.015625) / 2, abs=1e-15)
+    assert paper_definition_error(torch.tensor(base), torch.tensor(linear), torch.tensor(true)) == pytest.approx(
+        0.0390625, abs=1e-15)
+    # a sample whose |f| is 0 before and after is dropped (the authors drop f = 0); all dropped -> NaN
+    assert paper_definition_error([2.0, 0.0], [1.5, 0.3], [1.0, 0.0]) == pytest.approx(0.0625, abs=1e-15)
+    assert math.isnan(paper_definition_error([0.0], [1.0], [0.0]))
+    # only one of f(θ*), f(θ*+Δ) zero: the other one is the scale; exact first order: 0
+    assert paper_definition_error([0.0], [0.5], [-1.0]) == pytest.approx(2.25, abs=1e-15)
+    assert paper_definition_error([-1.0, -2.0], [-1.1, -2.2], [-1.1, -2.2]) == 0.0
+    with pytest.raises(ValueError, match="base, linear and true"):
+        paper_definition_error([1.0, 2.0], [1.0], [1.0, 2.0])
 
 
 def test_error_vanishes_linearly_with_the_distance():
@@ -152,6 +176,17 @@ def test_smoke_run_has_expected_keys(monkeypatch, tmp_path):
     for name in ("surrogate", "random"):
         assert set(res.metrics["objective"][name]) == set(errs)
     assert res.get(("metrics", "relative_error_pct", "1")) == errs["1"]
+    theirs = res.metrics["paper_definition_error_pct"]
+    assert list(theirs) == list(errs)
+    for name in ("surrogate", "random"):
+        assert set(res.metrics["paper_definition"][name]) == set(errs)
+        assert res.arrays[f"paper_definition_{name}"].shape == (3, 6)
+    assert theirs["1"] == pytest.approx(np.nanmedian(100 * np.ma.filled(res.arrays["paper_definition_surrogate"]
+                                                                         .astype(float), np.nan)[:, 2]))
+    # the authors' definition (squared residual over |log π|) is far below ours (residual over Δlog π)
+    for key in ("0.1", "0.5", "1"):
+        assert theirs[key] is not None and 0 <= theirs[key] < errs[key]
+    assert res.metrics["logp_abs_median"] > 0
 
 
 def test_masks_restrict_each_direction_to_its_transitions():
@@ -169,3 +204,81 @@ def test_masks_restrict_each_direction_to_its_transitions():
         torch.testing.assert_close(got.objective[i], ref.objective[0])
     with pytest.raises(ValueError, match="masks"):
         first_order_errors(actor, actor_params(actor), obs, tid, actions, adv, U, (0.01,), masks[:1])
+
+
+def _fake_result(with_authors=True):
+    """metrics/arrays shaped like a stored first_order_error result (2 directions, 3 distances)."""
+    rhos, keys = (0.001, 0.01, 0.05), ("0.1", "1", "5")
+    ours = np.array([[0.001, 0.01, 0.05], [0.002, 0.02, 0.1]])
+    theirs = np.array([[1e-9, 1e-5, 1e-2], [2e-9, 2e-5, 3e-2]])
+    m = {"relative_error_pct": {k: v["median"] for k, v in summarise(ours, rhos).items()},
+         "logp": {n: summarise(ours, rhos) for n in ("surrogate", "random")},
+         "objective": {n: summarise(ours, rhos) for n in ("surrogate", "random")}, "slope": {}}
+    a = {"distances": np.array(rhos), "logp_surrogate": ours, "logp_random": ours,
+         "logp_rms_change_surrogate": np.full((2, 3), 0.01)}
+    if with_authors:
+        m.update(paper_definition_error_pct={k: v["median"] for k, v in summarise(theirs, rhos).items()},
+                 paper_definition={n: summarise(theirs, rhos) for n in ("surrogate", "random")},
+                 paper_definition_slope={"surrogate": 4.0, "random": 4.0}, logp_abs_median=0.7)
+        a.update(paper_definition_surrogate=theirs, paper_definition_random=theirs)
+    assert list(m["relative_error_pct"]) == list(keys)
+    return m, a
+
+
+def test_report_shows_both_definitions_and_tolerates_old_results():
+    import matplotlib.pyplot as plt
+
+    from pgxlib.report import first_order_error as report
+
+    m, a = _fake_result()
+    table = report.definitions_table(m, "cartpole")
+    assert table.loc["1"].iloc[0] == "1.5 (1.25–1.75)" and table.loc["1"].iloc[2] == "0.0015 (0.00125–0.00175)"
+    assert table.loc["1", "paper (CartPole) %"] == "0.98"
+    sentence = report.definitions_sentence(m, a, "cartpole")
+    assert "1.5% by ours and 0.0015% by theirs (a factor of 1e+03)" in sentence and "0.7 nats" in sentence
+    assert "**within**" in report.verdict_paper_definition(m, "cartpole")
+    plt.close(report.definitions_vs_distance(a, "cartpole"))
+    old_m, old_a = _fake_result(with_authors=False)
+    assert (report.definitions_table(old_m, "cartpole").iloc[:, 2:4] == "–").all().all()
+    assert "--force" in report.definitions_sentence(old_m, old_a, "cartpole")
+    assert "--force" in report.verdict_paper_definition(old_m, "cartpole")
+    plt.close(report.definitions_vs_distance(old_a, "cartpole"))
+
+
+class _Stored:
+    def __init__(self, metrics):
+        self.metrics, self.arrays, self.stale, self.commit, self.timestamp = metrics, {}, False, "c", "t"
+        self.meta = {"parameters": {"profile": "default"}, "total_time": 1.0}
+
+    def get(self, key, default=None):
+        node = {"metrics": self.metrics}
+        for part in key:
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+
+def test_scorecard_judges_first_order_claims_by_the_authors_definition():
+    from pgxlib.report import scorecard
+
+    class Lookup:
+        def __init__(self, metrics):
+            self.stored = _Stored(metrics)
+
+        def result(self, experiment, params):
+            return self.stored, None
+
+    claims = {c.name: c for c in scorecard.first_order_claims()}
+    at1 = claims["First-order error (authors' definition), CartPole, distance 1.0%"]
+    grows = claims["First-order error (authors' definition) grows beyond 5% distance, CartPole"]
+    both = {"relative_error_pct": {"1": 13.9, "5": 40.0}, "paper_definition_error_pct": {"1": 2.5e-5, "5": 1e-3}}
+    row = scorecard.evaluate_claim(at1, Lookup(both))
+    assert row["status"] == "reproduced" and "2.5e-05% ≤ 2%" in row["why"] and "13.9%" in row["why"]
+    row = scorecard.evaluate_claim(grows, Lookup(both))
+    assert row["status"] == "reproduced" and "0.001% above the error at 1% distance 2.5e-05%" in row["why"]
+    assert "40%" in row["why"]
+    old = {"relative_error_pct": {"1": 13.9, "5": 40.0}}
+    for claim in (at1, grows):
+        row = scorecard.evaluate_claim(claim, Lookup(old))
+        assert row["status"] == "not yet measured" and "paper_definition_error_pct" in row["why"]

@@ -4,7 +4,6 @@ A toy experiment (a test double registered by monkeypatching `experiments.get`) 
 ones, so that these tests exercise the store alone and run in well under a second each.
 """
 import json
-import pickle
 from types import SimpleNamespace
 
 import numpy as np

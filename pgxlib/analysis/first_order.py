@@ -8,6 +8,11 @@ the actor's parameter space (length p) at relative distances ρ = ‖Δ‖/‖θ
 
       err_logπ(u, ρ) = ‖true − estimate‖₂ / ‖true‖₂      (over the N transitions);
 
+- the authors' definition (read from their public code; PAPER.md, "How the authors measure"), per transition
+  with f_t = log π(a_t|s_t): e_t = (|f_t(θ*) + g_tᵀΔ − f_t(θ*+Δ)| / max(|f_t(θ*+Δ)|, |f_t(θ*)|))², averaged
+  over t (`paper_definition_error`). It divides by the size of log π itself, not by its change, and squares:
+  far smaller than err_logπ, and it grows like ρ⁴ rather than ρ;
+
 - the PPO surrogate objective J(θ) = mean_t r_t Â_t with r_t = π_θ(a_t|s_t)/π_θ*(a_t|s_t) and Â standardised
   per task: true ΔJ = J(θ*+Δ) − J(θ*) = mean_t Â_t (exp(true_t) − 1), its first-order estimate
   mean_t Â_t g_tᵀΔ, and err_J(u, ρ) = |ΔJ_true − ΔJ_est| / |ΔJ_true|.
@@ -76,6 +81,29 @@ def relative_error(true: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
     return torch.where(den > 0, num / den.clamp(min=torch.finfo(den.dtype).tiny), torch.nan)
 
 
+def paper_definition_error(base, linear, true) -> float:
+    """The authors' first-order error (their public code; PAPER.md, "How the authors measure"), a fraction.
+
+    For N transitions with f_t = log π(a_t|s_t): `base` [N] = f_t(θ*), `linear` [N] = f_t(θ*) + g_tᵀΔ (the
+    first-order prediction) and `true` [N] = f_t(θ*+Δ) (tensors or arrays, any real dtype), it returns
+
+        mean_t ( |linear_t − true_t| / max(|true_t|, |base_t|) )²
+
+    over the transitions where max(|true_t|, |base_t|) > 0 (the authors drop samples where f = 0); NaN when
+    none is left. Multiply by 100 for the authors' "percent". Unlike `relative_error` (our definition:
+    ‖residual‖/‖change of log π‖) it divides by the value of log π, not by its change, and squares the ratio.
+    """
+    base, linear, true = (torch.as_tensor(x).detach().to(torch.float64).cpu() for x in (base, linear, true))
+    if not (base.shape == linear.shape == true.shape) or base.dim() != 1:
+        raise ValueError(f"base, linear and true must be [N] of one length, got {tuple(base.shape)}, "
+                         f"{tuple(linear.shape)}, {tuple(true.shape)}")
+    scale = torch.maximum(true.abs(), base.abs())
+    keep = scale > 0
+    if not keep.any():
+        return float("nan")
+    return float((((linear - true).abs()[keep] / scale[keep]) ** 2).mean())
+
+
 def objective_change(dlogp: torch.Tensor, adv: torch.Tensor) -> torch.Tensor:
     """J(θ) − J(θ*) = mean_t Â_t (exp(Δlog π_t) − 1) for Δlog π [..., N] and Â [N]."""
     return (adv * torch.expm1(dlogp)).mean(-1)
@@ -86,8 +114,9 @@ class FirstOrderErrors:
     """Errors along D directions at R distances (fractions, not percent).
 
     distances [R]; logp [D, R] err_logπ; objective [D, R] err_J; objective_true / objective_est [D, R] the true
-    and first-order changes of J; logp_change_norm [D, R] ‖true‖₂/√N (how far log π moved, RMS over t).
-    NaN where the true change is exactly 0.
+    and first-order changes of J; logp_change_norm [D, R] ‖true‖₂/√N (how far log π moved, RMS over t);
+    paper_definition [D, R] the authors' error (`paper_definition_error`) on the same transitions and steps.
+    NaN where the true change is exactly 0 (paper_definition: where every |log π| is 0).
     """
 
     distances: torch.Tensor
@@ -96,13 +125,15 @@ class FirstOrderErrors:
     objective_true: torch.Tensor
     objective_est: torch.Tensor
     logp_change_norm: torch.Tensor
+    paper_definition: torch.Tensor
 
 
 @torch.no_grad()
 def first_order_errors(actor: Actor, params: dict[str, torch.Tensor], obs: torch.Tensor, task_id: torch.Tensor,
                        actions: torch.Tensor, adv: torch.Tensor, directions: torch.Tensor,
                        distances=DISTANCES, masks: torch.Tensor | None = None) -> FirstOrderErrors:
-    """err_logπ and err_J (module docstring) for every unit direction u_i [D, p] and distance ρ_j [R].
+    """err_logπ, err_J and the authors' error (module docstring) for every unit direction u_i [D, p] and
+    distance ρ_j [R].
 
     Δ_ij = ρ_j‖θ*‖·u_i with θ* = `params`; transitions obs [N, ...], task_id [N], actions [N, ...], Â [N]
     (standardised per task). `masks` [D, N] bool, if given, restricts direction i to the transitions where
@@ -122,7 +153,8 @@ def first_order_errors(actor: Actor, params: dict[str, torch.Tensor], obs: torch
     adv = adv.to(device=theta.device, dtype=dtype)
     steps = rho * theta.norm()
     D, R = U.shape[0], len(rho)
-    out = {k: torch.full((D, R), torch.nan, dtype=dtype) for k in ("logp", "obj", "obj_true", "obj_est", "rms")}
+    out = {k: torch.full((D, R), torch.nan, dtype=dtype)
+           for k in ("logp", "obj", "obj_true", "obj_est", "rms", "paper")}
     for i in range(D):
         sel = slice(None) if masks is None else masks[i].to(obs.device)
         o, t, a, A = obs[sel], task_id[sel], actions[sel], adv[sel]
@@ -131,8 +163,10 @@ def first_order_errors(actor: Actor, params: dict[str, torch.Tensor], obs: torch
         with torch.enable_grad():
             logp0, gu = logp_and_directional(actor, params, o, t, a, U[i])
         for j in range(R):
-            true = logp_shifted(actor, params, steps[j] * U[i], o, t, a) - logp0
+            logp1 = logp_shifted(actor, params, steps[j] * U[i], o, t, a)
+            true = logp1 - logp0
             est = steps[j] * gu
+            out["paper"][i, j] = paper_definition_error(logp0, logp0 + est, logp1)
             j_true, j_est = objective_change(true, A), (A * est).mean()
             out["logp"][i, j] = relative_error(true, est)
             out["obj_true"][i, j], out["obj_est"][i, j] = j_true, j_est
@@ -140,7 +174,7 @@ def first_order_errors(actor: Actor, params: dict[str, torch.Tensor], obs: torch
             out["rms"][i, j] = true.norm() / max(true.numel(), 1) ** 0.5
     return FirstOrderErrors(distances=rho.cpu(), logp=out["logp"], objective=out["obj"],
                             objective_true=out["obj_true"], objective_est=out["obj_est"],
-                            logp_change_norm=out["rms"])
+                            logp_change_norm=out["rms"], paper_definition=out["paper"])
 
 
 def summarise(errors: np.ndarray, distances) -> dict[str, dict[str, float | None]]:

@@ -3,7 +3,9 @@
 Stages: the shared meta-policy θ* (`pipeline.shared_meta_policy`); its rollout and gradient features, exactly as
 the pipeline computes them (same seeds); the surrogate fits of the pipeline's first `n_directions` subsets, whose
 steps Δθ_S, normalised, are the "surrogate" directions; as many Gaussian "random" directions as a control; then
-`pgxlib.analysis.first_order.first_order_errors` at every distance. Direction i (surrogate or random) is evaluated on the
+`pgxlib.analysis.first_order.first_order_errors` at every distance, under our definition (``relative_error_pct``,
+‖residual‖/‖change of log π‖) and the authors' (``paper_definition_error_pct``, their squared residual relative to
+|log π|) on the same transitions and steps. Direction i (surrogate or random) is evaluated on the
 held-out transitions (the features' held-out part, never used by the surrogate fits) of the tasks of subset S_i,
 the transitions the pipeline scores θ̂_S on; random direction i is paired with S_i so both sets see the same data.
 """
@@ -32,7 +34,7 @@ from pgxlib.estimate.affinity import sample_subsets
 from pgxlib.estimate.features import GradFeatures, compute_features
 from pgxlib.estimate.projector import Projector
 from pgxlib.estimate.surrogate import surrogate_fit
-from pgxlib.nets import actor_params, flat_params, get_device
+from pgxlib.nets import actor_log_prob, actor_params, flat_params, get_device
 from pgxlib.pipeline import shared_meta_policy
 from pgxlib.rollout import collect_rollout
 from pgxlib.tasks import make_family
@@ -41,8 +43,11 @@ from pgxlib.transitions import Rollout
 PARAMETERS: dict[str, Any] = {"n_directions": 8, "distances": None}
 EXPECTED_KEYS = ("metrics.relative_error_pct", "metrics.logp.surrogate", "metrics.logp.random",
                  "metrics.objective.surrogate", "metrics.objective.random", "metrics.slope",
+                 "metrics.paper_definition_error_pct", "metrics.paper_definition.surrogate",
+                 "metrics.paper_definition.random", "metrics.logp_abs_median",
                  "arrays.distances", "arrays.logp_surrogate", "arrays.logp_random",
-                 "arrays.objective_surrogate", "arrays.objective_random")
+                 "arrays.objective_surrogate", "arrays.objective_random",
+                 "arrays.paper_definition_surrogate", "arrays.paper_definition_random")
 MAX_DIRECTIONS = 256
 SCATTER_POINTS = 2000
 
@@ -110,6 +115,8 @@ def compute(profile: str, family: str, seed: int, cache, n_directions: int = 8, 
     errs = {name: first_order_errors(actor, params, obs, tid, act, adv, U.to(device), rhos, masks)
             for name, U in sets.items()}
     times["errors"] = time.perf_counter() - start
+    with torch.no_grad():
+        logp_abs = actor_log_prob(actor, params, obs, tid, act).abs()
 
     j1 = int(np.argmin(np.abs(np.asarray(rhos) - 0.01)))
     u, sel = sets["surrogate"][0].to(device), masks[0]
@@ -125,6 +132,12 @@ def compute(profile: str, family: str, seed: int, cache, n_directions: int = 8, 
         "objective": {name: summarise(e.objective.numpy(), rhos) for name, e in errs.items()},
         "slope": {f"{what}_{name}": loglog_slope(rhos, np.nanmedian(getattr(e, what).numpy(), axis=0))
                   for what in ("logp", "objective") for name, e in errs.items()},
+        "paper_definition_error_pct": {k: v["median"] for k, v in
+                                       summarise(errs["surrogate"].paper_definition.numpy(), rhos).items()},
+        "paper_definition": {name: summarise(e.paper_definition.numpy(), rhos) for name, e in errs.items()},
+        "paper_definition_slope": {name: loglog_slope(rhos, np.nanmedian(e.paper_definition.numpy(), axis=0))
+                                   for name, e in errs.items()},
+        "logp_abs_median": float(logp_abs.median()),
         "distances_pct": [100 * r for r in rhos],
         "n_directions": {name: int(U.shape[0]) for name, U in sets.items()},
         "n_heldout": int(len(obs)),
@@ -144,4 +157,5 @@ def compute(profile: str, family: str, seed: int, cache, n_directions: int = 8, 
         arrays[f"objective_true_{name}"] = np.ma.masked_invalid(e.objective_true.numpy())
         arrays[f"objective_est_{name}"] = np.ma.masked_invalid(e.objective_est.numpy())
         arrays[f"logp_rms_change_{name}"] = np.ma.masked_invalid(e.logp_change_norm.numpy())
+        arrays[f"paper_definition_{name}"] = np.ma.masked_invalid(e.paper_definition.numpy())
     return {"metrics": metrics, "arrays": arrays, "stage_times": times, "config": cfg}

@@ -158,3 +158,122 @@ def movement(arrays: Mapping, metrics: Mapping, key: str = "1") -> str:
             + ("The surrogate's directions move the policy less per unit of parameter distance, so the same "
                "second-order curvature is a larger share of the change."
                if ratio > 1 and err["surrogate"] > err["random"] else ""))
+
+
+# ---------------------------------------------------------------------------------------------
+# Our definition beside the authors' (PAPER.md, "How the authors measure")
+# ---------------------------------------------------------------------------------------------
+
+OURS_LABEL = "ours: ‖residual‖/‖Δlog π‖"
+AUTHORS_LABEL = "authors': mean (|residual|/|log π|)²"
+STALE_NOTE = "this stored result predates the authors' definition: recompute it with --force"
+
+
+def has_paper_definition(metrics: Mapping) -> bool:
+    """Whether the result stores the authors' definition (results computed before it was added do not)."""
+    return isinstance(metrics.get("paper_definition_error_pct"), Mapping) and "paper_definition" in metrics
+
+
+def definitions_table(metrics: Mapping, family: str):
+    """One row per distance: the log π error under our definition and under the authors', median (IQR) over
+    surrogate and over random directions, beside the paper's column for the family."""
+    import pandas as pd
+
+    ref = paper_points(family)
+    theirs = metrics.get("paper_definition") or {}
+    rows = []
+    for key in metrics["relative_error_pct"]:
+        row = {"distance ‖Δ‖/‖θ*‖ (%)": key}
+        for name in ("surrogate", "random"):
+            row[f"{OURS_LABEL}, {name} dirs: median (IQR) %"] = _cell(metrics["logp"][name][key])
+        for name in ("surrogate", "random"):
+            s = (theirs.get(name) or {}).get(key) or {}
+            row[f"{AUTHORS_LABEL}, {name} dirs: median (IQR) %"] = _cell(s)
+        if family in PAPER_COLUMNS:
+            row[f"paper ({PAPER_COLUMNS[family]}) %"] = f"{ref[key]:.2f}" if key in ref else "–"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("distance ‖Δ‖/‖θ*‖ (%)")
+
+
+def definitions_vs_distance(arrays: Mapping, family: str) -> plt.Figure:
+    """Log-log error of log π against distance under both definitions on one axis: ours (solid) and the authors'
+    (dashed), median over directions with the interquartile band, surrogate vs random directions; the paper's
+    points and the 2% bound overlaid."""
+    rho = 100 * np.asarray(arrays["distances"], dtype=float)
+    fig, ax = plt.subplots(figsize=(8.4, 6.0))
+    colors = {"surrogate": "tab:blue", "random": "tab:orange"}
+    for prefix, ls, marker, what in (("logp", "-", "o", OURS_LABEL), ("paper_definition", "--", "s", AUTHORS_LABEL)):
+        for name, color in colors.items():
+            if f"{prefix}_{name}" not in arrays:
+                continue
+            err = 100 * as_nan(arrays[f"{prefix}_{name}"])
+            if not np.isfinite(err).any():
+                continue
+            med = np.nanmedian(err, axis=0)
+            lo, hi = np.nanquantile(err, 0.25, axis=0), np.nanquantile(err, 0.75, axis=0)
+            ax.plot(rho, med, ls=ls, marker=marker, color=color, label=f"{what}, {name} dirs (median)")
+            ax.fill_between(rho, lo, hi, color=color, alpha=0.15, lw=0)
+    ref = paper_points(family)
+    if ref:
+        ax.plot([float(k) for k in ref], list(ref.values()), "k*", ms=10, ls="none",
+                label=f"paper ({PAPER_COLUMNS[family]})")
+    ax.axhline(BOUND_PCT, color="red", lw=0.8, ls="--", label="2% bound")
+    ax.axvline(1.0, color="grey", lw=0.6, ls="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("relative distance ‖Δθ‖/‖θ*‖ (%)")
+    ax.set_ylabel("first-order error of log π (%)")
+    ax.set_title(f"First-order error on {family}: our definition and the authors'", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7.5, frameon=False)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    return fig
+
+
+def definitions_sentence(metrics: Mapping, arrays: Mapping, family: str, key: str = "1") -> str:
+    """A computed sentence on what each definition measures, with both numbers at distance `key` (percent)."""
+    if not has_paper_definition(metrics):
+        return f"The authors' definition is not in this result ({STALE_NOTE})."
+    ours, theirs = metrics["relative_error_pct"].get(key), metrics["paper_definition_error_pct"].get(key)
+    if ours is None or theirs is None:
+        return f"The error at {key}% distance was not measured under both definitions."
+    text = ("Our definition, ‖residual‖₂/‖change of log π‖₂ over the held-out transitions, measures how "
+            "much of the change of log π the linear term gᵀΔ misses; the authors', the mean over transitions of "
+            "(|residual| / max(|log π_θ*+Δ|, |log π_θ*|))², measures the residual against the size of log π "
+            "itself")
+    keys = list(metrics["relative_error_pct"])
+    rms_key = "logp_rms_change_surrogate"
+    if metrics.get("logp_abs_median") is not None and rms_key in arrays and key in keys:
+        rms = float(np.nanmedian(as_nan(arrays[rms_key])[:, keys.index(key)]))
+        text += (f", which is large (median |log π| {metrics['logp_abs_median']:.3g} nats, while log π moves by "
+                 f"{rms:.2g} nats RMS at {key}% distance along the surrogate's directions), and squares the ratio")
+    else:
+        text += ", and squares the ratio"
+    ratio = f" (a factor of {ours / theirs:.3g})" if theirs > 0 else ""
+    text += (f", so it is far smaller: at {key}% distance the median along the surrogate's directions is "
+             f"{ours:.3g}% by ours and {theirs:.3g}% by theirs{ratio}.")
+    ref = paper_points(family)
+    if key in ref:
+        text += f" The paper reports {ref[key]:.2f}% at {key}% on {PAPER_COLUMNS[family]}."
+    return text
+
+
+def verdict_paper_definition(metrics: Mapping, family: str) -> str:
+    """A computed sentence on the paper's claim (within 2% up to 1% distance) under the authors' definition."""
+    if not has_paper_definition(metrics):
+        return f"The paper's claim cannot be checked under the authors' definition: {STALE_NOTE}."
+    errs = metrics["paper_definition_error_pct"]
+    near = {k: v for k, v in errs.items() if float(k) <= 1.0 and v is not None}
+    if "1" not in near:
+        return "The authors' error at 1% distance was not measured, so the claim cannot be checked here."
+    worst_key = max(near, key=near.get)
+    ok = near[worst_key] <= BOUND_PCT
+    text = (f"Under the authors' definition, the median error of log π along the surrogate's directions on {family} "
+            f"is {errs['1']:.3g}% at 1% distance and at most {near[worst_key]:.3g}% up to 1% (at {worst_key}%): "
+            + ("**within** the paper's 2% bound." if ok else "**above** the paper's 2% bound: not reproduced."))
+    slope = (metrics.get("paper_definition_slope") or {}).get("surrogate")
+    if slope is not None:
+        text += (f" It grows with slope {slope:.2f} in log-log (a squared ratio of a second-order remainder to "
+                 "log π grows like the fourth power of the distance).")
+    return text

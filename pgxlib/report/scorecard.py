@@ -18,9 +18,10 @@ Metric keys each experiment is expected to store (edit the registry when an expe
   the unseen target tasks after adaptation; ``.success.mean``, a fraction, on Meta-World) for our method
   keys (`MAIN_KEYS` maps the paper's); the meta-RL protocol of the paper with our task ranges and budgets,
   so only orderings are judged;
-- ``first_order_error`` (per family): ``metrics.relative_error_pct.<d>`` for d in "0.1", "0.5", "1", "5" (the
-  relative distance in percent; a key with a dot, so the `Metric` key is the tuple of parts), relative error
-  in percent at that distance;
+- ``first_order_error`` (per family): ``metrics.paper_definition_error_pct.<d>`` for d in "0.1", "0.5", "1",
+  "5" (the relative distance in percent; a key with a dot, so the `Metric` key is the tuple of parts), the
+  authors' first-order error in percent at that distance, which the claims are judged by; our stricter
+  ``metrics.relative_error_pct.<d>`` is shown beside it;
 - ``speedup`` (per family): ``metrics.by_layers.<2|4|8>.nmi`` and ``.speedup``, ``metrics.random_nmi``;
 - ``ablations`` (per family of `ABLATION_FAMILIES`; the paper's ablations are on Meta-World):
   ``metrics.k.by_value.<k>.score``,
@@ -475,19 +476,78 @@ def _fo(family: str, at: str) -> Metric:
     return Metric("first_order_error", {"family": family}, ("metrics", "relative_error_pct", at))
 
 
+def _fo_authors(family: str, at: str) -> Metric:
+    """The authors' first-order error (their definition: mean over samples of (|residual| / |log π|)², in %)."""
+    return Metric("first_order_error", {"family": family}, ("metrics", "paper_definition_error_pct", at))
+
+
+_AUTHORS = "ours by the authors' definition"
+_OURS = "ours by our stricter definition (‖residual‖/‖change of log π‖), not judged:"
+
+
+def _pct(value: float) -> str:
+    """A first-order error in percent to 3 significant digits (the authors' errors are far below 0.01%)."""
+    return f"{value:.3g}%"
+
+
+def _our_definition(metric: Metric, lookup: Lookup) -> str:
+    """The row's note on our stricter definition's number at the same distance."""
+    ours = metric.measure(lookup)
+    return f"{_OURS} {_pct(ours.value)}" if ours.value is not None else f"{_OURS} not stored"
+
+
+@dataclass(frozen=True)
+class _AuthorsAtMost:
+    """Reproduced when ours by the authors' definition ≤ `threshold`; our own definition's number (`ours`) is
+    added to the text."""
+
+    threshold: float
+    rule: str
+    ours: Metric
+
+    def judge(self, value: float, unit: str, lookup: Lookup) -> Verdict:
+        ok = value <= self.threshold
+        return Verdict(ok, f"{_AUTHORS} {_pct(value)} {'≤' if ok else '>'} {self.threshold:g}% ({self.rule}); "
+                           + _our_definition(self.ours, lookup))
+
+
+@dataclass(frozen=True)
+class _AuthorsAbove:
+    """Reproduced when ours by the authors' definition is above `other` (the same definition at another
+    distance, named `label`); our own definition's number (`ours`) is added to the text."""
+
+    other: Metric
+    label: str
+    ours: Metric
+
+    def judge(self, value: float, unit: str, lookup: Lookup) -> Verdict:
+        got = self.other.measure(lookup)
+        if got.value is None:
+            return Verdict(None, "", got)
+        ok = value > got.value
+        return Verdict(ok, f"{_AUTHORS} {_pct(value)} {'above' if ok else 'not above'} {self.label} "
+                           f"{_pct(got.value)}; " + _our_definition(self.ours, lookup), got)
+
+
 def first_order_claims() -> list[Claim]:
-    """The first-order error table (within the 2% bound) and its growth beyond 5% distance."""
+    """The first-order error table (within the 2% bound) and its growth beyond 5% distance, judged under the
+    authors' definition (`_fo_authors`, PAPER.md "How the authors measure"); each row's text adds our stricter
+    definition's number (``metrics.relative_error_pct``) at the same distance. A stored result without the
+    authors' key reads "not yet measured" with the key it lacks."""
     claims = []
     for distance, values in paper.FIRST_ORDER.rows:
         for column, value in zip(paper.FIRST_ORDER.columns, values):
             bound = max(2.0, value)
-            claims.append(Claim(f"First-order error, {column}, distance {distance}", value, "%",
-                                _fo(_FO_FAMILIES[column], _DISTANCES[distance]),
-                                AtMost(bound, f"the paper's bound: error within {bound:g}%"), paper.FIRST_ORDER.name))
+            family, at = _FO_FAMILIES[column], _DISTANCES[distance]
+            claims.append(Claim(f"First-order error (authors' definition), {column}, distance {distance}", value,
+                                "%", _fo_authors(family, at),
+                                _AuthorsAtMost(bound, f"the paper's bound: error within {bound:g}%", _fo(family, at)),
+                                paper.FIRST_ORDER.name))
     far = paper.FIRST_ORDER_FAR.value("5%", "all settings")
     for column, family in _FO_FAMILIES.items():
-        claims.append(Claim(f"First-order error grows beyond 5% distance, {column}", far, "%", _fo(family, "5"),
-                            Above((_fo(family, "1"),), ("the error at 1% distance",)),
+        claims.append(Claim(f"First-order error (authors' definition) grows beyond 5% distance, {column}", far, "%",
+                            _fo_authors(family, "5"),
+                            _AuthorsAbove(_fo_authors(family, "1"), "the error at 1% distance", _fo(family, "5")),
                             paper.FIRST_ORDER_FAR.name))
     return claims
 
@@ -590,7 +650,7 @@ def headline_claims() -> list[Claim]:
                       for m, _, _ in _reported(f) if m != "policygradex")
     grouping_gains = tuple(Gain(_score(f, "policygradex"), _score(f, m)) for f in families
                            for m in ("random", "gradient_similarity"))
-    worst_error = tuple(_fo(f, at) for f in _FO_FAMILIES.values() for at in _DISTANCES.values())
+    worst_error = tuple(_fo_authors(f, at) for f in _FO_FAMILIES.values() for at in _DISTANCES.values())
     speedups = tuple(Metric("speedup", {"family": "lunarlander"}, f"metrics.by_layers.{d}.speedup")
                      for d, _ in paper.SURROGATE.rows)
     gain_19 = paper.GROUPING_STRATEGY.value("average gain over the two", "Meta-World")
@@ -603,7 +663,7 @@ def headline_claims() -> list[Claim]:
               AtLeast(gain_19 / 2, "at least half the paper's gain"), paper.GROUPING_STRATEGY.name),
         Claim("Speedup over full training: up to 26×", 26.0, "×", Aggregate("max", speedups),
               AtLeast(13.0, "at least half the paper's speedup"), paper.HEADLINE.name),
-        Claim("First-order error within 2% up to 1% distance (largest cell)", 2.04, "%",
+        Claim("First-order error within 2% up to 1% distance (largest cell, authors' definition)", 2.04, "%",
               Aggregate("max", worst_error), AtMost(2.04, "the paper's largest cell, 2.04%"), paper.HEADLINE.name),
     ]
 
