@@ -193,11 +193,12 @@ def _check_labels(labels, n: int) -> np.ndarray:
 
 
 def partition_score(U, labels) -> float:
-    """Score of a partition: Σ over groups g of (1/|g|) Σ_{i,j ∈ g} U_ij (diagonal included).
+    """Score of a partition: Σ over groups g of (1/n_g) Σ_{i,j ∈ g} U_ij, n_g the size of group g (diagonal
+    included).
 
-    This is exactly the SDP objective ⟨U, X⟩ at the normalised cluster matrix X = Σ_g 1_g 1_gᵀ / |g|
+    This is exactly the SDP objective ⟨U, X⟩ at the normalised cluster matrix X = Σ_g 1_g 1_gᵀ / n_g
     (see `sdp_solve`), the quantity that `local_search` raises. Equivalently each group contributes
-    |g| times its mean affinity over its |g|² ordered pairs (i, j), i = j included.
+    n_g times its mean affinity over its n_g² ordered pairs (i, j), i = j included.
 
     Args:
         U: float [n, n] affinity (only its symmetric part matters).
