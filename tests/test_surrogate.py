@@ -51,14 +51,25 @@ def test_fit_logistic_matches_sklearn(l2):
 
 @pytest.mark.parametrize("l2", [1.0, 0.05])
 def test_fit_subsets_matches_sklearn_per_subset(l2):
+    """The subset loss is a mean over its N_S training transitions: the same minimiser as the sum with
+    sample weights w_t / N_S (sklearn's C = 1/λ multiplies a sum)."""
     f = synthetic_features()
     W = fit_subsets(f, MEMBERS, l2, max_iter=100)
     assert W.shape == (len(MEMBERS), D)
     for l, row in enumerate(MEMBERS):
         sel = torch.as_tensor(row)[f.task_id] & ~f.heldout
-        ref = sklearn_fit(f.G[sel], f.y[sel], f.w[sel], l2)
+        weight = f.w[sel] / int(sel.sum())
+        ref = sklearn_fit(f.G[sel], f.y[sel], weight, l2)
         torch.testing.assert_close(W[l], ref, rtol=1e-3, atol=1e-4)
-        torch.testing.assert_close(W[l], fit_logistic(f.G[sel], f.y[sel], f.w[sel], l2), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(W[l], fit_logistic(f.G[sel], f.y[sel], weight, l2), rtol=1e-4, atol=1e-5)
+
+
+def test_lambda_means_the_same_whatever_the_amount_of_data():
+    """Repeating every transition twice leaves the fit unchanged: λ is not diluted by the data's size."""
+    f = synthetic_features()
+    doubled = GradFeatures(**{k: torch.cat([v, v]) if torch.is_tensor(v) else v for k, v in vars(f).items()})
+    torch.testing.assert_close(fit_subsets(doubled, MEMBERS, 0.5), fit_subsets(f, MEMBERS, 0.5), rtol=1e-5,
+                               atol=1e-6)
 
 
 def test_fit_subsets_accepts_tensor_members_and_rejects_bad_input():

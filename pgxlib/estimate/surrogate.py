@@ -3,7 +3,10 @@
 For a subset S of tasks, the first-order expansion log π_θ*+Δ − log π_θ* ≈ gᵀΔ turns the PPO objective into a
 weighted logistic regression without intercept on S's training (non-heldout) transitions:
 
-    L_S(w) = Σ_{t∈S} |Â_t| · log(1 + exp(−y_t · g̃_tᵀ w)) + (λ/2)‖w‖²,    y_t = sign(Â_t),  λ = `l2`,
+    L_S(w) = (1/N_S) Σ_{t∈S} |Â_t| · log(1 + exp(−y_t · g̃_tᵀ w)) + (λ/2)‖w‖²,    y_t = sign(Â_t),  λ = `l2`,
+
+with N_S the number of S's training transitions: a mean, not a sum, so that λ means the same whatever the
+steps per task and the subset size (as a sum over about 6,000 transitions, λ = 1 barely regularised).
 
 and the estimate of the policy fine-tuned on S is θ̂_S = θ* + Δθ_S with Δθ_S = scale_S · P ŵ_S.
 
@@ -190,6 +193,8 @@ def fit_subsets(features: GradFeatures, members, l2: float, max_iter: int = 100)
     tid = features.task_id[train]
     wt = features.w[train].double()
     C = wt[:, None] * mem[:, tid].T.double()
+    n_rows = mem[:, tid].sum(1).double().clamp(min=1)                 # N_S of each subset [m]
+    C = C / n_rows[None, :]
     d = G.shape[1]
     grams = torch.zeros(n_tasks, d, d, dtype=torch.float64, device=G.device)
     for t in range(n_tasks):
@@ -197,8 +202,9 @@ def fit_subsets(features: GradFeatures, members, l2: float, max_iter: int = 100)
         if sel.any():
             Gt = G[sel]
             grams[t] = Gt.T @ (wt[sel, None] * Gt)
-    precond = 0.25 * torch.einsum("lt,tij->lij", mem.double(), grams) + l2 * torch.eye(d, dtype=torch.float64,
-                                                                                         device=G.device)
+    per_subset = mem.double() / n_rows[:, None]                       # [m, n_tasks]: 1/N_S on S's tasks
+    precond = 0.25 * torch.einsum("lt,tij->lij", per_subset, grams) + l2 * torch.eye(d, dtype=torch.float64,
+                                                                                       device=G.device)
     return _newton_cg(G, y, C, l2, precond, max_iter).to(features.G.dtype)
 
 
