@@ -50,6 +50,8 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("ablations", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations"),
     Chapter("ablations_overview"),
     Chapter("adaptation", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "inner_lrs": [0.02, 0.05], "inner_updates": [1, 2]},)), "adaptation"),
+    Chapter("lambda_sweep", every_profile({"family": "planted"}, {"family": "cartpole"}, {"family": "nav2d"},
+                                          smoke=({"family": "planted", "l2s": [0.01, 1.0]},)), "lambda_sweep"),
     Chapter("speedup", every_profile({"family": "lunarlander"}, {"family": "cartpole"}, {"family": "nav2d"}, smoke=({"family": "cartpole", "depths": [2]},)), "speedup"),
     Chapter("first_order_error", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole"},)), "first_order_error"),
     Chapter("hessian_bound", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole"},)), "hessian_bound"),

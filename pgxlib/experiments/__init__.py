@@ -23,8 +23,8 @@ from typing import Any
 from pgxlib import store
 from pgxlib.config import FAMILIES, PROFILES, ConfigError, check_seed
 
-EXPERIMENTS = ("walkthrough", "main_results", "ablations", "adaptation", "speedup", "first_order_error",
-               "hessian_bound")
+EXPERIMENTS = ("walkthrough", "main_results", "ablations", "adaptation", "lambda_sweep", "speedup",
+               "first_order_error", "hessian_bound")
 CONTRACT = ("PARAMETERS", "EXPECTED_KEYS", "check", "compute")
 RESERVED = ("profile", "family", "seed")
 _HERE = Path(__file__).resolve().parent

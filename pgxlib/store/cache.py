@@ -66,7 +66,8 @@ class StageCache:
     saves its value atomically and returns it. Values load with ``torch.load(weights_only=True)``,
     so nothing but tensors and plain containers is ever unpickled. `times[stage]` is the wall time
     the stage took when it was computed (also when it is resumed from disk); `resumed` names the
-    stages loaded from disk in this process. When `fingerprint` is given and differs from the one the
+    stages that were on disk before this process first asked for them (a value is read from disk
+    once per process and then kept in memory). When `fingerprint` is given and differs from the one the
     cache was written with, the cache is cleared: stages of other code are not resumed.
     """
 
@@ -74,6 +75,7 @@ class StageCache:
         self.root = Path(root)
         self.times: dict[str, float] = {}
         self.resumed: dict[str, float] = {}
+        self._values: dict[str, dict] = {}
         self.fingerprint = fingerprint
         stamp = self.root / "fingerprint.txt"
         if fingerprint is not None and stamp.exists() and stamp.read_text().strip() != fingerprint:
@@ -90,6 +92,8 @@ class StageCache:
     def get_or_compute(self, stage: str, fn: Callable[[], dict]) -> dict:
         """The value of `stage`: loaded if stored, else computed by `fn()` and stored."""
 
+        if stage in self._values:
+            return self._values[stage]
         path = self.path(stage)
         if path.exists():
             try:
@@ -99,6 +103,7 @@ class StageCache:
                                   "rerun with --force to recompute it") from None
             self.times[stage] = float(payload["seconds"])
             self.resumed[stage] = float(payload["seconds"])
+            self._values[stage] = payload["value"]
             return payload["value"]
         start = time.perf_counter()
         value = fn()
@@ -106,6 +111,7 @@ class StageCache:
         _check_stage_value(value, stage)
         self._save(path, {"value": value, "seconds": seconds})
         self.times[stage] = seconds
+        self._values[stage] = value
         return value
 
     def _save(self, path: Path, payload: dict) -> None:
@@ -125,6 +131,7 @@ class StageCache:
         shutil.rmtree(self.root, ignore_errors=True)
         self.times.clear()
         self.resumed.clear()
+        self._values.clear()
 
     def verify(self) -> None:
         """Raise `ResultError` (one line, naming the file and `--force`) when a stored stage is not a
