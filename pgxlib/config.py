@@ -432,6 +432,8 @@ class SurrogateConfig:
 
 
 SCORES = ("logistic", "ppo", "rollout")
+NORMALIZATIONS = ("row_zscore", "subset_zscore")
+"""Affinity normalisations (`pgxlib.estimate.affinity.NORMALIZATIONS` describes them)."""
 
 
 @dataclass(frozen=True)
@@ -446,12 +448,15 @@ class AffinityConfig:
     """How f̂_i(S) is scored: one of `SCORES`."""
     seed: int = 0
     """Seed of the subset draw, added to the run seed (0..`MAX_SEED`)."""
+    normalization: str = "row_zscore"
+    """How the affinity is normalised before clustering: one of `NORMALIZATIONS` (ours or the authors')."""
 
     def __post_init__(self):
         check_int("n_subsets", self.n_subsets, 1, MAX_SUBSETS)
         check_int("subset_size", self.subset_size, 2, MAX_TASKS)
         check_choice("score", self.score, SCORES)
         check_seed("seed", self.seed)
+        check_choice("normalization", self.normalization, NORMALIZATIONS)
         _plain(self)
 
 
@@ -655,6 +660,7 @@ ALIASES = {
     "n_subsets": "affinity.n_subsets",
     "subset_size": "affinity.subset_size",
     "score": "affinity.score",
+    "normalization": "affinity.normalization",
     "depth": "net.depth",
     "width": "net.width",
     "arch": "net.arch",

@@ -281,7 +281,7 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
 
     # ---- 6. affinity and clustering
     say("[5/7] affinity matrix and clustering")
-    affinity = compute_affinity(members, scores)
+    affinity = compute_affinity(members, scores, cfg.affinity.normalization)
     labels, X = cluster(affinity, cfg)
 
     # ---- 7. group-wise training

@@ -124,3 +124,22 @@ def test_gradient_similarity():
         gradient_similarity(np.array([[1.0, np.nan], [0.0, 1.0]]))
     with pytest.raises(ValueError, match=r"\[n, d\]"):
         gradient_similarity(np.ones(3))
+
+
+def test_subset_zscore_normalisation_by_hand():
+    """The authors' normalisation: each task's scores z-scored over its subsets, then averaged per pair."""
+    members = np.array([[1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1]], dtype=bool)
+    scores = np.array([[1.0, 4.0, np.nan], [3.0, np.nan, 0.0], [np.nan, 2.0, 2.0], [5.0, 0.0, 4.0]])
+    aff = compute_affinity(members, scores, "subset_zscore")
+    z0 = (np.array([1.0, 3.0, 5.0]) - 3.0) / np.std([1.0, 3.0, 5.0])        # task 0 in subsets 0, 1, 3
+    z1 = (np.array([4.0, 2.0, 0.0]) - 2.0) / np.std([4.0, 2.0, 0.0])        # task 1 in subsets 0, 2, 3
+    z2 = (np.array([0.0, 2.0, 4.0]) - 2.0) / np.std([0.0, 2.0, 4.0])        # task 2 in subsets 1, 2, 3
+    u01, u10 = (z0[0] + z0[2]) / 2, (z1[0] + z1[2]) / 2                      # subsets 0 and 3 hold tasks 0, 1
+    u02, u20 = (z0[1] + z0[2]) / 2, (z2[0] + z2[2]) / 2
+    u12, u21 = (z1[1] + z1[2]) / 2, (z2[1] + z2[2]) / 2
+    expected = np.array([[0, (u01 + u10) / 2, (u02 + u20) / 2], [(u01 + u10) / 2, 0, (u12 + u21) / 2],
+                         [(u02 + u20) / 2, (u12 + u21) / 2, 0]])
+    np.testing.assert_allclose(aff.normalized, expected, rtol=1e-12)
+    np.testing.assert_allclose(aff.raw, compute_affinity(members, scores).raw)
+    with pytest.raises(ValueError, match="normalization"):
+        compute_affinity(members, scores, "nope")

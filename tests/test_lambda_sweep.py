@@ -42,3 +42,4 @@ def test_smoke_sweep_on_planted_follows_its_rule(store):
     within = [lam for lam in m["l2s"] if raw[lam] <= sweep.STEP_TARGET]
     assert m["rule"]["chosen"] == (min(within) if within else None)
     assert 0.0 <= m["by_l2"]["1"]["planted_nmi"] <= 1.0
+    assert m["by_l2"]["1"]["other_normalization"]["name"] == "subset_zscore"

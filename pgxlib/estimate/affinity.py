@@ -14,6 +14,7 @@ from itertools import combinations
 import numpy as np
 import torch
 
+from pgxlib import config
 from pgxlib.config import check_int
 
 
@@ -81,9 +82,10 @@ class Affinity:
     Attributes:
         raw: float [n, n]; U_ij = mean of f̂_i(S_l) over the subsets containing both i and j
             (not symmetric); U_ii = mean of f̂_i(S_l) over the subsets containing i.
-        normalized: float [n, n]; each row i z-scored over j ≠ i (population std; a constant row
-            becomes zeros), diagonal set to 0, then symmetrized (A + Aᵀ)/2. Removes each task's own
-            difficulty and scale so that tasks are comparable; this is the matrix to cluster.
+        normalized: float [n, n]; by default each row i z-scored over j ≠ i (population std; a constant
+            row becomes zeros), diagonal set to 0, then symmetrized (A + Aᵀ)/2 (see `NORMALIZATIONS` for the
+            authors' variant). Removes each task's own difficulty and scale so that tasks are comparable;
+            this is the matrix to cluster.
         counts: int [n, n]; number of subsets containing both i and j (diagonal: containing i).
         members: bool [m, n]; the subsets.
         scores: float [m, n]; f̂_i(S_l), NaN where i ∉ S_l.
@@ -108,13 +110,31 @@ def _zscore_rows(raw: np.ndarray) -> np.ndarray:
     return (z + z.T) / 2
 
 
-def compute_affinity(members: np.ndarray, scores: np.ndarray) -> Affinity:
+NORMALIZATIONS = config.NORMALIZATIONS
+"""How the affinity is normalised before clustering: ``row_zscore`` (ours) z-scores each row of the averaged
+matrix U_ij over j ≠ i; ``subset_zscore`` (the authors' code) z-scores each task's scores over the subsets
+that contain it first, then averages them into U_ij. Both end with a zero diagonal and (A + Aᵀ)/2."""
+
+
+def _zscore_per_task(members: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """scores [m, n] with column i z-scored over the subsets containing task i (0 where constant or absent)."""
+    z = np.zeros_like(scores, dtype=float)
+    for i in range(scores.shape[1]):
+        vals = scores[members[:, i], i]
+        sd = vals.std() if len(vals) else 0.0
+        if sd > 1e-12 * max(1.0, np.abs(vals).max(initial=0.0)):
+            z[members[:, i], i] = (vals - vals.mean()) / sd
+    return z
+
+
+def compute_affinity(members: np.ndarray, scores: np.ndarray, normalization: str = "row_zscore") -> Affinity:
     """Affinity matrix from per-subset, per-task scores (PAPER.md step 4).
 
     Args:
         members: bool [m, n], subset membership.
         scores: float [m, n], f̂_i(S_l) at member positions (higher is better); other entries are
             ignored (NaN by convention).
+        normalization: one of `NORMALIZATIONS`; how `Affinity.normalized` is made from the scores.
 
     Returns:
         `Affinity` with raw, normalized and counts [n, n].
@@ -145,9 +165,17 @@ def compute_affinity(members: np.ndarray, scores: np.ndarray) -> Affinity:
         i, j = np.argwhere(counts == 0)[0]
         raise ValueError(f"no subset contains both task {i} and task {j}: "
                          f"{int((counts == 0).sum() // 2)} pairs uncovered; sample subsets that cover every pair")
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"invalid normalization={normalization!r}: allowed one of {', '.join(NORMALIZATIONS)}")
     s0 = np.where(members, scores, 0.0)
     raw = (s0.T @ mi) / counts
-    return Affinity(raw=raw, normalized=_zscore_rows(raw), counts=counts,
+    if normalization == "row_zscore":
+        normalized = _zscore_rows(raw)
+    else:
+        per_subset = (_zscore_per_task(members, s0).T @ mi) / counts
+        np.fill_diagonal(per_subset, 0.0)
+        normalized = (per_subset + per_subset.T) / 2
+    return Affinity(raw=raw, normalized=normalized, counts=counts,
                     members=members.copy(), scores=np.where(members, scores, np.nan))
 
 

@@ -9,7 +9,9 @@ of the profile are fitted from the same gradient features, and we record:
   by our definition and by the authors' (`pgxlib.analysis.first_order`), on the subset's held-out data;
 - the direction: the cosine of ŵ_S with the subset's summed projected policy gradient Σ_t Â_t g̃_t;
 - what the grouping becomes: the affinity, the SDP groups and, on `planted`, their NMI with the planted
-  groups and the mean affinity within and across them.
+  groups and the mean affinity within and across them; and the same grouping under the other affinity
+  normalisation (ours z-scores rows of the averaged matrix, the authors' code z-scores each task's scores
+  over its subsets first), with the NMI between the two.
 
 The default λ is chosen by `RULE` (stated in the method chapter) without looking at any grouping: the
 smallest λ of the grid at which the median raw step is at most `STEP_TARGET` of ‖θ*‖, i.e. where the
@@ -27,11 +29,12 @@ import torch
 from pgxlib.analysis.first_order import first_order_errors, float64_actor, unit_rows
 from pgxlib.cluster import nmi
 from pgxlib.config import ConfigError, apply_overrides, check_float, pipeline_config, progress_default
+from pgxlib.estimate.affinity import NORMALIZATIONS, compute_affinity
 from pgxlib.estimate.projector import Projector
 from pgxlib.estimate.surrogate import SurrogateFit
 from pgxlib.methods import stored_features
 from pgxlib.nets import actor_params, flat_params
-from pgxlib.pipeline import run_policygradex
+from pgxlib.pipeline import cluster, run_policygradex
 from pgxlib.store.cache import StageView
 from pgxlib.transitions import Rollout, standardize_per_task
 
@@ -126,10 +129,16 @@ def compute(profile: str, family: str, seed: int, cache, l2s=()) -> dict:
             "gradient_cosine_median": float(np.median(cos)),
             "groups": [list(map(int, np.flatnonzero(res.labels == g))) for g in np.unique(res.labels)],
         }
+        other_norm = next(x for x in NORMALIZATIONS if x != cfg.affinity.normalization)
+        other = compute_affinity(res.members, res.scores, other_norm)
+        other_labels = cluster(other, cfg)[0]
+        row["other_normalization"] = {"name": other_norm, "nmi_with_profile_normalization":
+                                      nmi(other_labels, res.labels)}
         if planted is not None:
             within, across = within_across(res.affinity.normalized, planted)
             row.update({"planted_nmi": nmi(res.labels, planted), "affinity_within": within,
                         "affinity_across": across})
+            row["other_normalization"]["planted_nmi"] = nmi(other_labels, planted)
         by_l2[f"{lam:g}"] = row
         raw_steps.append(res.rel_dist_raw)
         labels_all.append(res.labels)
@@ -137,6 +146,7 @@ def compute(profile: str, family: str, seed: int, cache, l2s=()) -> dict:
     chosen = next((lam for lam in lams if by_l2[f"{lam:g}"]["raw_step_median"] <= STEP_TARGET), None)
     metrics = {
         "family": family, "seed": seed, "l2s": lams, "by_l2": by_l2,
+        "normalization": cfg.affinity.normalization,
         "rule": {"text": RULE, "step_target": STEP_TARGET, "chosen": chosen,
                  "profile_l2": cfg.surrogate.l2, "max_rel_dist": cfg.surrogate.max_rel_dist},
         "budget": {"n_subsets": cfg.affinity.n_subsets, "subset_size": cfg.affinity.subset_size,

@@ -21,7 +21,13 @@ def sweep_table(metrics: Mapping[str, Any]):
     rows = []
     for lam in metrics["l2s"]:
         row = metrics["by_l2"][f"{lam:g}"]
-        rows.append({"λ": f"{lam:g}", **{label: row.get(key) for key, label in COLUMNS.items() if key in row}})
+        cells = {label: row.get(key) for key, label in COLUMNS.items() if key in row}
+        other = row.get("other_normalization")
+        if other:
+            cells[f"NMI with the {other['name']} grouping"] = other["nmi_with_profile_normalization"]
+            if "planted_nmi" in other:
+                cells[f"NMI with planted groups ({other['name']})"] = other["planted_nmi"]
+        rows.append({"λ": f"{lam:g}", **cells})
     return pd.DataFrame(rows).set_index("λ")
 
 
