@@ -260,6 +260,9 @@ def format_group_report(metrics: dict[str, Any], meta: dict[str, Any] | None = N
     lines = [f"PolicyGradEx on {metrics['family']}: {metrics['k']} groups"]
     for g, tasks in enumerate(metrics["groups"]):
         lines.append(f"  group {g}: " + ", ".join(short[i] for i in tasks))
+    if "planted_nmi" in metrics:
+        planted = " | ".join(", ".join(short[i] for i in g) for g in metrics["planted_groups"])
+        lines.append(f"  planted groups: {planted}; NMI with them {metrics['planted_nmi']:.2f}")
     lines.append("")
     header = f"{'task':<5} {'random':>9} {'meta θ*':>9}" + (f" {'grouped':>9}" if "group_return" in metrics else "")
     lines.append(header + "  parameters")

@@ -1,4 +1,6 @@
 """The whole pipeline on the smoke profile: `pgx group` on every control family, determinism, bad input."""
+import json
+
 import numpy as np
 import pytest
 
@@ -18,6 +20,9 @@ def test_pgx_group_smoke(store, capsys, family):
     assert "normalised affinity U" in out
     stored = list((store / "results" / "smoke" / "group").glob(f"{family}-seed0*/result.json"))
     assert len(stored) == 1
+    if family == "planted":
+        metrics = json.loads(stored[0].read_text())["metrics"]
+        assert 0.0 <= metrics["planted_nmi"] <= 1.0 and "planted groups:" in out
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from pgxlib.cluster import groups_from_labels
+from pgxlib.cluster import groups_from_labels, nmi
 from pgxlib.config import pipeline_config
 from pgxlib.pipeline import PipelineResult, run_policygradex
 
@@ -52,6 +52,11 @@ def summary_metrics(res: PipelineResult) -> dict[str, Any]:
     }
     if res.groups:
         out["group_return"] = res.grouped_returns().tolist()
+    if res.family.name == "planted":
+        from pgxlib.tasks.planted import planted_labels
+
+        out["planted_groups"] = groups_from_labels(planted_labels(res.family))
+        out["planted_nmi"] = nmi(res.labels, planted_labels(res.family))
     if res.family.has_success:
         out["meta_success"] = res.meta_eval.success.tolist()
         if res.groups:
