@@ -1,4 +1,4 @@
-"""Tables, figures and computed sentences for the main-results and ablations chapters.
+"""Tables, figures and computed sentences for the main-results chapter.
 
 Everything takes the stored ``metrics`` dict of a `main_results` or `ablations` result (plain JSON)
 and returns a pandas DataFrame, a matplotlib Figure or a markdown string. The paper's numbers come
@@ -302,7 +302,7 @@ def target_scatter(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
                label=f"training tasks (colour: {LABELS[method]} group)")
     for i, (x, y) in enumerate(src):
         ax.annotate(f"S{i}", (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
-    if metrics["family"] == "nav2d":
+    if metrics["family"] in ("nav2d", "planted"):
         ax.scatter([0], [0], marker="x", color="k", s=60, label="start")
         ax.set_aspect("equal")
     ax.set_xlabel(names[0])
