@@ -112,14 +112,23 @@ def scatter_true_vs_estimate(true: np.ndarray, est: np.ndarray, distance_pct: fl
     return fig
 
 
+def _worst_within_1pct(errs: Mapping[str, float | None]) -> tuple[str | None, bool]:
+    """(the distance key, up to 1%, of the largest error, whether that error is within `BOUND_PCT`);
+    (None, False) when the error at 1% was not measured."""
+    near = {k: v for k, v in errs.items() if float(k) <= 1.0 and v is not None}
+    if "1" not in near:
+        return None, False
+    worst = max(near, key=near.get)
+    return worst, near[worst] <= BOUND_PCT
+
+
 def verdict(metrics: Mapping, family: str) -> str:
     """A sentence, computed from the numbers, on the paper's claim (error within 2% up to 1% distance)."""
     errs = metrics["relative_error_pct"]
-    near = {k: v for k, v in errs.items() if float(k) <= 1.0 and v is not None}
-    if "1" not in near:
+    worst_key, ok = _worst_within_1pct(errs)
+    if worst_key is None:
         return "The error at 1% distance was not measured, so the claim cannot be checked here."
-    worst_key = max(near, key=near.get)
-    ok = near[worst_key] <= BOUND_PCT
+    near = errs
     text = (f"On {family}, the median relative error of log π along the surrogate's directions is "
             f"{errs['1']:.2f}% at 1% distance and at most {near[worst_key]:.2f}% up to 1% (at {worst_key}%): "
             + ("**within** the paper's 2% bound." if ok else "**above** the paper's 2% bound: not reproduced."))
@@ -264,11 +273,10 @@ def verdict_paper_definition(metrics: Mapping, family: str) -> str:
     if not has_paper_definition(metrics):
         return f"The paper's claim cannot be checked under the authors' definition: {STALE_NOTE}."
     errs = metrics["paper_definition_error_pct"]
-    near = {k: v for k, v in errs.items() if float(k) <= 1.0 and v is not None}
-    if "1" not in near:
+    worst_key, ok = _worst_within_1pct(errs)
+    if worst_key is None:
         return "The authors' error at 1% distance was not measured, so the claim cannot be checked here."
-    worst_key = max(near, key=near.get)
-    ok = near[worst_key] <= BOUND_PCT
+    near = errs
     text = (f"Under the authors' definition, the median error of log π along the surrogate's directions on {family} "
             f"is {errs['1']:.3g}% at 1% distance and at most {near[worst_key]:.3g}% up to 1% (at {worst_key}%): "
             + ("**within** the paper's 2% bound." if ok else "**above** the paper's 2% bound: not reproduced."))
