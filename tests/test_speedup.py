@@ -1,10 +1,13 @@
-"""The speedup experiment: smoke run, bad parameters, the random-NMI floor, determinism of the measured side."""
+"""The speedup experiment: smoke run, bad parameters, the random-NMI floor, the noise ceiling of the truth,
+one evaluator on both sides, determinism of the measured side, the report and scorecard on new and old results."""
 from itertools import product
 
 import numpy as np
 import pytest
+import torch
 
-from pgxlib.analysis.speedup import centre_per_task, random_nmi_floor, rank_correlation, speedup
+from pgxlib.analysis.speedup import (centre_per_task, noise_ceiling, offdiag_corr, pairwise_nmi, random_nmi_floor,
+                                     rank_correlation, speedup)
 from pgxlib.cluster import nmi
 from pgxlib.config import ConfigError, pipeline_config
 from pgxlib.experiments import run_experiment
@@ -14,19 +17,35 @@ from pgxlib.tasks import make_family
 
 
 @pytest.mark.slow
-def test_smoke_run_has_expected_keys(store):
-    res = run_experiment("speedup", "smoke", "cartpole", depths=[2])
+@pytest.mark.parametrize("family", ["cartpole", "nav2d"])
+def test_smoke_run_has_expected_keys(store, family):
+    res = run_experiment("speedup", "smoke", family, depths=[2], repeats=2)
     for key in exp.EXPECTED_KEYS:
         assert res.has(key), key
     row = res.get("metrics.by_layers.2")
-    for key in ("nmi", "speedup", "rank_correlation", "random_nmi", "speedup_with_meta"):
-        assert key in row
-    assert 0.0 <= res.get("metrics.nmi") <= 1.0
+    for key in ("nmi", "speedup", "rank_correlation", "random_nmi", "speedup_with_meta", "noise_ceiling_nmi",
+                "noise_ceiling_affinity_corr", "above_ceiling", "nmi_per_repeat", "by_score"):
+        assert key in row, key
+    success = make_family(family, 4, 0).has_success  # nav2d reports success, cartpole does not
+    assert set(row["by_score"]) == {"rollout", "ppo", "logistic", *(["success"] if success else [])}
+    for name, entry in row["by_score"].items():
+        assert 0.0 <= entry["nmi"] <= 1.0 and 0.0 <= entry["noise_ceiling_nmi"] <= 1.0, name
+        assert entry["above_ceiling"] == (entry["nmi"] > entry["noise_ceiling_nmi"])
+        assert len(entry["nmi_per_repeat"]) == 2 and entry["speedup"] > 0
+    assert row["by_score"]["logistic"]["truth"] == "rollout" and row["by_score"]["ppo"]["truth"] == "ppo"
+    assert res.get("metrics.by_score") == row["by_score"]
+    assert res.get("metrics.nmi") == row["by_score"][exp.DEFAULT_SCORE]["nmi"] == row["nmi"]
+    assert res.get("metrics.noise_ceiling_nmi") == row["by_score"][exp.DEFAULT_SCORE]["noise_ceiling_nmi"]
     assert res.get("metrics.speedup") > 0
-    n = pipeline_config("smoke", "cartpole").n_tasks
+    n = pipeline_config("smoke", family).n_tasks
     assert res.arrays["affinity_estimated_d2"].shape == res.arrays["affinity_measured_d2"].shape == (n, n)
     assert res.arrays["scores_measured_d2"].shape == res.arrays["members"].shape
     assert res.get("metrics.budget.n_subsets") == len(res.arrays["members"])
+    assert res.get("metrics.budget.repeats") == 2
+    stages = sorted(p.name for p in store.rglob("measured-d2-r*.pt"))
+    assert stages == ["measured-d2-r0.pt", "measured-d2-r1.pt"]
+    mean = np.mean([res.arrays[f"scores_measured_rollout_d2_r{r}"].filled(np.nan) for r in range(2)], axis=0)
+    np.testing.assert_allclose(res.arrays["scores_measured_d2"].filled(np.nan), mean)
 
 
 @pytest.mark.parametrize("params, names", [
@@ -36,6 +55,8 @@ def test_smoke_run_has_expected_keys(store):
     ({"n_jobs": 0}, ["n_jobs", "1..64"]),
     ({"n_subsets": 0}, ["n_subsets", "positive"]),
     ({"finetune_steps": 1}, ["finetune_steps", "128"]),
+    ({"repeats": 1}, ["repeats", "2..10"]),
+    ({"repeats": 11}, ["repeats", "2..10"]),
 ])
 def test_check_rejects_bad_parameters(store, params, names):
     with pytest.raises(ConfigError) as err:
@@ -93,6 +114,82 @@ def test_rank_correlation_and_centring():
         speedup(1.0, 0.0)
 
 
+def test_noise_ceiling_on_hand_made_repeats():
+    same, relabelled, crossed = np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0]), np.array([0, 1, 0, 1])
+    assert pairwise_nmi([same, relabelled, crossed]) == pytest.approx([1.0, 0.0, 0.0], abs=1e-12)
+    # off-diagonal entries (1, 2, 1, 3, 2, 3); the diagonal never counts
+    a = np.array([[9.0, 1, 2], [1, 9, 3], [2, 3, 9]])
+    b = np.array([[-5.0, 2, 4], [2, 0, 6], [4, 6, 7]])  # 2 × a off the diagonal
+    c = np.array([[0.0, 3, 2], [3, 0, 1], [2, 1, 0]])  # (3, 2, 3, 1, 2, 1): 4 − a off the diagonal
+    assert offdiag_corr(a, b) == pytest.approx(1.0)
+    assert offdiag_corr(a, c) == pytest.approx(-1.0)
+    d = np.array([[0.0, 1, 0], [1, 0, 0], [0, 0, 0]])  # (1, 0, 1, 0, 0, 0)
+    x, y = np.array([1, 2, 1, 3, 2, 3.0]), np.array([1, 0, 1, 0, 0, 0.0])
+    expected = ((x - x.mean()) @ (y - y.mean())) / np.sqrt(((x - x.mean()) ** 2).sum() * ((y - y.mean()) ** 2).sum())
+    assert offdiag_corr(a, d) == pytest.approx(expected)
+    assert np.isnan(offdiag_corr(a, np.eye(3)))  # constant off the diagonal: undefined
+    ceiling = noise_ceiling([same, relabelled, crossed], [a, b, c])
+    assert ceiling["noise_ceiling_nmi"] == pytest.approx(1 / 3)
+    assert ceiling["noise_ceiling_affinity_corr"] == pytest.approx((1 - 1 - 1) / 3)
+    ceiling = noise_ceiling([same, same], [a, np.eye(3)])  # the only pair undefined
+    assert ceiling["noise_ceiling_nmi"] == 1.0 and np.isnan(ceiling["noise_ceiling_affinity_corr"])
+    with pytest.raises(ValueError, match="two"):
+        noise_ceiling([same], [a])
+
+
+def test_ppo_evaluator_is_the_same_function_on_both_sides():
+    from pgxlib.estimate.features import heldout_mask
+    from pgxlib.nets import actor_params, flat_params
+    from pgxlib.rollout import collect_rollout
+
+    cfg = pipeline_config("smoke", "cartpole", seed=1)
+    fam = make_family(cfg.family, cfg.n_tasks, cfg.seed)
+    policy = new_policy(fam, cfg, cfg.seed, "cpu")
+    rollout = collect_rollout(policy, fam, list(range(fam.n_tasks)), 64, 2, 0.99, 0.95, 5, "cpu")
+    mask = heldout_mask(rollout.task_id, 0.25, 0)
+    heldout = rollout.select(mask)
+    members = np.array([[1, 1, 0, 0], [0, 1, 1, 1], [1, 0, 0, 1]], dtype=bool)
+    theta = flat_params(actor_params(policy.actor))
+    zero = exp.ppo_estimated_scores(policy, rollout, mask, lambda l: torch.zeros_like(theta), members)
+    np.testing.assert_allclose(zero[members], 0.0, atol=1e-6)
+    assert np.isnan(zero[~members]).all()
+    unchanged = exp.ppo_truth_scores(policy, heldout, theta.repeat(len(members), 1), members)
+    np.testing.assert_allclose(unchanged[members], 0.0, atol=1e-6)
+    deltas = 0.05 * torch.randn(len(members), theta.numel(), generator=torch.Generator().manual_seed(0))
+    estimated = exp.ppo_estimated_scores(policy, rollout, mask, lambda l: deltas[l], members)
+    truth = exp.ppo_truth_scores(policy, heldout, theta + deltas, members)
+    assert np.abs(estimated[members]).max() > 1e-3  # a real change, not a trivial zero
+    np.testing.assert_allclose(truth[members], estimated[members], rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="finetuned"):
+        exp.ppo_truth_scores(policy, heldout, theta[None], members)
+
+
+@pytest.mark.slow
+def test_repeat_zero_reproduces_the_single_run_of_earlier_versions(store):
+    """Repeat 0 fine-tunes and evaluates with the seeds the measured side always used."""
+    from pgxlib.evaluate import evaluate_policy
+    from pgxlib.nets import actor_params, flat_params
+    from pgxlib.rl.ppo import train_ppo
+
+    cfg = pipeline_config("smoke", "cartpole", seed=3)
+    fam = make_family(cfg.family, cfg.n_tasks, cfg.seed)
+    state = new_policy(fam, cfg, cfg.seed, "cpu").state_dict()
+    members = np.array([[1, 1, 0, 0], [0, 1, 0, 1]], dtype=bool)
+    ppo = exp.finetune_config(cfg, cfg.group_ppo.steps_per_iteration)
+    out = exp.finetune_subsets(fam, cfg, state, members, ppo, n_jobs=1, repeat=0)
+    for l, row in enumerate(members):
+        tasks = [int(i) for i in np.flatnonzero(row)]
+        policy = new_policy(fam, cfg, cfg.seed, "cpu")
+        policy.load_state_dict(state)
+        train_ppo(policy, fam, tasks, ppo, cfg.seed + 1000 + l, "cpu", progress=False)
+        ev = evaluate_policy(policy, fam, [fam.source[i] for i in tasks], tasks, cfg.evaluation.episodes,
+                             cfg.seed + 1 + l, cfg.evaluation.deterministic, "cpu")
+        np.testing.assert_array_equal(out["returns"][l, tasks], ev.mean_return)
+        np.testing.assert_array_equal(out["actors"][l].numpy(), flat_params(actor_params(policy.actor)).numpy())
+    scores, _, _ = exp.measured_scores(fam, cfg, state, members, ppo, n_jobs=1)
+    np.testing.assert_array_equal(scores, out["returns"])
+
+
 @pytest.mark.slow
 def test_measured_scores_do_not_depend_on_n_jobs(store):
     cfg = pipeline_config("smoke", "cartpole", seed=3)
@@ -124,3 +221,127 @@ def test_measured_side_accepts_a_users_own_family(store):
     ppo = exp.finetune_config(cfg, cfg.group_ppo.steps_per_iteration)
     scores, _, _ = exp.measured_scores(own, cfg, state, members, ppo, n_jobs=1)
     assert np.isfinite(scores[members]).all() and (scores[members] <= 5).all()
+
+
+def _comparison(nmi_value, ceiling, label, estimate, truth):
+    return {"estimate": estimate, "truth": truth, "label": label, "nmi": nmi_value,
+            "nmi_per_repeat": [nmi_value, nmi_value], "rank_correlation": 0.4, "rank_correlation_centred": None,
+            "affinity_corr": 0.3, "noise_ceiling_nmi": ceiling, "noise_ceiling_affinity_corr": 0.5,
+            "noise_ceiling_pairs_nmi": [ceiling], "above_ceiling": nmi_value > ceiling, "random_nmi": 0.2,
+            "random_nmi_std": 0.05, "speedup": 12.0, "speedup_cpu": 11.0, "speedup_with_meta": 3.0,
+            "seconds": {"estimated": 1.0, "measured": 12.0, "estimated_cpu": 1.0, "measured_cpu": 11.0},
+            "labels_estimated": [0, 0, 1, 1], "labels_measured": [0, 0, 1, 1]}
+
+
+def _fake_metrics(new: bool = True) -> dict:
+    """What the experiment stores for two depths (2: above the ceiling; 4: below a reproducible one, and a PPO
+    truth at chance), or (`new=False`) what it stored before the truth was repeated."""
+    by_layers = {}
+    for depth, (x, c) in {"2": (0.8, 0.6), "4": (0.3, 0.7)}.items():
+        by_score = {"rollout": _comparison(x, c, "rollout return, both sides", "rollout", "rollout"),
+                    "ppo": _comparison(0.1, 0.22, "held-out PPO objective, both sides", "ppo", "ppo"),
+                    "logistic": _comparison(0.0, c, "logistic vs rollout", "logistic", "rollout")}
+        top = by_score["rollout"]
+        row = {**{k: top[k] for k in ("nmi", "rank_correlation", "rank_correlation_centred", "speedup", "speedup_cpu",
+                                      "speedup_with_meta", "random_nmi", "random_nmi_std", "labels_estimated",
+                                      "labels_measured")},
+               "seconds": {**top["seconds"], "meta_train": 5.0},
+               "stages": {"estimated": {"features": 0.5, "scores": 0.5}, "measured": {"finetune_eval": 12.0}},
+               "rel_dist_mean": 0.01}
+        if new:
+            row.update({k: top[k] for k in ("nmi_per_repeat", "noise_ceiling_nmi", "noise_ceiling_affinity_corr",
+                                            "above_ceiling", "affinity_corr")}, by_score=by_score, repeats=2)
+        by_layers[depth] = row
+    budget = {"n_subsets": 10, "subset_size": 2, "n_tasks": 4, "k": 2, "finetune_steps_per_task": 128,
+              "finetune_iterations": 1, "group_ppo_steps_per_task": 128, "n_jobs": 2, "eval_episodes": 1,
+              "torch_threads_estimated": 1, "score": "rollout" if new else "logistic"}
+    metrics = {"family": "lunarlander", "headline_depth": 2, "depths": [2, 4], "by_layers": by_layers,
+               "budget": budget, **{k: by_layers["2"][k] for k in ("nmi", "speedup", "rank_correlation",
+                                                                    "rank_correlation_centred", "random_nmi")}}
+    if new:
+        budget.update(repeats=2, scores=["rollout", "ppo", "logistic"])
+        metrics.update(default_score="rollout", repeats=2, by_score=by_layers["2"]["by_score"],
+                       noise_ceiling_nmi=0.6, noise_ceiling_affinity_corr=0.5)
+    return metrics
+
+
+def test_report_shows_the_noise_ceiling_and_survives_old_results():
+    import matplotlib.pyplot as plt
+
+    from pgxlib.report import speedup as report
+
+    m = _fake_metrics()
+    table = report.ceiling_table(m)
+    assert len(table) == 6 and table.loc[(2, "rollout return, both sides"), "above ceiling"] == True  # noqa: E712
+    assert table.loc[(4, "rollout return, both sides"), "noise ceiling NMI"] == 0.7
+    assert table.loc[(2, "rollout return, both sides"), "Spearman ρ, centred"] == "–"
+    text = report.ceiling_text(m)
+    below = [line for line in text.splitlines() if line.startswith("- **4 layers, rollout")][0]
+    assert "not evidence" in below and "0.30" in below and "0.70" in below
+    chance = [line for line in text.splitlines() if line.startswith("- **2 layers, held-out PPO")][0]
+    assert "does not reproduce itself" in chance and "not evidence" in chance
+    above = [line for line in text.splitlines() if line.startswith("- **2 layers, rollout")][0]
+    assert "above the truth's noise ceiling 0.60" in above and "not evidence" not in above
+    assert report.depth_table(m).loc[4, "above ceiling"] == False  # noqa: E712
+    verdicts = report.verdicts(m)
+    assert "within noise of the truth" in verdicts.split("**4 layers**")[1]
+    assert "within noise" not in verdicts.split("**4 layers**")[0]
+    assert "repeated 2 times" in report.budget_text(m) and "undefined" in report.correlation_text(m)
+    for fig in (report.ceiling_figure(m), report.stage_bars(m)):
+        plt.close(fig)
+
+    old = _fake_metrics(new=False)
+    assert not report.has_ceiling(old)
+    assert (report.ceiling_table(old)["noise ceiling NMI"] == report.NOT_MEASURED).all()
+    assert (report.depth_table(old)["above ceiling"] == report.NOT_MEASURED).all()
+    assert "--force" in report.ceiling_text(old) and "--force" in report.verdicts(old)
+    assert "--force" in report.budget_text(old)
+    report.correlation_text(old)
+    for fig in (report.ceiling_figure(old), report.stage_bars(old)):
+        plt.close(fig)
+
+
+class _Stored:
+    """A stored result with `metrics` (dotted keys), as the scorecard's lookup returns it."""
+
+    def __init__(self, metrics):
+        self.metrics, self.arrays, self.stale, self.commit, self.timestamp = metrics, {}, False, "c", "t"
+        self.meta = {"parameters": {"profile": "default"}, "total_time": 1.0}
+
+    def get(self, key, default=None):
+        node = {"metrics": self.metrics}
+        for part in key.split(".") if isinstance(key, str) else key:
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+
+class _Lookup:
+    def __init__(self, metrics):
+        self.stored = _Stored(metrics)
+
+    def result(self, experiment, params):
+        return self.stored, None
+
+
+def test_scorecard_counts_a_speedup_only_above_the_noise_ceiling():
+    from pgxlib.report import scorecard
+
+    claims = {c.name: c for c in scorecard.surrogate_claims()}
+    new, old = _Lookup(_fake_metrics()), _Lookup(_fake_metrics(new=False))
+    speed2, speed4 = (claims[f"Speedup over full training, {d}-layer policy (LunarLander)"] for d in (2, 4))
+    row = scorecard.evaluate_claim(speed2, new)  # 12× ≥ 10.5×, NMI 0.8 above the ceiling 0.6
+    assert row["status"] == "reproduced" and "above the truth's noise ceiling 0.60" in row["why"]
+    row = scorecard.evaluate_claim(speed4, new)  # NMI 0.3 below the ceiling 0.7
+    assert row["status"] == "within seed noise" and "within noise of the truth" in row["why"]
+    row = scorecard.evaluate_claim(speed2, old)
+    assert row["status"] == "not yet measured" and "noise_ceiling_nmi" in row["why"] and "--force" in row["why"]
+    nmi2, nmi4 = (claims[f"Surrogate LunarLander NMI, {d}-layer policy"] for d in (2, 4))
+    row = scorecard.evaluate_claim(nmi2, new)
+    assert (row["ours"], row["status"]) == ("0.80", "reproduced") and "noise ceiling" in row["why"]
+    assert "0.60" in row["why"]
+    row = scorecard.evaluate_claim(nmi4, new)
+    assert row["status"] == "not reproduced" and "0.70" in row["why"] and "does not clear the truth's own noise" in row["why"]
+    row = scorecard.evaluate_claim(nmi2, old)
+    assert row["status"] == "reproduced" and "not measured" in row["why"] and "--force" in row["why"]

@@ -9,8 +9,12 @@ matrices `[m, n]` holding f_i(S_l) at member positions (NaN elsewhere), as in `p
   pair; with ``centred=True`` each task's mean over its subsets is removed first on both sides, so
   that only the *ranking of subsets within a task* counts, not which task is easier.
 - `speedup`: the ratio of two wall times.
+- `noise_ceiling`: how well independent repeats of the measured truth agree with each other (mean
+  pairwise NMI of their clusterings, mean pairwise off-diagonal correlation of their affinities).
 """
 from __future__ import annotations
+
+from itertools import combinations
 
 import numpy as np
 
@@ -85,3 +89,51 @@ def speedup(full_seconds: float, estimated_seconds: float) -> float:
     if not (full_seconds > 0 and estimated_seconds > 0):
         raise ValueError(f"wall times must be positive, got full={full_seconds!r}, estimated={estimated_seconds!r}")
     return float(full_seconds / estimated_seconds)
+
+
+def offdiag_corr(a, b) -> float:
+    """Pearson correlation of two [n, n] matrices over their off-diagonal entries; NaN when either is constant."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.ndim != 2 or a.shape != b.shape or a.shape[0] != a.shape[1] or a.shape[0] < 2:
+        raise ValueError(f"need two square [n, n] matrices with n >= 2, got shapes {a.shape} and {b.shape}")
+    off = ~np.eye(len(a), dtype=bool)
+    x, y = a[off], b[off]
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def pairwise_nmi(labelings) -> list[float]:
+    """NMI of every pair (a, b), a < b, of the labelings (in `itertools.combinations` order)."""
+    labelings = [np.asarray(x) for x in labelings]
+    if len(labelings) < 2:
+        raise ValueError(f"need at least two labelings, got {len(labelings)}")
+    return [nmi(a, b) for a, b in combinations(labelings, 2)]
+
+
+def pairwise_corr(affinities) -> list[float]:
+    """`offdiag_corr` of every pair of the matrices (NaN where undefined)."""
+    affinities = list(affinities)
+    if len(affinities) < 2:
+        raise ValueError(f"need at least two matrices, got {len(affinities)}")
+    return [offdiag_corr(a, b) for a, b in combinations(affinities, 2)]
+
+
+def noise_ceiling(labelings, affinities) -> dict:
+    """How reproducible a clustering and its affinity are over independent repeats of the measurement.
+
+    Args:
+        labelings: r ≥ 2 labelings [n] (one clustering per repeat).
+        affinities: the r normalised affinities [n, n] they were clustered from.
+
+    Returns:
+        {"noise_ceiling_nmi": mean pairwise NMI, "noise_ceiling_affinity_corr": mean pairwise off-diagonal
+        Pearson correlation (over the pairs where it is defined; NaN if none), "pairs_nmi": [...],
+        "pairs_affinity_corr": [...]}.
+    """
+    pairs_nmi = pairwise_nmi(labelings)
+    pairs_corr = pairwise_corr(affinities)
+    finite = [c for c in pairs_corr if np.isfinite(c)]
+    return {"noise_ceiling_nmi": float(np.mean(pairs_nmi)),
+            "noise_ceiling_affinity_corr": float(np.mean(finite)) if finite else float("nan"),
+            "pairs_nmi": pairs_nmi, "pairs_affinity_corr": pairs_corr}

@@ -5,15 +5,38 @@ the profile's meta-training budget with ``net.depth = L``) is the common startin
 the same m random subsets S_l:
 
 - ESTIMATED (PolicyGradEx): rollouts of θ* and their projected gradient features, the surrogate fits of all m
-  subsets, the configured score f̂_i(S_l) (`pipeline.estimate_scores`), the affinity and the SDP clustering;
+  subsets (θ̂_S = θ* + Δ_S), each θ̂_S scored on every task of S by each evaluator of `EVALUATORS`, then
+  per evaluator the affinity and the SDP clustering;
 - MEASURED ("full training"): for every subset, a copy of θ* fine-tuned with PPO on the subset's tasks
-  (`finetune_steps` environment steps per task) and evaluated by rollouts on each of them, f_i(S_l) = mean
-  return; then the same affinity and the same SDP clustering. Subsets run in parallel over `n_jobs`
-  processes (joblib, loky), one torch thread each, seeds fixed per subset, so the numbers do not depend on
-  `n_jobs`.
+  (`finetune_steps` environment steps per task) into θ_S, scored on each of them by the same evaluators;
+  then the same affinity and the same SDP clustering. Subsets run in parallel over `n_jobs` processes
+  (joblib, loky), one torch thread each, seeds fixed per subset, so the numbers do not depend on `n_jobs`.
+  The measured side runs `repeats` times with independent fine-tuning and evaluation seeds
+  (`REPEAT_SEED_STRIDE`; repeat 0 is the single run of earlier versions), each repeat its own resumable
+  stage ``measured-d<L>-r<r>``.
 
-Both sides are timed in the same run (wall and CPU seconds per stage). Meta-training θ* is shared by both and
-excluded from `speedup` (the scorecard's number); `speedup_with_meta` adds it to both sides.
+One evaluator on both sides (PAPER.md, "How the authors measure": θ̂_S and θ_S are scored alike):
+
+- ``"ppo"``: the held-out PPO objective (`evaluate.ppo_objective_scores`), a forward pass over the held-out
+  transitions of θ*'s own rollout (the estimate's features stage), for Δ = θ̂_S − θ* and Δ = θ_S − θ*;
+- ``"rollout"``: mean undiscounted return over `evaluation.episodes` episodes (`evaluate.evaluate_policy`,
+  evaluation seed ``seed + 1 + l`` for subset l on both sides, shifted per repeat on the measured side);
+- ``"success"``: the success rate of the same episodes, where the family reports success;
+- ``"logistic"`` (estimate only): the surrogate's own held-out logistic loss, the score of earlier versions,
+  compared with the rollout truth and labelled so (two evaluators: kept for comparison with old numbers).
+
+The truth is the mean over repeats of f_i(S_l), clustered like every single repeat. Its own reproducibility
+is the NOISE CEILING: the mean NMI between the clusterings of every pair of repeats (and the mean Pearson
+correlation of their normalised affinities off the diagonal). An estimate that agrees with the truth less
+than the truth agrees with itself is within the truth's noise: its differences from the truth are not
+evidence. The ceiling is that of ONE repeat; the mean of r repeats is somewhat more reproducible than that.
+
+Both sides are timed in the same run (wall and CPU seconds per stage). `speedup` = wall time of ONE repeat
+of the measured side (fine-tuning on every subset, its evaluation, the clustering; the mean over repeats)
+/ wall time of the estimated side (features, surrogate, scores and clustering of the same evaluator): the
+extra repeats that measure the noise ceiling are a check of the truth, not part of "full training".
+Meta-training θ* is shared by both and excluded from `speedup` (the scorecard's number);
+`speedup_with_meta` adds it to both sides.
 """
 from __future__ import annotations
 
@@ -25,7 +48,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pgxlib.analysis.speedup import random_nmi_floor, rank_correlation, speedup
+from pgxlib.analysis.speedup import noise_ceiling, offdiag_corr, random_nmi_floor, rank_correlation, speedup
 from pgxlib.cluster import nmi
 from pgxlib.config import (
     MAX_DEPTH,
@@ -42,18 +65,21 @@ from pgxlib.config import (
 from pgxlib.estimate.affinity import compute_affinity, sample_subsets
 from pgxlib.estimate.features import compute_features
 from pgxlib.estimate.projector import Projector
-from pgxlib.estimate.surrogate import surrogate_fit
-from pgxlib.evaluate import evaluate_policy
+from pgxlib.estimate.surrogate import heldout_logistic_scores, surrogate_fit
+from pgxlib.evaluate import evaluate_policy, ppo_objective_scores, with_actor_delta
 from pgxlib.nets import actor_params, flat_params, get_device
-from pgxlib.pipeline import cluster, estimate_scores, new_policy, shared_meta_policy
+from pgxlib.pipeline import cluster, new_policy, shared_meta_policy
 from pgxlib.rl.ppo import train_ppo
 from pgxlib.rollout import collect_rollout
 from pgxlib.tasks import TaskFamily, make_family
+from pgxlib.transitions import Rollout
 
-PARAMETERS: dict[str, Any] = {"depths": (2, 4, 8), "n_subsets": None, "finetune_steps": None, "n_jobs": 2}
+PARAMETERS: dict[str, Any] = {"depths": (2, 4, 8), "n_subsets": None, "finetune_steps": None, "n_jobs": 2,
+                              "repeats": 3}
 EXPECTED_KEYS = ("metrics.nmi", "metrics.speedup", "metrics.rank_correlation", "metrics.rank_correlation_centred",
                  "metrics.random_nmi", "metrics.by_layers", "metrics.headline_depth", "metrics.budget",
-                 "metrics.stage_times", "arrays.members")
+                 "metrics.stage_times", "metrics.by_score", "metrics.noise_ceiling_nmi",
+                 "metrics.noise_ceiling_affinity_corr", "arrays.members")
 
 # The `default` profile's budget of this experiment (None elsewhere: the profile's own m and group_ppo budget).
 # Fine-tuning every subset for the profile's full group budget (30k-60k steps per task) would take hours here.
@@ -61,6 +87,30 @@ BUDGET = {"default": {"n_subsets": 30, "finetune_steps": 4096}}
 RANDOM_DRAWS = 100
 THREADS = 1  # torch threads of the estimating process (each fine-tuning worker has one too)
 MAX_JOBS = 64
+MIN_REPEATS, MAX_REPEATS = 2, 10
+
+DEFAULT_SCORE = "rollout"
+"""The evaluator of the headline numbers (`metrics.nmi`, `metrics.speedup`, ...): rollout return, the paper's
+own metric of a policy, applied to θ̂_S and to θ_S alike. The method chapter argues for it; the others are in
+``metrics.by_score``."""
+
+EVALUATORS = {
+    "ppo": ("ppo", "ppo", "held-out PPO objective, both sides"),
+    "rollout": ("rollout", "rollout", "rollout return, both sides"),
+    "success": ("success", "success", "rollout success rate, both sides"),
+    "logistic": ("logistic", "rollout", "surrogate's logistic loss (estimate) vs rollout return (truth)"),
+}
+"""Comparison name -> (estimated side's score, truth's score, label). "success" only where the family reports
+success; "logistic" is the score of earlier versions, kept so that old numbers can be compared."""
+
+TRUTHS = ("ppo", "rollout", "success")
+"""The scores of the measured side ("success" only where the family reports success)."""
+
+
+def comparisons(has_success: bool) -> list[str]:
+    """The comparisons (keys of `EVALUATORS`) of a family, the default first."""
+    names = [DEFAULT_SCORE, *(k for k in EVALUATORS if k != DEFAULT_SCORE)]
+    return [k for k in names if has_success or k != "success"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,12 +143,13 @@ def headline_depth(profile: str, family: str, depths) -> int:
 
 
 def check(profile: str, family: str, seed: int, depths=(2, 4, 8), n_subsets=None, finetune_steps=None,
-          n_jobs=2) -> None:
+          n_jobs=2, repeats=3) -> None:
     cfg = pipeline_config(profile, family, seed=seed)
     check_int_list("depths", depths, 1, MAX_DEPTH)
     if n_subsets is not None:
         check_int("n_subsets", n_subsets, 1, MAX_SUBSETS)
     check_int("n_jobs", n_jobs, 1, MAX_JOBS)
+    check_int("repeats", repeats, MIN_REPEATS, MAX_REPEATS)
     if finetune_steps is not None:
         check_int("finetune_steps", finetune_steps,
                   cfg.group_ppo.steps_per_iteration, MAX_STEPS_PER_TASK)
@@ -106,8 +157,13 @@ def check(profile: str, family: str, seed: int, depths=(2, 4, 8), n_subsets=None
     config_for(profile, family, seed, int(depths[0]), m)
 
 
+def _finite(x) -> float | None:
+    """A float, or None for NaN/inf (the result store refuses those)."""
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
 # ---------------------------------------------------------------------------------------------
-# The two sides
+# The evaluators
 # ---------------------------------------------------------------------------------------------
 
 class _Clock:
@@ -125,8 +181,55 @@ class _Clock:
         return out
 
 
+def rollout_scores(policy, family: TaskFamily, cfg: PipelineConfig, members: np.ndarray, delta_of,
+                   device) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mean return (and success rate, None where the family reports none) of θ* + delta_of(l) on each task of
+    S_l, [m, n] (NaN off the subsets): `evaluation.episodes` episodes, seed ``cfg.seed + 1 + l``, the loop of
+    `pipeline.estimate_scores` and the seeds of repeat 0 of the measured side."""
+    returns = np.full(members.shape, np.nan)
+    success = np.full(members.shape, np.nan) if family.has_success else None
+    for l in range(len(members)):
+        task_idx = [int(i) for i in np.flatnonzero(members[l])]
+        ev = evaluate_policy(with_actor_delta(policy, delta_of(l)), family, [family.source[i] for i in task_idx],
+                             task_idx, cfg.evaluation.episodes, cfg.seed + 1 + l, cfg.evaluation.deterministic,
+                             device)
+        returns[l, task_idx] = ev.mean_return
+        if success is not None:
+            success[l, task_idx] = ev.success
+    return returns, success
+
+
+def ppo_estimated_scores(policy, rollout: Rollout, heldout: torch.Tensor, delta_of, members: np.ndarray) -> np.ndarray:
+    """The "ppo" evaluator on θ̂_S = θ* + delta_of(l): `ppo_objective_scores` on θ*'s held-out transitions."""
+    return ppo_objective_scores(policy, rollout, heldout, delta_of, members)
+
+
+def ppo_truth_scores(policy, heldout: Rollout, finetuned: torch.Tensor, members: np.ndarray) -> np.ndarray:
+    """The "ppo" evaluator on fine-tuned policies: `finetuned` [m, p] holds the flat actor parameters of θ_{S_l}
+    (``flat_params(actor_params(actor))``), scored with Δ = θ_{S_l} − θ* on `heldout`, the held-out transitions
+    of θ*'s rollout (`Rollout.select` of the estimate's held-out mask), exactly as an estimate with that Δ."""
+    theta = flat_params(actor_params(policy.actor))
+    finetuned = torch.as_tensor(finetuned)
+    if finetuned.shape != (len(members), theta.numel()):
+        raise ValueError(f"finetuned must be [m, p] = [{len(members)}, {theta.numel()}], got {tuple(finetuned.shape)}")
+    everything = torch.ones(len(heldout), dtype=torch.bool, device=heldout.obs.device)
+    return ppo_objective_scores(policy, heldout, everything,
+                                lambda l: finetuned[l].to(theta.device, theta.dtype) - theta, members)
+
+
+def _cluster_scores(members: np.ndarray, scores: np.ndarray, cfg: PipelineConfig):
+    aff = compute_affinity(members, scores, cfg.affinity.normalization)
+    return aff.normalized, cluster(aff, cfg)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# The two sides
+# ---------------------------------------------------------------------------------------------
+
 def estimated_side(policy, fam, cfg: PipelineConfig, members: np.ndarray, device, progress: bool) -> dict:
-    """PolicyGradEx's scores, affinity and clustering of `members` from θ* = `policy`, each stage timed."""
+    """PolicyGradEx's scores, affinity and clustering of `members` from θ* = `policy`, by every estimated score
+    ("logistic", "ppo", "rollout" and "success" where reported), each stage timed. Also returns θ*'s held-out
+    transitions (the "ppo" evaluator of the measured side scores the fine-tuned policies on them)."""
     clock = _Clock()
     n = fam.n_tasks
     theta = flat_params(actor_params(policy.actor))
@@ -140,16 +243,26 @@ def estimated_side(policy, fam, cfg: PipelineConfig, members: np.ndarray, device
     rollout, features = clock.run("features", _features)
     fit = clock.run("surrogate", lambda: surrogate_fit(features, members, projector, float(theta.norm()),
                                                        cfg.surrogate))
-    scores = clock.run("scores", lambda: estimate_scores(policy, fam, rollout, features, members, fit, projector,
-                                                         cfg, device))
 
-    def _cluster():
-        aff = compute_affinity(members, scores)
-        return aff, cluster(aff, cfg)[0]
-    affinity, labels = clock.run("cluster", _cluster)
-    return {"scores": torch.as_tensor(scores), "affinity": torch.as_tensor(affinity.normalized),
-            "labels": torch.as_tensor(labels), "wall": clock.wall, "cpu": clock.cpu,
-            "rel_dist": torch.as_tensor(fit.rel_dist.cpu().numpy())}
+    def delta_of(l):
+        return fit.delta(l, projector)
+    scores = {"logistic": clock.run("scores_logistic",
+                                    lambda: heldout_logistic_scores(features, fit).cpu().numpy().astype(float)),
+              "ppo": clock.run("scores_ppo", lambda: ppo_estimated_scores(policy, rollout, features.heldout, delta_of,
+                                                                          members))}
+    scores["rollout"], success = clock.run("scores_rollout",
+                                           lambda: rollout_scores(policy, fam, cfg, members, delta_of, device))
+    if success is not None:
+        scores["success"] = success
+    affinity, labels = {}, {}
+    for name, s in scores.items():
+        affinity[name], labels[name] = clock.run(f"cluster_{name}", lambda: _cluster_scores(members, s, cfg))
+    heldout = rollout.select(features.heldout)
+    return {"scores": {k: torch.as_tensor(v) for k, v in scores.items()},
+            "affinity": {k: torch.as_tensor(v) for k, v in affinity.items()},
+            "labels": {k: torch.as_tensor(v) for k, v in labels.items()}, "wall": clock.wall, "cpu": clock.cpu,
+            "rel_dist": torch.as_tensor(fit.rel_dist.cpu().numpy()),
+            "heldout": {f: getattr(heldout, f).cpu() for f in Rollout.__dataclass_fields__}}
 
 
 REPEAT_SEED_STRIDE = 100_003
@@ -160,10 +273,12 @@ by r times this prime, so repeats share nothing but θ* and the subsets."""
 def finetune_and_evaluate(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, tasks: list[int],
                           ppo: PPOConfig, subset: int, repeat: int = 0) -> dict:
     """f_i(S) for one subset S = `tasks` of `family` (any `TaskFamily`, a user's own too): θ* (`state_dict`)
-    fine-tuned by PPO on S, then evaluated on each task.
+    fine-tuned by PPO on S, then evaluated by rollouts on each task.
 
     Runs on one torch thread (restored afterwards); seeds depend on `cfg.seed`, `subset` and `repeat` only,
-    so the numbers are the same in any process. Returns {"returns": [|S|], "wall": s, "cpu": s}.
+    so the numbers are the same in any process. Returns {"returns": [|S|], "success": [|S|] or None,
+    "actor": [p] the fine-tuned actor's flat parameters (float32), "wall": s, "cpu": s, "finetune_wall": s,
+    "eval_wall": s}.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -174,10 +289,15 @@ def finetune_and_evaluate(family: TaskFamily, cfg: PipelineConfig, state_dict: d
         policy = new_policy(family, cfg, cfg.seed, device)
         policy.load_state_dict(state_dict)
         train_ppo(policy, family, list(tasks), ppo, cfg.seed + 1000 + subset + shift, device, progress=False)
+        tuned = time.perf_counter()
         ev = evaluate_policy(policy, family, [family.source[i] for i in tasks], list(tasks), cfg.evaluation.episodes,
                              cfg.seed + 1 + subset + shift, cfg.evaluation.deterministic, device)
-        return {"returns": np.asarray(ev.mean_return, dtype=float), "wall": time.perf_counter() - wall,
-                "cpu": time.process_time() - cpu}
+        end = time.perf_counter()
+        return {"returns": np.asarray(ev.mean_return, dtype=float),
+                "success": None if ev.success is None else np.asarray(ev.success, dtype=float),
+                "actor": flat_params(actor_params(policy.actor)).detach().cpu().numpy().astype(np.float32),
+                "wall": end - wall, "cpu": time.process_time() - cpu, "finetune_wall": tuned - wall,
+                "eval_wall": end - tuned}
     finally:
         torch.set_num_threads(threads)
 
@@ -186,12 +306,12 @@ def _warm_up() -> int:
     return 0
 
 
-def measured_scores(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, members: np.ndarray, ppo: PPOConfig,
-                    n_jobs: int, progress: bool = False, repeat: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """f_i(S_l) for every subset by fine-tuning and evaluation, [m, n] (NaN off the subsets); `repeat`
-    selects independent fine-tuning and evaluation seeds (`REPEAT_SEED_STRIDE`).
+def finetune_subsets(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, members: np.ndarray, ppo: PPOConfig,
+                     n_jobs: int, progress: bool = False, repeat: int = 0) -> dict:
+    """`finetune_and_evaluate` on every subset, in `n_jobs` processes; `repeat` selects independent seeds.
 
-    Also returns the per-subset wall and CPU seconds [m] of the workers.
+    Returns {"returns": [m, n] (NaN off the subsets), "success": [m, n] or None, "actors": [m, p] tensor,
+    "wall", "cpu", "finetune_wall", "eval_wall": [m] seconds of the workers}.
     """
     from joblib import Parallel, delayed
 
@@ -199,66 +319,163 @@ def measured_scores(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, m
                                            repeat)
             for l, row in enumerate(members)]
     runner = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")
-    outs = list(tqdm(runner(jobs), total=len(jobs), desc="fine-tune subsets", disable=not progress))
-    scores = np.full(members.shape, np.nan)
+    desc = f"fine-tune subsets (repeat {repeat})"
+    outs = list(tqdm(runner(jobs), total=len(jobs), desc=desc, disable=not progress))
+    returns = np.full(members.shape, np.nan)
+    success = np.full(members.shape, np.nan) if family.has_success else None
     for l, out in enumerate(outs):
-        scores[l, np.flatnonzero(members[l])] = out["returns"]
-    return scores, np.array([o["wall"] for o in outs]), np.array([o["cpu"] for o in outs])
+        returns[l, np.flatnonzero(members[l])] = out["returns"]
+        if success is not None:
+            success[l, np.flatnonzero(members[l])] = out["success"]
+    return {"returns": returns, "success": success, "actors": torch.as_tensor(np.stack([o["actor"] for o in outs])),
+            **{k: np.array([o[k] for o in outs]) for k in ("wall", "cpu", "finetune_wall", "eval_wall")}}
+
+
+def measured_scores(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, members: np.ndarray, ppo: PPOConfig,
+                    n_jobs: int, progress: bool = False, repeat: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """f_i(S_l) = mean return for every subset by fine-tuning and evaluation, [m, n] (NaN off the subsets);
+    `repeat` selects independent fine-tuning and evaluation seeds (`REPEAT_SEED_STRIDE`).
+
+    Also returns the per-subset wall and CPU seconds [m] of the workers (`finetune_subsets` has the rest).
+    """
+    out = finetune_subsets(family, cfg, state_dict, members, ppo, n_jobs, progress, repeat)
+    return out["returns"], out["wall"], out["cpu"]
 
 
 def measured_side(policy, family: TaskFamily, cfg: PipelineConfig, members: np.ndarray, ppo: PPOConfig, n_jobs: int,
-                  progress: bool, repeat: int = 0) -> dict:
-    """Scores, affinity and clustering of `members` by really fine-tuning θ* on each subset of `family`,
-    each stage timed; `repeat` selects independent seeds."""
+                  progress: bool, repeat: int = 0, heldout: Rollout | None = None) -> dict:
+    """One repeat of the truth: scores, affinity and clustering of `members` by really fine-tuning θ* on each
+    subset of `family`, by every truth score ("rollout", "success" where reported, and "ppo" on θ*'s held-out
+    transitions `heldout`, skipped when None), each stage timed; `repeat` selects independent seeds. Also the
+    relative distance ‖θ_S − θ*‖/‖θ*‖ of every fine-tuned actor (`rel_dist` [m]; the estimate's is capped at
+    `surrogate.max_rel_dist`)."""
     clock = _Clock()
     state = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
-    scores, sub_wall, sub_cpu = clock.run("finetune_eval", lambda: measured_scores(family, cfg, state, members, ppo,
-                                                                                   n_jobs, progress, repeat))
-
-    def _cluster():
-        aff = compute_affinity(members, scores)
-        return aff, cluster(aff, cfg)[0]
-    affinity, labels = clock.run("cluster", _cluster)
+    out = clock.run("finetune_eval", lambda: finetune_subsets(family, cfg, state, members, ppo, n_jobs, progress,
+                                                              repeat))
+    scores = {"rollout": out["returns"]}
+    if out["success"] is not None:
+        scores["success"] = out["success"]
+    if heldout is not None:
+        scores["ppo"] = clock.run("ppo_score", lambda: ppo_truth_scores(policy, heldout, out["actors"], members))
+    affinity, labels = {}, {}
+    for name, s in scores.items():
+        affinity[name], labels[name] = clock.run(f"cluster_{name}", lambda: _cluster_scores(members, s, cfg))
     cpu = dict(clock.cpu)
     if n_jobs > 1:  # the workers' CPU seconds, beside this process's own (dispatch, pickling)
-        cpu["finetune_eval"] += float(sub_cpu.sum())
-    return {"scores": torch.as_tensor(scores), "affinity": torch.as_tensor(affinity.normalized),
-            "labels": torch.as_tensor(labels), "wall": clock.wall, "cpu": cpu,
-            "subset_wall": torch.as_tensor(sub_wall), "subset_cpu": torch.as_tensor(sub_cpu)}
+        cpu["finetune_eval"] += float(out["cpu"].sum())
+    theta = flat_params(actor_params(policy.actor)).detach().cpu()
+    rel_dist = (out["actors"].to(theta.dtype) - theta).norm(dim=1) / theta.norm()
+    return {"scores": {k: torch.as_tensor(v) for k, v in scores.items()}, "rel_dist": rel_dist,
+            "affinity": {k: torch.as_tensor(v) for k, v in affinity.items()},
+            "labels": {k: torch.as_tensor(v) for k, v in labels.items()}, "wall": clock.wall, "cpu": cpu,
+            "subset_wall": torch.as_tensor(out["wall"]), "subset_cpu": torch.as_tensor(out["cpu"]),
+            "subset_finetune_wall": torch.as_tensor(out["finetune_wall"]),
+            "subset_eval_wall": torch.as_tensor(out["eval_wall"])}
 
 
 # ---------------------------------------------------------------------------------------------
 # The experiment
 # ---------------------------------------------------------------------------------------------
 
-def _depth_metrics(est: dict, true: dict, members: np.ndarray, cfg: PipelineConfig, meta_seconds: float,
-                   seed: int) -> dict:
-    labels_est, labels_true = est["labels"].numpy(), true["labels"].numpy()
-    s_est, s_true = est["scores"].numpy(), true["scores"].numpy()
-    est_wall, true_wall = sum(est["wall"].values()), sum(true["wall"].values())
-    est_cpu, true_cpu = sum(est["cpu"].values()), sum(true["cpu"].values())
-    floor, floor_std = random_nmi_floor(labels_true, cfg.cluster.k, RANDOM_DRAWS, seed)
+def _cost_key(score: str) -> str:
+    return "rollout" if score == "success" else score  # success comes with the same episodes as the return
+
+
+def _estimated_seconds(est: dict, score: str, clock: str = "wall") -> float:
+    """The estimate's cost with one score: features, surrogate fits, that score, that clustering."""
+    d = est[clock]
+    return d["features"] + d["surrogate"] + d[f"scores_{_cost_key(score)}"] + d[f"cluster_{score}"]
+
+
+def _repeat_seconds(rep: dict, truth: str, clock: str = "wall") -> float:
+    """One repeat's cost with one truth score: fine-tuning and rollout evaluation of every subset (the
+    workers, in parallel), the PPO forward pass for "ppo", that clustering."""
+    d = rep[clock]
+    return d["finetune_eval"] + (d["ppo_score"] if truth == "ppo" else 0.0) + d[f"cluster_{truth}"]
+
+
+def mean_truth(members: np.ndarray, reps: list[dict], truth: str, cfg: PipelineConfig) -> dict:
+    """The headline truth of one score: the mean over repeats of f_i(S_l), its normalised affinity and
+    clustering, and the noise ceiling of the single repeats."""
+    scores = np.mean([r["scores"][truth].numpy() for r in reps], axis=0)
+    affinity, labels = _cluster_scores(members, scores, cfg)
+    ceiling = noise_ceiling([r["labels"][truth].numpy() for r in reps], [r["affinity"][truth].numpy() for r in reps])
+    return {"scores": scores, "affinity": affinity, "labels": labels, **ceiling}
+
+
+def _comparison(name: str, est: dict, reps: list[dict], truth: dict, members: np.ndarray, k: int,
+                meta_seconds: float, seed: int) -> dict:
+    est_score, truth_score, label = EVALUATORS[name]
+    s_est, labels_est = est["scores"][est_score].numpy(), est["labels"][est_score].numpy()
+    value = nmi(labels_est, truth["labels"])
+    floor, floor_std = random_nmi_floor(truth["labels"], k, RANDOM_DRAWS, seed)
+    est_wall, est_cpu = _estimated_seconds(est, est_score), _estimated_seconds(est, est_score, "cpu")
+    true_wall = float(np.mean([_repeat_seconds(r, truth_score) for r in reps]))
+    true_cpu = float(np.mean([_repeat_seconds(r, truth_score, "cpu") for r in reps]))
     return {
-        "nmi": nmi(labels_est, labels_true),
-        "rank_correlation": rank_correlation(members, s_est, s_true),
-        "rank_correlation_centred": rank_correlation(members, s_est, s_true, centred=True),
+        "estimate": est_score, "truth": truth_score, "label": label,
+        "nmi": value,
+        "nmi_per_repeat": [nmi(labels_est, r["labels"][truth_score].numpy()) for r in reps],
+        "rank_correlation": _finite(rank_correlation(members, s_est, truth["scores"])),
+        "rank_correlation_centred": _finite(rank_correlation(members, s_est, truth["scores"], centred=True)),
+        "affinity_corr": _finite(offdiag_corr(est["affinity"][est_score].numpy(), truth["affinity"])),
+        "noise_ceiling_nmi": truth["noise_ceiling_nmi"],
+        "noise_ceiling_affinity_corr": _finite(truth["noise_ceiling_affinity_corr"]),
+        "noise_ceiling_pairs_nmi": truth["pairs_nmi"],
+        "above_ceiling": bool(value > truth["noise_ceiling_nmi"]),
+        "random_nmi": floor,
+        "random_nmi_std": floor_std,
         "speedup": speedup(true_wall, est_wall),
         "speedup_cpu": speedup(true_cpu, est_cpu),
         "speedup_with_meta": speedup(true_wall + meta_seconds, est_wall + meta_seconds),
-        "random_nmi": floor,
-        "random_nmi_std": floor_std,
+        "seconds": {"estimated": est_wall, "measured": true_wall, "estimated_cpu": est_cpu, "measured_cpu": true_cpu},
         "labels_estimated": labels_est.tolist(),
-        "labels_measured": labels_true.tolist(),
-        "seconds": {"estimated": est_wall, "measured": true_wall, "meta_train": meta_seconds,
-                    "estimated_cpu": est_cpu, "measured_cpu": true_cpu},
-        "stages": {"estimated": dict(est["wall"]), "measured": dict(true["wall"])},
-        "stages_cpu": {"estimated": dict(est["cpu"]), "measured": dict(true["cpu"])},
-        "rel_dist_mean": float(est["rel_dist"].mean()),
+        "labels_measured": truth["labels"].tolist(),
     }
 
 
+def _depth_metrics(est: dict, reps: list[dict], members: np.ndarray, cfg: PipelineConfig, meta_seconds: float,
+                   seed: int, names: list[str]) -> tuple[dict, dict]:
+    """(the depth's metrics, the mean truth of each truth score)."""
+    truth = {t: mean_truth(members, reps, t, cfg) for t in dict.fromkeys(EVALUATORS[c][1] for c in names)}
+    by_score = {c: _comparison(c, est, reps, truth[EVALUATORS[c][1]], members, cfg.cluster.k, meta_seconds, seed)
+                for c in names}
+    top = by_score[DEFAULT_SCORE]
+    est_score, truth_score, _ = EVALUATORS[DEFAULT_SCORE]
+    mean_stage = {stage: float(np.mean([r["wall"][stage] for r in reps])) for stage in reps[0]["wall"]}
+    mean_stage_cpu = {stage: float(np.mean([r["cpu"][stage] for r in reps])) for stage in reps[0]["cpu"]}
+    sub_wall = np.concatenate([r["subset_wall"].numpy() for r in reps])
+    sub_eval = np.concatenate([r["subset_eval_wall"].numpy() for r in reps])
+    row = {
+        **{key: top[key] for key in ("nmi", "rank_correlation", "rank_correlation_centred", "speedup", "speedup_cpu",
+                                     "speedup_with_meta", "random_nmi", "random_nmi_std", "labels_estimated",
+                                     "labels_measured", "nmi_per_repeat", "noise_ceiling_nmi",
+                                     "noise_ceiling_affinity_corr", "above_ceiling", "affinity_corr")},
+        "score": DEFAULT_SCORE,
+        "repeats": len(reps),
+        "by_score": by_score,
+        "seconds": {**top["seconds"], "meta_train": meta_seconds,
+                    "measured_all_repeats": float(sum(sum(r["wall"].values()) for r in reps)),
+                    "measured_eval_share": float(sub_eval.sum() / sub_wall.sum()) if sub_wall.sum() > 0 else 0.0},
+        "stages": {"estimated": {s: est["wall"][key] for s, key in (
+                       ("features", "features"), ("surrogate", "surrogate"),
+                       ("scores", f"scores_{_cost_key(est_score)}"), ("cluster", f"cluster_{est_score}"))},
+                   "measured": {"finetune_eval": mean_stage["finetune_eval"],
+                                "cluster": mean_stage[f"cluster_{truth_score}"]}},
+        "stages_cpu": {"estimated": {s: est["cpu"][key] for s, key in (
+                           ("features", "features"), ("surrogate", "surrogate"),
+                           ("scores", f"scores_{_cost_key(est_score)}"), ("cluster", f"cluster_{est_score}"))},
+                       "measured": {"finetune_eval": mean_stage_cpu["finetune_eval"],
+                                    "cluster": mean_stage_cpu[f"cluster_{truth_score}"]}},
+        "rel_dist_mean": float(est["rel_dist"].mean()),
+        "finetuned_rel_dist_mean": float(np.mean([r["rel_dist"].mean().item() for r in reps])),
+    }
+    return row, truth
+
+
 def compute(profile: str, family: str, seed: int, cache, depths=(2, 4, 8), n_subsets=None, finetune_steps=None,
-            n_jobs=2) -> dict:
+            n_jobs=2, repeats=3) -> dict:
     """Both sides for every depth, in this process on one torch thread (as each fine-tuning worker).
 
     One thread: on a small shared machine several torch threads per process oversubscribe the cores
@@ -267,13 +484,14 @@ def compute(profile: str, family: str, seed: int, cache, depths=(2, 4, 8), n_sub
     threads = torch.get_num_threads()
     torch.set_num_threads(THREADS)
     try:
-        return _compute(profile, family, seed, cache, [int(d) for d in depths], n_subsets, finetune_steps, n_jobs)
+        return _compute(profile, family, seed, cache, [int(d) for d in depths], n_subsets, finetune_steps, n_jobs,
+                        int(repeats))
     finally:
         torch.set_num_threads(threads)
 
 
 def _compute(profile: str, family: str, seed: int, cache, depths: list[int], n_subsets, finetune_steps,
-             n_jobs: int) -> dict:
+             n_jobs: int, repeats: int) -> dict:
     import cvxpy  # noqa: F401  (imported before the clocks start, so neither side pays for it)
     from joblib import Parallel, delayed
 
@@ -285,32 +503,50 @@ def _compute(profile: str, family: str, seed: int, cache, depths: list[int], n_s
     arrays: dict[str, np.ndarray] = {}
     stage_times: dict[str, float] = {}
     members = None
+    names: list[str] = []
     for depth in depths:
         cfg = config_for(profile, family, seed, depth, m)
         device = get_device(cfg.device)
         fam = make_family(cfg.family, cfg.n_tasks, cfg.seed)
+        names = comparisons(fam.has_success)
         policy, _, meta_seconds = shared_meta_policy(fam, cfg, device, progress)
         members = sample_subsets(fam.n_tasks, cfg.affinity.n_subsets, cfg.affinity.subset_size,
                                  cfg.affinity.seed + cfg.seed)
         ppo = finetune_config(cfg, steps)
         est = cache.get_or_compute(f"estimated-d{depth}", lambda: estimated_side(policy, fam, cfg, members, device,
                                                                                   progress))
-        true = cache.get_or_compute(f"measured-d{depth}", lambda: measured_side(policy, fam, cfg, members, ppo, n_jobs,
-                                                                                 progress))
-        row = _depth_metrics(est, true, members, cfg, meta_seconds, seed)
+        heldout = Rollout(**est["heldout"]).to(device)
+        reps = [cache.get_or_compute(f"measured-d{depth}-r{r}",
+                                     lambda r=r: measured_side(policy, fam, cfg, members, ppo, n_jobs, progress, r,
+                                                               heldout))
+                for r in range(repeats)]
+        row, truth = _depth_metrics(est, reps, members, cfg, meta_seconds, seed, names)
         row["actor_params"] = int(flat_params(actor_params(policy.actor)).numel())
         by_layers[str(depth)] = row
         stage_times[f"d{depth}_meta_train (shared, excluded)"] = meta_seconds
-        for side in ("estimated", "measured"):
-            for stage, sec in row["stages"][side].items():
-                stage_times[f"d{depth}_{side}_{stage}"] = sec
-        arrays[f"affinity_estimated_d{depth}"] = est["affinity"].numpy()
-        arrays[f"affinity_measured_d{depth}"] = true["affinity"].numpy()
-        arrays[f"labels_estimated_d{depth}"] = est["labels"].numpy()
-        arrays[f"labels_measured_d{depth}"] = true["labels"].numpy()
-        arrays[f"scores_estimated_d{depth}"] = np.ma.masked_invalid(est["scores"].numpy())
-        arrays[f"scores_measured_d{depth}"] = np.ma.masked_invalid(true["scores"].numpy())
-        arrays[f"subset_seconds_d{depth}"] = true["subset_wall"].numpy()
+        for stage, sec in est["wall"].items():
+            stage_times[f"d{depth}_estimated_{stage}"] = sec
+        for r, rep in enumerate(reps):
+            for stage, sec in rep["wall"].items():
+                stage_times[f"d{depth}_measured_r{r}_{stage}"] = sec
+        est_score, truth_score, _ = EVALUATORS[DEFAULT_SCORE]
+        arrays[f"affinity_estimated_d{depth}"] = est["affinity"][est_score].numpy()
+        arrays[f"affinity_measured_d{depth}"] = truth[truth_score]["affinity"]
+        arrays[f"labels_estimated_d{depth}"] = est["labels"][est_score].numpy()
+        arrays[f"labels_measured_d{depth}"] = truth[truth_score]["labels"]
+        arrays[f"scores_estimated_d{depth}"] = np.ma.masked_invalid(est["scores"][est_score].numpy())
+        arrays[f"scores_measured_d{depth}"] = np.ma.masked_invalid(truth[truth_score]["scores"])
+        for score in est["scores"]:
+            arrays[f"scores_estimated_{score}_d{depth}"] = np.ma.masked_invalid(est["scores"][score].numpy())
+            arrays[f"affinity_estimated_{score}_d{depth}"] = est["affinity"][score].numpy()
+        for t, tr in truth.items():
+            arrays[f"scores_measured_{t}_d{depth}"] = np.ma.masked_invalid(tr["scores"])
+            arrays[f"affinity_measured_{t}_d{depth}"] = tr["affinity"]
+            arrays[f"labels_measured_{t}_d{depth}"] = tr["labels"]
+            for r, rep in enumerate(reps):
+                arrays[f"scores_measured_{t}_d{depth}_r{r}"] = np.ma.masked_invalid(rep["scores"][t].numpy())
+                arrays[f"labels_measured_{t}_d{depth}_r{r}"] = rep["labels"][t].numpy()
+        arrays[f"subset_seconds_d{depth}"] = reps[0]["subset_wall"].numpy()
     cfg = config_for(profile, family, seed, head, m)
     top = by_layers[str(head)]
     arrays["members"] = members.astype(np.int8)
@@ -318,23 +554,20 @@ def _compute(profile: str, family: str, seed: int, cache, depths: list[int], n_s
         "family": family,
         "headline_depth": head,
         "depths": depths,
-        "nmi": top["nmi"],
-        "speedup": top["speedup"],
-        "speedup_cpu": top["speedup_cpu"],
-        "speedup_with_meta": top["speedup_with_meta"],
-        "rank_correlation": top["rank_correlation"],
-        "rank_correlation_centred": top["rank_correlation_centred"],
-        "random_nmi": top["random_nmi"],
-        "random_nmi_std": top["random_nmi_std"],
+        "default_score": DEFAULT_SCORE,
+        "repeats": repeats,
+        **{key: top[key] for key in ("nmi", "speedup", "speedup_cpu", "speedup_with_meta", "rank_correlation",
+                                     "rank_correlation_centred", "random_nmi", "random_nmi_std", "noise_ceiling_nmi",
+                                     "noise_ceiling_affinity_corr", "above_ceiling", "by_score")},
         "by_layers": by_layers,
         "budget": {"n_subsets": int(len(members)), "n_subsets_requested": m, "subset_size": cfg.affinity.subset_size,
                    "finetune_steps_per_task": steps, "finetune_iterations": finetune_config(cfg, steps).iterations,
                    "group_ppo_steps_per_task": cfg.group_ppo.steps_per_task, "n_jobs": n_jobs,
-                   "eval_episodes": cfg.evaluation.episodes, "score": cfg.affinity.score, "k": cfg.cluster.k,
-                   "n_tasks": cfg.n_tasks, "torch_threads_estimated": torch.get_num_threads(),
-                   "random_draws": RANDOM_DRAWS},
+                   "eval_episodes": cfg.evaluation.episodes, "score": DEFAULT_SCORE, "scores": names,
+                   "repeats": repeats, "k": cfg.cluster.k, "n_tasks": cfg.n_tasks,
+                   "torch_threads_estimated": torch.get_num_threads(), "random_draws": RANDOM_DRAWS},
         "stage_times": stage_times,
     }
     return {"metrics": metrics, "arrays": arrays, "stage_times": stage_times,
             "config": {**to_dict(cfg), "experiment": {"depths": depths, "n_subsets": m, "finetune_steps": steps,
-                                                      "n_jobs": n_jobs}}}
+                                                      "n_jobs": n_jobs, "repeats": repeats}}}

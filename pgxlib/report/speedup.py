@@ -1,7 +1,9 @@
 """Tables, verdicts and figures of the `speedup` chapter, from a stored result (metrics dict and arrays).
 
 Every function takes what `pgxlib.experiments.speedup` stores and returns a DataFrame, a string or a
-matplotlib Figure; nothing here computes an experiment.
+matplotlib Figure; nothing here computes an experiment. Results stored before the truth was repeated
+(no ``by_score`` / ``noise_ceiling_nmi``) are shown as they are, with `NOT_MEASURED` where the noise
+ceiling and the one-evaluator comparisons would be.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from pgxlib.report import paper
 NMI_TOLERANCE = 0.1  # the scorecard's rule: within 0.1 of the paper's NMI, or above
 SPEEDUP_FRACTION = 0.5  # the scorecard's rule: at least half the paper's speedup
 PAPER_NMI_COLUMNS = {"lunarlander": "LunarLander NMI", "metaworld": "Meta-World NMI"}
+NOT_MEASURED = "not measured; recompute with --force"
+"""What stands where an old stored result lacks the noise ceiling or the one-evaluator comparisons."""
 
 
 def paper_row(depth: int | str) -> dict[str, float | None]:
@@ -27,29 +31,150 @@ def paper_row(depth: int | str) -> dict[str, float | None]:
     return dict(zip(paper.SURROGATE.columns, rows[str(depth)]))
 
 
+def has_ceiling(metrics: Mapping[str, Any]) -> bool:
+    """Whether the result has the repeated truth (noise ceiling and ``by_score``) at every depth."""
+    return all("by_score" in r and "noise_ceiling_nmi" in r for r in metrics["by_layers"].values())
+
+
+def _num(value, digits: int = 3):
+    """A number rounded for a table, or "–" where there is none (a rank correlation of a constant side)."""
+    return "–" if value is None else round(float(value), digits)
+
+
+def default_score(metrics: Mapping[str, Any]) -> str:
+    """The evaluator of the headline numbers (older results: the estimate's score, compared with returns)."""
+    return metrics.get("default_score") or metrics["budget"].get("score", "logistic")
+
+
 def depth_table(metrics: Mapping[str, Any]):
-    """One row per depth: our NMI, random floor, rank correlations, speedups and wall times beside the paper's."""
+    """One row per depth: our NMI (headline evaluator) beside the truth's noise ceiling and the random floor,
+    rank correlations, speedups and wall times beside the paper's."""
     import pandas as pd
 
     rows = []
     for depth, r in metrics["by_layers"].items():
         p = paper_row(depth)
+        measured = "noise_ceiling_nmi" in r
         rows.append({
             "layers": int(depth),
-            "NMI (ours)": r["nmi"],
-            "random NMI (ours)": r["random_nmi"],
+            "NMI (ours)": _num(r["nmi"]),
+            "noise ceiling NMI (truth vs itself)": _num(r["noise_ceiling_nmi"]) if measured else NOT_MEASURED,
+            "above ceiling": bool(r["above_ceiling"]) if measured else NOT_MEASURED,
+            "random NMI (ours)": _num(r["random_nmi"]),
             "Meta-World NMI (paper)": p["Meta-World NMI"],
             "LunarLander NMI (paper)": p["LunarLander NMI"],
-            "Spearman ρ": r["rank_correlation"],
-            "Spearman ρ, per-task centred": r["rank_correlation_centred"],
-            "speedup, wall (ours)": r["speedup"],
-            "speedup, CPU (ours)": r["speedup_cpu"],
-            "speedup incl. θ* (ours)": r["speedup_with_meta"],
+            "Spearman ρ": _num(r["rank_correlation"]),
+            "Spearman ρ, per-task centred": _num(r["rank_correlation_centred"]),
+            "speedup, wall (ours)": _num(r["speedup"]),
+            "speedup, CPU (ours)": _num(r["speedup_cpu"]),
+            "speedup incl. θ* (ours)": _num(r["speedup_with_meta"]),
             "speedup (paper)": p["speedup over full training"],
-            "estimated (s)": r["seconds"]["estimated"],
-            "fine-tuned (s)": r["seconds"]["measured"],
+            "estimated (s)": _num(r["seconds"]["estimated"]),
+            "fine-tuned, one repeat (s)": _num(r["seconds"]["measured"]),
         })
-    return pd.DataFrame(rows).set_index("layers").round(3)
+    return pd.DataFrame(rows).set_index("layers")
+
+
+def ceiling_table(metrics: Mapping[str, Any]):
+    """One row per depth × evaluator: NMI and rank correlation of estimate vs truth (the mean of the repeats)
+    beside the truth's noise ceiling (its repeats against each other) and the random-partition floor."""
+    import pandas as pd
+
+    rows = []
+    for depth, r in metrics["by_layers"].items():
+        if "by_score" not in r:
+            rows.append({"layers": int(depth), "evaluator": f"{default_score(metrics)} vs rollout return (one run)",
+                         "NMI estimate vs truth": _num(r["nmi"]), "noise ceiling NMI": NOT_MEASURED,
+                         "above ceiling": NOT_MEASURED, "random NMI": _num(r["random_nmi"]),
+                         "Spearman ρ": _num(r["rank_correlation"]),
+                         "Spearman ρ, centred": _num(r["rank_correlation_centred"]),
+                         "affinity r estimate vs truth": NOT_MEASURED, "noise ceiling affinity r": NOT_MEASURED,
+                         "NMI per repeat": NOT_MEASURED, "speedup": _num(r["speedup"])})
+            continue
+        for name, s in r["by_score"].items():
+            rows.append({"layers": int(depth), "evaluator": s.get("label", name),
+                         "NMI estimate vs truth": _num(s["nmi"]),
+                         "noise ceiling NMI": _num(s["noise_ceiling_nmi"]),
+                         "above ceiling": bool(s["above_ceiling"]),
+                         "random NMI": f"{s['random_nmi']:.3f} ± {s['random_nmi_std']:.3f}",
+                         "Spearman ρ": _num(s["rank_correlation"]),
+                         "Spearman ρ, centred": _num(s["rank_correlation_centred"]),
+                         "affinity r estimate vs truth": _num(s.get("affinity_corr")),
+                         "noise ceiling affinity r": _num(s["noise_ceiling_affinity_corr"]),
+                         "NMI per repeat": ", ".join(f"{v:.2f}" for v in s["nmi_per_repeat"]),
+                         "speedup": _num(s["speedup"])})
+    return pd.DataFrame(rows).set_index(["layers", "evaluator"])
+
+
+def _ceiling_sentence(depth: str, s: Mapping[str, Any], repeats: int) -> str:
+    """One evaluator at one depth: the estimate's NMI against the truth's noise ceiling and the random floor."""
+    x, c, floor, sd = s["nmi"], s["noise_ceiling_nmi"], s["random_nmi"], s["random_nmi_std"]
+    head = f"- **{depth} layers, {s.get('label', s.get('estimate', '?'))}**: "
+    chance = c <= floor + sd
+    if x <= c and chance:
+        return (head + f"the truth does not reproduce itself: its {repeats} repeats agree at NMI {c:.2f}, no better "
+                f"than a random partition ({floor:.2f} ± {sd:.2f}). The estimate's NMI {x:.2f} is below that "
+                f"ceiling: differences between estimate and truth are not evidence, neither for nor against the "
+                f"estimate.")
+    if x <= c:
+        return (head + f"the estimate agrees with the truth at NMI {x:.2f}, at or below the truth's own noise ceiling "
+                f"{c:.2f} (its repeats against each other): this agreement is not evidence that the estimate "
+                f"reproduces full training, and does not count. The truth does reproduce itself here (above the "
+                f"random floor {floor:.2f} ± {sd:.2f}), so the gap to the ceiling is the estimate's, not noise.")
+    if chance:
+        return (head + f"the estimate agrees with the truth at NMI {x:.2f}, above the truth's noise ceiling {c:.2f}, "
+                f"but that ceiling is no better than a random partition ({floor:.2f} ± {sd:.2f}): the agreement "
+                f"counts by the rule, yet rests on a truth that barely reproduces itself.")
+    return (head + f"the estimate agrees with the truth at NMI {x:.2f}, above the truth's noise ceiling {c:.2f} and "
+            f"the random floor {floor:.2f} ± {sd:.2f}: the agreement exceeds the truth's own noise.")
+
+
+def ceiling_text(metrics: Mapping[str, Any]) -> str:
+    """Markdown: per depth and evaluator, whether the estimate's agreement with the truth clears the truth's own
+    reproducibility (the noise ceiling); below it, says plainly that differences are not evidence."""
+    if not has_ceiling(metrics):
+        return (f"Noise ceiling of the truth: {NOT_MEASURED}. This result was computed from one fine-tuning run "
+                f"per subset and cannot say whether its truth reproduces itself.")
+    repeats = int(metrics.get("repeats") or metrics["budget"].get("repeats", 0))
+    lines = [f"The truth is the mean over {repeats} independent fine-tunings of every subset; its noise ceiling is "
+             f"the mean NMI between the clusterings of every pair of those repeats (one repeat against another)."]
+    for depth, r in metrics["by_layers"].items():
+        for s in r["by_score"].values():
+            lines.append(_ceiling_sentence(depth, s, repeats))
+    return "\n".join(lines)
+
+
+def ceiling_figure(metrics: Mapping[str, Any]) -> plt.Figure:
+    """Per depth and evaluator: NMI of estimate vs truth (bars) beside the truth's noise ceiling (black ticks)
+    and the random-partition floor (grey ticks)."""
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    if not has_ceiling(metrics):
+        ax.text(0.5, 0.5, f"noise ceiling {NOT_MEASURED}", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    depths = list(metrics["by_layers"])
+    names = list(dict.fromkeys(n for r in metrics["by_layers"].values() for n in r["by_score"]))
+    width = 0.8 / len(names)
+    cmap = plt.get_cmap("tab10")
+    for d, depth in enumerate(depths):
+        by_score = metrics["by_layers"][depth]["by_score"]
+        for j, name in enumerate(names):
+            if name not in by_score:
+                continue
+            s = by_score[name]
+            x = d - 0.4 + width * (j + 0.5)
+            ax.bar(x, s["nmi"], width * 0.9, color=cmap(j), label=s.get("label", name) if d == 0 else None)
+            ax.hlines(s["noise_ceiling_nmi"], x - width / 2, x + width / 2, color="k", lw=2.5,
+                      label="noise ceiling (truth vs itself)" if d == 0 and j == 0 else None)
+            ax.hlines(s["random_nmi"], x - width / 2, x + width / 2, color="0.5", lw=1.5, ls="--",
+                      label="random partition" if d == 0 and j == 0 else None)
+    ax.set_xticks(range(len(depths)), [f"{d} layers" for d in depths])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("NMI")
+    ax.set_title("Estimate vs truth (bars) against the truth's own reproducibility (black)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
 
 
 def _paper_nmi(family: str, depth: str) -> float | None:
@@ -58,7 +183,8 @@ def _paper_nmi(family: str, depth: str) -> float | None:
 
 
 def verdicts(metrics: Mapping[str, Any], profile: str = "default") -> str:
-    """Markdown sentences, one per depth and claim, saying whether NMI and speedup reproduce (from the numbers)."""
+    """Markdown sentences, one per depth and claim, saying whether NMI and speedup reproduce (from the numbers,
+    by the scorecard's rules: the speedup counts only where its NMI clears the truth's noise ceiling)."""
     family = metrics["family"]
     lines = []
     if profile == "smoke":
@@ -80,9 +206,20 @@ def verdicts(metrics: Mapping[str, Any], profile: str = "default") -> str:
             nmi_text = (f"NMI {nmi:.2f}: {'reproduces' if ok else 'does not reproduce'} the paper "
                         f"({source}; rule: within {NMI_TOLERANCE} or above)")
         nmi_text += f", {above} the random-partition floor {floor:.2f} ± {sd:.2f}"
+        if "noise_ceiling_nmi" in r:
+            nmi_text += f", beside the truth's noise ceiling {r['noise_ceiling_nmi']:.2f}"
+        else:
+            nmi_text += f" (noise ceiling {NOT_MEASURED})"
         paper_speedup = p["speedup over full training"]
         if paper_speedup is None:
             sp_text = f"speedup {r['speedup']:.1f}× (no paper figure at this depth)"
+        elif "above_ceiling" not in r:
+            sp_text = (f"speedup {r['speedup']:.1f}× against the paper's {paper_speedup:g}× "
+                       f"(noise ceiling {NOT_MEASURED})")
+        elif not r["above_ceiling"]:
+            sp_text = (f"speedup {r['speedup']:.1f}× against the paper's {paper_speedup:g}×: within noise of the "
+                       f"truth (the agreement it was bought with, NMI {nmi:.2f}, does not clear the noise ceiling "
+                       f"{r['noise_ceiling_nmi']:.2f}), so it does not count")
         else:
             ok = r["speedup"] >= SPEEDUP_FRACTION * paper_speedup
             sp_text = (f"speedup {r['speedup']:.1f}× against the paper's {paper_speedup:g}×: "
@@ -92,20 +229,30 @@ def verdicts(metrics: Mapping[str, Any], profile: str = "default") -> str:
 
 
 def budget_text(metrics: Mapping[str, Any]) -> str:
-    """One paragraph: subsets, fine-tuning budget, parallelism, and what the timing includes."""
+    """One paragraph: subsets, fine-tuning budget, repeats, evaluators, parallelism, and what the timing includes."""
     b = metrics["budget"]
     ratio = b["group_ppo_steps_per_task"] / b["finetune_steps_per_task"]
     versus = ("the profile's group budget" if ratio == 1 else
               f"{ratio:.3g}× less than the profile's group budget of {b['group_ppo_steps_per_task']:,}")
     iters = b["finetune_iterations"]
+    repeats = b.get("repeats")
+    if repeats:
+        truth = (f"Full training is repeated {repeats} times with independent fine-tuning and evaluation seeds; the "
+                 f"truth is the mean of the repeats' scores, and the speedup charges it ONE repeat (the others "
+                 f"measure the truth's noise ceiling). Both sides are scored by the same evaluator: "
+                 f"{', '.join(f'`{s}`' for s in b.get('scores', []))} (headline: `{b['score']}`; `logistic` is the "
+                 f"estimate's score of earlier versions, compared with the rollout truth).")
+    else:
+        truth = (f"Full training ran once per subset (noise ceiling {NOT_MEASURED}); estimated score "
+                 f"`{b['score']}` against the rollout return.")
     return (f"Budget: m = {b['n_subsets']} subsets of {b['subset_size']} of the {b['n_tasks']} tasks "
-            f"(the same subsets on both sides), k = {b['k']} groups, estimated score `{b['score']}`. "
+            f"(the same subsets on both sides), k = {b['k']} groups. "
             f"Full training fine-tunes θ* for {b['finetune_steps_per_task']:,} environment steps per task "
             f"({iters} PPO iteration{'s' if iters != 1 else ''}; {versus}) and evaluates each task over "
             f"{b['eval_episodes']} episode{'s' if b['eval_episodes'] != 1 else ''}, "
             f"subsets in {b['n_jobs']} parallel processes of one thread each; the estimate runs in one process "
-            f"with {b['torch_threads_estimated']} torch thread(s). Meta-training θ* is shared by both sides and "
-            f"excluded from the speedup (the scorecard's number); the column 'incl. θ*' adds it to both.")
+            f"with {b['torch_threads_estimated']} torch thread(s). {truth} Meta-training θ* is shared by both sides "
+            f"and excluded from the speedup (the scorecard's number); the column 'incl. θ*' adds it to both.")
 
 
 def affinity_pair(est: np.ndarray, true: np.ndarray, labels_est, labels_true, depth: int) -> plt.Figure:
@@ -136,7 +283,7 @@ def affinity_pair(est: np.ndarray, true: np.ndarray, labels_est, labels_true, de
     return fig
 
 
-def score_scatter(members, est, true, depth: int, score_name: str) -> plt.Figure:
+def score_scatter(members, est, true, depth: int, score_name: str, truth_name: str = "return") -> plt.Figure:
     """Estimated vs measured f_i(S) for every (subset, task): raw, and centred per task; colour = task."""
     members = np.asarray(members, dtype=bool)
     est, true = as_nan(est), as_nan(true)
@@ -149,7 +296,7 @@ def score_scatter(members, est, true, depth: int, score_name: str) -> plt.Figure
             sel = members[:, i]
             ax.scatter(a[sel, i], b[sel, i], s=18, color=cmap(i % 10), label=f"S{i}", alpha=0.8)
         ax.set_xlabel(f"estimated score f̂_i(S) ({score_name})")
-        ax.set_ylabel("measured return f_i(S) after fine-tuning")
+        ax.set_ylabel(f"measured f_i(S) after fine-tuning ({truth_name})")
         ax.set_title(f"{title}, {depth}-layer policy")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, ncol=2, title="task", title_fontsize=7)
@@ -157,8 +304,19 @@ def score_scatter(members, est, true, depth: int, score_name: str) -> plt.Figure
     return fig
 
 
+def correlation_text(metrics: Mapping[str, Any]) -> str:
+    """One sentence: Spearman's ρ of the headline depth and evaluator, raw and centred per task."""
+    head = str(metrics["headline_depth"])
+    r = metrics["by_layers"][head]
+
+    def fmt(v):
+        return "undefined (one side constant)" if v is None else f"{v:.2f}"
+    return (f"Spearman ρ = {fmt(r['rank_correlation'])} over all pairs, {fmt(r['rank_correlation_centred'])} after "
+            f"centring per task ({head} layers, `{default_score(metrics)}`).")
+
+
 def stage_bars(metrics: Mapping[str, Any]) -> plt.Figure:
-    """Wall time of each stage, per depth: the estimate (stacked) beside full training (stacked)."""
+    """Wall time of each stage, per depth: the estimate (stacked) beside one repeat of full training (stacked)."""
     depths = list(metrics["by_layers"])
     fig, ax = plt.subplots(figsize=(9, 3.8))
     colours = {"estimated": plt.get_cmap("Blues"), "measured": plt.get_cmap("Oranges")}
@@ -180,7 +338,7 @@ def stage_bars(metrics: Mapping[str, Any]) -> plt.Figure:
                     ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(depths)), [f"{d} layers" for d in depths])
     ax.set_ylabel("wall time (s)")
-    ax.set_title("Wall time per stage: estimate (left) vs full training (right)")
+    ax.set_title("Wall time per stage: estimate (left) vs one repeat of full training (right)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.margins(y=0.15)
     fig.tight_layout()
