@@ -253,6 +253,28 @@ def _write_page(page: Page, profile: str, out_dir: Path) -> Path | None:
     return path
 
 
+FAMILIES_PAGE = "00-families.md"
+"""The first page of the chapters: the task families, written from their modules' docstrings at build time."""
+
+
+def families_page() -> str:
+    """Markdown describing every task family: each family module's docstring (what it varies and why)."""
+    import importlib
+
+    from pgxlib.config import FAMILIES
+
+    parts = ["# The task families\n",
+             "Each family is a set of tasks that share observation and action spaces and differ in parameters, "
+             "drawn with a seed into source tasks (grouped and meta-trained on) and target tasks (unseen, for "
+             "meta-RL evaluation); `pgxlib.tasks.base.build_family` holds that convention. Below, each family's "
+             "own description: what it varies, over which ranges, and why. `planted` is the family whose right "
+             "grouping is known by construction.\n"]
+    for name in FAMILIES:
+        doc = importlib.import_module(f"pgxlib.tasks.{name}").__doc__ or ""
+        parts.append(f"## `{name}`\n\n{doc.strip()}\n")
+    return "\n".join(parts)
+
+
 def check_pages(pages: list[Page], profile: str) -> list[str]:
     """Problems with the results of executed experiment pages (missing result or expected keys)."""
     problems = []
@@ -291,6 +313,7 @@ def build_book(profile: str, force: bool = False, check: bool = False, no_comput
     pages = plan_book(profile, force, no_compute)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
+    (out_dir / FAMILIES_PAGE).write_text(families_page(), encoding="utf-8")
     missing, failed = [], []
     for page in pages:
         print(f"[book] {page.name}: {page.action} ({page.reason})", flush=True)
