@@ -137,3 +137,11 @@ def noise_ceiling(labelings, affinities) -> dict:
     return {"noise_ceiling_nmi": float(np.mean(pairs_nmi)),
             "noise_ceiling_affinity_corr": float(np.mean(finite)) if finite else float("nan"),
             "pairs_nmi": pairs_nmi, "pairs_affinity_corr": pairs_corr}
+
+
+def reaches_ceiling(agreement: float, ceiling: float, tol: float = 1e-9) -> bool:
+    """Whether an estimate's agreement with the truth (NMI) reaches the truth's noise ceiling: at or above it.
+
+    At the ceiling the estimate agrees with the truth as well as the truth agrees with itself, which is all an
+    estimate can do (with a perfectly reproducible truth, ceiling 1, only equality is possible)."""
+    return bool(agreement >= ceiling - tol)

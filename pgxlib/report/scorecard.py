@@ -37,6 +37,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence
 
+from pgxlib.analysis.speedup import reaches_ceiling
 from pgxlib.config import ConfigError
 from pgxlib.report import paper
 from pgxlib.store.results import Result, ResultError
@@ -599,9 +600,9 @@ class _SpeedupAboveCeiling:
         ok = ours >= self.threshold
         why = f"ours {_fmt(ours, unit)} {'≥' if ok else '<'} {_fmt(self.threshold, unit)} ({self.rule})"
         agreement, ceiling = got[0].value, got[1].value
-        if agreement > ceiling:
-            return Verdict(ok, f"{why}; bought with NMI {agreement:.2f} above the truth's noise ceiling {ceiling:.2f}",
-                           combined)
+        if reaches_ceiling(agreement, ceiling):
+            return Verdict(ok, f"{why}; bought with NMI {agreement:.2f}, at or above the truth's noise ceiling "
+                               f"{ceiling:.2f}", combined)
         return Verdict(ok, why, combined,
                        f"within noise of the truth: the agreement this speedup was bought with (NMI {agreement:.2f}) "
                        f"does not clear the truth's noise ceiling {ceiling:.2f} (NMI between repeats of full "

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pgxlib.analysis.speedup import centre_per_task
+from pgxlib.analysis.speedup import centre_per_task, reaches_ceiling
 from pgxlib.analysis.stats import as_nan
 from pgxlib.report import paper
 
@@ -111,22 +111,24 @@ def _ceiling_sentence(depth: str, s: Mapping[str, Any], repeats: int) -> str:
     x, c, floor, sd = s["nmi"], s["noise_ceiling_nmi"], s["random_nmi"], s["random_nmi_std"]
     head = f"- **{depth} layers, {s.get('label', s.get('estimate', '?'))}**: "
     chance = c <= floor + sd
-    if x <= c and chance:
+    below = not reaches_ceiling(x, c)
+    if below and chance:
         return (head + f"the truth does not reproduce itself: its {repeats} repeats agree at NMI {c:.2f}, no better "
                 f"than a random partition ({floor:.2f} ± {sd:.2f}). The estimate's NMI {x:.2f} is below that "
                 f"ceiling: differences between estimate and truth are not evidence, neither for nor against the "
                 f"estimate.")
-    if x <= c:
-        return (head + f"the estimate agrees with the truth at NMI {x:.2f}, at or below the truth's own noise ceiling "
+    if below:
+        return (head + f"the estimate agrees with the truth at NMI {x:.2f}, below the truth's own noise ceiling "
                 f"{c:.2f} (its repeats against each other): this agreement is not evidence that the estimate "
                 f"reproduces full training, and does not count. The truth does reproduce itself here (above the "
                 f"random floor {floor:.2f} ± {sd:.2f}), so the gap to the ceiling is the estimate's, not noise.")
     if chance:
-        return (head + f"the estimate agrees with the truth at NMI {x:.2f}, above the truth's noise ceiling {c:.2f}, "
-                f"but that ceiling is no better than a random partition ({floor:.2f} ± {sd:.2f}): the agreement "
+        return (head + f"the estimate agrees with the truth at NMI {x:.2f}, at or above the truth's noise ceiling "
+                f"{c:.2f}, but that ceiling is no better than a random partition ({floor:.2f} ± {sd:.2f}): the agreement "
                 f"counts by the rule, yet rests on a truth that barely reproduces itself.")
-    return (head + f"the estimate agrees with the truth at NMI {x:.2f}, above the truth's noise ceiling {c:.2f} and "
-            f"the random floor {floor:.2f} ± {sd:.2f}: the agreement exceeds the truth's own noise.")
+    return (head + f"the estimate agrees with the truth at NMI {x:.2f}, at or above the truth's noise ceiling {c:.2f} "
+            f"and above the random floor {floor:.2f} ± {sd:.2f}: the estimate agrees with full training as well as "
+            f"full training agrees with itself.")
 
 
 def ceiling_text(metrics: Mapping[str, Any]) -> str:
