@@ -23,6 +23,8 @@ from pgxlib.config import ConfigError
 from pgxlib.estimate.features import per_sample_grads
 from pgxlib.nets import actor_log_prob, actor_params, flat_params
 
+from doubles import StoredLookup
+
 OBS, ACTIONS, N = 4, 3, 50
 
 
@@ -245,40 +247,19 @@ def test_report_shows_both_definitions_and_tolerates_old_results():
     plt.close(report.definitions_vs_distance(old_a, "cartpole"))
 
 
-class _Stored:
-    def __init__(self, metrics):
-        self.metrics, self.arrays, self.stale, self.commit, self.timestamp = metrics, {}, False, "c", "t"
-        self.meta = {"parameters": {"profile": "default"}, "total_time": 1.0}
-
-    def get(self, key, default=None):
-        node = {"metrics": self.metrics}
-        for part in key:
-            if not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-        return node
-
-
 def test_scorecard_judges_first_order_claims_by_the_authors_definition():
     from pgxlib.report import scorecard
-
-    class Lookup:
-        def __init__(self, metrics):
-            self.stored = _Stored(metrics)
-
-        def result(self, experiment, params):
-            return self.stored, None
 
     claims = {c.name: c for c in scorecard.first_order_claims()}
     at1 = claims["First-order error (authors' definition), CartPole, distance 1.0%"]
     grows = claims["First-order error (authors' definition) grows beyond 5% distance, CartPole"]
     both = {"relative_error_pct": {"1": 13.9, "5": 40.0}, "paper_definition_error_pct": {"1": 2.5e-5, "5": 1e-3}}
-    row = scorecard.evaluate_claim(at1, Lookup(both))
+    row = scorecard.evaluate_claim(at1, StoredLookup(both))
     assert row["status"] == "reproduced" and "2.5e-05% ≤ 2%" in row["why"] and "13.9%" in row["why"]
-    row = scorecard.evaluate_claim(grows, Lookup(both))
+    row = scorecard.evaluate_claim(grows, StoredLookup(both))
     assert row["status"] == "reproduced" and "0.001% above the error at 1% distance 2.5e-05%" in row["why"]
     assert "40%" in row["why"]
     old = {"relative_error_pct": {"1": 13.9, "5": 40.0}}
     for claim in (at1, grows):
-        row = scorecard.evaluate_claim(claim, Lookup(old))
+        row = scorecard.evaluate_claim(claim, StoredLookup(old))
         assert row["status"] == "not yet measured" and "paper_definition_error_pct" in row["why"]

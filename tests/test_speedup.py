@@ -23,6 +23,8 @@ from pgxlib.experiments import speedup as exp
 from pgxlib.pipeline import new_policy
 from pgxlib.tasks import make_family
 
+from doubles import StoredLookup
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", ["cartpole", "nav2d"])
@@ -309,35 +311,11 @@ def test_report_shows_the_noise_ceiling_and_survives_old_results():
         plt.close(fig)
 
 
-class _Stored:
-    """A stored result with `metrics` (dotted keys), as the scorecard's lookup returns it."""
-
-    def __init__(self, metrics):
-        self.metrics, self.arrays, self.stale, self.commit, self.timestamp = metrics, {}, False, "c", "t"
-        self.meta = {"parameters": {"profile": "default"}, "total_time": 1.0}
-
-    def get(self, key, default=None):
-        node = {"metrics": self.metrics}
-        for part in key.split(".") if isinstance(key, str) else key:
-            if not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-        return node
-
-
-class _Lookup:
-    def __init__(self, metrics):
-        self.stored = _Stored(metrics)
-
-    def result(self, experiment, params):
-        return self.stored, None
-
-
 def test_scorecard_counts_a_speedup_only_above_the_noise_ceiling():
     from pgxlib.report import scorecard
 
     claims = {c.name: c for c in scorecard.surrogate_claims()}
-    new, old = _Lookup(_fake_metrics()), _Lookup(_fake_metrics(new=False))
+    new, old = StoredLookup(_fake_metrics()), StoredLookup(_fake_metrics(new=False))
     speed2, speed4 = (claims[f"Speedup over full training, {d}-layer policy (LunarLander)"] for d in (2, 4))
     row = scorecard.evaluate_claim(speed2, new)  # 12× ≥ 10.5×, NMI 0.8 above the ceiling 0.6
     assert row["status"] == "reproduced" and "above the truth's noise ceiling 0.60" in row["why"]

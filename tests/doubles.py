@@ -1,0 +1,27 @@
+"""Test doubles shared by the report tests: a stored result and the scorecard's lookup of it."""
+
+
+class StoredResult:
+    """A stored result with `metrics` (dotted or tuple keys), as the scorecard's lookup returns it."""
+
+    def __init__(self, metrics):
+        self.metrics, self.arrays, self.stale, self.commit, self.timestamp = metrics, {}, False, "c", "t"
+        self.meta = {"parameters": {"profile": "default"}, "total_time": 1.0}
+
+    def get(self, key, default=None):
+        node = {"metrics": self.metrics}
+        for part in key.split(".") if isinstance(key, str) else key:
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+
+class StoredLookup:
+    """The scorecard's `Lookup` that finds one stored result for every request."""
+
+    def __init__(self, metrics):
+        self.stored = StoredResult(metrics)
+
+    def result(self, experiment, params):
+        return self.stored, None
