@@ -29,6 +29,16 @@ class Evaluation:
     success: np.ndarray | None
     episodes: int
 
+    def to_stage(self) -> dict:
+        """Tensors and numbers only, for a stage cache (``torch.load(weights_only=True)``); `from_stage` inverts it."""
+        return {"mean_return": torch.as_tensor(self.mean_return), "std_return": torch.as_tensor(self.std_return),
+                "success": None if self.success is None else torch.as_tensor(self.success), "episodes": self.episodes}
+
+    @classmethod
+    def from_stage(cls, d: dict) -> "Evaluation":
+        return cls(d["mean_return"].numpy(), d["std_return"].numpy(),
+                   None if d["success"] is None else d["success"].numpy(), int(d["episodes"]))
+
 
 def with_actor_delta(policy: ActorCritic, delta: torch.Tensor) -> ActorCritic:
     """A copy of `policy` whose actor parameters are θ* + `delta` (a flat vector of length p)."""

@@ -85,48 +85,6 @@ class PipelineResult:
         return out
 
 
-# ---------------------------------------------------------------------------------------------
-# (de)serialisation of stage outputs: plain tensors, numbers, strings, lists and dicts only, so
-# that cached stages load with torch.load(weights_only=True).
-# ---------------------------------------------------------------------------------------------
-
-def _train_to_dict(r: TrainResult) -> dict:
-    return {"task_indices": list(r.task_indices), "steps": torch.as_tensor(r.steps),
-            "returns": torch.as_tensor(r.returns), "success": torch.as_tensor(r.success),
-            "losses": {k: torch.as_tensor(v) for k, v in r.losses.items()}, "wall_time": float(r.wall_time)}
-
-
-def _train_from_dict(d: dict) -> TrainResult:
-    return TrainResult(task_indices=list(d["task_indices"]), steps=d["steps"].numpy(), returns=d["returns"].numpy(),
-                       success=d["success"].numpy(), losses={k: v.numpy() for k, v in d["losses"].items()},
-                       wall_time=float(d["wall_time"]))
-
-
-def _eval_to_dict(e: Evaluation) -> dict:
-    return {"mean_return": torch.as_tensor(e.mean_return), "std_return": torch.as_tensor(e.std_return),
-            "success": None if e.success is None else torch.as_tensor(e.success), "episodes": e.episodes}
-
-
-def _eval_from_dict(d: dict) -> Evaluation:
-    return Evaluation(d["mean_return"].numpy(), d["std_return"].numpy(),
-                      None if d["success"] is None else d["success"].numpy(), int(d["episodes"]))
-
-
-def _tensors(obj) -> dict:
-    return {k: v for k, v in vars(obj).items()}
-
-
-def config_key(cfg: PipelineConfig) -> str:
-    """A short hash identifying a pipeline configuration (device excluded)."""
-    d = to_dict(cfg)
-    d.pop("device", None)
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-# ---------------------------------------------------------------------------------------------
-# Stages
-# ---------------------------------------------------------------------------------------------
-
 def new_policy(family: TaskFamily, cfg: PipelineConfig, seed: int, device: torch.device) -> ActorCritic:
     """A freshly initialised actor-critic for `family`, deterministic given `seed`."""
     torch.manual_seed(seed)
@@ -167,12 +125,12 @@ def shared_meta_policy(family: TaskFamily, cfg: PipelineConfig, device: torch.de
 
     def _train():
         pol, res = meta_train(family, cfg, device, progress)
-        return {"state_dict": {k: v.cpu() for k, v in pol.state_dict().items()}, "train": _train_to_dict(res)}
+        return {"state_dict": {k: v.cpu() for k, v in pol.state_dict().items()}, "train": res.to_stage()}
     stage = f"{family.name}-{meta_key(cfg, family)}"
     stored = store.get_or_compute(stage, _train)
     policy = new_policy(family, cfg, cfg.seed, device)
     policy.load_state_dict(stored["state_dict"])
-    return policy, _train_from_dict(stored["train"]), store.times[stage]
+    return policy, TrainResult.from_stage(stored["train"]), store.times[stage]
 
 
 def estimate_scores(policy: ActorCritic, family: TaskFamily, rollout: Rollout, features: GradFeatures,
@@ -248,7 +206,7 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
         ev = evaluate_policy(policy, family, all_tasks, all_ids, cfg.evaluation.episodes, cfg.seed,
                              cfg.evaluation.deterministic, device)
         rnd = evaluate_policy("random", family, all_tasks, all_ids, cfg.evaluation.episodes, cfg.seed, device=device)
-        return {"meta": _eval_to_dict(ev), "random": _eval_to_dict(rnd)}
+        return {"meta": ev.to_stage(), "random": rnd.to_stage()}
     evals = cache.get_or_compute("evaluate_meta", _eval_meta)
 
     # ---- 2. collect rollouts of θ* and 3. gradient features
@@ -261,7 +219,7 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
                                   cfg.meta_ppo.gamma, cfg.meta_ppo.gae_lambda, cfg.seed + 17, device)
         feats = compute_features(policy.actor, rollout, projector, cfg.features.chunk_size,
                                  cfg.features.heldout_frac, cfg.features.seed + cfg.seed, progress)
-        return {"rollout": _tensors(rollout), "features": _tensors(feats)}
+        return {"rollout": dict(vars(rollout)), "features": dict(vars(feats))}
     stored = cache.get_or_compute("features", _features)
     rollout = Rollout(**stored["rollout"])
     features = GradFeatures(**stored["features"])
@@ -274,7 +232,7 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
         fit = surrogate_fit(features, members, projector, float(theta.norm()), cfg.surrogate)
         say(f"[4/7] scoring θ̂_S on each task of S ({cfg.affinity.score})")
         scores = estimate_scores(policy, family, rollout, features, members, fit, projector, cfg, device)
-        return {"fit": _tensors(fit), "scores": torch.as_tensor(scores)}
+        return {"fit": dict(vars(fit)), "scores": torch.as_tensor(scores)}
     sur = cache.get_or_compute("surrogate", _surrogate)
     fit = SurrogateFit(**sur["fit"])
     scores = sur["scores"].numpy()
@@ -292,16 +250,16 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
         def _groups():
             outs = train_groups(family, policy, labels, cfg, device, progress)
             return {"labels": torch.as_tensor(labels),
-                    "groups": [{"tasks": o.tasks, "train": _train_to_dict(o.train),
-                                "evaluation": _eval_to_dict(o.evaluation)} for o in outs]}
+                    "groups": [{"tasks": o.tasks, "train": o.train.to_stage(),
+                                "evaluation": o.evaluation.to_stage()} for o in outs]}
         stored_groups = cache.get_or_compute("group_train", _groups)
         if not np.array_equal(stored_groups["labels"].numpy(), labels):
             raise RuntimeError("cached group training belongs to other groups; rerun with force")
-        groups = [GroupOutcome(list(g["tasks"]), _train_from_dict(g["train"]), _eval_from_dict(g["evaluation"]))
+        groups = [GroupOutcome(list(g["tasks"]), TrainResult.from_stage(g["train"]), Evaluation.from_stage(g["evaluation"]))
                   for g in stored_groups["groups"]]
     say("[7/7] done")
     return PipelineResult(config=cfg, family=family, policy=policy, meta_train=meta_curve,
-                          meta_eval=_eval_from_dict(evals["meta"]), random_eval=_eval_from_dict(evals["random"]),
+                          meta_eval=Evaluation.from_stage(evals["meta"]), random_eval=Evaluation.from_stage(evals["random"]),
                           members=members, scores=scores, rel_dist_raw=fit.rel_dist_raw.cpu().numpy(),
                           rel_dist=fit.rel_dist.cpu().numpy(), affinity=affinity, sdp_X=X, labels=labels,
                           groups=groups, stage_times=dict(cache.times))

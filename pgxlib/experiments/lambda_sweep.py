@@ -157,8 +157,6 @@ def compute(profile: str, family: str, seed: int, cache, l2s=()) -> dict:
         metrics["planted_groups"] = [list(map(int, np.flatnonzero(planted == g))) for g in np.unique(planted)]
     arrays = {"l2s": np.asarray(lams), "raw_steps": np.stack(raw_steps), "labels": np.stack(labels_all),
               "affinity": np.stack(affinities)}
-    if any(math.isnan(v) for row in by_l2.values() for v in row.values() if isinstance(v, float)):
-        arrays = {k: np.ma.masked_invalid(v) if v.dtype.kind == "f" else v for k, v in arrays.items()}
     return {"metrics": _finite(metrics), "arrays": arrays, "stage_times": stage_times, "config": cfg}
 
 

@@ -36,6 +36,19 @@ class TrainResult:
     losses: dict[str, np.ndarray]
     wall_time: float
 
+    def to_stage(self) -> dict:
+        """Plain tensors, numbers and lists only, so that a stage cache stores it and loads it with
+        ``torch.load(weights_only=True)``; `from_stage` is the inverse."""
+        return {"task_indices": list(self.task_indices), "steps": torch.as_tensor(self.steps),
+                "returns": torch.as_tensor(self.returns), "success": torch.as_tensor(self.success),
+                "losses": {k: torch.as_tensor(v) for k, v in self.losses.items()}, "wall_time": float(self.wall_time)}
+
+    @classmethod
+    def from_stage(cls, d: dict) -> "TrainResult":
+        return cls(task_indices=list(d["task_indices"]), steps=d["steps"].numpy(), returns=d["returns"].numpy(),
+                   success=d["success"].numpy(), losses={k: v.numpy() for k, v in d["losses"].items()},
+                   wall_time=float(d["wall_time"]))
+
     def final_returns(self, last: int = 3) -> np.ndarray:
         """Mean over the last `last` iterations of the per-task curve, shape [n]."""
         tail = self.returns[-last:]
