@@ -112,8 +112,8 @@ def shared_meta_policy(family: TaskFamily, cfg: PipelineConfig, device: torch.de
                        progress: bool) -> tuple[ActorCritic, TrainResult, float]:
     """θ* for `cfg`, trained once and shared by every experiment that asks for the same one.
 
-    Stored under ``runs/meta_policies/<family>-<meta_key>.pt``; the store is cleared when the code
-    of the training stage (PPO, networks, rollouts, task families) changes, so a reused θ* is
+    Stored under ``runs/meta_policies/<family>/<family>-<meta_key>.pt``; that family's store is cleared
+    when the code of the training stage (PPO, networks, rollouts, this task family) changes, so a reused θ* is
     always what the current code would train (training is deterministic given the seed).
     Returns (policy, learning curve, training seconds).
     """
@@ -121,7 +121,8 @@ def shared_meta_policy(family: TaskFamily, cfg: PipelineConfig, device: torch.de
     from pgxlib.store.fingerprint import code_fingerprint
     from pgxlib.store.results import runs_root
 
-    store = StageCache(runs_root() / "meta_policies", fingerprint=code_fingerprint("pgxlib.rl.ppo")["sha256"])
+    store = StageCache(runs_root() / "meta_policies" / family.name,
+                       fingerprint=code_fingerprint("pgxlib.rl.ppo", family=family.name)["sha256"])
 
     def _train():
         pol, res = meta_train(family, cfg, device, progress)

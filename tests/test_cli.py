@@ -74,7 +74,7 @@ def test_run_executes_the_notebook_with_papermill(store, monkeypatch, tmp_path, 
         '        "fingerprint": {"sha256": "x"}}\n'
         'results.write_result(path, {"groups": [[0, 1]], "k": k}, {}, meta)\n')
     monkeypatch.setattr(book, "notebook_source", lambda name: notebook)
-    monkeypatch.setattr(experiments, "_fingerprint", lambda module: {"sha256": "x", "files": []})
+    monkeypatch.setattr(experiments, "_fingerprint", lambda *_: {"sha256": "x", "files": []})
     code = cli.main(["run", "walkthrough", "-p", "family", "nav2d", "-p", "k", "2", "--out", str(tmp_path / "nb")])
     out = capsys.readouterr().out
     assert code == 0, out

@@ -60,7 +60,7 @@ def toy(monkeypatch, tmp_path):
     fingerprint = SimpleNamespace(value="a" * 64)
     real_get = experiments.get
     monkeypatch.setattr(experiments, "get", lambda name: module if name == "toy" else real_get(name))
-    monkeypatch.setattr(experiments, "_fingerprint", lambda mod: {"sha256": fingerprint.value, "files": ["toy.py"]})
+    monkeypatch.setattr(experiments, "_fingerprint", lambda *_: {"sha256": fingerprint.value, "files": ["toy.py"]})
     module.fingerprint = fingerprint
     return module
 
@@ -261,6 +261,43 @@ def test_code_fingerprint_follows_pgxlib_imports(tmp_path, monkeypatch):
     assert results.code_fingerprint("pgxlib.experiments.toy")["sha256"] != fp["sha256"]
 
 
+def test_code_fingerprint_of_one_family_and_profile(tmp_path, monkeypatch):
+    pkg = tmp_path / "pgxlib"
+    files = {
+        "__init__.py": "",
+        "config.py": "X = 1\nPROFILE_TABLE = {'default': {'a': {'k': 1}, 'b': {'k': 2}}}\n",
+        "tasks/__init__.py": "from pgxlib.config import X\n",
+        "tasks/base.py": "",
+        "tasks/a.py": "A = 1\n",
+        "tasks/b.py": "B = 1\n",
+        "experiments/__init__.py": "",
+        "experiments/toy.py": "from pgxlib.tasks import X\n",
+    }
+    for name, text in files.items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_text(text)
+    monkeypatch.setattr(fingerprint, "PACKAGE_DIR", pkg)
+    table = {"default": {"a": {"k": 1}, "b": {"k": 2}}}
+    monkeypatch.setattr(fingerprint, "profile_entry", lambda profile, family: repr(table[profile][family]))
+
+    def sha(family=None):
+        return results.code_fingerprint("pgxlib.experiments.toy", family=family,
+                                        profile=None if family is None else "default")["sha256"]
+    assert [f for f in results.code_fingerprint("pgxlib.experiments.toy", family="a")["files"] if "tasks/" in f] \
+        == ["pgxlib/tasks/__init__.py", "pgxlib/tasks/a.py", "pgxlib/tasks/base.py"]
+    before = {None: sha(), "a": sha("a"), "b": sha("b")}
+    (pkg / "tasks/b.py").write_text("B = 2\n")
+    table["default"]["b"] = {"k": 3}
+    (pkg / "config.py").write_text("X = 1\nPROFILE_TABLE = {'default': {'a': {'k': 1}, 'b': {'k': 3}}}\n")
+    assert sha("a") == before["a"]
+    assert sha("b") != before["b"] and sha() != before[None]
+    table["default"]["a"] = {"k": 5}
+    assert sha("a") != before["a"]
+    (pkg / "config.py").write_text("X = 2\nPROFILE_TABLE = {'default': {'a': {'k': 1}, 'b': {'k': 3}}}\n")
+    table["default"]["a"] = {"k": 1}
+    assert sha("a") != before["a"]
+
+
 def test_result_get_dotted_keys(tmp_path):
     result = results.Result(metrics={"a": {"b": [10, 20]}}, arrays={}, meta={}, path=tmp_path)
     assert result.get("metrics.a.b.1") == 20
@@ -299,7 +336,7 @@ def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path)
     real_get, real_implemented = experiments.get, experiments.implemented
     monkeypatch.setattr(experiments, "get", lambda n: double if n == "main_results" else real_get(n))
     monkeypatch.setattr(experiments, "implemented", lambda n: n == "main_results" or real_implemented(n))
-    monkeypatch.setattr(experiments, "_fingerprint", lambda module: {"sha256": "f", "files": []})
+    monkeypatch.setattr(experiments, "_fingerprint", lambda *_: {"sha256": "f", "files": []})
     experiments.run_experiment("main_results", "default", "cartpole")
 
     card = scorecard.build_scorecard("default", experiments).set_index("claim")

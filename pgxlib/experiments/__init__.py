@@ -89,8 +89,9 @@ def result_key(module: ModuleType, family: str, seed: int, params: dict[str, Any
     return store.result_key(family, seed, params, module.PARAMETERS)
 
 
-def _fingerprint(module: ModuleType) -> dict[str, Any]:
-    return store.code_fingerprint(module.__name__)
+def _fingerprint(module: ModuleType, profile: str, family: str) -> dict[str, Any]:
+    """The code fingerprint of one result: its experiment's code, its family's module, its profile entry."""
+    return store.code_fingerprint(module.__name__, family=family, profile=profile)
 
 
 def _matches(result: store.Result, profile: str, family: str, seed: int, params: dict[str, Any]) -> bool:
@@ -104,7 +105,7 @@ def find_result(name: str, profile: str, family: str, seed: int = 0, **params: A
     path = store.result_dir(profile, name, result_key(module, family, seed, full))
     if not (path / store.RESULT_FILE).exists():
         return None
-    result = store.read_result(path, _fingerprint(module)["sha256"])
+    result = store.read_result(path, _fingerprint(module, profile, family)["sha256"])
     return result if _matches(result, profile, family, seed, full) else None
 
 
@@ -147,7 +148,7 @@ def run_experiment(name: str, profile: str, family: str, seed: int = 0, force: b
     module, full = resolve(name, profile, family, seed, **params)
     key = result_key(module, family, seed, full)
     path = store.result_dir(profile, name, key)
-    fingerprint = _fingerprint(module)
+    fingerprint = _fingerprint(module, profile, family)
     if not force and (path / store.RESULT_FILE).exists():
         result = store.read_result(path, fingerprint["sha256"])
         if _matches(result, profile, family, seed, full):

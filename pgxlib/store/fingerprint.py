@@ -1,10 +1,14 @@
 """Code fingerprints: a sha256 over an experiment module and every pgxlib module it imports.
 
-A stored result whose fingerprint differs from the current code's is shown as stale."""
+A stored result whose fingerprint differs from the current code's is shown as stale. A result is about
+one task family and one profile, so its fingerprint covers that family's module only (not the other
+families in `pgxlib.tasks`) and, of the profile table in `pgxlib.config`, only the entry of that profile
+and family: editing one family, or another family's profile, leaves the other results current."""
 from __future__ import annotations
 
 import ast
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -63,19 +67,32 @@ def _imported_modules(path: Path) -> set[str]:
     return {m for m in found if m.startswith("pgxlib") and _module_file(m) is not None}
 
 
-def _expand(module: str) -> list[Path]:
+TASKS_SHARED = ("__init__.py", "base.py")
+"""The modules of `pgxlib.tasks` every family uses; each other module there is one task family."""
+PROFILE_TABLE = "PROFILE_TABLE"
+
+
+def _family_module(path: Path) -> bool:
+    return path.parent == PACKAGE_DIR / "tasks" and path.name not in TASKS_SHARED
+
+
+def _expand(module: str, family: str | None) -> list[Path]:
     """The files a module stands for: a package (other than pgxlib itself) brings all its modules,
-    since packages such as `pgxlib.tasks` load their members dynamically."""
+    since packages such as `pgxlib.tasks` load their members dynamically; with `family`, of the family
+    modules only that family's."""
     path = _module_file(module)
     if path is None or _excluded(module):
         return []
     if path.name == "__init__.py" and module != "pgxlib":
-        return sorted(p for p in path.parent.rglob("*.py") if not _excluded(_module_name(p)))
+        return sorted(p for p in path.parent.rglob("*.py")
+                      if not _excluded(_module_name(p))
+                      and (family is None or not _family_module(p) or p.stem == family))
     return [path]
 
 
-def code_files(module: str) -> list[Path]:
-    """The experiment module `module` and every pgxlib source file it imports, transitively."""
+def code_files(module: str, family: str | None = None) -> list[Path]:
+    """The experiment module `module` and every pgxlib source file it imports, transitively; with
+    `family`, the other task families' modules are left out (unless imported by name)."""
     start = _module_file(module)
     if start is None:
         raise ResultError(f"no pgxlib source file for module {module!r}")
@@ -87,15 +104,41 @@ def code_files(module: str) -> list[Path]:
             continue
         seen.add(path)
         for name in _imported_modules(path):
-            todo.extend(p for p in _expand(name) if p not in seen)
+            todo.extend(p for p in _expand(name, family) if p not in seen)
     return sorted(seen)
 
 
-def code_fingerprint(module: str) -> dict[str, Any]:
-    """``{"sha256": ..., "files": [...]}`` over the sources that `code_files(module)` lists."""
+def _without_profile_table(source: str) -> str:
+    """`source` (the text of `pgxlib/config.py`) with the `PROFILE_TABLE` assignment blanked out."""
+    lines = source.splitlines(keepends=True)
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == PROFILE_TABLE for t in targets):
+            lines[node.lineno - 1: node.end_lineno] = ["\n"] * (node.end_lineno - node.lineno + 1)
+    return "".join(lines)
+
+
+def profile_entry(profile: str, family: str) -> str:
+    """The canonical JSON of ``PROFILE_TABLE[profile][family]`` ("null" when there is none)."""
+    from pgxlib.config import PROFILE_TABLE as table
+
+    return json.dumps(table.get(profile, {}).get(family), sort_keys=True, default=repr)
+
+
+def code_fingerprint(module: str, family: str | None = None, profile: str | None = None) -> dict[str, Any]:
+    """``{"sha256": ..., "files": [...]}`` over the sources that `code_files(module, family)` lists.
+
+    With `family`, `pgxlib/config.py` is hashed without its profile table, and with `profile` too the
+    table's entry for (profile, family) is hashed in its place: a result depends on its own preset only.
+    """
     digest = hashlib.sha256()
-    files = code_files(module)
+    files = code_files(module, family)
     for path in files:
         digest.update(str(path.relative_to(PACKAGE_DIR.parent).as_posix()).encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        text = path.read_bytes()
+        if family is not None and path == PACKAGE_DIR / "config.py":
+            text = _without_profile_table(text.decode("utf-8")).encode()
+        digest.update(text + b"\0")
+    if family is not None and profile is not None:
+        digest.update(profile_entry(profile, family).encode() + b"\0")
     return {"sha256": digest.hexdigest(), "files": [p.relative_to(PACKAGE_DIR.parent).as_posix() for p in files]}
