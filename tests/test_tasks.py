@@ -9,7 +9,8 @@ import pytest
 from gymnasium.wrappers import TimeLimit
 
 from pgxlib.config import ConfigError
-from pgxlib.tasks import Task, make_family
+from pgxlib.tasks import Task, design_groups, make_family
+from pgxlib.tasks.lunarlander import GROUP_ACTIONS
 
 CONTROL = ["cartpole", "lunarlander", "nav2d", "highway", "planted"]
 STEPS = {"cartpole": 30, "lunarlander": 30, "nav2d": 30, "highway": 4, "planted": 30}
@@ -133,15 +134,47 @@ def test_cartpole_physics_and_derived_quantities():
     assert not np.allclose(a[-1][0], b[-1][0])
 
 
+def _with(task: Task, **params) -> Task:
+    return Task(task.family, task.split, task.index, tuple((k, params.get(k, v)) for k, v in task.params))
+
+
+@pytest.mark.parametrize("name,n_groups", [("cartpole", 2), ("lunarlander", 3), ("nav2d", 3), ("planted", 3)])
+def test_designed_groups_are_balanced_and_seeded(name, n_groups):
+    fam = make_family(name, 10, seed=0, n_target=30)
+    groups = design_groups(fam)
+    assert set(groups.tolist()) == set(range(n_groups))
+    assert np.bincount(groups).max() - np.bincount(groups).min() <= 1
+    assert len({t.param("group") for t in fam.target}) == n_groups
+    assert np.array_equal(groups, design_groups(make_family(name, 10, seed=0, n_target=30)))
+    assert design_groups(make_family("highway", 3, seed=0, n_target=1)) is None
+
+
+def test_cartpole_group_reverses_the_push():
+    fam = make_family("cartpole", 1, seed=0, n_target=1)
+    normal, reversed_ = _with(fam.source[0], group=0), _with(fam.source[0], group=1)
+    assert _same(_trajectory(fam, normal, [1, 1, 0, 1]), _trajectory(fam, reversed_, [0, 0, 1, 0]))
+    assert not _same(_trajectory(fam, normal, [1] * 4), _trajectory(fam, reversed_, [1] * 4))
+
+
+def test_lunarlander_groups_rewire_the_engines():
+    fam = make_family("lunarlander", 1, seed=0, n_target=1)
+    task = fam.source[0]
+    plan = [2, 2, 1, 3, 0, 2]
+    wired = {g: _trajectory(fam, _with(task, group=g), [GROUP_ACTIONS[g].index(a) for a in plan]) for g in range(3)}
+    assert _same(wired[0], wired[1]) and _same(wired[0], wired[2])
+    assert not _same(_trajectory(fam, _with(task, group=0), plan), _trajectory(fam, _with(task, group=1), plan))
+    assert not _same(_trajectory(fam, _with(task, group=0), plan), _trajectory(fam, _with(task, group=2), plan))
+
+
 def test_nav2d_goals_dynamics_and_success():
     fam = make_family("nav2d", n_tasks=9, seed=0, n_target=30)
     assert fam.has_success
-    sectors = [t.param("sector") for t in fam.source]
+    sectors = [t.param("group") for t in fam.source]
     assert sorted(sectors) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     for t in fam.source + fam.target:
         goal = np.array([t.param("goal_x"), t.param("goal_y")])
         assert 0.5 - 1e-3 <= np.linalg.norm(goal) <= 1.0 + 1e-3
-        centre = np.pi / 2 + 2 * np.pi * t.param("sector") / 3
+        centre = np.pi / 2 + 2 * np.pi * t.param("group") / 3
         gap = np.angle(np.exp(1j * (np.arctan2(goal[1], goal[0]) - centre)))
         assert abs(gap) <= np.deg2rad(25) + 1e-3
     task = fam.source[0]

@@ -4,9 +4,9 @@ from __future__ import annotations
 from importlib import import_module
 
 from pgxlib.config import FAMILIES, MAX_TASKS, ConfigError, check_int
-from pgxlib.tasks.base import Task, TaskFamily, sample_tasks
+from pgxlib.tasks.base import Task, TaskFamily, design_groups, sample_tasks
 
-__all__ = ["Task", "TaskFamily", "make_family", "sample_tasks", "FAMILIES"]
+__all__ = ["Task", "TaskFamily", "design_groups", "make_family", "sample_tasks", "FAMILIES"]
 
 
 def make_family(name: str, n_tasks: int = 10, seed: int = 0, n_target: int = 50) -> TaskFamily:

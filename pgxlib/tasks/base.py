@@ -117,6 +117,32 @@ def uniform_sampler(family: str, ranges: dict[str, tuple[float, float]]) -> Samp
     return lambda split, n, rng, source: sample_tasks(family, split, n, rng, ranges)
 
 
+def grouped_sampler(family: str, ranges: dict[str, tuple[float, float]], n_groups: int) -> Sampler:
+    """A `Sampler` of tasks in `n_groups` designed groups: each parameter uniform in its range, plus an
+    integer parameter "group", spread evenly over the groups (task i of a split is in group i mod
+    `n_groups`, then the assignment is shuffled with the split's generator)."""
+    def sample(split: str, n: int, rng: np.random.Generator, source) -> tuple[Task, ...]:
+        groups = rng.permutation(np.arange(n) % n_groups)
+        return tuple(Task(family=family, split=split, index=t.index, params=(*t.params, ("group", int(g))))
+                     for t, g in zip(sample_tasks(family, split, n, rng, ranges), groups))
+    return sample
+
+
+class PermutedActions(gym.ActionWrapper):
+    """A discrete-action env whose action a is executed as `permutation[a]`: e.g. (1, 0) reverses a
+    two-action CartPole's push. The action space is unchanged."""
+
+    def __init__(self, env: gym.Env, permutation: tuple[int, ...]):
+        super().__init__(env)
+        n = env.action_space.n
+        if sorted(permutation) != list(range(n)):
+            raise ValueError(f"permutation must reorder the {n} actions 0..{n - 1}, got {permutation}")
+        self.permutation = tuple(int(a) for a in permutation)
+
+    def action(self, action):
+        return self.permutation[int(action)]
+
+
 def build_family(name: str, n_tasks: int, n_target: int, seed: int, sample: Sampler, make_env: Callable[..., gym.Env],
                  max_episode_steps: int, param_ranges: dict[str, tuple[float, float]], **fields) -> TaskFamily:
     """The one constructor of the built-in families, and the home of the seeded split: the family's
@@ -128,3 +154,15 @@ def build_family(name: str, n_tasks: int, n_target: int, seed: int, sample: Samp
     return TaskFamily(name=name, source=source, target=sample("target", n_target, tgt_rng, source),
                       env_factory=partial(make_env, max_episode_steps=max_episode_steps),
                       param_ranges=dict(param_ranges), max_episode_steps=max_episode_steps, **fields)
+
+
+def design_groups(family: TaskFamily) -> np.ndarray | None:
+    """The groups a family was designed with, int [n] numbered by first appearance, or None.
+
+    A family with designed groups gives every task an integer parameter "group" (kept out of
+    `param_ranges`): tasks of one group should transfer and tasks of different groups conflict.
+    """
+    if not family.source or any("group" not in t.as_dict() for t in family.source):
+        return None
+    first: dict[int, int] = {}
+    return np.array([first.setdefault(int(t.param("group")), len(first)) for t in family.source], dtype=np.int64)

@@ -12,8 +12,9 @@ and its radius is uniform in [0.5, 1.0]. Goals in one sector need nearly the sam
 transfer; goals in different sectors need headings at least 70° apart and conflict. Source tasks
 are spread evenly over the sectors (task i is in sector i mod 3, then the assignment is shuffled
 with the seed); target tasks, the unseen test goals, are drawn from the same distribution with a
-separate generator. Each task also records its `sector` (not in `param_ranges`, so it is not used
-for nearest-source matching): it is the ground-truth grouping.
+separate generator. Each task also records its sector as `group` (not in `param_ranges`, so it is
+not used for nearest-source matching): the grouping the family was designed with
+(`pgxlib.tasks.design_groups`).
 
 Why these numbers: a goal at radius ≤ 1 is reached in at most 10 steps of 0.1, so most of the 50
 steps reward staying on the goal; radius ≥ 0.5 keeps goals of different sectors at least 0.5 apart.
@@ -78,7 +79,7 @@ def make_env(task: Task, max_episode_steps: int = MAX_EPISODE_STEPS) -> gym.Env:
 
 
 def sample_goals(split: str, n: int, rng: np.random.Generator) -> tuple[Task, ...]:
-    """`n` goal tasks, evenly spread over the sectors in a seeded order. Params goal_x, goal_y, sector."""
+    """`n` goal tasks, evenly spread over the sectors in a seeded order. Params goal_x, goal_y, group (the sector)."""
     sectors = rng.permutation(np.arange(n) % N_SECTORS)
     tasks = []
     for i, s in enumerate(sectors):
@@ -86,7 +87,7 @@ def sample_goals(split: str, n: int, rng: np.random.Generator) -> tuple[Task, ..
         radius = rng.uniform(*RADIUS)
         params = (("goal_x", float(f"{radius * np.cos(angle):.4g}")),
                   ("goal_y", float(f"{radius * np.sin(angle):.4g}")),
-                  ("sector", int(s)))
+                  ("group", int(s)))
         tasks.append(Task(family=NAME, split=split, index=i, params=params))
     return tuple(tasks)
 

@@ -28,7 +28,7 @@ in one frame walks 120° away from it in another, so a shared policy's gradients
 different groups pull the same output in directions 120° apart (conflict).
 
 Parameters: `goal_x`, `goal_y`, `rotation_deg` (120·g), all in `param_ranges`, and `group` (kept
-out of `param_ranges`, like nav2d's `sector`). `param_ranges` gives rotation the range (0, 240) and
+out of `param_ranges`, like nav2d's). `param_ranges` gives rotation the range (0, 240) and
 the goals the arena's range (-2, 2): normalised, tasks of different groups are at least 0.5 apart in
 rotation, while two goals of the disc are at most 0.6 / 4 = 0.15 apart per coordinate, so
 `nearest_source` always routes a target task to a source task of its own group (when the source
@@ -54,7 +54,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.wrappers import TimeLimit
 
-from pgxlib.tasks.base import Task, TaskFamily, build_family
+from pgxlib.tasks.base import Task, TaskFamily, build_family, design_groups
 
 NAME = "planted"
 MAX_EPISODE_STEPS = 50
@@ -144,8 +144,7 @@ def sample_planted(split: str, n: int, rng: np.random.Generator) -> tuple[Task, 
 
 def planted_labels(family: TaskFamily) -> np.ndarray:
     """The planted group of each source task of `family`, int [n], numbered by first appearance."""
-    first: dict[int, int] = {}
-    return np.array([first.setdefault(int(t.param("group")), len(first)) for t in family.source], dtype=np.int64)
+    return design_groups(family)
 
 
 def make(n_tasks: int = 10, seed: int = 0, n_target: int = 50) -> TaskFamily:
