@@ -47,9 +47,11 @@ class Chapter:
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("walkthrough", every_profile({"family": "cartpole"}), "walkthrough"),
     Chapter("main_results", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "seeds": [0, 1]}, {"family": "nav2d", "seeds": [0, 1]})), "main_results"),
-    Chapter("ablations", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations"),
+    Chapter("ablations", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations"),
     Chapter("ablations_overview"),
     Chapter("adaptation", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "inner_lrs": [0.02, 0.05], "inner_updates": [1, 2]},)), "adaptation"),
+    Chapter("structure", every_profile(*({"family": f} for f in ("planted", "nav2d", "cartpole", "lunarlander")),
+                                       smoke=({"family": "planted"},)), "structure"),
     Chapter("lambda_sweep", every_profile({"family": "planted"}, {"family": "cartpole"}, {"family": "nav2d"},
                                           smoke=({"family": "planted", "l2s": [0.01, 1.0]},)), "lambda_sweep"),
     Chapter("speedup", every_profile({"family": "lunarlander"}, {"family": "cartpole"}, {"family": "nav2d"}, {"family": "planted"}, smoke=({"family": "cartpole", "depths": [2]},)), "speedup"),

@@ -1,0 +1,200 @@
+"""Does a family have a stable task-affinity structure? The noise ceiling against θ*'s and fine-tuning's budgets.
+
+The measured truth of the speedup chapter (θ* fine-tuned by PPO on each of m random subsets S_l, every task of
+S_l scored by rollout return) is only evidence when it is reproducible. Here it is measured r times with
+independent fine-tuning and evaluation seeds (`speedup.finetune_subsets`, repeat r), each repeat clustered with
+the same SDP (k of the profile), and the NOISE CEILING is their agreement: the mean pairwise NMI of the r
+clusterings and the mean pairwise correlation of their normalised affinities. A family whose ceiling stays
+near the NMI of random partitions has no stable affinity structure at that budget: no estimator can be checked
+on it and no grouping can beat another by much.
+
+Two sweeps, method-agnostic (nothing of PolicyGradEx's estimate is used):
+
+- META: θ* trained for each budget of `meta_steps` (environment steps per task, the profile's meta-training
+  otherwise), then fine-tuned with `finetune_steps[0]` steps per task. The affinity lives in the gradient θ*
+  leaves: a θ* that already solves every task leaves none, and fine-tuning it on any subset is a seed-driven
+  random walk. θ*'s return is shown normalised, 0 = the untrained policy, 1 = the θ* of the largest budget.
+- FINE-TUNING: the profile's own θ*, fine-tuned with each budget of `finetune_steps`: where the ceiling
+  stops rising.
+
+Where the family was designed with groups (`pgxlib.tasks.design_groups`), the NMI of the repeats' mean truth
+with those groups is reported too.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from pgxlib.analysis.speedup import noise_ceiling, random_nmi_floor
+from pgxlib.cluster import nmi
+from pgxlib.config import (
+    MAX_STEPS_PER_TASK,
+    MAX_SUBSETS,
+    ConfigError,
+    check_int,
+    check_int_list,
+    pipeline_config,
+    progress_default,
+    to_dict,
+)
+from pgxlib.estimate.affinity import compute_affinity, sample_subsets
+from pgxlib.evaluate import evaluate_policy
+from pgxlib.experiments.speedup import BUDGET, finetune_config, finetune_subsets
+from pgxlib.nets import get_device
+from pgxlib.pipeline import cluster, new_policy, shared_meta_policy
+from pgxlib.tasks import design_groups, make_family
+
+PARAMETERS: dict[str, Any] = {"meta_steps": None, "finetune_steps": None, "repeats": 3, "n_subsets": None,
+                              "n_jobs": 2}
+EXPECTED_KEYS = ("metrics.meta_sweep", "metrics.finetune_sweep", "metrics.ceiling", "metrics.random_nmi",
+                 "metrics.plateau_finetune_steps", "arrays.members")
+
+META_GRID = {"smoke": (128,), "default": (5_000, 15_000, 50_000)}
+"""Meta-training budgets (steps per task) swept when `meta_steps` is None; the profile's own is added."""
+FINETUNE_GRID = {"smoke": (128, 256), "default": (2_048, 4_096, 16_384)}
+"""Fine-tuning budgets (steps per task) swept when `finetune_steps` is None. The meta sweep and the headline
+ceiling use the speedup chapter's budget (`speedup.BUDGET`) when it is in the grid, else the first."""
+PLATEAU_TOL = 0.05
+"""The fine-tuning budget where the ceiling stops rising: the smallest whose ceiling NMI is within this of the
+sweep's best."""
+RANDOM_DRAWS = 100
+MAX_GRID = 8
+
+
+def _grid(name: str, values, profile: str, default: dict, lo: int) -> list[int]:
+    if values is None:
+        values = default.get(profile, default["smoke"])
+    check_int_list(name, values, lo, MAX_STEPS_PER_TASK)
+    if not 0 < len(values) <= MAX_GRID or len(set(values)) != len(values):
+        raise ConfigError(f"invalid {name}={values!r}: allowed 1..{MAX_GRID} distinct step counts")
+    return [int(v) for v in values]
+
+
+def grids(profile: str, family: str, seed: int, meta_steps, finetune_steps) -> tuple[list[int], list[int], int]:
+    """(meta budgets incl. the profile's own, sorted; fine-tuning budgets; the profile's meta budget)."""
+    cfg = pipeline_config(profile, family, seed=seed)
+    own = cfg.meta_ppo.steps_per_task
+    metas = sorted({*_grid("meta_steps", meta_steps, profile, META_GRID, cfg.meta_ppo.steps_per_iteration), own})
+    fine = sorted(_grid("finetune_steps", finetune_steps, profile, FINETUNE_GRID, cfg.group_ppo.steps_per_iteration))
+    return metas, fine, own
+
+
+def n_subsets_of(profile: str, family: str, seed: int, n_subsets) -> int:
+    cfg = pipeline_config(profile, family, seed=seed)
+    return int(n_subsets if n_subsets is not None
+               else BUDGET.get(profile, {}).get("n_subsets", cfg.affinity.n_subsets))
+
+
+def check(profile: str, family: str, seed: int, meta_steps=None, finetune_steps=None, repeats=3, n_subsets=None,
+          n_jobs=2) -> None:
+    check_int("repeats", repeats, 2, 10)
+    check_int("n_jobs", n_jobs, 1, 64)
+    if n_subsets is not None:
+        check_int("n_subsets", n_subsets, 2, MAX_SUBSETS)
+    grids(profile, family, seed, meta_steps, finetune_steps)
+
+
+def _clustered(members: np.ndarray, scores: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
+    aff = compute_affinity(members, scores, cfg.affinity.normalization)
+    return aff.normalized, cluster(aff, cfg)[0]
+
+
+def ceiling_row(members: np.ndarray, repeats: list[np.ndarray], theta_returns: np.ndarray, cfg,
+                groups: np.ndarray | None) -> dict:
+    """The noise ceiling of r repeated measurements `repeats` ([m, n] returns, NaN off the subsets each), the
+    gain of fine-tuning over θ* (`theta_returns` [n]) and, with designed `groups`, their recovery."""
+    clustered = [_clustered(members, s, cfg) for s in repeats]
+    ceiling = noise_ceiling([lab for _, lab in clustered], [aff for aff, _ in clustered])
+    mean_scores = np.mean(repeats, axis=0)
+    _, mean_labels = _clustered(members, mean_scores, cfg)
+    gain = np.nanmean(mean_scores - theta_returns[None, :], axis=0)
+    row = {"noise_ceiling_nmi": ceiling["noise_ceiling_nmi"],
+           "noise_ceiling_affinity_corr": (float(ceiling["noise_ceiling_affinity_corr"])
+                                           if np.isfinite(ceiling["noise_ceiling_affinity_corr"]) else None),
+           "pairs_nmi": ceiling["pairs_nmi"],
+           "finetune_gain": float(np.mean(gain)), "finetune_gain_per_task": gain.tolist(),
+           "labels_mean_truth": mean_labels.tolist()}
+    if groups is not None:
+        row["design_nmi"] = nmi(mean_labels, groups)
+        row["design_nmi_per_repeat"] = [nmi(lab, groups) for _, lab in clustered]
+    return row
+
+
+def compute(profile: str, family: str, seed: int, cache, meta_steps=None, finetune_steps=None, repeats=3,
+            n_subsets=None, n_jobs=2) -> dict:
+    """Both sweeps in this process on one torch thread (as each fine-tuning worker)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _compute(profile, family, seed, cache, meta_steps, finetune_steps, int(repeats), n_subsets,
+                        int(n_jobs))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _compute(profile, family, seed, cache, meta_steps, finetune_steps, repeats, n_subsets, n_jobs) -> dict:
+    progress = progress_default()
+    metas, fines, own = grids(profile, family, seed, meta_steps, finetune_steps)
+    m = n_subsets_of(profile, family, seed, n_subsets)
+    base = pipeline_config(profile, family, seed=seed, n_subsets=m)
+    device = get_device(base.device)
+    fam = make_family(base.family, base.n_tasks, base.seed)
+    groups = design_groups(fam)
+    members = sample_subsets(fam.n_tasks, m, base.affinity.subset_size, base.affinity.seed + base.seed)
+    episodes, eval_seed = base.evaluation.episodes, base.seed + 5_003
+
+    def evaluate(policy) -> np.ndarray:
+        ev = evaluate_policy(policy, fam, list(fam.source), list(range(fam.n_tasks)), episodes, eval_seed,
+                             base.evaluation.deterministic, device)
+        return torch.as_tensor(np.asarray(ev.mean_return, dtype=float))
+
+    untrained = cache.get_or_compute("untrained", lambda: {"returns": evaluate(new_policy(fam, base, base.seed,
+                                                                                          device))})["returns"].numpy()
+    stage_times: dict[str, float] = {}
+
+    def measure(meta: int, fine: int) -> dict:
+        cfg = pipeline_config(profile, family, seed=seed, n_subsets=m, meta_steps=meta)
+        policy, _, meta_seconds = shared_meta_policy(fam, cfg, device, progress)
+        stage_times[f"meta_train_{meta}"] = meta_seconds
+        theta = cache.get_or_compute(f"theta-{meta}", lambda: {"returns": evaluate(policy)})["returns"].numpy()
+        state = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
+        ppo = finetune_config(cfg, fine)
+        reps = [cache.get_or_compute(f"measured-{meta}-{fine}-r{r}",
+                                     lambda r=r: {"returns": torch.as_tensor(finetune_subsets(
+                                         fam, cfg, state, members, ppo, n_jobs, progress, r)["returns"])})["returns"]
+                .numpy() for r in range(repeats)]
+        row = ceiling_row(members, reps, theta, cfg, groups)
+        return {"meta_steps": meta, "finetune_steps": fine, "theta_return": float(np.mean(theta)),
+                "theta_returns": theta.tolist(), **row}
+
+    target = BUDGET.get(profile, {}).get("finetune_steps")
+    sweep_fine = target if target in fines else fines[0]
+    meta_rows = [measure(b, sweep_fine) for b in metas]
+    top = meta_rows[-1]["theta_return"]
+    for row in meta_rows:
+        span = top - float(np.mean(untrained))
+        row["theta_return_normalised"] = (row["theta_return"] - float(np.mean(untrained))) / span if span else None
+    fine_rows = [next(r for r in meta_rows if r["meta_steps"] == own) if f == sweep_fine else measure(own, f)
+                 for f in fines]
+    best = max(r["noise_ceiling_nmi"] for r in fine_rows)
+    plateau = next(r["finetune_steps"] for r in fine_rows if r["noise_ceiling_nmi"] >= best - PLATEAU_TOL)
+    headline = next(r for r in fine_rows if r["finetune_steps"] == sweep_fine)
+    floor, floor_std = random_nmi_floor(np.asarray(headline["labels_mean_truth"]), base.cluster.k, RANDOM_DRAWS,
+                                        seed)
+    metrics = {
+        "family": family, "k": base.cluster.k, "repeats": repeats, "n_subsets": int(len(members)),
+        "subset_size": base.affinity.subset_size, "eval_episodes": episodes,
+        "profile_meta_steps": own, "meta_sweep": meta_rows, "finetune_sweep": fine_rows,
+        "ceiling": {key: headline.get(key) for key in ("meta_steps", "finetune_steps", "noise_ceiling_nmi",
+                                                       "noise_ceiling_affinity_corr", "design_nmi")},
+        "random_nmi": floor, "random_nmi_std": floor_std,
+        "untrained_return": float(np.mean(untrained)),
+        "plateau_finetune_steps": plateau, "plateau_tol": PLATEAU_TOL,
+        "has_design_groups": groups is not None,
+        "design_groups": None if groups is None else groups.tolist(),
+    }
+    return {"metrics": metrics, "arrays": {"members": members.astype(np.int8)}, "stage_times": stage_times,
+            "config": {**to_dict(base), "experiment": {"meta_steps": metas, "finetune_steps": fines,
+                                                       "repeats": repeats, "n_subsets": m, "n_jobs": n_jobs}}}

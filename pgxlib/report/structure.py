@@ -1,0 +1,88 @@
+"""The structure chapter: a family's noise ceiling against θ*'s and fine-tuning's budgets, as tables, a
+figure and the sentence that labels the family."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+STABLE_CEILING = 0.8
+"""A family has a stable affinity structure at its budget when its noise ceiling NMI reaches this."""
+
+COLUMNS = {"theta_return": "θ* return", "theta_return_normalised": "θ* return (0 untrained, 1 best)",
+           "finetune_gain": "gain of fine-tuning", "noise_ceiling_nmi": "ceiling NMI",
+           "noise_ceiling_affinity_corr": "ceiling affinity corr.", "design_nmi": "truth vs designed groups (NMI)"}
+
+
+def _table(rows: list[Mapping[str, Any]], index: str, label: str):
+    import pandas as pd
+
+    out = [{label: f"{r[index]:,}", **{name: r.get(key) for key, name in COLUMNS.items() if key in r}} for r in rows]
+    return pd.DataFrame(out).set_index(label).round(3)
+
+
+def meta_table(metrics: Mapping[str, Any]):
+    """One row per meta-training budget (θ* steps per task), at the headline fine-tuning budget."""
+    return _table(metrics["meta_sweep"], "meta_steps", "θ* steps per task")
+
+
+def finetune_table(metrics: Mapping[str, Any]):
+    """One row per fine-tuning budget (steps per task), from the profile's θ*."""
+    return _table(metrics["finetune_sweep"], "finetune_steps", "fine-tuning steps per task")
+
+
+def sweep_figure(metrics: Mapping[str, Any]) -> plt.Figure:
+    """Two panels: the ceiling (NMI and affinity correlation) against θ*'s budget, with θ*'s normalised
+    return, and against the fine-tuning budget; the NMI of random partitions as a band."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    floor, band = metrics["random_nmi"], metrics["random_nmi_std"]
+    for ax, rows, key, xlabel in ((axes[0], metrics["meta_sweep"], "meta_steps", "θ* steps per task"),
+                                  (axes[1], metrics["finetune_sweep"], "finetune_steps",
+                                   "fine-tuning steps per task")):
+        x = np.array([r[key] for r in rows], dtype=float)
+        ax.semilogx(x, [r["noise_ceiling_nmi"] for r in rows], "o-", label="ceiling NMI")
+        corr = [np.nan if r["noise_ceiling_affinity_corr"] is None else r["noise_ceiling_affinity_corr"] for r in rows]
+        ax.semilogx(x, corr, "s--", label="ceiling affinity corr.")
+        if "design_nmi" in rows[0]:
+            ax.semilogx(x, [r["design_nmi"] for r in rows], "^:", label="truth vs designed groups")
+        if key == "meta_steps":
+            ax.semilogx(x, [np.nan if r.get("theta_return_normalised") is None else r["theta_return_normalised"]
+                            for r in rows], "d-.", color="grey", label="θ* return (normalised)")
+        ax.axhspan(floor - band, floor + band, color="C7", alpha=0.25, label="random partitions (NMI)")
+        ax.axhline(STABLE_CEILING, color="k", lw=0.8, ls=":")
+        ax.set(xlabel=xlabel, ylim=(-0.2, 1.05))
+        ax.tick_params(labelsize=10)
+    axes[0].axvline(metrics["profile_meta_steps"], color="C3", lw=0.8)
+    axes[0].set_title(f"{metrics['family']}: against θ*'s budget")
+    axes[1].set_title("against the fine-tuning budget (profile's θ*)")
+    axes[0].legend(fontsize=9, loc="lower left")
+    return fig
+
+
+def verdict(metrics: Mapping[str, Any]) -> str:
+    """"stable" when the headline ceiling reaches `STABLE_CEILING`, else "none at this budget"."""
+    return "stable" if metrics["ceiling"]["noise_ceiling_nmi"] >= STABLE_CEILING else "none at this budget"
+
+
+def label_sentence(metrics: Mapping[str, Any]) -> str:
+    """The family's label, with the figures it rests on."""
+    c = metrics["ceiling"]
+    head = (f"At the profile's budget (θ* {c['meta_steps']:,} steps per task, fine-tuning {c['finetune_steps']:,}), "
+            f"{metrics['repeats']} independent measurements of the truth agree with NMI {c['noise_ceiling_nmi']:.2f} "
+            f"(random partitions {metrics['random_nmi']:.2f} ± {metrics['random_nmi_std']:.2f}); their affinities "
+            "correlate " + ("—" if c["noise_ceiling_affinity_corr"] is None
+                            else f"{c['noise_ceiling_affinity_corr']:.2f}") + ". ")
+    if c.get("design_nmi") is not None:
+        head += f"The mean truth groups the tasks as designed with NMI {c['design_nmi']:.2f}. "
+    if verdict(metrics) == "stable":
+        return head + (f"**{metrics['family']} has a stable affinity structure at this budget** (ceiling ≥ "
+                       f"{STABLE_CEILING}): an estimator can be checked against it.")
+    return head + (f"**{metrics['family']} has no stable affinity structure at this budget** (ceiling < "
+                   f"{STABLE_CEILING}): agreement with its truth below the ceiling is not evidence either way.")
+
+
+def plateau_sentence(metrics: Mapping[str, Any]) -> str:
+    """Where the ceiling stops rising with the fine-tuning budget."""
+    return (f"The ceiling stops rising (within {metrics['plateau_tol']:.2f} NMI of the sweep's best) at "
+            f"{metrics['plateau_finetune_steps']:,} fine-tuning steps per task.")

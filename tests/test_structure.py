@@ -1,0 +1,73 @@
+"""The structure experiment: the noise ceiling of a family's truth against θ*'s and fine-tuning's budgets."""
+import numpy as np
+import pytest
+
+from pgxlib.config import ConfigError, pipeline_config
+from pgxlib.estimate.affinity import sample_subsets
+from pgxlib.experiments import run_experiment
+from pgxlib.experiments import structure as exp
+from pgxlib.report import structure as report
+
+
+def _members(n=9, m=40, size=3, seed=0):
+    return sample_subsets(n, m, size, seed)
+
+
+def _repeat(members, groups, noise, seed, signal=1.0):
+    """Scores with a planted structure: a task gains `signal` per member of its own group, loses it per
+    member of another; plus Gaussian noise of std `noise`."""
+    rng = np.random.default_rng(seed)
+    same = (groups[:, None] == groups[None, :]).astype(float) * 2 - 1
+    scores = np.where(members, (members @ same) * signal + rng.normal(0, noise, members.shape), np.nan)
+    return scores
+
+
+def test_ceiling_row_on_planted_and_on_pure_noise():
+    cfg = pipeline_config("smoke", "planted", k=3)
+    groups = np.repeat(np.arange(3), 3)
+    members = _members()
+    theta = np.zeros(9)
+    clean = exp.ceiling_row(members, [_repeat(members, groups, 0.1, s) for s in range(3)], theta, cfg, groups)
+    assert clean["noise_ceiling_nmi"] == pytest.approx(1.0) and clean["design_nmi"] == pytest.approx(1.0)
+    assert clean["noise_ceiling_affinity_corr"] > 0.9 and len(clean["pairs_nmi"]) == 3
+    noise = exp.ceiling_row(members, [_repeat(members, groups, 1.0, s, signal=0.0) for s in range(3)], theta, cfg,
+                            groups)
+    assert noise["noise_ceiling_nmi"] < 0.6 and abs(noise["noise_ceiling_affinity_corr"]) < 0.3
+    gain = exp.ceiling_row(members, [_repeat(members, groups, 0.0, 0) + 2.0] * 2, theta - 1.0, cfg, None)
+    assert "design_nmi" not in gain
+    expected = np.nanmean(_repeat(members, groups, 0.0, 0) + 3.0, axis=0)
+    np.testing.assert_allclose(gain["finetune_gain_per_task"], expected)
+
+
+@pytest.mark.parametrize("params, names", [
+    ({"repeats": 1}, ["repeats", "2..10"]),
+    ({"meta_steps": []}, ["meta_steps"]),
+    ({"meta_steps": [256, 256]}, ["meta_steps", "distinct"]),
+    ({"finetune_steps": [1]}, ["finetune_steps", "128"]),
+    ({"n_subsets": 1}, ["n_subsets"]),
+])
+def test_check_rejects_bad_parameters(store, params, names):
+    with pytest.raises(ConfigError) as err:
+        run_experiment("structure", "smoke", "planted", **params)
+    msg = str(err.value)
+    assert len(msg.splitlines()) == 1
+    for name in names:
+        assert name in msg, msg
+
+
+@pytest.mark.slow
+def test_smoke_run_sweeps_both_budgets(store):
+    res = run_experiment("structure", "smoke", "planted", repeats=2)
+    for key in exp.EXPECTED_KEYS:
+        assert res.has(key), key
+    m = res.metrics
+    own = pipeline_config("smoke", "planted").meta_ppo.steps_per_task
+    assert [r["meta_steps"] for r in m["meta_sweep"]] == sorted({*exp.META_GRID["smoke"], own})
+    assert [r["finetune_steps"] for r in m["finetune_sweep"]] == list(exp.FINETUNE_GRID["smoke"])
+    assert m["meta_sweep"][-1]["theta_return_normalised"] == pytest.approx(1.0)
+    assert m["has_design_groups"] and "design_nmi" in m["ceiling"]
+    assert m["plateau_finetune_steps"] in exp.FINETUNE_GRID["smoke"]
+    assert len(sorted(store.rglob("measured-*-r*.pt"))) == 2 * (len(m["meta_sweep"]) + len(m["finetune_sweep"]) - 1)
+    assert report.verdict(m) in ("stable", "none at this budget")
+    assert m["family"] in report.label_sentence(m)
+    report.sweep_figure(m)
