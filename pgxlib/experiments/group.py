@@ -8,6 +8,7 @@ import numpy as np
 from pgxlib.cluster import groups_from_labels, nmi
 from pgxlib.config import pipeline_config
 from pgxlib.pipeline import PipelineResult, run_policygradex
+from pgxlib.tasks import design_groups
 
 PARAMETERS: dict[str, Any] = {"k": None, "overrides": {}}
 EXPECTED_KEYS = ("metrics.groups", "metrics.labels", "metrics.affinity", "metrics.meta_return",
@@ -52,11 +53,10 @@ def summary_metrics(res: PipelineResult) -> dict[str, Any]:
     }
     if res.groups:
         out["group_return"] = res.grouped_returns().tolist()
-    if res.family.name == "planted":
-        from pgxlib.tasks.planted import planted_labels
-
-        out["planted_groups"] = groups_from_labels(planted_labels(res.family))
-        out["planted_nmi"] = nmi(res.labels, planted_labels(res.family))
+    designed = design_groups(res.family)
+    if designed is not None:  # the groups the family was built with ("planted" in them)
+        out["planted_groups"] = groups_from_labels(designed)
+        out["planted_nmi"] = nmi(res.labels, designed)
     if res.family.has_success:
         out["meta_success"] = res.meta_eval.success.tolist()
         if res.groups:

@@ -8,8 +8,9 @@ of the profile are fitted from the same gradient features, and we record:
 - how linear the fitted directions are: the first-order error of log π at the applied step (1% of ‖θ*‖),
   by our definition and by the authors' (`pgxlib.analysis.first_order`), on the subset's held-out data;
 - the direction: the cosine of ŵ_S with the subset's summed projected policy gradient Σ_t Â_t g̃_t;
-- what the grouping becomes: the affinity, the SDP groups and, on `planted`, their NMI with the planted
-  groups and the mean affinity within and across them; and the same grouping under the other affinity
+- what the grouping becomes: the affinity, the SDP groups and, where the family has designed groups
+  (`pgxlib.tasks.design_groups`), their NMI with those groups and the mean affinity within and across
+  them; and the same grouping under the other affinity
   normalisation (ours z-scores rows of the averaged matrix, the authors' code z-scores each task's scores
   over its subsets first), with the NMI between the two.
 
@@ -36,6 +37,7 @@ from pgxlib.methods import stored_features
 from pgxlib.nets import actor_params, flat_params
 from pgxlib.pipeline import cluster, run_policygradex
 from pgxlib.store.cache import StageView
+from pgxlib.tasks import design_groups
 from pgxlib.transitions import Rollout, standardize_per_task
 
 PARAMETERS: dict[str, Any] = {"l2s": [1e-4, 1e-3, 1e-2, 1e-1, 1.0]}
@@ -100,10 +102,8 @@ def compute(profile: str, family: str, seed: int, cache, l2s=()) -> dict:
         res = run_policygradex(apply_overrides(cfg, {"l2": lam}), cache=view, progress=progress,
                                train_groups_too=False)
         stage_times.update({f"l2={lam:g} {k}": v for k, v in res.stage_times.items()})
-        if planted is None and family == "planted":
-            from pgxlib.tasks.planted import planted_labels
-
-            planted = planted_labels(res.family)
+        if planted is None:
+            planted = design_groups(res.family)
         features = stored_features(view)
         rollout = Rollout(**view.get_or_compute("features", _missing)["rollout"])
         fit = SurrogateFit(**view.get_or_compute("surrogate", _missing)["fit"])

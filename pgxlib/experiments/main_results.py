@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from pgxlib.analysis.stats import finite_mean, seed_summary
-from pgxlib.cluster import gradient_similarity_labels, random_grouping
+from pgxlib.cluster import gradient_similarity_labels, nmi, random_grouping
 from pgxlib.config import (
     MAX_TASKS,
     apply_overrides,
@@ -34,6 +34,7 @@ from pgxlib.methods import ARCH_OF_METHOD, METHOD_NAMES, cached_meta_rl, stored_
 from pgxlib.nets import get_device
 from pgxlib.pipeline import run_policygradex, shared_meta_policy
 from pgxlib.store.cache import StageView
+from pgxlib.tasks import design_groups, make_family
 
 PARAMETERS: dict[str, Any] = {"seeds": [0, 1, 2], "k": None}
 EXPECTED_KEYS = (*(f"metrics.methods.{m}.mean" for m in METHOD_NAMES),
@@ -71,6 +72,16 @@ def protocol_text(cfg) -> str:
 def task_param_matrix(family, tasks) -> np.ndarray:
     """Raw task parameters [len(tasks), n_params] in the order of `family.param_ranges`."""
     return np.array([[float(t.param(k)) for k in family.param_ranges] for t in tasks], dtype=float)
+
+
+def design_nmi(cfgs, runs) -> dict[str, list[float]] | None:
+    """Per grouping method, the NMI of its groups with the family's designed groups on each seed (None when
+    the family has none, `pgxlib.tasks.design_groups`)."""
+    designed = [design_groups(make_family(c.family, c.n_tasks, c.seed)) for c in cfgs]
+    if any(d is None for d in designed):
+        return None
+    grouping = ("random_grouping", "gradient_similarity_grouping", "policygradex")
+    return {m: [nmi(r["runs"][m]["labels"], d) for r, d in zip(runs, designed)] for m in grouping}
 
 
 def run_seed(cfg, cache, progress: bool) -> dict[str, Any]:
@@ -157,6 +168,7 @@ def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
                    "n_targets": cfg0.meta_rl.n_targets, "assign": cfg0.meta_rl.assign,
                    "episodes_per_target": cfg0.meta_rl.episodes},
         "groups": {m: [r["runs"][m]["groups"] for r in runs] for m in METHOD_NAMES},
+        "design_nmi": design_nmi(cfgs, runs),
         "per_seed": [{"seed": r["seed"], "after": {m: finite_mean(r["runs"][m]["after"]) for m in METHOD_NAMES},
                       "before": {m: finite_mean(r["runs"][m]["before"]) for m in METHOD_NAMES}} for r in runs],
         "start_seconds": [r["start_seconds"] for r in runs],
