@@ -444,8 +444,9 @@ class AffinityConfig:
     """Random task subsets m (count, 1..`MAX_SUBSETS`)."""
     subset_size: int = 4
     """Tasks per subset (2..`MAX_TASKS`, and at most n_tasks)."""
-    score: str = "logistic"
-    """How f̂_i(S) is scored: one of `SCORES`."""
+    score: str = "rollout"
+    """How f̂_i(S) is scored: one of `SCORES`. Rollout return by default: the evaluator of the truth too,
+    applied to θ̂_S (the method chapter gives the rule that chose it)."""
     seed: int = 0
     """Seed of the subset draw, added to the run seed (0..`MAX_SEED`)."""
     normalization: str = "row_zscore"
@@ -633,7 +634,7 @@ PROFILE_TABLE: dict[str, dict[str, dict[str, Any]]] = {
                     "group_ppo.num_envs": 2, "group_ppo.rollout_len": 100, "group_ppo.gamma": 0.9,
                     "features.steps_per_task": 512, "evaluation.episodes": 3, "maml.steps_per_task": 1_200,
                     "maml.num_envs": 2, "maml.rollout_len": 100, "maml.gamma": 0.9, "meta_rl.episodes": 1},
-        "nav2d": {**_DEFAULT_COMMON, "meta_ppo.steps_per_task": 50_000, "group_ppo.steps_per_task": 20_000,
+        "nav2d": {**_DEFAULT_COMMON, "meta_ppo.steps_per_task": 15_000, "group_ppo.steps_per_task": 20_000,
                   "features.steps_per_task": 2048},
         # θ* is stopped early on purpose: the task affinity lives in the gradient θ* leaves, and a θ* that
         # solves every task leaves none (see pgxlib/tasks/planted.py).
