@@ -34,7 +34,7 @@ force = False
 # %%
 from IPython.display import Markdown, display
 
-from pgxlib.experiments import run_experiment
+from pgxlib.experiments import find_result, run_experiment
 from pgxlib.report import structure as report
 from pgxlib.store.provenance import provenance_markdown
 
@@ -44,6 +44,8 @@ display(Markdown(provenance_markdown(res)))
 display(Markdown(f"**Budget.** {m['repeats']} repeats of the truth; {m['n_subsets']} subsets of "
                  f"{m['subset_size']} tasks; {m['eval_episodes']} evaluation episodes per task; k = {m['k']}."))
 display(Markdown(report.label_sentence(m)))
+rule = res if family == report.RULE_FAMILY else find_result("structure", profile, report.RULE_FAMILY, seed=seed)
+display(Markdown(report.rule_sentence(m, None if rule is None else rule.metrics)))
 
 # %%
 report.sweep_figure(m);

@@ -71,3 +71,21 @@ def test_smoke_run_sweeps_both_budgets(store):
     assert report.verdict(m) in ("stable", "none at this budget")
     assert m["family"] in report.label_sentence(m)
     report.sweep_figure(m)
+
+
+def _sweep(family, rows, own):
+    return {"family": family, "profile_meta_steps": own,
+            "meta_sweep": [{"meta_steps": b, "noise_ceiling_nmi": c, "noise_ceiling_affinity_corr": 0.5,
+                            "theta_return_normalised": r} for b, c, r in rows]}
+
+
+def test_theta_budget_rule_reads_planted_and_picks_the_closest_share():
+    planted = _sweep("planted", [(5_000, 0.6, 0.5), (15_000, 1.0, 0.66), (50_000, 0.4, 1.0)], 15_000)
+    assert report.rule_target(planted) == pytest.approx(0.66)
+    other = _sweep("cartpole", [(5_000, 0.3, 0.2), (15_000, 0.5, 0.7), (50_000, 0.2, 1.0)], 50_000)
+    assert report.rule_choice(other, 0.66) == 15_000
+    text = report.rule_sentence(other, planted)
+    assert "15,000" in text and "profile uses 50,000" in text
+    following = _sweep("cartpole", [(5_000, 0.3, 0.2), (15_000, 0.5, 0.7), (50_000, 0.2, 1.0)], 15_000)
+    assert "profile's budget" in report.rule_sentence(following, planted)
+    assert "not stored" in report.rule_sentence(other, None)

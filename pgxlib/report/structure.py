@@ -86,3 +86,48 @@ def plateau_sentence(metrics: Mapping[str, Any]) -> str:
     """Where the ceiling stops rising with the fine-tuning budget."""
     return (f"The ceiling stops rising (within {metrics['plateau_tol']:.2f} NMI of the sweep's best) at "
             f"{metrics['plateau_finetune_steps']:,} fine-tuning steps per task.")
+
+
+RULE_FAMILY = "planted"
+"""The family the θ* budget rule is read off: the one whose structure is planted and reproducible."""
+RULE = ("θ* is meta-trained until its return has covered the same share of the way from the untrained policy "
+        f"to the sweep's longest-trained θ* as on `{RULE_FAMILY}` at the budget with the highest noise ceiling; "
+        "on every family, the budget of the sweep whose share is closest to it")
+
+
+def _best_row(metrics: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The meta-sweep row with the highest ceiling NMI (ties: affinity correlation, then the smaller budget)."""
+    def key(r):
+        corr = r["noise_ceiling_affinity_corr"]
+        return (r["noise_ceiling_nmi"], -1.0 if corr is None else corr, -r["meta_steps"])
+    return max(metrics["meta_sweep"], key=key)
+
+
+def rule_target(rule_metrics: Mapping[str, Any]) -> float | None:
+    """θ*'s normalised return at the highest-ceiling budget of the rule family's sweep."""
+    return _best_row(rule_metrics).get("theta_return_normalised")
+
+
+def rule_choice(metrics: Mapping[str, Any], target: float) -> int:
+    """The meta budget of `metrics`' sweep whose normalised θ* return is closest to `target`."""
+    rows = [r for r in metrics["meta_sweep"] if r.get("theta_return_normalised") is not None]
+    return int(min(rows, key=lambda r: (abs(r["theta_return_normalised"] - target), r["meta_steps"]))["meta_steps"])
+
+
+def rule_sentence(metrics: Mapping[str, Any], rule_metrics: Mapping[str, Any] | None) -> str:
+    """The θ* budget rule, what it picks on this family and whether the profile uses that."""
+    head = f"**Where θ* stops** ({RULE}). "
+    if rule_metrics is None:
+        return head + f"The `{RULE_FAMILY}` result it is read from is not stored yet."
+    target = rule_target(rule_metrics)
+    if target is None:
+        return head + f"The `{RULE_FAMILY}` sweep has no normalised return to read it from."
+    best = _best_row(rule_metrics)
+    chosen = rule_choice(metrics, target)
+    own = metrics["profile_meta_steps"]
+    text = (head + f"On `{RULE_FAMILY}` the highest ceiling ({best['noise_ceiling_nmi']:.2f}) is at "
+            f"{best['meta_steps']:,} steps per task, where θ* has covered {target:.0%} of the way; on "
+            f"{metrics['family']} the rule picks {chosen:,} steps per task")
+    if chosen == own:
+        return text + ", the profile's budget."
+    return text + f"; the profile uses {own:,} (it must follow the rule: recompute after changing it)."
