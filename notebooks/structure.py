@@ -47,6 +47,20 @@ display(Markdown(report.label_sentence(m)))
 rule = res if family == report.RULE_FAMILY else find_result("structure", profile, report.RULE_FAMILY, seed=seed)
 display(Markdown(report.rule_sentence(m, None if rule is None else rule.metrics)))
 
+# %% [markdown]
+# ## All families
+
+# %%
+from pgxlib.book import chapter_runs
+
+families = [run["family"] for run in chapter_runs("structure", profile)]
+stored = {f: (res if f == family else find_result("structure", profile, f, seed=seed)) for f in families}
+report.overview_table({f: None if r is None else r.metrics for f, r in stored.items()},
+                      None if rule is None else rule.metrics)
+
+# %% [markdown]
+# ## This family
+
 # %%
 report.sweep_figure(m);
 

@@ -89,3 +89,12 @@ def test_theta_budget_rule_reads_planted_and_picks_the_closest_share():
     following = _sweep("cartpole", [(5_000, 0.3, 0.2), (15_000, 0.5, 0.7), (50_000, 0.2, 1.0)], 15_000)
     assert "profile's budget" in report.rule_sentence(following, planted)
     assert "not stored" in report.rule_sentence(other, None)
+
+
+def test_overview_table_labels_every_family():
+    planted = _sweep("planted", [(5_000, 0.6, 0.5), (15_000, 1.0, 0.66), (50_000, 0.4, 1.0)], 15_000)
+    planted.update({"ceiling": {"noise_ceiling_nmi": 1.0, "noise_ceiling_affinity_corr": 0.8}, "random_nmi": 0.3,
+                    "random_nmi_std": 0.1, "plateau_finetune_steps": 4096})
+    table = report.overview_table({"planted": planted, "cartpole": None}, planted)
+    assert table.loc["planted", "label"] == "stable" and table.loc["cartpole", "label"] == "not computed"
+    assert table.loc["planted", "θ* steps per task (rule)"] == "15,000"

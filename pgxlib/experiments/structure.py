@@ -53,7 +53,7 @@ EXPECTED_KEYS = ("metrics.meta_sweep", "metrics.finetune_sweep", "metrics.ceilin
 
 META_GRID = {"smoke": (128,), "default": (5_000, 15_000, 50_000)}
 """Meta-training budgets (steps per task) swept when `meta_steps` is None; the profile's own is added."""
-FINETUNE_GRID = {"smoke": (128, 256), "default": (2_048, 4_096, 16_384)}
+FINETUNE_GRID = {"smoke": (128, 256), "default": (2_048, 4_096, 8_192)}
 """Fine-tuning budgets (steps per task) swept when `finetune_steps` is None. The meta sweep and the headline
 ceiling use the speedup chapter's budget (`speedup.BUDGET`) when it is in the grid, else the first."""
 PLATEAU_TOL = 0.05

@@ -131,3 +131,25 @@ def rule_sentence(metrics: Mapping[str, Any], rule_metrics: Mapping[str, Any] | 
     if chosen == own:
         return text + ", the profile's budget."
     return text + f"; the profile uses {own:,} (it must follow the rule: recompute after changing it)."
+
+
+def overview_table(by_family: Mapping[str, Mapping[str, Any] | None], rule_metrics: Mapping[str, Any] | None):
+    """One row per family: the headline ceiling, the label, the designed-groups recovery and the θ* budget
+    (the profile's and the rule's). `by_family` maps a family to its stored metrics, None when not computed."""
+    import pandas as pd
+
+    target = None if rule_metrics is None else rule_target(rule_metrics)
+    rows = []
+    for family, m in by_family.items():
+        if m is None:
+            rows.append({"family": family, "label": "not computed"})
+            continue
+        c = m["ceiling"]
+        rows.append({"family": family, "ceiling NMI": c["noise_ceiling_nmi"],
+                     "ceiling affinity corr.": c["noise_ceiling_affinity_corr"],
+                     "random NMI": m["random_nmi"], "truth vs designed groups": c.get("design_nmi"),
+                     "label": "stable" if verdict(m) == "stable" else "no stable structure",
+                     "θ* steps per task (profile)": f"{m['profile_meta_steps']:,}",
+                     "θ* steps per task (rule)": "—" if target is None else f"{rule_choice(m, target):,}",
+                     "fine-tuning plateau": f"{m['plateau_finetune_steps']:,}"})
+    return pd.DataFrame(rows).set_index("family").round(2)
