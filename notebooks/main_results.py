@@ -73,8 +73,10 @@ report.main_bar_chart(m);
 
 # %% [markdown]
 # ## PolicyGradEx against each baseline
-# Difference of the means over seeds, relative gain 100·(ours − baseline)/|baseline|, and on how
-# many seeds PolicyGradEx scored higher (paired by seed: the same θ* and evaluation episodes).
+# Difference of the means over seeds, the same in units of the larger seed std of the two methods (returns
+# can be negative here, so a relative gain would mean nothing), and on how many seeds PolicyGradEx scored
+# higher (paired by seed: the same θ* and evaluation episodes). The paper's relative gain is on its own
+# positive returns.
 
 # %%
 report.improvements(m)
