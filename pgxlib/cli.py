@@ -3,6 +3,7 @@
     pgx run walkthrough --profile smoke -p family nav2d [-p seed 1] [-p k 3] [--force] [--out DIR]
     pgx book --profile {default,smoke} [--force] [--check] [--no-compute]
     pgx group --family cartpole --k 3 [--profile smoke] [--seed 0] [-p key value] [--force]
+    pgx glance [--profile default] [--readme]
     pgx golden [--accept]
 
 Every parameter is validated before anything runs; a bad one exits with code 2 and one line on
@@ -161,6 +162,22 @@ def cmd_group(args: argparse.Namespace) -> int:
         return 1
 
 
+def cmd_glance(args: argparse.Namespace) -> int:
+    """Print the results at a glance (`pgxlib.report.glance`), or write them into README.md."""
+    from pgxlib import experiments
+    from pgxlib.report.glance import glance_markdown, with_readme_block
+    from pgxlib.store.results import repo_root
+
+    if not args.readme:
+        print(glance_markdown(args.profile, experiments))
+        return 0
+    path = repo_root() / "README.md"
+    text = with_readme_block(path.read_text(encoding="utf-8"), glance_markdown(args.profile, experiments, status=False))
+    path.write_text(text, encoding="utf-8")
+    print(f"results at a glance ({args.profile}) written into {path.name}")
+    return 0
+
+
 def cmd_golden(args: argparse.Namespace) -> int:
     """Compare the stored smoke results with the committed golden values, or accept them."""
     from pgxlib.store import golden
@@ -238,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("-p", help="a config override, e.g. -p d 200 or -p meta_ppo.lr 1e-3 (repeatable)", **param)
     group.add_argument("--force", action="store_true", help="recompute even if a result is stored")
     group.set_defaults(func=cmd_group)
+
+    glance = sub.add_parser("glance", help="print the results at a glance (methods × families, five sentences)")
+    glance.add_argument("--profile", default="default", choices=("default", "smoke"))
+    glance.add_argument("--readme", action="store_true", help="write them into README.md (stale labels left out)")
+    glance.set_defaults(func=cmd_glance)
 
     gold = sub.add_parser("golden", help="compare the smoke results with the committed golden values")
     gold.add_argument("--profile", default="smoke", choices=("smoke",))
