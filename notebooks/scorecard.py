@@ -13,24 +13,13 @@
 # %% [markdown]
 # # Reproduction scorecard
 #
-# Every claim of the paper, family by family, beside the number we measured. The grid says at a glance
-# where we reproduce it; each cell links to the chapter run that measured it (hover for the reason). Below
-# it, the details per table of the paper, folded. Nothing here is computed: the scorecard reads the results
-# stored under `results/<profile>/`, and a claim without a stored result says so with the command that
-# measures it.
-#
-# **How a claim is judged** (`pgxlib.report.scorecard`). A number is reproduced when ours lies within a
-# tolerance stated on both sides: a magnitude within a factor of 2 of the paper's, an NMI within ± 0.1, an
-# error bound in [0, bound]. An order (PolicyGradEx above a baseline, k = 3 above k = 2) holds when our means
-# are in that order, and is *within seed noise* when the gap is within a seed std. Returns can be negative,
-# so orders of the ablations are measured in seed stds, and relative gains only where returns are positive.
-# A speedup counts only where the agreement it was bought with reaches the ground truth's noise ceiling with
-# a clearly positive rank correlation. A headline claim holds only if it holds on every family measured.
+# Every claim of the paper, family by family, beside the number we measured: each cell links to the chapter
+# run that measured it (hover for the reason). Nothing here is computed; how a claim is judged is below the grid.
 
 # %% tags=["parameters"]
 profile = "default"
 
-# %%
+# %% tags=["remove-input"]
 from IPython.display import HTML, Markdown, display
 
 from pgxlib import experiments
@@ -46,6 +35,16 @@ display(HTML(grid_html(card, link)))
 
 # %% [markdown]
 # ## Details per table of the paper
+#
+# **How a claim is judged** (`pgxlib.report.scorecard`). A number is reproduced when ours lies within a
+# tolerance stated on both sides: a magnitude within a factor of 2 of the paper's, an NMI within ± 0.1, an
+# error bound in [0, bound]. An order (PolicyGradEx above a baseline, k = 3 above k = 2) holds when our means
+# are in that order, and is *within seed noise* when the gap is within a seed std. Returns can be negative,
+# so the orders of the ablations are measured in seed stds, and relative gains only where returns are
+# positive. A speedup counts only where the agreement it was bought with reaches the ground truth's noise
+# ceiling with a clearly positive rank correlation. A headline claim holds only if it holds on every family
+# measured. The scorecard reads the results stored under `results/<profile>/`; a claim without a stored
+# result says so, with the command that measures it.
 
 # %%
 stale = stale_results(card)

@@ -187,9 +187,10 @@ def decorate(path: Path, suffix: str, box: str) -> None:
         if cell.cell_type != "code":
             continue
         tags = cell.metadata.setdefault("tags", [])
-        hide = "remove-cell" if {"parameters", "injected-parameters"} & set(tags) else "hide-input"
-        if hide not in tags:
-            tags.append(hide)
+        if {"parameters", "injected-parameters"} & set(tags):
+            tags.append("remove-cell")
+        elif not {"remove-cell", "remove-input", "hide-input", "hide-cell"} & set(tags):
+            tags.append("hide-input")
     nbformat.write(nb, path)
 
 
@@ -318,8 +319,8 @@ def missing_page(page: Page, profile: str) -> str:
     rebuild = "make book" if profile == "default" else f"pgx book --profile {profile}"
     return (f"# {_heading(page)}\n\n{reproduce_box(page, profile)}\n"
             f"```{{important}}\nThe `{profile}` result of this chapter ({run_label(page.params)}) is not stored, "
-            f"and this build does not start long computations on its own.\n"
-            f"Compute it with\n\n    {page.command}\n\nthen rebuild the book with `{rebuild}`.\n```\n")
+            f"and this build does not start long computations on its own. Compute it with the command above, then "
+            f"rebuild the book with `{rebuild}`.\n```\n")
 
 
 def unimplemented_page(page: Page) -> str:
@@ -453,7 +454,12 @@ def write_book_pages(pages: list[Page], profile: str, book_dir: Path) -> None:
     card = [p.name for p in pages if p.chapter.notebook == "scorecard"]
     link = (f"\nThe {{doc}}`reproduction scorecard </notebooks/{card[0]}>` judges every claim of the paper, family "
             "by family.\n" if card else "")
-    (out_dir / GLANCE_PAGE).write_text(glance_markdown(profile, experiments) + link, encoding="utf-8")
+    params: dict[str, dict[str, dict[str, Any]]] = {}
+    for page in pages:
+        if page.chapter.experiment and "family" in page.params:
+            rest = {k: v for k, v in page.params.items() if k != "family"}
+            params.setdefault(page.chapter.experiment, {}).setdefault(page.params["family"], rest)
+    (out_dir / GLANCE_PAGE).write_text(glance_markdown(profile, experiments, params=params) + link, encoding="utf-8")
     for chapter in _chapters(pages):
         runs = [p for p in pages if p.chapter is chapter]
         if len(runs) > 1:

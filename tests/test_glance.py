@@ -63,11 +63,11 @@ def test_glance_table_and_sentences_come_from_the_stored_results():
     rows = glance.collect("default", reg)
     table = glance.glance_table(rows)
     assert list(table.columns) == ["cartpole", "lunarlander", "highway", "nav2d", "planted", "metaworld"]
-    assert table.loc["PolicyGradEx", "cartpole"] == "120.0 ± 1.00 (159.2)"  # ours, then the paper's number
+    assert table.loc["PolicyGradEx", "cartpole"] == "120 ± 1 (159.2)"  # ours, then the paper's number
     assert table.loc["PolicyGradEx", "lunarlander"] == "– (82.8)"
-    assert table.loc["PolicyGradEx", "nav2d"] == "-10.0 ± 1.00"
-    assert table.loc["result", "nav2d"] == "stored 2026-11-20, commit abcdef1234, STALE"
-    assert table.loc["result", "lunarlander"] == "not stored"
+    assert table.loc["PolicyGradEx", "nav2d"] == "-10.0 ± 1"
+    assert table.loc["computed (commit)", "nav2d"] == "2026-11-20 abcdef1 STALE"
+    assert table.loc["computed (commit)", "lunarlander"] == "not stored"
     s = glance.sentences(rows, [])
     assert len(s) == 5
     assert "cartpole (+20 return against Multi-task training, 20.0 seed stds)" in s[0]
@@ -75,14 +75,14 @@ def test_glance_table_and_sentences_come_from_the_stored_results():
     assert "first beyond seed noise on 1 of 3 families" in s[2]
     assert "no stored main result" in s[4] and "nav2d are stale" in s[4]
     readme = glance.glance_markdown("default", reg, status=False)
-    assert "STALE" not in readme and "stale result" not in readme and "| PolicyGradEx | 120.0 ± 1.00 (159.2)" in readme
+    assert "STALE" not in readme and "stale result" not in readme and "| PolicyGradEx | 120 ± 1 (159.2)" in readme
 
 
 def test_glance_with_nothing_stored_says_so():
     rows = glance.collect("default", Registry({}))
     assert all(r.result is None for r in rows)
     assert "cannot say whether PolicyGradEx works" in glance.sentences(rows)[0]
-    assert (glance.glance_table(rows).loc["result"] == "not stored").all()
+    assert (glance.glance_table(rows).loc["computed (commit)"] == "not stored").all()
 
 
 def test_readme_glance_is_the_generated_one():

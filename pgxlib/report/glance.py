@@ -49,12 +49,11 @@ class Stored:
 
     @property
     def provenance(self) -> str:
-        """``stored 2026-11-24, commit 1a2b3c4d5e`` and ``, STALE`` for a result older than its code."""
+        """``2026-11-24 1a2b3c4`` (the date and commit of the run), with ``STALE`` for a result older than its code."""
         if self.result is None:
             return "not stored"
         r = self.result
-        return (f"stored {(r.timestamp or '?')[:10]}, commit {(r.commit or 'unknown')[:10]}"
-                + (", STALE" if r.stale else ""))
+        return f"{(r.timestamp or '?')[:10]} {(r.commit or 'unknown')[:7]}" + (" STALE" if r.stale else "")
 
 
 def _percent(family: str) -> bool:
@@ -64,17 +63,26 @@ def _percent(family: str) -> bool:
 
 
 def _num(v: float) -> str:
-    return f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+    """Three significant figures, without an exponent: 412, -48.4, 9.99."""
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
 
 
-def collect(profile: str, registry, experiment: str = "main_results",
-            families: Sequence[str] = FAMILIES) -> list[Stored]:
-    """One `Stored` per family of `families` (every family of `pgxlib.config.FAMILIES` by default)."""
+def _std(v: float) -> str:
+    """Two significant figures: 82, 8.7, 0.43."""
+    return f"{v:.0f}" if abs(v) >= 10 else f"{v:.2g}"
+
+
+def collect(profile: str, registry, experiment: str = "main_results", families: Sequence[str] = FAMILIES,
+            params: Mapping[str, Mapping[str, Any]] | None = None) -> list[Stored]:
+    """One `Stored` per family of `families` (every family of `pgxlib.config.FAMILIES` by default); `params`
+    maps a family to the experiment parameters its result was computed with (the defaults otherwise)."""
     out = []
     for family in families:
+        extra = dict((params or {}).get(family, {}))
+        seed = extra.pop("seed", 0)
         try:
-            result = registry.find_result(experiment, profile, family, 0)
-            command = registry.run_command(experiment, profile, family, 0)
+            result = registry.find_result(experiment, profile, family, seed, **extra)
+            command = registry.run_command(experiment, profile, family, seed, **extra)
         except ValueError as err:  # ConfigError, ResultError: an unreadable result is shown, not hidden
             result, command = None, f"pgx run {experiment} --profile {profile} -p family {family} ({err})"
         out.append(Stored(family, result, command))
@@ -92,7 +100,7 @@ def paper_value(method: str, family: str) -> float | None:
 
 def _cell(stored: Stored, method: str) -> str:
     e = stored.entry(method)
-    ours = "–" if e is None else f"{_num(e['mean'])} ± {_num(e['std'])}"
+    ours = "–" if e is None else f"{_num(e['mean'])} ± {_std(e['std'])}"
     theirs = paper_value(method, stored.family)
     if theirs is None:
         return ours
@@ -107,12 +115,12 @@ def shown(rows: Sequence[Stored]) -> list[Stored]:
 
 def glance_table(rows: Sequence[Stored]):
     """Methods × families: ours (mean ± std over seeds) with the paper's number in brackets; a last row
-    says where each column comes from (date, commit, STALE) or that it is not stored."""
+    says where each column comes from (date and commit, STALE) or that it is not stored."""
     import pandas as pd
 
     cols = shown(rows)
     body = {f"{s.family}": [_cell(s, m) for m in ROWS] + [s.provenance] for s in cols}
-    index = pd.Index([ROW_LABELS[m] for m in ROWS] + ["result"], name="method")
+    index = pd.Index([ROW_LABELS[m] for m in ROWS] + ["computed (commit)"], name="method")
     frame = pd.DataFrame(body, index=index)
     return frame[[c for c in frame.columns if (frame[c].iloc[:-1] != "–").any() or c in paper.FAMILY_COLUMNS]]
 
@@ -252,12 +260,14 @@ def why_sentence(speedups: Sequence[Stored]) -> str:
     return text + "."
 
 
-def glance_markdown(profile: str, registry, status: bool = True) -> str:
+def glance_markdown(profile: str, registry, status: bool = True,
+                    params: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> str:
     """The glance section as markdown: the table, its legend and the five sentences. With ``status=False``
     the STALE labels are left out (for the README, which names each result's commit instead; stale-ness
-    depends on the code checked out)."""
-    rows = collect(profile, registry)
-    speed = collect(profile, registry, "speedup")
+    depends on the code checked out). `params` maps an experiment to `collect`'s per-family parameters."""
+    params = params or {}
+    rows = collect(profile, registry, params=params.get("main_results"))
+    speed = collect(profile, registry, "speedup", params=params.get("speedup"))
     if not status:
         rows = [Stored(s.family, _Unflagged(s.result) if s.result is not None else None, s.command) for s in rows]
         speed = [Stored(s.family, _Unflagged(s.result) if s.result is not None else None, s.command) for s in speed]

@@ -52,19 +52,21 @@ def _short(n: int) -> list[str]:
 @readable
 def learning_curves(steps: np.ndarray, returns: np.ndarray, title: str, labels: Sequence[int] | None = None,
                     ylabel: str = "episodic return") -> plt.Figure:
-    """One line per task: returns [I, n] against environment steps per task [I]."""
+    """One line per task: returns [I, n] against environment steps per task [I]; with `labels` [n] the lines are
+    coloured by group and the legend keys each task to its group."""
     steps, returns = as_nan(steps), as_nan(returns)
     fig, ax = plt.subplots(figsize=(7, 3.8))
     cmap = plt.get_cmap("tab10")
     for j in range(returns.shape[1]):
         ok = np.isfinite(returns[:, j])
         color = cmap(labels[j] % 10) if labels is not None else cmap(j % 10)
-        ax.plot(steps[ok], returns[ok, j], color=color, lw=1.2, alpha=0.85, label=f"S{j}")
+        key = f"S{j} (group {labels[j]})" if labels is not None else f"S{j}"
+        ax.plot(steps[ok], returns[ok, j], color=color, lw=1.2, alpha=0.85, label=key)
     ax.set_xlabel("environment steps per task")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(ncol=5, fontsize=7, loc="lower right")
+    ax.legend(ncol=2 if labels is not None else 5, fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
 
