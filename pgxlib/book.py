@@ -515,7 +515,8 @@ def build_book(profile: str, force: bool = False, check: bool = False, no_comput
         except Exception as err:  # papermill's execution error carries the failing cell
             failed.append(page)
             print(f"[book] {page.name} failed: {_last_line(err)}\n[book]   executed notebook with the traceback: "
-                  f"{out_dir / (page.name + '.ipynb')}", file=sys.stderr, flush=True)
+                  f"{out_dir / (page.name + '.ipynb')}; kernel messages: {log_path(out_dir / (page.name + '.ipynb'))}",
+                  file=sys.stderr, flush=True)
         if page.action == "missing":
             missing.append(page)
     if failed:

@@ -82,7 +82,7 @@ def _validate_run(args: argparse.Namespace) -> tuple[str, int, dict[str, Any], s
 def cmd_run(args: argparse.Namespace) -> int:
     """Validate, then execute ``notebooks/<experiment>.py`` with papermill; print where things went."""
     from pgxlib import experiments
-    from pgxlib.book import _last_line, execute_notebook
+    from pgxlib.book import _last_line, execute_notebook, log_path
     from pgxlib.store.results import runs_root
 
     try:
@@ -99,7 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         execute_notebook(args.experiment, output, parameters, stream=True)
     except Exception as err:  # papermill raises its own error type with the failing cell
-        print(f"pgx: notebook failed: {_last_line(err)} (traceback in {output})", file=sys.stderr)
+        print(f"pgx: notebook failed: {_last_line(err)} (traceback in {output}; kernel messages in "
+              f"{log_path(output)})", file=sys.stderr)
         return 1
     from pgxlib.report.headline import headline
 
