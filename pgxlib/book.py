@@ -407,11 +407,14 @@ GLANCE_PAGE = "glance.md"
 
 
 def chapter_index(chapter: Chapter, pages: list[Page]) -> str:
-    """The page above a chapter's runs: its title and one link per family (run)."""
+    """The page above a chapter's runs: its title, one link per family (run) and the commands that compute them."""
     links = "\n".join(f"- [{run_label(p.params)}]({p.name})" + (" (not computed)" if p.action == "missing" else "")
                       for p in pages)
-    return (f"# {notebook_title(chapter.notebook)}\n\nThis chapter runs once per task family; each page below "
-            f"shows one run, with the command that reproduces it.\n\n{links}\n")
+    commands = "\n".join(f"    {p.command}" for p in pages if p.command)
+    box = (f"```{{admonition}} Reproduce\n:class: tip\nOne command per page; each page gives its measured wall "
+           f"time.\n\n{commands}\n```\n" if commands else "")
+    return (f"# {notebook_title(chapter.notebook)}\n\n{box}\nThis chapter runs once per task family; each page "
+            f"below shows one run.\n\n{links}\n")
 
 
 def _chapters(pages: list[Page]) -> list[Chapter]:

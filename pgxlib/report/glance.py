@@ -68,8 +68,8 @@ def _num(v: float) -> str:
 
 
 def _std(v: float) -> str:
-    """Two significant figures: 82, 8.7, 0.43."""
-    return f"{v:.0f}" if abs(v) >= 10 else f"{v:.2g}"
+    """Two significant figures: 82, 4.0, 0.43."""
+    return f"{v:.0f}" if abs(v) >= 10 else f"{v:.1f}" if abs(v) >= 1 else f"{v:.2g}"
 
 
 def collect(profile: str, registry, experiment: str = "main_results", families: Sequence[str] = FAMILIES,
@@ -108,21 +108,33 @@ def _cell(stored: Stored, method: str) -> str:
     return f"{ours} ({paper.format_value(theirs, unit)})"
 
 
-def shown(rows: Sequence[Stored]) -> list[Stored]:
-    """The families worth a column: stored ones and those the paper reports."""
-    return [s for s in rows if s.result is not None or s.family in paper.FAMILY_COLUMNS]
-
-
 def glance_table(rows: Sequence[Stored]):
-    """Methods × families: ours (mean ± std over seeds) with the paper's number in brackets; a last row
-    says where each column comes from (date and commit, STALE) or that it is not stored."""
+    """Methods × stored families: ours (mean ± std over seeds) with the paper's number in brackets; a last row
+    says where each column comes from (date and commit, STALE). Families without a stored result have no
+    column (`missing_note` names them); a method with no number in any column has no row."""
     import pandas as pd
 
-    cols = shown(rows)
-    body = {f"{s.family}": [_cell(s, m) for m in ROWS] + [s.provenance] for s in cols}
-    index = pd.Index([ROW_LABELS[m] for m in ROWS] + ["computed (commit)"], name="method")
-    frame = pd.DataFrame(body, index=index)
-    return frame[[c for c in frame.columns if (frame[c].iloc[:-1] != "–").any() or c in paper.FAMILY_COLUMNS]]
+    cols = [s for s in rows if s.result is not None]
+    body = {s.family: [_cell(s, m) for m in ROWS] for s in cols}
+    frame = pd.DataFrame(body, index=pd.Index([ROW_LABELS[m] for m in ROWS], name="method"), columns=list(body))
+    frame = frame[[any(c != "–" for c in row) for row in frame.itertuples(index=False)]] if len(body) else frame
+    frame.loc["computed (commit)"] = [s.provenance for s in cols]
+    return frame
+
+
+def missing_note(rows: Sequence[Stored]) -> str:
+    """One line naming the families without a stored result, with the paper's PolicyGradEx number where it has
+    one and the command that computes ours ("" when every family is stored)."""
+    missing = [s for s in rows if s.result is None]
+    if not missing:
+        return ""
+    parts = []
+    for s in missing:
+        theirs = paper_value(OURS, s.family)
+        unit = paper.MAIN_RESULTS.unit(paper.FAMILY_COLUMNS[s.family]) if theirs is not None else ""
+        parts.append(f"{s.family}" + (f" (paper: PolicyGradEx {paper.format_value(theirs, unit)})"
+                                      if theirs is not None else "") + f", `{s.command}`")
+    return "Not stored, so not in the table: " + "; ".join(parts) + "."
 
 
 @dataclass(frozen=True)
@@ -276,7 +288,8 @@ def glance_markdown(profile: str, registry, status: bool = True,
               f"`{profile}`; the paper's number in brackets. Only the order of the methods is comparable: task "
               "ranges, budgets and networks are ours.")
     lines = "\n".join(f"{i}. {s}" for i, s in enumerate(sentences(rows, speed, status), start=1))
-    return f"{legend}\n\n{markdown_table(table)}\n\n{lines}\n"
+    note = missing_note(rows)
+    return f"{legend}\n\n{markdown_table(table)}\n\n" + (f"{note}\n\n" if note else "") + f"{lines}\n"
 
 
 def markdown_table(frame) -> str:
