@@ -448,12 +448,22 @@ def book_toc(pages: list[Page], folder: str = "notebooks") -> str:
             f"format: jb-book\nroot: intro\nparts:\n{body}")
 
 
-def write_book_pages(pages: list[Page], profile: str, book_dir: Path) -> None:
-    """The generated pages that are not notebooks: families, chapter indexes, the glance and the TOC."""
-    from pgxlib.report.glance import glance_markdown
-
+def write_book_pages(pages: list[Page], book_dir: Path) -> None:
+    """The generated pages that are not notebooks: families, chapter indexes and the TOC."""
     out_dir = book_dir / "notebooks"
     (out_dir / FAMILIES_PAGE).write_text(families_page(out_dir), encoding="utf-8")
+    for chapter in _chapters(pages):
+        runs = [p for p in pages if p.chapter is chapter]
+        if len(runs) > 1:
+            name = _page_name(chapter, runs[0].index, 0, {}, False)
+            (out_dir / f"{name}.md").write_text(chapter_index(chapter, runs), encoding="utf-8")
+    (book_dir / "_toc.yml").write_text(book_toc(pages), encoding="utf-8")
+
+
+def write_glance(pages: list[Page], profile: str, out_dir: Path) -> None:
+    """The results at a glance the introduction includes, from the results stored once the pages have run."""
+    from pgxlib.report.glance import glance_markdown
+
     card = [p.name for p in pages if p.chapter.notebook == "scorecard"]
     link = (f"\nThe {{doc}}`reproduction scorecard </notebooks/{card[0]}>` judges every claim of the paper, family "
             "by family.\n" if card else "")
@@ -463,12 +473,6 @@ def write_book_pages(pages: list[Page], profile: str, book_dir: Path) -> None:
             rest = {k: v for k, v in page.params.items() if k != "family"}
             params.setdefault(page.chapter.experiment, {}).setdefault(page.params["family"], rest)
     (out_dir / GLANCE_PAGE).write_text(glance_markdown(profile, experiments, params=params) + link, encoding="utf-8")
-    for chapter in _chapters(pages):
-        runs = [p for p in pages if p.chapter is chapter]
-        if len(runs) > 1:
-            name = _page_name(chapter, runs[0].index, 0, {}, False)
-            (out_dir / f"{name}.md").write_text(chapter_index(chapter, runs), encoding="utf-8")
-    (book_dir / "_toc.yml").write_text(book_toc(pages), encoding="utf-8")
 
 
 def check_pages(pages: list[Page], profile: str) -> list[str]:
@@ -509,7 +513,7 @@ def build_book(profile: str, force: bool = False, check: bool = False, no_comput
     pages = plan_book(profile, force, no_compute)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
-    write_book_pages(pages, profile, book_dir)
+    write_book_pages(pages, book_dir)
     missing, failed = [], []
     for page in pages:
         print(f"[book] {page.name}: {page.action} ({page.reason})", flush=True)
@@ -525,6 +529,7 @@ def build_book(profile: str, force: bool = False, check: bool = False, no_comput
     if failed:
         print(f"[book] {len(failed)} chapter(s) failed; the book was not built", file=sys.stderr)
         return 1
+    write_glance(pages, profile, out_dir)
     shutil.rmtree(book_dir / "_build", ignore_errors=True)
     code = jupyter_book_build(book_dir)
     if code != 0:

@@ -230,7 +230,7 @@ def sentences(rows: Sequence[Stored], speedups: Sequence[Stored] = (), status: b
 def status_sentence(rows: Sequence[Stored], status: bool = True) -> str:
     """Which results are stale or missing; without `status`, when the stored ones were computed."""
     missing = [s.family for s in rows if s.result is None]
-    absent = f"{_names(missing)} {'has' if len(missing) == 1 else 'have'} no stored main result" if missing else ""
+    absent = f"no main result is stored for {_names(missing)}" if missing else ""
     if not status:
         when = sorted({(s.result.timestamp or "?")[:10] for s in rows if s.result is not None})
         text = (f"These numbers were computed between {when[0]} and {when[-1]}; the book marks any result whose "
@@ -289,7 +289,8 @@ def glance_markdown(profile: str, registry, status: bool = True,
               "ranges, budgets and networks are ours.")
     lines = "\n".join(f"{i}. {s}" for i, s in enumerate(sentences(rows, speed, status), start=1))
     note = missing_note(rows)
-    return f"{legend}\n\n{markdown_table(table)}\n\n" + (f"{note}\n\n" if note else "") + f"{lines}\n"
+    body = f"{legend}\n\n{markdown_table(table)}\n\n" if len(table.columns) else ""
+    return body + (f"{note}\n\n" if note else "") + f"{lines}\n"
 
 
 def markdown_table(frame) -> str:
