@@ -52,10 +52,11 @@ train_sweeps = True
 
 # %%
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from pgxlib.report import ablations as report
 from pgxlib.experiments import run_experiment
+from pgxlib.report.tables import folded, stage_summary
 from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("ablations", profile, family, seed=seed, force=force, ks=ks, proj_dims=proj_dims,
@@ -134,7 +135,7 @@ report.knob_plot(m, "strategy");
 display(Markdown(report.knob_sentence(m, "strategy")))
 
 # %%
-times = pd.Series(res.meta.get("stage_times", {}), name="seconds").round(1)
+times = stage_summary(res.meta.get("stage_times", {}))
 display(Markdown(f"Wall time of each stage on {res.meta.get('device', {}).get('torch_device', 'this machine')} "
                  f"(total {res.meta.get('total_time', float('nan')):.0f} s):"))
-times.to_frame()
+HTML(folded(times, "Wall time per kind of stage"))

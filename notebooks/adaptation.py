@@ -32,10 +32,11 @@ inner_updates = [1, 2, 4]
 
 # %%
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from pgxlib.report import adaptation as report
 from pgxlib.experiments import run_experiment
+from pgxlib.report.tables import folded, stage_summary
 from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("adaptation", profile, family, seed=seed, force=force, inner_lrs=inner_lrs,
@@ -58,6 +59,6 @@ report.adaptation_heatmap(m);
 display(Markdown(report.adaptation_sentence(m)))
 
 # %%
-times = pd.Series(res.meta.get("stage_times", {}), name="seconds").round(1)
+times = stage_summary(res.meta.get("stage_times", {}))
 display(Markdown(f"Wall time of each stage (total {res.meta.get('total_time', float('nan')):.0f} s):"))
-times.to_frame()
+HTML(folded(times, "Wall time per kind of stage"))

@@ -13,29 +13,36 @@
 # %% [markdown]
 # # First-order error of the surrogate
 #
-# The surrogate replaces fine-tuning by a first-order expansion around the meta-policy θ*:
-# log π_{θ*+Δ}(a|s) − log π_{θ*}(a|s) ≈ g(s,a)ᵀΔ with g = ∇_θ log π_{θ*}(a|s). The paper reports that the
-# relative error of this estimate stays within about 2% up to a relative distance ‖Δ‖/‖θ*‖ of 1%, and grows
-# to about 10% beyond 5%. This chapter measures it on the shared θ* of this family.
+# The surrogate replaces fine-tuning by a first-order expansion around the meta-policy $\theta^\star$:
+# $\log \pi_{\theta^\star+\Delta}(a \mid s) - \log \pi_{\theta^\star}(a \mid s) \approx g(s,a)^\top \Delta$ with
+# $g = \nabla_\theta \log \pi_{\theta^\star}(a \mid s)$. The paper reports that the relative error of this
+# estimate stays within about 2% up to a relative distance $\lVert\Delta\rVert / \lVert\theta^\star\rVert$ of
+# 1%, and grows to about 10% beyond 5%. This chapter measures it on the shared θ* of this family.
 #
-# **Definitions.** Directions u are unit vectors in the actor's parameter space; at relative distance ρ the
-# step is Δ = ρ‖θ*‖·u. Over the N held-out transitions t (the quarter of each task's rollout of θ* that the
-# surrogate fits never see) of the tasks of a subset S (the transitions the pipeline scores θ̂_S on):
+# **Definitions.** Directions $u$ are unit vectors in the actor's parameter space; at relative distance $\rho$
+# the step is $\Delta = \rho \lVert\theta^\star\rVert u$. Over the $N$ held-out transitions $t$ (the quarter of
+# each task's rollout of $\theta^\star$ that the surrogate fits never see) of the tasks of a subset $S$ (the
+# transitions the pipeline scores $\hat\theta_S$ on):
 #
-# - log π: true_t = log π_{θ*+Δ}(a_t|s_t) − log π_{θ*}(a_t|s_t), estimate_t = g_tᵀΔ (one Jacobian-vector
-#   product of the batched log-probability along u), and the relative error is
-#   **err = ‖true − estimate‖₂ / ‖true‖₂** (in percent);
-# - the PPO surrogate objective J(θ) = mean_t r_t Â_t with r_t = π_θ(a_t|s_t)/π_{θ*}(a_t|s_t) and Â the GAE
-#   advantages standardised per task: true ΔJ = J(θ*+Δ) − J(θ*) against the first-order estimate
-#   mean_t Â_t g_tᵀΔ, relative error |true − estimate| / |true|;
+# - $\log\pi$: $\mathrm{true}_t = \log \pi_{\theta^\star+\Delta}(a_t \mid s_t) - \log \pi_{\theta^\star}(a_t \mid s_t)$,
+#   $\mathrm{estimate}_t = g_t^\top \Delta$ (one Jacobian-vector product of the batched log-probability along
+#   $u$), and the relative error is
+#   $\mathrm{err} = \lVert \mathrm{true} - \mathrm{estimate} \rVert_2 / \lVert \mathrm{true} \rVert_2$ (in percent);
+# - the PPO surrogate objective $J(\theta) = \frac1N \sum_t r_t \hat A_t$ with
+#   $r_t = \pi_\theta(a_t \mid s_t) / \pi_{\theta^\star}(a_t \mid s_t)$ and $\hat A$ the GAE advantages
+#   standardised per task: the true $\Delta J = J(\theta^\star+\Delta) - J(\theta^\star)$ against the
+#   first-order estimate $\frac1N \sum_t \hat A_t g_t^\top \Delta$, relative error
+#   $\lvert \mathrm{true} - \mathrm{estimate} \rvert / \lvert \mathrm{true} \rvert$;
 # - the **authors' definition** (read from their public code, not from the paper), per transition with
-#   f_t = log π(a_t|s_t): e_t = (|f_t(θ*) + g_tᵀΔ − f_t(θ*+Δ)| / max(|f_t(θ*+Δ)|, |f_t(θ*)|))², averaged over
-#   the same transitions and reported ×100 as a "percent". It divides by the size of log π itself, not by its
+#   $f_t = \log \pi(a_t \mid s_t)$:
+#   $e_t = \bigl(\lvert f_t(\theta^\star) + g_t^\top\Delta - f_t(\theta^\star+\Delta)\rvert /
+#   \max(\lvert f_t(\theta^\star+\Delta)\rvert, \lvert f_t(\theta^\star)\rvert)\bigr)^2$, averaged over
+#   the same transitions and reported $\times 100$ as a "percent". It divides by the size of log π itself, not by its
 #   change, and squares the ratio, so it is far smaller than ours; the paper's claims are judged under it.
 #
-# Directions: **surrogate** = the steps Δθ_S the surrogate actually produces (the pipeline's weighted
-# logistic regression on the projected gradients, for its first sampled subsets S), normalised, each
-# evaluated on the held-out transitions of its own S; **random** = Gaussian directions, the control, the i-th
+# Directions: **surrogate** = the steps $\Delta\theta_S$ the surrogate actually produces (the pipeline's weighted
+# logistic regression on the projected gradients, for its first sampled subsets $S$), normalised, each
+# evaluated on the held-out transitions of its own $S$; **random** = Gaussian directions, the control, the i-th
 # one evaluated on the same transitions as the i-th surrogate direction. We report the median over
 # directions and the interquartile range.
 # Log-probabilities are evaluated in float64, so rounding does not affect the smallest distances.
@@ -50,10 +57,11 @@ distances = None
 
 # %%
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from pgxlib.report import first_order_error as report
 from pgxlib.experiments import run_experiment
+from pgxlib.report.tables import folded, stage_summary
 from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("first_order_error", profile, family, seed=seed, force=force, n_directions=n_directions,
@@ -139,6 +147,6 @@ report.scatter_true_vs_estimate(a["scatter_true"], a["scatter_est"], m["scatter_
 pd.Series(m["slope"], name="slope").round(2).to_frame()
 
 # %%
-times = pd.Series(res.meta.get("stage_times", {}), name="seconds").round(1)
+times = stage_summary(res.meta.get("stage_times", {}))
 display(Markdown(f"Wall time of each stage on {res.meta.get('device', {}).get('torch_device', 'this machine')}:"))
-times.to_frame()
+HTML(folded(times, "Wall time per kind of stage"))

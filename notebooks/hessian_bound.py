@@ -13,25 +13,25 @@
 # %% [markdown]
 # # Hessian trace and the generalization bound
 #
-# The paper's Theorem 1 is a PAC-Bayes bound with Hessian-shaped perturbations: for a loss bounded in [0, C],
+# The paper's Theorem 1 is a PAC-Bayes bound with Hessian-shaped perturbations: for a loss bounded in $[0, C]$,
 # twice differentiable with Lipschitz Hessian, the gap between test and training loss is at most a sum over
-# layers of sqrt(C · max over data of Tr[∇²_{W_i} ℓ] · ‖W_i − W_i^(0)‖²_F / N), plus an error term
-# ε = O(N^{-3/4} log(1/δ)). Its Figure 2 shows that this Hessian measure is of the same scale as the observed
+# layers of $\sqrt{C \cdot \max_{\text{data}} \operatorname{Tr}[\nabla^2_{W_i} \ell] \cdot
+# \lVert W_i - W_i^{(0)} \rVert_F^2 / N}$, plus an error term $\varepsilon = O(N^{-3/4} \log(1/\delta))$. Its Figure 2 shows that this Hessian measure is of the same scale as the observed
 # generalization error over training, and that on the meta-RL control task the error falls as groups grow.
 #
 # **The form implemented** (`pgxlib.analysis.hessian.hessian_bound`; the constants of the theorem are not known here):
 #
-# gap = test loss − train loss  ≤  Σ_i sqrt(C · T_i · D_i / N)   (ε omitted)
+# $$\text{gap} = \text{test loss} - \text{train loss} \;\le\; \sum_i \sqrt{C \, T_i \, D_i / N} \qquad (\varepsilon \text{ omitted})$$
 #
-# - layer i = one Linear layer of the actor (weight and bias together), plus the Gaussian actor's `log_std`
+# - layer $i$ = one Linear layer of the actor (weight and bias together), plus the Gaussian actor's `log_std`
 #   as a layer of its own (nav2d); the critic is not in ℓ;
-# - T_i = the maximum over mini-batches of the training transitions of the Hutchinson estimate (Rademacher probes,
-#   Hessian-vector products by forward-over-reverse differentiation) of Tr[∇²_{W_i}] of the batch-mean loss;
+# - $T_i$ = the maximum over mini-batches of the training transitions of the Hutchinson estimate (Rademacher probes,
+#   Hessian-vector products by forward-over-reverse differentiation) of $\operatorname{Tr}[\nabla^2_{W_i} \ell]$ of the batch-mean loss;
 #   a negative estimate counts as zero;
-# - D_i = ‖W_i − W_i^(0)‖²_F, W^(0) the policy's random initialisation;
-# - N = the number of training transitions PPO has used (steps per task × tasks); C = the loss bound.
+# - $D_i = \lVert W_i - W_i^{(0)} \rVert_F^2$, $W^{(0)}$ the policy's random initialisation;
+# - $N$ = the number of training transitions PPO has used (steps per task × tasks); $C$ = the loss bound.
 #
-# **The loss ℓ.** ℓ = C · (1 − exp(−softplus(−log π_θ(a|s)) / C)) ∈ [0, C): a bounded, smooth negative
+# **The loss $\ell$.** $\ell = C \bigl(1 - \exp(-\operatorname{softplus}(-\log \pi_\theta(a \mid s)) / C)\bigr) \in [0, C)$: a bounded, smooth negative
 # log-likelihood of the taken action, on the *advantage-filtered* transitions (GAE advantage of the policy's own
 # critic above its task's mean): how likely the policy makes the actions that went better than the others.
 # The same ℓ gives the train loss (fresh on-policy transitions of the training tasks) and the test loss
@@ -60,10 +60,11 @@ loss_cap = 1.0
 
 # %%
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from pgxlib.report import hessian_bound as report
 from pgxlib.experiments import run_experiment
+from pgxlib.report.tables import folded, stage_summary
 from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("hessian_bound", profile, family, seed=seed, force=force, train_steps=train_steps,
@@ -120,6 +121,6 @@ report.group_table(m).round(5)
 report.group_figure(m, a, family);
 
 # %%
-times = pd.Series(res.meta.get("stage_times", {}), name="seconds").round(1)
+times = stage_summary(res.meta.get("stage_times", {}))
 display(Markdown(f"Wall time of each stage on {res.meta.get('device', {}).get('torch_device', 'this machine')}:"))
-times.to_frame()
+HTML(folded(times, "Wall time per kind of stage"))

@@ -50,10 +50,11 @@ k = None
 # %%
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from pgxlib.report import main_results as report
 from pgxlib.experiments import run_experiment
+from pgxlib.report.tables import folded, stage_summary
 from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("main_results", profile, family, seed=seed, force=force, seeds=seeds, k=k)
@@ -73,8 +74,10 @@ report.main_bar_chart(m);
 
 # %% [markdown]
 # ## PolicyGradEx against each baseline
-# Difference of the means over seeds, relative gain 100·(ours − baseline)/|baseline|, and on how
-# many seeds PolicyGradEx scored higher (paired by seed: the same θ* and evaluation episodes).
+# Difference of the means over seeds, the same in units of the larger seed std of the two methods (returns
+# can be negative here, so a relative gain would mean nothing), and on how many seeds PolicyGradEx scored
+# higher (paired by seed: the same θ* and evaluation episodes). The paper's relative gain is on its own
+# positive returns.
 
 # %%
 report.improvements(m)
@@ -129,11 +132,11 @@ groups.T
 per_target = pd.DataFrame({report.LABELS[meth]: np.ma.mean(a[f"after_{meth}"], axis=0).filled(np.nan)
                            for meth in m["groups"]}, index=[f"T{i}" for i in range(len(m["targets"]))])
 per_target.insert(0, "assigned source", [f"S{j}" for j in a["assigned"][0]])
-per_target.round(2)
+HTML(folded(per_target.round(2), "Return of each target task after adaptation, mean over seeds"))
 
 # %%
-times = pd.Series(res.meta.get("stage_times", {}), name="seconds").round(1)
+times = stage_summary(res.meta.get("stage_times", {}))
 display(Markdown(f"Wall time per seed and stage on {res.meta.get('device', {}).get('torch_device', 'this machine')} "
                  f"(total {res.meta.get('total_time', float('nan')):.0f} s). θ* is trained once per seed and "
                  f"shared with the other chapters."))
-times.to_frame()
+HTML(folded(times, "Wall time per kind of stage"))

@@ -28,10 +28,12 @@ k = None
 # %%
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from pgxlib.report import plots
 from pgxlib.experiments import run_experiment
+from pgxlib.report import walkthrough
+from pgxlib.report.tables import folded, stage_summary
 from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("walkthrough", profile, family, seed=seed, force=force, k=k)
@@ -50,7 +52,7 @@ tasks = pd.DataFrame({"task": [f"S{i}" for i in range(len(m["tasks"]))],
 tasks
 
 # %% [markdown]
-# ## 1. Meta-training θ*
+# ## 1. Meta-training $\theta^\star$
 # One task-conditioned actor-critic trained with multitask PPO on every source task, each task
 # getting the same number of environment steps. Each line is one task's mean episodic return per
 # PPO iteration (coloured by the group the task ends up in).
@@ -59,11 +61,12 @@ tasks
 plots.learning_curves(a["meta_steps"], a["meta_returns"], f"Multitask PPO on {family}: θ*", labels=labels);
 
 # %% [markdown]
-# ## 2. Surrogate estimates θ̂_S
-# For each sampled subset S the weighted logistic regression on the projected gradients gives
-# ŵ_S, and θ̂_S = θ* + P ŵ_S. The raw steps P ŵ_S are long; each is rescaled to at most
-# `max_rel_dist` of ‖θ*‖ (dashed line), inside the region where the first-order expansion holds.
-# The relative distances ‖P ŵ_S‖/‖θ*‖ before rescaling:
+# ## 2. Surrogate estimates $\hat\theta_S$
+# For each sampled subset $S$ the weighted logistic regression on the projected gradients gives
+# $\hat w_S$, and $\hat\theta_S = \theta^\star + P \hat w_S$. The raw steps $P \hat w_S$ are long; each is
+# rescaled to at most `max_rel_dist` of $\lVert\theta^\star\rVert$ (dashed line), inside the region where the
+# first-order expansion holds. The relative distances $\lVert P \hat w_S \rVert / \lVert\theta^\star\rVert$
+# before rescaling:
 
 # %%
 fig = plots.histogram(np.asarray(a["rel_dist_raw"]) * 100, "Raw surrogate steps", "‖P ŵ_S‖ / ‖θ*‖ (%)")
@@ -74,8 +77,8 @@ display(Markdown(f"{len(a['members'])} subsets of {int(a['members'].sum(1).max()
                  f"after {100 * m['rel_dist']['mean']:.2f}% (max {100 * m['rel_dist']['max']:.2f}%)."))
 
 # %% [markdown]
-# ## 3. The task-affinity matrix U
-# U_ij averages the score of task i over the subsets that contain both i and j; rows are
+# ## 3. The task-affinity matrix $U$
+# $U_{ij}$ averages the score of task $i$ over the subsets that contain both $i$ and $j$; rows are
 # z-scored, the diagonal zeroed and the matrix symmetrised. Ordered by group, with the group
 # borders drawn.
 
@@ -84,7 +87,8 @@ plots.matrix_heatmap(a["affinity"], "Normalised affinity U", "z-score", labels=l
 
 # %% [markdown]
 # ## 4. The SDP relaxation and the groups
-# The SDP solution X (maximising ⟨U, X⟩ with X ⪰ 0, X ≥ 0, X·1 = 1, Tr X = k) is close to a
+# The SDP solution $X$ (maximising $\langle U, X\rangle$ with $X \succeq 0$, $X \ge 0$, $X\mathbf 1 = \mathbf 1$,
+# $\operatorname{Tr} X = k$) is close to a
 # block matrix; rounding it gives the groups.
 
 # %%
@@ -100,10 +104,10 @@ display(Markdown("\n".join(f"- group {g}: " + ", ".join(f"S{i}" for i in grp) fo
 series = {"random actions": np.asarray(m["random_return"]), "meta-policy θ*": np.asarray(m["meta_return"]),
           "group policy": np.asarray(m["group_return"])}
 plots.per_task_returns(series, f"Per-task return on {family}");
-summary = pd.DataFrame({name: [np.mean(v)] for name, v in series.items()}, index=["mean return"]).round(1)
-summary
+display(pd.DataFrame({name: [np.mean(v)] for name, v in series.items()}, index=["mean return"]).round(1))
+display(Markdown(walkthrough.group_sentence(m)))
 
 # %%
-times = pd.Series(res.meta.get("stage_times", {}), name="seconds").round(1)
+times = stage_summary(res.meta.get("stage_times", {}))
 display(Markdown(f"Wall time of each stage on {res.meta.get('device', {}).get('torch_device', 'this machine')}:"))
-times.to_frame()
+HTML(folded(times, "Wall time per kind of stage"))

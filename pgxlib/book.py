@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -40,24 +41,28 @@ class Chapter:
     notebook: str
     runs: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=lambda: every_profile({}))
     experiment: str | None = None
+    title: str = ""
+    """Short title in the sidebar (the notebook's first heading when empty)."""
+    part: str = "Experiments"
+    """The sidebar caption the chapter is listed under."""
 
 
 # The chapter table: one line per chapter, in book order. Add an experiment with e.g.
 #   Chapter("main_results", every_profile({"family": "cartpole"}, {"family": "highway"}), "main_results"),
 CHAPTERS: tuple[Chapter, ...] = (
-    Chapter("walkthrough", every_profile({"family": "cartpole"}), "walkthrough"),
-    Chapter("main_results", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "seeds": [0, 1]}, {"family": "nav2d", "seeds": [0, 1]})), "main_results"),
-    Chapter("ablations", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations"),
-    Chapter("ablations_overview"),
-    Chapter("adaptation", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "inner_lrs": [0.02, 0.05], "inner_updates": [1, 2]},)), "adaptation"),
+    Chapter("walkthrough", every_profile({"family": "cartpole"}), "walkthrough", "Walkthrough"),
+    Chapter("main_results", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "seeds": [0, 1]}, {"family": "nav2d", "seeds": [0, 1]})), "main_results", "Main results"),
+    Chapter("ablations", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations", "Ablations"),
+    Chapter("ablations_overview", title="Ablations across families"),
+    Chapter("adaptation", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "inner_lrs": [0.02, 0.05], "inner_updates": [1, 2]},)), "adaptation", "Adaptation"),
     Chapter("structure", every_profile(*({"family": f} for f in ("planted", "nav2d", "cartpole", "lunarlander")),
-                                       smoke=({"family": "planted"},)), "structure"),
+                                       smoke=({"family": "planted"},)), "structure", "Is there structure? The noise ceiling"),
     Chapter("lambda_sweep", every_profile({"family": "planted"}, {"family": "cartpole"}, {"family": "nav2d"},
-                                          smoke=({"family": "planted", "l2s": [0.01, 1.0]},)), "lambda_sweep"),
-    Chapter("speedup", every_profile({"family": "lunarlander"}, {"family": "cartpole"}, {"family": "nav2d"}, {"family": "planted"}, smoke=({"family": "cartpole", "depths": [2]},)), "speedup"),
-    Chapter("first_order_error", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d", "planted")), smoke=({"family": "cartpole"},)), "first_order_error"),
-    Chapter("hessian_bound", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole"},)), "hessian_bound"),
-    Chapter("scorecard"),
+                                          smoke=({"family": "planted", "l2s": [0.01, 1.0]},)), "lambda_sweep", "Regularisation λ"),
+    Chapter("speedup", every_profile({"family": "lunarlander"}, {"family": "cartpole"}, {"family": "nav2d"}, {"family": "planted"}, smoke=({"family": "cartpole", "depths": [2]},)), "speedup", "Surrogate accuracy and speedup"),
+    Chapter("first_order_error", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d", "planted")), smoke=({"family": "cartpole"},)), "first_order_error", "First-order error"),
+    Chapter("hessian_bound", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole"},)), "hessian_bound", "Hessian and the bound"),
+    Chapter("scorecard", title="Reproduction scorecard", part="Verdict"),
 )
 
 
@@ -132,23 +137,93 @@ def execute_notebook(name: str, output: Path, parameters: dict[str, Any], stream
     os.environ["PGX_PROGRESS"] = "1" if stream else "0"
     nb = jupytext.read(notebook_source(name))
     output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(nb, str(output), parameters=parameters, kernel_name=KERNEL_NAME, language="python",
-                               cwd=str(repo_root()), progress_bar=stream,
-                               stdout_file=sys.stdout if stream else None, stderr_file=sys.stderr if stream else None)
+    with kernel_log(log_path(output)) as terminal:
+        papermill.execute_notebook(nb, str(output), parameters=parameters, kernel_name=KERNEL_NAME,
+                                   language="python", cwd=str(repo_root()), progress_bar=False,
+                                   stdout_file=terminal if stream else None, stderr_file=terminal if stream else None)
     return output
 
 
-def _retitle(path: Path, suffix: str) -> None:
-    """Append `suffix` (the run's parameters) to the first heading of an executed notebook."""
+def log_path(output: Path) -> Path:
+    """Where the kernel's and papermill's own messages go for the notebook executed into `output`."""
+    from pgxlib.store.results import runs_root
+
+    return runs_root() / "logs" / f"{output.stem}.log"
+
+
+@contextmanager
+def kernel_log(path: Path):
+    """Send everything written to the process's stderr (file descriptor 2, which kernels inherit) to `path`
+    while the block runs: kernel warnings and papermill's messages go to the log, not the terminal. Yields a
+    text stream to the real terminal, for output that is meant to be seen (progress bars under `pgx run`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    terminal = os.fdopen(os.dup(saved), "w", buffering=1)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield terminal
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            terminal.close()
+
+
+def decorate(path: Path, suffix: str, box: str) -> None:
+    """Shape an executed notebook for the book: append `suffix` to its first heading, put `box` (the
+    parameter line and the Reproduce box) under it, remove the parameters cell and the cell papermill
+    injected (the box states the values), and fold every code cell's source."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
             first, _, rest = cell.source.lstrip().partition("\n")
-            cell.source = f"{first} ({suffix})\n{rest}"
+            cell.source = f"{first} ({suffix})" if suffix else first
+            extra = [box] + ([rest] if rest.strip() else [])
+            nb.cells[i + 1:i + 1] = [nbformat.v4.new_markdown_cell(text) for text in extra]
             break
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags):
+            tags.append("remove-cell")
+        elif not {"remove-cell", "remove-input", "hide-input", "hide-cell"} & set(tags):
+            tags.append("hide-input")
     nbformat.write(nb, path)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else \
+        f"{seconds / 3600:.1f} h"
+
+
+def reproduce_box(page: "Page", profile: str, result: Any = None, seconds: float | None = None) -> str:
+    """The parameter line and the Reproduce box of a page: the exact ``pgx run`` command and its measured
+    wall time (from the stored result), or for a page that only reads results, how to rebuild it."""
+    params = {"profile": profile, **page.params}
+    if result is not None:
+        params.update((result.meta.get("parameters") or {}).get("params") or {})
+    line = "**Parameters:** " + ", ".join(f"`{k}` = `{v!r}`" for k, v in params.items() if k != "force")
+    if page.command is None:
+        took = f" (this page: {seconds:.0f} s)" if seconds is not None else ""
+        body = (f"This page reads stored `{profile}` results only. Rebuild it with `pgx book --profile {profile} "
+                f"--no-compute`{took}.")
+    elif result is None:
+        body = f"Not computed yet. Compute it with\n\n    {page.command}\n"
+    else:
+        meta = result.meta
+        device = meta.get("device") or {}
+        where = device.get("gpu") or f"{device.get('cpu_count', '?')} CPU cores"
+        body = (f"    {page.command}\n\ncomputed this page's result in {_minutes(meta.get('total_time', 0.0))} "
+                f"on {where} ({(meta.get('timestamp') or '?')[:10]}, commit "
+                f"`{((meta.get('git') or {}).get('commit') or 'unknown')[:10]}`"
+                f"{', STALE: the code has changed since' if result.stale else ''}). Stored, it is only re-drawn; "
+                "`--force` recomputes.")
+    return f"{line}\n\n```{{admonition}} Reproduce\n:class: tip\n{body}\n```\n"
 
 
 def run_label(params: Mapping[str, Any]) -> str:
@@ -176,6 +251,22 @@ def _page_name(chapter: Chapter, index: int, run: int, params: Mapping[str, Any]
     if many:
         name += f"-{run:02d}-" + re.sub(r"[^A-Za-z0-9_.=-]+", "-", run_label(params)).strip("-")
     return name
+
+
+def page_links(profile: str) -> dict[tuple[str, str], str]:
+    """(experiment, family) → the chapter page showing it, as a link between chapter pages (``NN-name….html``);
+    (experiment, "all") → the chapter's first page (its index page when it has several runs)."""
+    links: dict[tuple[str, str], str] = {}
+    for index, chapter in enumerate(CHAPTERS, start=1):
+        runs = chapter.runs.get(profile, ())
+        if chapter.experiment is None or not runs:
+            continue
+        many = len(runs) > 1
+        links[(chapter.experiment, "all")] = _page_name(chapter, index, 0, {}, False) + ".html"
+        for run, params in enumerate(runs, start=1):
+            links.setdefault((chapter.experiment, params.get("family", "cartpole")),
+                             _page_name(chapter, index, run, params, many) + ".html")
+    return links
 
 
 def plan_page(chapter: Chapter, index: int, run: int, params: dict[str, Any], profile: str, force: bool,
@@ -228,10 +319,10 @@ def _heading(page: Page) -> str:
 def missing_page(page: Page, profile: str) -> str:
     """A chapter page for a result that is not stored: what is missing and how to compute it."""
     rebuild = "make book" if profile == "default" else f"pgx book --profile {profile}"
-    return (f"# {_heading(page)}\n\n"
+    return (f"# {_heading(page)}\n\n{reproduce_box(page, profile)}\n"
             f"```{{important}}\nThe `{profile}` result of this chapter ({run_label(page.params)}) is not stored, "
-            f"and this build does not start long computations on its own.\n"
-            f"Compute it with\n\n    {page.command}\n\nthen rebuild the book with `{rebuild}`.\n```\n")
+            f"and this build does not start long computations on its own. Compute it with the command above, then "
+            f"rebuild the book with `{rebuild}`.\n```\n")
 
 
 def unimplemented_page(page: Page) -> str:
@@ -249,9 +340,14 @@ def _write_page(page: Page, profile: str, out_dir: Path) -> Path | None:
     parameters: dict[str, Any] = {"profile": profile, **page.params}
     if page.chapter.experiment is not None:
         parameters["force"] = page.force
+    start = time.perf_counter()
     path = execute_notebook(page.chapter.notebook, out_dir / f"{page.name}.ipynb", parameters)
-    if page.params:
-        _retitle(path, run_label(page.params))
+    result = None
+    if page.chapter.experiment is not None:
+        family, seed, rest = _split(page.params)
+        result = experiments.find_result(page.chapter.experiment, profile, family, seed, **rest)
+    decorate(path, run_label(page.params) if page.params else "",
+             reproduce_box(page, profile, result, time.perf_counter() - start))
     return path
 
 
@@ -259,8 +355,34 @@ FAMILIES_PAGE = "00-families.md"
 """The first page of the chapters: the task families, written from their modules' docstrings at build time."""
 
 
-def families_page() -> str:
-    """Markdown describing every task family: each family module's docstring (what it varies and why)."""
+def family_picture(name: str, path: Path) -> bool:
+    """Draw family `name`'s source and target tasks (seed 0) in its first two parameters into `path`;
+    False when the family cannot be built here (its picture is then left out)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from pgxlib.report.plots import task_map
+    from pgxlib.tasks import make_family
+
+    try:
+        family = make_family(name, 10, 0)
+    except Exception:  # an optional simulator missing: the page says so instead
+        return False
+    names = list(family.param_ranges)[:2]
+    values = [np.array([[t.param(k) for k in names] for t in tasks], dtype=float)
+              for tasks in (family.source, family.target)]
+    fig = task_map(*values, names, f"{name}: 10 source tasks, {len(family.target)} target tasks (seed 0)")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def families_page(pictures: Path | None = None) -> str:
+    """Markdown describing every task family: each family module's docstring (what it varies and why), and,
+    with `pictures` (a folder), a picture of its tasks."""
     import importlib
 
     from pgxlib.config import FAMILIES
@@ -274,7 +396,85 @@ def families_page() -> str:
     for name in FAMILIES:
         doc = importlib.import_module(f"pgxlib.tasks.{name}").__doc__ or ""
         parts.append(f"## `{name}`\n\n{doc.strip()}\n")
+        if pictures is not None:
+            file = f"family-{name}.png"
+            drawn = family_picture(name, pictures / file)
+            parts.append(f"![The tasks of {name}]({file})\n" if drawn else "(No picture: the family cannot be built "
+                                                                              "on the machine that built this book.)\n")
     return "\n".join(parts)
+
+
+GLANCE_PAGE = "glance.md"
+"""Results at a glance, written at build time from the stored results and included by the intro."""
+
+
+def chapter_index(chapter: Chapter, pages: list[Page]) -> str:
+    """The page above a chapter's runs: its title, one link per family (run) and the commands that compute them."""
+    links = "\n".join(f"- [{run_label(p.params)}]({p.name})" + (" (not computed)" if p.action == "missing" else "")
+                      for p in pages)
+    commands = "\n".join(f"    {p.command}" for p in pages if p.command)
+    box = (f"```{{admonition}} Reproduce\n:class: tip\nOne command per page; each page gives its measured wall "
+           f"time.\n\n{commands}\n```\n" if commands else "")
+    return (f"# {notebook_title(chapter.notebook)}\n\n{box}\nThis chapter runs once per task family; each page "
+            f"below shows one run.\n\n{links}\n")
+
+
+def _chapters(pages: list[Page]) -> list[Chapter]:
+    """The chapters of `pages`, once each, in order."""
+    seen: list[Chapter] = []
+    for page in pages:
+        if not any(page.chapter is c for c in seen):
+            seen.append(page.chapter)
+    return seen
+
+
+def book_toc(pages: list[Page], folder: str = "notebooks") -> str:
+    """The Jupyter Book table of contents: the method and the families first, then one entry per chapter
+    under its part's caption, with a chapter's runs (one per family) nested beneath it."""
+    parts: dict[str, list[str]] = {"The method": [" - file: method", f" - file: {folder}/{FAMILIES_PAGE[:-3]}\n"
+                                                                     f"   title: Task families"]}
+    for chapter in _chapters(pages):
+        runs = [p for p in pages if p.chapter is chapter]
+        title = chapter.title or notebook_title(chapter.notebook)
+        entries = parts.setdefault(chapter.part, [])
+        if len(runs) == 1:
+            entries.append(f" - file: {folder}/{runs[0].name}\n   title: \"{title}\"")
+            continue
+        index = _page_name(chapter, runs[0].index, 0, {}, False)
+        sections = "".join(f"\n   - file: {folder}/{p.name}\n     title: \"{run_label(p.params)}\"" for p in runs)
+        entries.append(f" - file: {folder}/{index}\n   title: \"{title}\"\n   sections:{sections}")
+    parts.setdefault("Verdict", []).append(" - file: api\n   title: API")
+    body = "".join(f"- caption: {caption}\n  chapters:\n" + "\n".join("  " + e.replace("\n", "\n  ") for e in entries)
+                   + "\n" for caption, entries in parts.items())
+    return ("# Written by `pgx book` (pgxlib.book.book_toc) from the chapter table; not committed.\n"
+            f"format: jb-book\nroot: intro\nparts:\n{body}")
+
+
+def write_book_pages(pages: list[Page], book_dir: Path) -> None:
+    """The generated pages that are not notebooks: families, chapter indexes and the TOC."""
+    out_dir = book_dir / "notebooks"
+    (out_dir / FAMILIES_PAGE).write_text(families_page(out_dir), encoding="utf-8")
+    for chapter in _chapters(pages):
+        runs = [p for p in pages if p.chapter is chapter]
+        if len(runs) > 1:
+            name = _page_name(chapter, runs[0].index, 0, {}, False)
+            (out_dir / f"{name}.md").write_text(chapter_index(chapter, runs), encoding="utf-8")
+    (book_dir / "_toc.yml").write_text(book_toc(pages), encoding="utf-8")
+
+
+def write_glance(pages: list[Page], profile: str, out_dir: Path) -> None:
+    """The results at a glance the introduction includes, from the results stored once the pages have run."""
+    from pgxlib.report.glance import glance_markdown
+
+    card = [p.name for p in pages if p.chapter.notebook == "scorecard"]
+    link = (f"\nThe {{doc}}`reproduction scorecard </notebooks/{card[0]}>` judges every claim of the paper, family "
+            "by family.\n" if card else "")
+    params: dict[str, dict[str, dict[str, Any]]] = {}
+    for page in pages:
+        if page.chapter.experiment and "family" in page.params:
+            rest = {k: v for k, v in page.params.items() if k != "family"}
+            params.setdefault(page.chapter.experiment, {}).setdefault(page.params["family"], rest)
+    (out_dir / GLANCE_PAGE).write_text(glance_markdown(profile, experiments, params=params) + link, encoding="utf-8")
 
 
 def check_pages(pages: list[Page], profile: str) -> list[str]:
@@ -315,7 +515,7 @@ def build_book(profile: str, force: bool = False, check: bool = False, no_comput
     pages = plan_book(profile, force, no_compute)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
-    (out_dir / FAMILIES_PAGE).write_text(families_page(), encoding="utf-8")
+    write_book_pages(pages, book_dir)
     missing, failed = [], []
     for page in pages:
         print(f"[book] {page.name}: {page.action} ({page.reason})", flush=True)
@@ -324,12 +524,14 @@ def build_book(profile: str, force: bool = False, check: bool = False, no_comput
         except Exception as err:  # papermill's execution error carries the failing cell
             failed.append(page)
             print(f"[book] {page.name} failed: {_last_line(err)}\n[book]   executed notebook with the traceback: "
-                  f"{out_dir / (page.name + '.ipynb')}", file=sys.stderr, flush=True)
+                  f"{out_dir / (page.name + '.ipynb')}; kernel messages: {log_path(out_dir / (page.name + '.ipynb'))}",
+                  file=sys.stderr, flush=True)
         if page.action == "missing":
             missing.append(page)
     if failed:
         print(f"[book] {len(failed)} chapter(s) failed; the book was not built", file=sys.stderr)
         return 1
+    write_glance(pages, profile, out_dir)
     shutil.rmtree(book_dir / "_build", ignore_errors=True)
     code = jupyter_book_build(book_dir)
     if code != 0:

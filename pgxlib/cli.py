@@ -3,6 +3,7 @@
     pgx run walkthrough --profile smoke -p family nav2d [-p seed 1] [-p k 3] [--force] [--out DIR]
     pgx book --profile {default,smoke} [--force] [--check] [--no-compute]
     pgx group --family cartpole --k 3 [--profile smoke] [--seed 0] [-p key value] [--force]
+    pgx glance [--profile default] [--readme]
     pgx golden [--accept]
 
 Every parameter is validated before anything runs; a bad one exits with code 2 and one line on
@@ -81,7 +82,7 @@ def _validate_run(args: argparse.Namespace) -> tuple[str, int, dict[str, Any], s
 def cmd_run(args: argparse.Namespace) -> int:
     """Validate, then execute ``notebooks/<experiment>.py`` with papermill; print where things went."""
     from pgxlib import experiments
-    from pgxlib.book import _last_line, execute_notebook
+    from pgxlib.book import _last_line, execute_notebook, log_path
     from pgxlib.store.results import runs_root
 
     try:
@@ -98,24 +99,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         execute_notebook(args.experiment, output, parameters, stream=True)
     except Exception as err:  # papermill raises its own error type with the failing cell
-        print(f"pgx: notebook failed: {_last_line(err)} (traceback in {output})", file=sys.stderr)
+        print(f"pgx: notebook failed: {_last_line(err)} (traceback in {output}; kernel messages in "
+              f"{log_path(output)})", file=sys.stderr)
         return 1
+    from pgxlib.report.headline import headline
+
     result = experiments.find_result(args.experiment, args.profile, family, seed, **params)
-    print(f"notebook: {output}")
     if result is None:
+        print(f"notebook: {output}")
         print("pgx: the notebook ran but stored no result for these parameters", file=sys.stderr)
         return 1
+    print(f"{args.experiment} on {family} (profile {args.profile}, seed {seed}):")
+    for line in headline(result.metrics):
+        print(f"  {line}")
+    print(f"notebook: {output}")
     print(f"result:   {result.path}" + ("  (STALE: computed by older code)" if result.stale else ""))
-    print(run_summary(result.meta))
+    print(run_summary(result.meta, fresh=result.fresh))
     return 0
 
 
-def run_summary(meta: dict[str, Any]) -> str:
-    """One line on how a stored result came about: its wall time and the stages it resumed."""
+def run_summary(meta: dict[str, Any], fresh: bool = True) -> str:
+    """One line on how a stored result came about: computed now (wall time, resumed stages) or loaded
+    from the store (date and commit of the run that computed it, and how long that took)."""
     resumed = list(meta.get("resumed_stages") or {})
     total = meta.get("total_time")
-    line = f"computed in {total:.1f} s" if isinstance(total, (int, float)) else "computed"
-    return line + (f"; resumed: {', '.join(resumed)}" if resumed else "") + f" ({meta.get('timestamp', '?')})"
+    took = f"{total:.1f} s" if isinstance(total, (int, float)) else "an unrecorded time"
+    when = f"{meta.get('timestamp', '?')}, commit {((meta.get('git') or {}).get('commit') or 'unknown')[:10]}"
+    if not fresh:
+        return f"loaded from store ({when}); computing it took {took}"
+    return f"computed in {took}" + (f"; resumed: {', '.join(resumed)}" if resumed else "") + f" ({when})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,6 +163,22 @@ def cmd_group(args: argparse.Namespace) -> int:
         return 1
 
 
+def cmd_glance(args: argparse.Namespace) -> int:
+    """Print the results at a glance (`pgxlib.report.glance`), or write them into README.md."""
+    from pgxlib import experiments
+    from pgxlib.report.glance import glance_markdown, with_readme_block
+    from pgxlib.store.results import repo_root
+
+    if not args.readme:
+        print(glance_markdown(args.profile, experiments))
+        return 0
+    path = repo_root() / "README.md"
+    text = with_readme_block(path.read_text(encoding="utf-8"), glance_markdown(args.profile, experiments, status=False))
+    path.write_text(text, encoding="utf-8")
+    print(f"results at a glance ({args.profile}) written into {path.name}")
+    return 0
+
+
 def cmd_golden(args: argparse.Namespace) -> int:
     """Compare the stored smoke results with the committed golden values, or accept them."""
     from pgxlib.store import golden
@@ -171,15 +199,41 @@ def cmd_golden(args: argparse.Namespace) -> int:
     return 0
 
 
+class _RunParser(_Parser):
+    """`pgx run`'s parser: its help ends with every experiment and its parameters (read when asked)."""
+
+    def format_help(self) -> str:
+        return super().format_help() + "\n" + experiments_help() + "\n"
+
+
+def experiments_help() -> str:
+    """Every experiment with a notebook, and its parameters with their defaults."""
+    from pgxlib import experiments
+    from pgxlib.book import notebook_source
+
+    lines = ["experiments (parameters beyond profile, family and seed, with their defaults):"]
+    for name in experiments.available():
+        if not experiments.implemented(name) or not notebook_source(name).exists():
+            continue
+        params = ", ".join(f"{k}={v!r}" for k, v in experiments.get(name).PARAMETERS.items()) or "none"
+        lines.append(f"  {name}: {params}")
+    return "\n".join(lines)
+
+
+def _add_run_parser(sub) -> argparse.ArgumentParser:
+    run = sub.add_parser("run", help="run one experiment notebook (computes or loads its result)")
+    run.__class__ = _RunParser  # argparse builds every subparser with one class; this one lists experiments
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `pgx` argument parser."""
     parser = _Parser(prog="pgx", description="PolicyGradEx, reproduced: experiments, the book, task grouping.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     param = dict(action="append", nargs=2, metavar=("NAME", "VALUE"), dest="params")
 
-    run = sub.add_parser("run", help="run one experiment notebook (computes or loads its result)")
-    run.add_argument("experiment", help="walkthrough, main_results, ablations, speedup, first_order_error, "
-                                        "hessian_bound")
+    run = _add_run_parser(sub)
+    run.add_argument("experiment", help="one of the experiments listed below")
     run.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)} (default smoke)")
     run.add_argument("-p", help="a parameter: family (default cartpole), seed (default 0), profile, or one of the "
                                "experiment's knobs; repeatable", **param)
@@ -202,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("-p", help="a config override, e.g. -p d 200 or -p meta_ppo.lr 1e-3 (repeatable)", **param)
     group.add_argument("--force", action="store_true", help="recompute even if a result is stored")
     group.set_defaults(func=cmd_group)
+
+    glance = sub.add_parser("glance", help="print the results at a glance (methods × families, five sentences)")
+    glance.add_argument("--profile", default="default", choices=("default", "smoke"))
+    glance.add_argument("--readme", action="store_true", help="write them into README.md (stale labels left out)")
+    glance.set_defaults(func=cmd_glance)
 
     gold = sub.add_parser("golden", help="compare the smoke results with the committed golden values")
     gold.add_argument("--profile", default="smoke", choices=("smoke",))
@@ -244,13 +303,28 @@ def group_command(profile: str, family: str, seed: int = 0, k: int | None = None
     if not force:
         experiments.preflight("group", profile, family, seed, **params)
     result = experiments.run_experiment("group", profile, family, seed=seed, force=force, **params)
-    print(format_group_report(result.metrics, result.meta))
-    if result.fresh:
-        print(f"result: {result.path}; {run_summary(result.meta)}")
-    else:
-        print(f"result: {result.path}, stored earlier ({result.meta.get('timestamp', '?')}"
-              f"{'; STALE: computed by older code' if result.stale else ''}); --force recomputes it")
+    if not result.fresh:
+        print(f"{run_summary(result.meta, fresh=False)}"
+              f"{'; STALE: computed by older code' if result.stale else ''}; --force recomputes it")
+    print(format_group_report(result.metrics, result.meta if result.fresh else None))
+    print(f"result: {result.path}")
+    print(group_summary(result.metrics) + ("" if result.fresh else " (loaded from store)"))
     return 0
+
+
+def group_summary(metrics: dict[str, Any]) -> str:
+    """One line: the groups found and the mean return of θ*, the group policies and the random policy."""
+    import numpy as np
+
+    groups = " | ".join(",".join(f"S{i}" for i in g) for g in metrics["groups"])
+    parts = [f"{metrics['family']}: {metrics['k']} groups ({groups})"]
+    for key, label in (("group_return", "grouped"), ("meta_return", "θ*"), ("random_return", "random")):
+        if key in metrics:
+            parts.append(f"{label} {float(np.mean(metrics[key])):.3g}")
+    if "planted_nmi" in metrics:
+        parts.append(f"NMI with the planted groups {metrics['planted_nmi']:.2f}")
+    return "summary: " + "; ".join(parts[:1]) + "; mean return " + ", ".join(parts[1:4]) + \
+        "".join(f"; {p}" for p in parts[4:])
 
 
 def format_group_report(metrics: dict[str, Any], meta: dict[str, Any] | None = None) -> str:

@@ -357,10 +357,15 @@ def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path)
     unmeasured = card.loc["Main results, Highway: PaCo below PolicyGradEx" + note]
     assert (unmeasured["ours"], unmeasured["status"]) == ("–", "not yet measured")
     assert "pgx run main_results --profile default -p family highway" in unmeasured["why"]
+    headline = card[card["family"] == "all"]
+    gains = headline[headline["label"] == "Headline: +16% over baselines"].iloc[0]
+    # (110 − [100, 90, 130, 120, 80]) / base: +10%, +22.2%, −15.4%, −8.3%, +37.5%; mean 9.2% in [8%, 32%]
+    assert (gains["ours"], gains["status"]) == ("9.20%", "reproduced")
+    assert "holds on cartpole 9.20%" in gains["why"] and "not measured on lunarlander" in gains["why"]
     measured = card[card["status"] != "not yet measured"]
-    assert len(measured) == 6 and (measured["ours"] != "–").all()
-    assert scorecard.summary(card.reset_index()) == {"reproduced": 2, "not reproduced": 3, "within seed noise": 1,
-                                                     "not yet measured": len(card) - 6}
+    assert len(measured) == 8 and (measured["ours"] != "–").all()
+    assert scorecard.summary(card.reset_index()) == {"reproduced": 4, "not reproduced": 3, "within seed noise": 1,
+                                                     "not yet measured": len(card) - 8}
 
 
 class _StubResult:

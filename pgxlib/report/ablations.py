@@ -8,6 +8,7 @@ import numpy as np
 
 from pgxlib.report import paper
 from pgxlib.report.main_results import format_number, zoom_to_theta
+from pgxlib.report.plots import readable
 
 # ---------------------------------------------------------------------------------------------
 # Ablations
@@ -85,6 +86,7 @@ def knob_table(metrics: Mapping[str, Any], knob: str):
     return pd.DataFrame(rows).set_index(KNOB_TITLES[knob])
 
 
+@readable
 def knob_plot(metrics: Mapping[str, Any], knob: str) -> plt.Figure:
     """Mean return (and NMI against the reference clustering) against the knob's values."""
     k = metrics[knob]
@@ -227,6 +229,7 @@ def ablation_overview(results: Mapping[str, Mapping[str, Any]], stds: Mapping[st
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(KNOB_TITLES[knob])
 
 
+@readable
 def ablation_overview_plot(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None]) -> plt.Figure:
     """One panel per knob: every family's (score − reference) / seed std against the knob's values,
     with the ±1 seed-std band shaded."""

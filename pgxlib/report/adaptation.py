@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pgxlib.report.main_results import format_number
+from pgxlib.report.plots import readable
 
 # ---------------------------------------------------------------------------------------------
 # Adaptation settings
@@ -29,6 +30,7 @@ def adaptation_grid(metrics: Mapping[str, Any]):
     return pd.DataFrame(cells, index=pd.Index([f"α = {a:g}" for a in metrics["inner_lrs"]], name="inner lr"))
 
 
+@readable
 def adaptation_heatmap(metrics: Mapping[str, Any]) -> plt.Figure:
     """Gain of adaptation (after − before, mean over targets) for every α and number of steps."""
     gain = np.asarray(metrics["grid"]["gain"], dtype=float)

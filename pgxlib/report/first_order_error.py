@@ -12,6 +12,7 @@ import numpy as np
 
 from pgxlib.analysis.stats import as_nan, distance_key
 from pgxlib.report import paper
+from pgxlib.report.plots import readable
 
 PAPER_COLUMNS = {"metaworld": "MT10", "cartpole": "CartPole", "highway": "Highway", "lunarlander": "LunarLander"}
 """The column of the paper's first-order table for each family (nav2d has none)."""
@@ -58,6 +59,7 @@ def _cell(s: Mapping) -> str:
     return f"{s['median']:.3g} ({s['q25']:.3g}–{s['q75']:.3g})"
 
 
+@readable
 def error_vs_distance(arrays: Mapping, family: str) -> plt.Figure:
     """Log-log error against distance: median over directions with the interquartile band, surrogate vs random
     directions, for log π (left) and the objective J (right); the paper's points and the 2% bound overlaid."""
@@ -95,6 +97,7 @@ def error_vs_distance(arrays: Mapping, family: str) -> plt.Figure:
     return fig
 
 
+@readable
 def scatter_true_vs_estimate(true: np.ndarray, est: np.ndarray, distance_pct: float, family: str) -> plt.Figure:
     """Per-transition true change of log π against g_tᵀΔ along one surrogate direction."""
     true, est = as_nan(true), as_nan(est)
@@ -204,6 +207,7 @@ def definitions_table(metrics: Mapping, family: str):
     return pd.DataFrame(rows).set_index("distance ‖Δ‖/‖θ*‖ (%)")
 
 
+@readable
 def definitions_vs_distance(arrays: Mapping, family: str) -> plt.Figure:
     """Log-log error of log π against distance under both definitions on one axis: ours (solid) and the authors'
     (dashed), median over directions with the interquartile band, surrogate vs random directions; the paper's

@@ -11,13 +11,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pgxlib.analysis.stats import as_nan, spearman
+from pgxlib.report.plots import readable
 
 SAME_SCALE = 10.0
 """'Same scale' is read as: bound / |observed gap| within a factor of 10 either way (the scorecard's rule)."""
 
-BOUND_FORM = ("gap = test loss − train loss ≤ Σ_i sqrt(C · T_i · D_i / N), with T_i = max over mini-batches of "
-              "the Hutchinson estimate of Tr[∇²_{W_i} ℓ], D_i = ‖W_i − W_i^(0)‖²_F, N = training transitions, "
-              "C = the loss bound; the theorem's ε = O(N^{-3/4} log(1/δ)) is omitted")
+BOUND_FORM = (r"$\text{gap} = \text{test loss} - \text{train loss} \le \sum_i \sqrt{C\, T_i D_i / N}$, with $T_i$ "
+              r"the maximum over mini-batches of the Hutchinson estimate of $\operatorname{Tr}[\nabla^2_{W_i} \ell]$, "
+              r"$D_i = \lVert W_i - W_i^{(0)} \rVert_F^2$, $N$ the training transitions, $C$ the loss bound; the "
+              r"theorem's $\varepsilon = O(N^{-3/4} \log(1/\delta))$ is omitted")
 
 
 def curve_table(metrics: Mapping):
@@ -42,7 +44,8 @@ def layer_table(metrics: Mapping, arrays: Mapping):
     T, D = as_nan(arrays["layer_traces"])[-1], as_nan(arrays["layer_dists"])[-1]
     cap = metrics["settings"]["loss_cap"]
     terms = bound_terms(T.tolist(), D.tolist(), int(metrics["N"][-1]), cap)
-    return pd.DataFrame({"max-batch Tr[∇²_{W_i} ℓ]": T, "‖W_i − W_i^(0)‖²_F": D, "bound term": terms},
+    return pd.DataFrame({"T_i: max-batch Hessian trace": T, "D_i: squared distance from init": D,
+                         "bound term": terms},
                         index=pd.Index(metrics["layers"], name="layer"))
 
 
@@ -62,7 +65,8 @@ def group_table(metrics: Mapping):
     return df.sort_index()
 
 
-def curve_figure(metrics: Mapping, family: str):
+@readable
+def curve_figure(metrics: Mapping, family: str) -> plt.Figure:
     """Bound and observed generalization error over training, log y axis (|gap|, sign marked)."""
     steps = np.asarray(metrics["steps"], dtype=float)
     gap, bound = np.asarray(metrics["generalization_error"]), np.asarray(metrics["bound"])
@@ -82,7 +86,8 @@ def curve_figure(metrics: Mapping, family: str):
     return fig
 
 
-def group_figure(metrics: Mapping, arrays: Mapping, family: str):
+@readable
+def group_figure(metrics: Mapping, arrays: Mapping, family: str) -> plt.Figure:
     """Final gap (each subset and mean) and bound against the number of training tasks."""
     sizes = np.asarray(arrays["group_sizes"], dtype=float)
     gaps, bounds = as_nan(arrays["group_gap"]), as_nan(arrays["group_bound"])

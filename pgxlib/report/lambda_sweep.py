@@ -7,6 +7,8 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pgxlib.report.plots import readable
+
 COLUMNS = {"raw_step_median": "raw step ‖Pŵ‖/‖θ*‖ (median)", "applied_step_median": "applied step (median)",
            "first_order_error_pct": "first-order error, ours (%)",
            "paper_definition_error_pct": "first-order error, authors' (%)",
@@ -31,6 +33,7 @@ def sweep_table(metrics: Mapping[str, Any]):
     return pd.DataFrame(rows).set_index("λ")
 
 
+@readable
 def sweep_figure(metrics: Mapping[str, Any]) -> plt.Figure:
     """Four panels against λ (log axis): step lengths, first-order errors, gradient cosine, grouping."""
     lams = np.asarray(metrics["l2s"], dtype=float)

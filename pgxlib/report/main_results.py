@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pgxlib.report import paper
+from pgxlib.report.plots import readable
 
 LABELS = {
     "multitask": "Multi-task training",
@@ -73,7 +74,8 @@ def main_table(metrics: Mapping[str, Any]):
 
 
 def improvements(metrics: Mapping[str, Any]):
-    """PolicyGradEx minus each measured baseline: difference of means, relative gain, seeds won."""
+    """PolicyGradEx minus each measured baseline: difference of means, the same in seed stds (the larger of the
+    two methods'; returns can be negative, so no relative gain of ours), seeds won, the paper's relative gain."""
     import pandas as pd
 
     methods, family = metrics["methods"], metrics["family"]
@@ -85,15 +87,15 @@ def improvements(metrics: Mapping[str, Any]):
         pv, pb = paper_value("policygradex", family), paper_value(key, family)
         paper_gain = None if pv is None or pb is None else 100 * (pv - pb) / abs(pb)
         if base["mean"] is None:
-            rows.append({"baseline": label, "difference of means": "–", "relative gain %": "–", "seeds won": "–",
+            rows.append({"baseline": label, "difference of means": "–", "in seed stds": "–", "seeds won": "–",
                          "paper's relative gain %": "–" if paper_gain is None else f"{paper_gain:+.1f}",
                          "note": "not implemented yet"})
             continue
         diff = ours["mean"] - base["mean"]
-        rel = 100 * diff / abs(base["mean"]) if base["mean"] != 0 else float("nan")
         won = sum(a > b for a, b in zip(ours["seeds"], base["seeds"]))
         noise = max(ours["std"], base["std"])
-        rows.append({"baseline": label, "difference of means": f"{diff:+.3g}", "relative gain %": f"{rel:+.2f}",
+        rows.append({"baseline": label, "difference of means": f"{diff:+.3g}",
+                     "in seed stds": f"{diff / noise:+.2f}" if noise > 0 else "–",
                      "seeds won": f"{won}/{len(ours['seeds'])}",
                      "paper's relative gain %": "–" if paper_gain is None else f"{paper_gain:+.1f}",
                      "note": "within the seed std" if abs(diff) <= noise else "larger than the seed std"})
@@ -201,6 +203,7 @@ def tie_sentence(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray], t
             f"A larger PPO and MAML budget (the `paper` profile) is needed before this family can separate them.")
 
 
+@readable
 def main_bar_chart(metrics: Mapping[str, Any]) -> plt.Figure:
     """Ours (mean ± std over seeds, seeds as dots) and, where it exists, the paper's column beside it."""
     family, methods = metrics["family"], metrics["methods"]
@@ -259,9 +262,11 @@ def _masked(x) -> np.ma.MaskedArray:
     return np.ma.masked_invalid(np.ma.filled(np.ma.asarray(x, dtype=float), np.nan))
 
 
+@readable
 def meta_training_curves(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> plt.Figure:
     """MAML meta-training: mean return over source tasks of episodes that ended after the inner step
-    (solid) and before it (dotted), per method, mean over seeds, against steps per task."""
+    (solid, with a band of ± one std over seeds) and before it (dotted), per method, mean over seeds,
+    against steps per task."""
     steps = np.asarray(arrays["curve_steps"], dtype=float)
     fig, ax = plt.subplots(figsize=(7.5, 4))
     palette = dict(zip(BASELINES, ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown")))
@@ -269,18 +274,25 @@ def meta_training_curves(metrics: Mapping[str, Any], arrays: Mapping[str, np.nda
         color = palette.get(key, "tab:red")
         for kind, style in (("curve_post", "-"), ("curve_pre", ":")):
             curve = _masked(arrays[f"{kind}_{key}"])  # [S, I, n]
-            mean = np.ma.mean(np.ma.mean(curve, axis=2), axis=0).filled(np.nan)
-            ax.plot(steps[:len(mean)], mean, style, color=color, lw=1.5 if style == "-" else 1,
+            per_seed = np.ma.mean(curve, axis=2)  # [S, I]
+            mean = np.ma.mean(per_seed, axis=0).filled(np.nan)
+            x = steps[:len(mean)]
+            ax.plot(x, mean, style, color=color, lw=1.5 if style == "-" else 1,
                     label=LABELS[key] if style == "-" else None)
+            if style == "-" and per_seed.shape[0] > 1:
+                std = np.ma.std(per_seed, axis=0, ddof=1).filled(np.nan)
+                ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.12, lw=0)
     ax.set_xlabel("MAML environment steps per source task (support + query)")
     ax.set_ylabel("mean episode return on source tasks")
-    ax.set_title(f"{metrics['family']}: meta-training (solid: after the inner step, dotted: before)", fontsize=10)
+    ax.set_title(f"{metrics['family']}: meta-training, mean over {len(metrics['seeds'])} seeds ± std\n"
+                 "(solid: after the inner step, dotted: before)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
 
 
+@readable
 def target_scatter(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray], method: str = "policygradex",
                    seed_index: int = 0) -> plt.Figure:
     """Training (source) tasks and unseen test (target) tasks in the first two task parameters, for

@@ -59,11 +59,15 @@ def format_value(value: Any, unit: str) -> str:
     if isinstance(value, str):
         return value
     if unit == "%":
+        if 0 < abs(value) < 0.01:
+            return f"{value:.2g}%"
         return f"{value:.2f}%" if abs(value) < 10 else f"{value:.1f}%"
     if unit == "×":
         return f"{value:g}×" if float(value).is_integer() else f"{value:.1f}×"
     if unit == "NMI":
         return f"{value:.2f}"
+    if unit == "seed std":
+        return f"{value:+.2f} seed std"
     return f"{value:.1f}"
 
 

@@ -4,37 +4,74 @@ Every function takes plain arrays (as stored in a result) and returns a matplotl
 """
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.text import Text
 
 from pgxlib.analysis.stats import as_nan
+
+PAGE_WIDTH_IN = 7.0
+"""The width, in inches at the figures' 100 dpi, that a book page shows a figure at (wider ones are shrunk)."""
+MIN_PT = 9.0
+"""The smallest text size, in points at the page width, of any label of a figure."""
+
+
+def fit_fonts(fig: plt.Figure, page_width: float = PAGE_WIDTH_IN, min_pt: float = MIN_PT) -> plt.Figure:
+    """Enlarge every text of `fig` (tick labels, titles, legends, annotations) so that it is at least `min_pt`
+    once the figure is shrunk to `page_width`; returns `fig`."""
+    floor = min_pt / min(1.0, page_width / fig.get_figwidth())
+    for ax in fig.axes:
+        for axis, labels in (("x", ax.get_xticklabels()), ("y", ax.get_yticklabels())):
+            size = max((t.get_fontsize() for t in labels), default=floor)
+            ax.tick_params(axis=axis, which="both", labelsize=max(size, floor))
+    for text in fig.findobj(Text):
+        if text.get_text() and text.get_fontsize() < floor:
+            text.set_fontsize(floor)
+    engine = fig.get_layout_engine()
+    if engine is None or type(engine).__name__ == "TightLayoutEngine":
+        fig.tight_layout()
+    return fig
+
+
+def readable(make):
+    """Decorator for a function returning a Figure: the figure comes back with `fit_fonts` applied."""
+    @functools.wraps(make)
+    def wrapper(*args, **kwargs):
+        fig = make(*args, **kwargs)
+        return fit_fonts(fig) if isinstance(fig, plt.Figure) else fig
+    return wrapper
 
 
 def _short(n: int) -> list[str]:
     return [f"S{i}" for i in range(n)]
 
 
+@readable
 def learning_curves(steps: np.ndarray, returns: np.ndarray, title: str, labels: Sequence[int] | None = None,
                     ylabel: str = "episodic return") -> plt.Figure:
-    """One line per task: returns [I, n] against environment steps per task [I]."""
+    """One line per task: returns [I, n] against environment steps per task [I]; with `labels` [n] the lines are
+    coloured by group and the legend keys each task to its group."""
     steps, returns = as_nan(steps), as_nan(returns)
     fig, ax = plt.subplots(figsize=(7, 3.8))
     cmap = plt.get_cmap("tab10")
     for j in range(returns.shape[1]):
         ok = np.isfinite(returns[:, j])
         color = cmap(labels[j] % 10) if labels is not None else cmap(j % 10)
-        ax.plot(steps[ok], returns[ok, j], color=color, lw=1.2, alpha=0.85, label=f"S{j}")
+        key = f"S{j} (group {labels[j]})" if labels is not None else f"S{j}"
+        ax.plot(steps[ok], returns[ok, j], color=color, lw=1.2, alpha=0.85, label=key)
     ax.set_xlabel("environment steps per task")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(ncol=5, fontsize=7, loc="lower right")
+    ax.legend(ncol=2 if labels is not None else 5, fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
 
 
+@readable
 def matrix_heatmap(M: np.ndarray, title: str, cbar_label: str, labels: Sequence[int] | None = None,
                    cmap: str = "RdBu_r", center: bool = True) -> plt.Figure:
     """An n×n matrix as a heat map; with `labels`, rows/columns are ordered by group."""
@@ -60,6 +97,7 @@ def matrix_heatmap(M: np.ndarray, title: str, cbar_label: str, labels: Sequence[
     return fig
 
 
+@readable
 def per_task_returns(series: dict[str, np.ndarray], title: str, ylabel: str = "mean episodic return") -> plt.Figure:
     """Grouped bars: one group of bars per task, one bar per named series (each [n])."""
     n = len(next(iter(series.values())))
@@ -77,11 +115,34 @@ def per_task_returns(series: dict[str, np.ndarray], title: str, ylabel: str = "m
     return fig
 
 
+@readable
 def histogram(values: np.ndarray, title: str, xlabel: str, bins: int = 20) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.hist(values, bins=bins, color="tab:blue", alpha=0.8)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("subsets")
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+@readable
+def task_map(source: np.ndarray, target: np.ndarray, names: Sequence[str], title: str) -> plt.Figure:
+    """A family's tasks in its first two parameters: source tasks (stars, S0…) and unseen target tasks (dots).
+
+    source [n, p], target [T, p]; with one parameter the second axis is empty."""
+    source, target = np.atleast_2d(source), np.atleast_2d(target)
+    if source.shape[1] == 1:
+        source, target = np.c_[source, np.zeros(len(source))], np.c_[target, np.zeros(len(target))]
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    ax.scatter(target[:, 0], target[:, 1], s=18, color="tab:gray", alpha=0.5, label="target tasks (unseen)")
+    ax.scatter(source[:, 0], source[:, 1], s=160, marker="*", color="tab:red", edgecolors="k", label="source tasks")
+    for i, (x, y) in enumerate(source[:, :2]):
+        ax.annotate(f"S{i}", (x, y), textcoords="offset points", xytext=(5, 5))
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1] if len(names) > 1 else "")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best")
     fig.tight_layout()
     return fig

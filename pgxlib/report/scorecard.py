@@ -6,11 +6,18 @@ and how the two are compared. `build_scorecard(profile)` reads whatever results 
 ``results/<profile>/`` and never computes or invents a number: a claim without a stored result is
 "not yet measured", with the command that measures it.
 
-How a claim counts as reproduced (stated in each row's "why"):
-- orderings (PolicyGradEx above a baseline, k=3 above k=2): the order holds in our numbers; where the
-  result stores a seed std beside the mean and the gap is within it, the row is "within seed noise";
-- error bounds (first-order error): our error is within the paper's bound;
-- magnitudes (gains, speedups): we reach at least half of the paper's figure; NMI within 0.1 of it.
+How a claim counts as reproduced (stated in each row's "why"); no rule flatters:
+- every number has a tolerance stated on both sides: magnitudes (gains, speedups, "about 10%") within a
+  factor of 2 of the paper's (`band`), NMI within ± 0.1, error bounds in [0, bound], "adds little" within
+  one seed std either way (`Near`);
+- orderings (PolicyGradEx above a baseline, k=3 above k=2): the order holds in our numbers; where a seed std
+  is stored and the gap is within it, the row is "within seed noise". Returns can be negative, so the
+  ablations' orders are measured in seed stds (`StdGap`) and a relative `Gain` is only taken where every
+  return involved is positive;
+- a speedup counts only where the agreement it was bought with clears the guard (`agreement_clears`: NMI at
+  the truth's noise ceiling and rank correlation ≥ `RANK_FLOOR`);
+- a headline claim holds only if it holds on every family measured (`OnEveryFamily`), and is measured on
+  the families that measure it, naming the others.
 
 Metric keys each experiment is expected to store (edit the registry when an experiment differs):
 
@@ -22,8 +29,8 @@ Metric keys each experiment is expected to store (edit the registry when an expe
   "5" (the relative distance in percent; a key with a dot, so the `Metric` key is the tuple of parts), the
   authors' first-order error in percent at that distance, which the claims are judged by; our stricter
   ``metrics.relative_error_pct.<d>`` is shown beside it;
-- ``speedup`` (per family): ``metrics.by_layers.<2|4|8>.nmi``, ``.noise_ceiling_nmi`` and ``.speedup``,
-  ``metrics.random_nmi``;
+- ``speedup`` (per family): ``metrics.by_layers.<2|4|8>.nmi``, ``.noise_ceiling_nmi``, ``.rank_correlation``
+  and ``.speedup``, ``metrics.random_nmi``;
 - ``ablations`` (per family of `ABLATION_FAMILIES`; the paper's ablations are on Meta-World):
   ``metrics.k.by_value.<k>.score``,
   ``metrics.strategy.by_value.<sdp|gradient_similarity|random>.score`` (mean return) and
@@ -38,12 +45,13 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence
 
 from pgxlib.analysis.speedup import reaches_ceiling
-from pgxlib.config import ConfigError
+from pgxlib.config import CONTROL_FAMILIES, FAMILIES, ConfigError
 from pgxlib.report import paper
 from pgxlib.store.results import Result, ResultError
 
 STATUSES = ("reproduced", "not reproduced", "within seed noise", "not yet measured")
-COLUMNS = ("table", "claim", "paper", "ours", "profile & budget", "status", "why", "result")
+COLUMNS = ("table", "claim", "paper", "ours", "profile & budget", "status", "why", "result", "label", "family",
+           "chapter")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,30 +156,69 @@ class Metric:
 
 @dataclass(frozen=True)
 class Gain:
-    """Relative gain in percent of `better` over `base`: ``100 · (better − base) / |base|``."""
+    """Relative gain in percent of `better` over `base`: ``100 · (better − base) / base``, defined only where
+    both are positive, and for a mean over seeds only where every seed's value is (a relative gain on returns
+    that can be negative or zero means nothing: −40 over −50 is not a 20% gain)."""
 
     better: Metric
     base: Metric
 
     def measure(self, lookup: Lookup) -> Measurement:
         a, b = self.better.measure(lookup), self.base.measure(lookup)
-        value = None if a.value is None or b.value is None or b.value == 0 else 100 * (a.value - b.value) / abs(b.value)
-        return _combine([a, b], value)
+        both = _combine([a, b], 0.0)
+        if both.problems:
+            return both
+        values = [a.value, b.value, *_seed_values(self.better, lookup), *_seed_values(self.base, lookup)]
+        if min(values) <= 0:
+            return Measurement(None, both.results, (f"a relative gain is not defined here: returns that are zero or "
+                                                    f"negative ({min(values):.3g}); see the orders in seed stds",))
+        return Measurement(100 * (a.value - b.value) / b.value, both.results)
+
+
+def _seed_values(metric: Metric, lookup: Lookup) -> list[float]:
+    """The per-seed values stored beside a mean metric (``….mean`` → ``….seeds``), [] when there are none."""
+    if not metric.key_text.endswith(".mean"):
+        return []
+    result, _ = lookup.result(metric.experiment, metric.params)
+    seeds = None if result is None else result.get(metric.key_text[:-len("mean")] + "seeds", None)
+    return [float(v) * metric.scale for v in seeds if isinstance(v, (int, float))] if isinstance(seeds, list) else []
+
+
+@dataclass(frozen=True)
+class StdGap:
+    """The difference ``better − base`` in units of `std` (a seed std of the family): an order measured on
+    any scale, negative returns included."""
+
+    better: Metric
+    base: Metric
+    std: Metric
+
+    def measure(self, lookup: Lookup) -> Measurement:
+        got = [m.measure(lookup) for m in (self.better, self.base, self.std)]
+        if any(g.value is None for g in got):
+            return _combine(got, None)
+        a, b, spread = (g.value for g in got)
+        if spread <= 0:
+            return Measurement(None, _combine(got, 0.0).results, ("the seed std is zero: no scale for the gap",))
+        return _combine(got, (a - b) / spread)
 
 
 @dataclass(frozen=True)
 class Aggregate:
-    """The mean or max of several sources; measured only when every part is."""
+    """The mean, max or min of several sources; measured only when every part is, or with `partial` over the
+    parts that are (at least one)."""
 
     how: str
     parts: tuple[Any, ...]
+    partial: bool = False
 
     def measure(self, lookup: Lookup) -> Measurement:
         got = [p.measure(lookup) for p in self.parts]
-        values = [m.value for m in got]
-        if any(v is None for v in values):
+        values = [m.value for m in got if m.value is not None]
+        if not values or (len(values) < len(got) and not self.partial):
             return _combine(got, None)
-        return _combine(got, max(values) if self.how == "max" else statistics.fmean(values))
+        value = {"max": max, "min": min}.get(self.how, statistics.fmean)(values)
+        return Measurement(value, _combine([m for m in got if m.value is not None], 0.0).results)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,32 +236,6 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class AtLeast:
-    """Reproduced when ours ≥ `threshold`; `rule` says where the threshold comes from."""
-
-    threshold: float
-    rule: str
-
-    def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
-        sign = "≥" if ours >= self.threshold else "<"
-        return Verdict(ours >= self.threshold, f"ours {_fmt(ours, unit)} {sign} {_fmt(self.threshold, unit)} "
-                                               f"({self.rule})")
-
-
-@dataclass(frozen=True)
-class AtMost:
-    """Reproduced when ours ≤ `threshold`."""
-
-    threshold: float
-    rule: str
-
-    def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
-        sign = "≤" if ours <= self.threshold else ">"
-        return Verdict(ours <= self.threshold, f"ours {_fmt(ours, unit)} {sign} {_fmt(self.threshold, unit)} "
-                                               f"({self.rule})")
-
-
-@dataclass(frozen=True)
 class Between:
     """Reproduced when `low` ≤ ours ≤ `high`."""
 
@@ -224,7 +245,14 @@ class Between:
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
         ok = self.low <= ours <= self.high
-        return Verdict(ok, f"ours {ours:.3g} {'within' if ok else 'outside'} [{self.low:g}, {self.high:g}] ({self.rule})")
+        side = "" if ok else " (below)" if ours < self.low else " (above)"
+        return Verdict(ok, f"ours {_fmt(ours, unit)} {'within' if ok else 'outside'} [{_fmt(self.low, unit)}, "
+                           f"{_fmt(self.high, unit)}]{side} ({self.rule})")
+
+
+def band(paper_value: float, factor: float = 2.0) -> tuple[float, float]:
+    """The tolerance of a magnitude claim: from 1/`factor` to `factor` times the paper's number."""
+    return paper_value / factor, paper_value * factor
 
 
 def _seed_std(metric: Metric | None, lookup: Lookup) -> float | None:
@@ -285,23 +313,6 @@ class Below:
                        _noise(got.value - ours, self.ours_metric, self.other, unit, lookup))
 
 
-@dataclass(frozen=True)
-class Close:
-    """Reproduced when |ours − other| ≤ `tol` (in the claim's unit)."""
-
-    other: Metric
-    label: str
-    tol: float
-
-    def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
-        got = self.other.measure(lookup)
-        if got.value is None:
-            return Verdict(None, "", got)
-        ok = abs(ours - got.value) <= self.tol
-        return Verdict(ok, f"ours {_fmt(ours, unit)} vs {self.label} {_fmt(got.value, unit)}: "
-                           f"{'within' if ok else 'more than'} {_fmt(self.tol, unit)}", got)
-
-
 # ---------------------------------------------------------------------------------------------
 # Claims
 # ---------------------------------------------------------------------------------------------
@@ -316,6 +327,10 @@ class Claim:
     source: Any
     compare: Any
     table: str = ""
+    label: str = ""
+    """A short name for the grid (the same for the same claim on every family)."""
+    family: str = ""
+    """The family column of the grid ("all" for a headline claim over every family)."""
 
 
 def _fmt(value: float | str | None, unit: str) -> str:
@@ -346,7 +361,8 @@ def _provenance(result: Result) -> str:
 def evaluate_claim(claim: Claim, lookup: Lookup) -> dict[str, str]:
     """One scorecard row for `claim`."""
     row = {"table": claim.table, "claim": claim.name, "paper": _fmt(claim.paper, claim.unit), "ours": "–",
-           "profile & budget": "–", "status": "not yet measured", "why": "", "result": "–"}
+           "profile & budget": "–", "status": "not yet measured", "why": "", "result": "–",
+           "label": claim.label or claim.name, "family": claim.family, "chapter": chapter_of(claim)}
     measured = claim.source.measure(lookup)
     verdict = Verdict(None, "")
     if measured.value is not None:
@@ -406,6 +422,19 @@ def stale_results(card) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _experiments(source) -> list[str]:
+    if isinstance(source, Metric):
+        return [source.experiment]
+    parts = [getattr(source, k) for k in ("better", "base") if hasattr(source, k)] + list(getattr(source, "parts", ()))
+    return list(dict.fromkeys(e for p in parts for e in _experiments(p)))
+
+
+def chapter_of(claim: Claim) -> str:
+    """The experiment whose chapter shows a claim's numbers (the first its source reads)."""
+    found = _experiments(claim.source)
+    return found[0] if found else ""
+
+
 def claims_for(experiment: str) -> list[Claim]:
     """The claims whose numbers come (at least partly) from `experiment`."""
     def uses(source) -> bool:
@@ -463,10 +492,13 @@ def main_results_claims() -> list[Claim]:
                                 _score(family, method))
                 name = (f"Main results, {column}: PolicyGradEx above "
                         f"{', '.join(lbl for _, lbl in baselines)} ({PROTOCOL_NOTE})")
+                short = "PolicyGradEx above every baseline"
             else:
                 compare = Below(_score(family, "policygradex"), "PolicyGradEx", _score(family, method))
                 name = f"Main results, {column}: {label} below PolicyGradEx ({PROTOCOL_NOTE})"
-            claims.append(Claim(name, value, unit, _score(family, method), compare, paper.MAIN_RESULTS.name))
+                short = f"{label} below PolicyGradEx"
+            claims.append(Claim(name, value, unit, _score(family, method), compare, paper.MAIN_RESULTS.name,
+                                short, family))
     return claims
 
 
@@ -514,21 +546,18 @@ class _AuthorsAtMost:
 
 
 @dataclass(frozen=True)
-class _AuthorsAbove:
-    """Reproduced when ours by the authors' definition is above `other` (the same definition at another
-    distance, named `label`); our own definition's number (`ours`) is added to the text."""
+class _AuthorsBetween:
+    """Reproduced when `low` ≤ ours (authors' definition) ≤ `high`; our own definition's number is added."""
 
-    other: Metric
-    label: str
+    low: float
+    high: float
+    rule: str
     ours: Metric
 
     def judge(self, value: float, unit: str, lookup: Lookup) -> Verdict:
-        got = self.other.measure(lookup)
-        if got.value is None:
-            return Verdict(None, "", got)
-        ok = value > got.value
-        return Verdict(ok, f"{_AUTHORS} {_pct(value)} {'above' if ok else 'not above'} {self.label} "
-                           f"{_pct(got.value)}; " + _our_definition(self.ours, lookup), got)
+        ok = self.low <= value <= self.high
+        return Verdict(ok, f"{_AUTHORS} {_pct(value)} {'within' if ok else 'outside'} [{self.low:g}%, {self.high:g}%] "
+                           f"({self.rule}); " + _our_definition(self.ours, lookup))
 
 
 def first_order_claims() -> list[Claim]:
@@ -543,14 +572,16 @@ def first_order_claims() -> list[Claim]:
             family, at = _FO_FAMILIES[column], _DISTANCES[distance]
             claims.append(Claim(f"First-order error (authors' definition), {column}, distance {distance}", value,
                                 "%", _fo_authors(family, at),
-                                _AuthorsAtMost(bound, f"the paper's bound: error within {bound:g}%", _fo(family, at)),
-                                paper.FIRST_ORDER.name))
+                                _AuthorsAtMost(bound, f"the paper's bound: error in [0, {bound:g}%]", _fo(family, at)),
+                                paper.FIRST_ORDER.name, f"First-order error ≤ 2% at {distance} distance", family))
     far = paper.FIRST_ORDER_FAR.value("5%", "all settings")
+    low, high = band(far)
     for column, family in _FO_FAMILIES.items():
-        claims.append(Claim(f"First-order error (authors' definition) grows beyond 5% distance, {column}", far, "%",
-                            _fo_authors(family, "5"),
-                            _AuthorsAbove(_fo_authors(family, "1"), "the error at 1% distance", _fo(family, "5")),
-                            paper.FIRST_ORDER_FAR.name))
+        claims.append(Claim(f"First-order error (authors' definition) grows to about {far:g}% at 5% distance, {column}",
+                            far, "%", _fo_authors(family, "5"),
+                            _AuthorsBetween(low, high, f"about {far:g}%: within a factor of 2 either side",
+                                            _fo(family, "5")),
+                            paper.FIRST_ORDER_FAR.name, f"First-order error ≈ {far:g}% at 5% distance", family))
     return claims
 
 
@@ -561,92 +592,111 @@ def _speedup_metric(family: str, depth: str, key: str) -> Metric:
     return Metric("speedup", {"family": family}, f"metrics.by_layers.{depth}.{key}")
 
 
+RANK_FLOOR = 0.3
+"""The Spearman ρ (estimated vs fine-tuned scores over all subset members) a speedup's run must reach: a
+grouping that agrees with the truth by chance (ρ ≈ 0) was not bought by the speedup."""
+
+
 @dataclass(frozen=True)
 class _NmiBesideCeiling:
-    """Reproduced when ours ≥ `threshold`; the truth's noise ceiling (`ceiling`: the mean NMI between repeats of
-    full training) is shown beside it, "not measured" for a result stored before the truth was repeated."""
+    """Reproduced when `low` ≤ ours ≤ `high` (the paper's NMI ± 0.1); the truth's noise ceiling (`ceiling`: the
+    mean NMI between repeats of full training) is shown beside it, "not measured" for a result stored before the
+    truth was repeated."""
 
-    threshold: float
+    low: float
+    high: float
     rule: str
     ceiling: Metric
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
-        ok = ours >= self.threshold
-        why = f"ours {_fmt(ours, unit)} {'≥' if ok else '<'} {_fmt(self.threshold, unit)} ({self.rule})"
+        verdict = Between(self.low, self.high, self.rule).judge(ours, unit, lookup)
         got = self.ceiling.measure(lookup)
         if got.value is None:
-            return Verdict(ok, f"{why}; the truth's noise ceiling: not measured ({_RECOMPUTE})")
+            return Verdict(verdict.ok, f"{verdict.why}; the truth's noise ceiling: not measured ({_RECOMPUTE})")
         side = "above it" if ours > got.value else "not above it (the agreement does not clear the truth's own noise)"
-        return Verdict(ok, f"{why}; the truth's noise ceiling (NMI between repeats of full training) "
-                           f"{_fmt(got.value, unit)}, ours {side}", got)
+        return Verdict(verdict.ok, f"{verdict.why}; the truth's noise ceiling (NMI between repeats of full training) "
+                                   f"{_fmt(got.value, unit)}, ours {side}", got)
+
+
+def agreement_clears(nmi: float, ceiling: float, rank: float | None) -> bool:
+    """Whether the agreement a speedup was bought with counts: the estimate's NMI with the truth reaches the
+    truth's noise ceiling and the rank correlation of their scores is at least `RANK_FLOOR`."""
+    return reaches_ceiling(nmi, ceiling) and rank is not None and rank >= RANK_FLOOR
 
 
 @dataclass(frozen=True)
 class _SpeedupAboveCeiling:
-    """Reproduced when ours ≥ `threshold` AND the agreement the speedup was bought with (`nmi`, estimate vs
-    truth) clears the truth's noise ceiling (`ceiling`); below the ceiling the speedup does not count and the row
-    is "within seed noise", its text saying "within noise of the truth"."""
+    """Reproduced when ours is within the tolerance band [`low`, `high`] AND the agreement the speedup was bought
+    with clears the guard (`agreement_clears`: NMI `nmi` at the truth's noise ceiling `ceiling`, rank correlation
+    `rank` ≥ `RANK_FLOOR`); otherwise the speedup does not count and the row is "within seed noise", its text
+    saying "within noise of the truth"."""
 
-    threshold: float
+    low: float
+    high: float
     rule: str
     nmi: Metric
     ceiling: Metric
+    rank: Metric
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
-        got = [self.nmi.measure(lookup), self.ceiling.measure(lookup)]
+        got = [self.nmi.measure(lookup), self.ceiling.measure(lookup), self.rank.measure(lookup)]
         combined = _combine(got, 0.0)
         if combined.problems:
             return Verdict(None, "", Measurement(None, combined.results, (*combined.problems, _RECOMPUTE)))
-        ok = ours >= self.threshold
-        why = f"ours {_fmt(ours, unit)} {'≥' if ok else '<'} {_fmt(self.threshold, unit)} ({self.rule})"
-        agreement, ceiling = got[0].value, got[1].value
-        if reaches_ceiling(agreement, ceiling):
-            return Verdict(ok, f"{why}; bought with NMI {agreement:.2f}, at or above the truth's noise ceiling "
-                               f"{ceiling:.2f}", combined)
-        return Verdict(ok, why, combined,
-                       f"within noise of the truth: the agreement this speedup was bought with (NMI {agreement:.2f}) "
-                       f"does not clear the truth's noise ceiling {ceiling:.2f} (NMI between repeats of full "
-                       f"training), so the speedup does not count")
+        verdict = Between(self.low, self.high, self.rule).judge(ours, unit, lookup)
+        agreement, ceiling, rank = (g.value for g in got)
+        bought = f"bought with NMI {agreement:.2f} (truth's noise ceiling {ceiling:.2f}) and rank correlation {rank:.2f}"
+        if agreement_clears(agreement, ceiling, rank):
+            return Verdict(verdict.ok, f"{verdict.why}; {bought}: the agreement clears the ceiling", combined)
+        return Verdict(verdict.ok, f"{verdict.why}; {bought}", combined,
+                       f"within noise of the truth: the agreement this speedup was bought with does not clear the "
+                       f"truth's noise ceiling (NMI between repeats of full training) with a rank correlation of at "
+                       f"least {RANK_FLOOR:g}, so the speedup does not count")
 
 
 def surrogate_claims() -> list[Claim]:
     """NMI of estimated vs. measured affinity clusters, and the speedup, per policy depth.
 
     Our numbers are the headline evaluator's (``metrics.by_layers.<depth>``, the same evaluator on both sides,
-    the truth the mean of repeated fine-tunings). Each NMI row shows the truth's noise ceiling beside it; a
-    speedup counts only where the NMI it was bought with clears that ceiling (``within seed noise`` otherwise,
-    "within noise of the truth")."""
+    the truth the mean of repeated fine-tunings). Each NMI row is judged within ± 0.1 of the paper's and shows the
+    truth's noise ceiling beside it; a speedup is judged within a factor of 2 of the paper's and counts only where
+    the agreement it was bought with clears the guard (`agreement_clears`; "within seed noise" otherwise)."""
     claims = []
     nmi_columns = {"Meta-World NMI": "metaworld", "LunarLander NMI": "lunarlander"}
     for depth, values in paper.SURROGATE.rows:
         for column, value in zip(paper.SURROGATE.columns, values):
             if column in nmi_columns:
                 family = nmi_columns[column]
-                compare = _NmiBesideCeiling(value - 0.1, "within 0.1 of the paper's NMI, or above",
+                compare = _NmiBesideCeiling(value - 0.1, value + 0.1, "the paper's NMI ± 0.1",
                                             _speedup_metric(family, depth, "noise_ceiling_nmi"))
                 claims.append(Claim(f"Surrogate {column}, {depth}-layer policy", value, "NMI",
-                                    _speedup_metric(family, depth, "nmi"), compare, paper.SURROGATE.name))
+                                    _speedup_metric(family, depth, "nmi"), compare, paper.SURROGATE.name,
+                                    f"Surrogate NMI ≈ paper, {depth} layers", family))
             else:
-                compare = _SpeedupAboveCeiling(value / 2, "at least half the paper's speedup",
+                low, high = band(value)
+                compare = _SpeedupAboveCeiling(low, high, "within a factor of 2 of the paper's speedup",
                                                _speedup_metric("lunarlander", depth, "nmi"),
-                                               _speedup_metric("lunarlander", depth, "noise_ceiling_nmi"))
+                                               _speedup_metric("lunarlander", depth, "noise_ceiling_nmi"),
+                                               _speedup_metric("lunarlander", depth, "rank_correlation"))
                 claims.append(Claim(f"Speedup over full training, {depth}-layer policy (LunarLander)", value, "×",
-                                    _speedup_metric("lunarlander", depth, "speedup"), compare, paper.SURROGATE.name))
+                                    _speedup_metric("lunarlander", depth, "speedup"), compare, paper.SURROGATE.name,
+                                    f"Speedup ≈ paper, {depth} layers", "lunarlander"))
     for column, family in nmi_columns.items():
-        claims.append(Claim(f"Random clustering NMI stays near chance ({column.split()[0]})", paper.RANDOM_NMI, "NMI",
-                            Metric("speedup", {"family": family}, "metrics.random_nmi"),
-                            AtMost(0.4, "well below the surrogate's NMI"), paper.SURROGATE.name))
+        claims.append(Claim(f"Random clustering NMI near chance, about {paper.RANDOM_NMI:g} ({column.split()[0]})",
+                            paper.RANDOM_NMI, "NMI", Metric("speedup", {"family": family}, "metrics.random_nmi"),
+                            Between(paper.RANDOM_NMI - 0.1, paper.RANDOM_NMI + 0.1, "the paper's ≈ 0.2 ± 0.1"),
+                            paper.SURROGATE.name, f"Random clustering NMI ≈ {paper.RANDOM_NMI:g}", family))
     return claims
 
 
-ABLATION_FAMILIES = ("cartpole", "lunarlander", "highway", "nav2d")
+ABLATION_FAMILIES = CONTROL_FAMILIES
 """Families whose ablation chapter page judges the paper's Meta-World ablations (direction only)."""
 
 
 @dataclass(frozen=True)
 class Positive:
-    """Reproduced when the relative gain of `better` over `base` is positive; "within seed noise" when
-    |better − base| is within `std` (the family's seed std of PolicyGradEx in its main results)."""
+    """Reproduced when the gap of `better` over `base` is positive; "within seed noise" when |better − base| is
+    within `std` (the family's seed std of PolicyGradEx in its main results)."""
 
     better: Metric
     base: Metric
@@ -654,13 +704,26 @@ class Positive:
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
         ok = ours > 0
-        why = f"gain {_fmt(ours, unit)} {'>' if ok else '≤'} 0: the order {'holds' if ok else 'does not hold'}"
+        why = f"gap {_fmt(ours, unit)} {'>' if ok else '≤'} 0: the order {'holds' if ok else 'does not hold'}"
         a, b, spread = (m.measure(lookup) for m in (self.better, self.base, self.std))
         noise = ""
         if None not in (a.value, b.value, spread.value) and abs(a.value - b.value) <= spread.value:
             noise = (f"the difference {abs(a.value - b.value):.3g} is within the seed std {spread.value:.3g} of "
                      f"PolicyGradEx in the main results, so one seed does not establish the order")
         return Verdict(ok, why, Measurement(None, spread.results), noise)
+
+
+@dataclass(frozen=True)
+class Near:
+    """Reproduced when |ours| ≤ `tol` (a gap in seed stds: "adds little" means within the seed noise, on either
+    side); not reproduced outside."""
+
+    tol: float
+    rule: str
+
+    def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
+        ok = abs(ours) <= self.tol
+        return Verdict(ok, f"ours {_fmt(ours, unit)} {'within' if ok else 'outside'} ± {self.tol:g} ({self.rule})")
 
 
 def _abl(family: str, key: str) -> Metric:
@@ -671,64 +734,154 @@ def _k(family: str, k: str) -> Metric:
     return _abl(family, f"metrics.k.by_value.{k}.score")
 
 
+def _pgx_std(family: str) -> Metric:
+    return Metric("main_results", {"family": family}, "metrics.methods.policygradex.std")
+
+
 def _ablation_order(family: str, better: Metric, base: Metric) -> Positive:
-    return Positive(better, base, Metric("main_results", {"family": family}, "metrics.methods.policygradex.std"))
+    return Positive(better, base, _pgx_std(family))
+
+
+STD_UNIT = "seed std"
+"""The unit of an order measured in seed stds (`StdGap`)."""
 
 
 def ablation_claims(family: str) -> list[Claim]:
     """Number of groups, projection dimension and grouping strategy: the paper's Meta-World ablations,
     judged by the direction of the effect in our ablation on `family` (another env and protocol, one
-    seed). Orderings are shown as relative gains (ours and the paper's, from its table)."""
+    seed). Orders are measured as the difference of scores in units of PolicyGradEx's seed std on the family
+    (returns can be negative, so no relative gain); the paper's column gives its relative gain on MT10 success."""
     note = f"paper: Meta-World MT10 success; ours: {family} target return after adaptation, meta-RL"
     mw = {k: paper.N_GROUPS.value(k, "Meta-World") for k, _ in paper.N_GROUPS.rows}
-    claims = [Claim(f"Number of groups: k=3 above k={k}, relative gain of k=3 over k={k} ({note})",
-                    100 * (mw["3"] - mw[k]) / mw[k], "%", Gain(_k(family, "3"), _k(family, k)),
-                    _ablation_order(family, _k(family, "3"), _k(family, k)), paper.N_GROUPS.name)
+
+    def gain(a: float, b: float) -> str:
+        return f"{100 * (a - b) / b:+.1f}% (MT10 success)"
+
+    claims = [Claim(f"Number of groups: k=3 above k={k}, gap in seed stds ({note})", gain(mw["3"], mw[k]), STD_UNIT,
+                    StdGap(_k(family, "3"), _k(family, k), _pgx_std(family)),
+                    _ablation_order(family, _k(family, "3"), _k(family, k)), paper.N_GROUPS.name,
+                    f"k=3 above k={k}", family)
               for k in ("1", "2")]
-    gain4 = 100 * (mw["4"] - mw["3"]) / mw["3"]
-    claims.append(Claim(f"Number of groups: k=4 adds little over k=3, relative gain of k=4 over k=3 ({note})",
-                        gain4, "%", Gain(_k(family, "4"), _k(family, "3")),
-                        AtMost(5.0, f"at most +5%, as k=4 adds {gain4:.1f}% on Meta-World"), paper.N_GROUPS.name))
+    claims.append(Claim(f"Number of groups: k=4 adds little over k=3, gap in seed stds ({note})",
+                        gain(mw["4"], mw["3"]), STD_UNIT, StdGap(_k(family, "4"), _k(family, "3"), _pgx_std(family)),
+                        Near(1.0, "adds little: within one seed std of k=3, on either side"), paper.N_GROUPS.name,
+                        "k=4 adds little over k=3", family))
     claims.append(Claim(f"Projection dimension flat beyond d=400: smallest NMI of the clusters at d=800, 1000 against "
                         f"d=400 (paper: Meta-World MT10 success; ours: {family} clusters)",
                         paper.PROJECTION_DIM.value("200–1000", "effect"), "NMI",
                         _abl(family, "metrics.proj_dim.min_nmi_above_reference"),
-                        AtLeast(0.73, "the clusters agree at least as well as the paper's surrogate agrees with "
-                                      "real fine-tuning on LunarLander (NMI 0.73)"), paper.PROJECTION_DIM.name))
+                        Between(0.73, 1.0, "the clusters agree at least as well as the paper's surrogate agrees with "
+                                           "real fine-tuning on LunarLander (NMI 0.73), up to identical (1)"),
+                        paper.PROJECTION_DIM.name, "Flat beyond d=400", family))
     strat = paper.GROUPING_STRATEGY
     loss = strat.value("loss-based (PolicyGradEx)", "Meta-World")
     sdp = _abl(family, "metrics.strategy.by_value.sdp.score")
     for key, label in (("gradient_similarity", "gradient similarity"), ("random", "random")):
-        other = strat.value(label, "Meta-World")
         base = _abl(family, f"metrics.strategy.by_value.{key}.score")
-        claims.append(Claim(f"Grouping strategy: loss-based SDP above {label}, relative gain ({note})",
-                            100 * (loss - other) / other, "%", Gain(sdp, base), _ablation_order(family, sdp, base),
-                            strat.name))
+        claims.append(Claim(f"Grouping strategy: loss-based SDP above {label}, gap in seed stds ({note})",
+                            gain(loss, strat.value(label, "Meta-World")), STD_UNIT,
+                            StdGap(sdp, base, _pgx_std(family)), _ablation_order(family, sdp, base), strat.name,
+                            f"SDP above {label} grouping", family))
     return claims
 
 
+@dataclass(frozen=True)
+class OnEveryFamily:
+    """A headline claim: reproduced only when it holds on every family measured, that is when each family's own
+    value (`per_family`, family → source) lies in [`low`, `high`]; the families not measured are named."""
+
+    per_family: tuple[tuple[str, Any], ...]
+    low: float
+    high: float
+    rule: str
+
+    def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
+        got = [(family, source.measure(lookup)) for family, source in self.per_family]
+        measured = [(f, m.value) for f, m in got if m.value is not None]
+        missing = [f for f, m in got if m.value is None]
+        outside = [f"{f} {_fmt(v, unit)}" for f, v in measured if not self.low <= v <= self.high]
+        inside = [f"{f} {_fmt(v, unit)}" for f, v in measured if self.low <= v <= self.high]
+        why = (f"per family, in [{_fmt(self.low, unit)}, {_fmt(self.high, unit)}] ({self.rule}): "
+               + (f"holds on {', '.join(inside)}" if inside else "holds on none")
+               + (f"; fails on {', '.join(outside)}" if outside else "")
+               + (f"; not measured on {', '.join(missing)}" if missing else ""))
+        results = _combine([m for _, m in got if m.value is not None], 0.0).results
+        return Verdict(bool(measured) and not outside, why, Measurement(None, results))
+
+
+@dataclass(frozen=True)
+class GuardedSpeedup:
+    """The largest speedup that counts: over the (family, depth) cells of the speedup results whose agreement
+    clears the guard (`agreement_clears`), judged within [`low`, `high`]; a run whose agreement does not clear it
+    is shown but not counted."""
+
+    cells: tuple[tuple[str, str], ...]
+    low: float
+    high: float
+    rule: str
+
+    def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
+        counted, shown, used = [], [], []
+        for family, depth in self.cells:
+            got = [_speedup_metric(family, depth, k).measure(lookup)
+                   for k in ("speedup", "nmi", "noise_ceiling_nmi", "rank_correlation")]
+            used += got
+            if any(g.value is None for g in got[:2]):
+                continue
+            speed, nmi, ceiling, rank = (g.value for g in got)
+            clears = ceiling is not None and agreement_clears(nmi, ceiling, rank)
+            (counted if clears else shown).append((speed, f"{family} {depth} layers {speed:.1f}×"))
+        results = _combine(used, 0.0).results
+        if not counted:
+            return Verdict(False, "no measured speedup counts: none was bought with an agreement at the truth's "
+                                  f"noise ceiling and a rank correlation ≥ {RANK_FLOOR:g} (not counted: "
+                                  + (", ".join(t for _, t in shown) or "none") + ")", Measurement(None, results))
+        best, text = max(counted)
+        ok = self.low <= best <= self.high
+        return Verdict(ok, f"the largest speedup that counts, {text}, is {'within' if ok else 'outside'} "
+                           f"[{_fmt(self.low, unit)}, {_fmt(self.high, unit)}] ({self.rule})"
+                           + (f"; not counted (agreement below the guard): {', '.join(t for _, t in shown)}"
+                              if shown else ""), Measurement(None, results))
+
+
 def headline_claims() -> list[Claim]:
-    """Average gains, the largest speedup and the first-order bound, aggregated over the tables."""
-    families = list(paper.FAMILY_COLUMNS)
-    all_gains = tuple(Gain(_score(f, "policygradex"), _score(f, m)) for f in families
-                      for m, _, _ in _reported(f) if m != "policygradex")
-    grouping_gains = tuple(Gain(_score(f, "policygradex"), _score(f, m)) for f in families
-                           for m in ("random", "gradient_similarity"))
-    worst_error = tuple(_fo_authors(f, at) for f in _FO_FAMILIES.values() for at in _DISTANCES.values())
-    speedups = tuple(Metric("speedup", {"family": "lunarlander"}, f"metrics.by_layers.{d}.speedup")
-                     for d, _ in paper.SURROGATE.rows)
+    """Average gains, the largest speedup and the first-order bound. A headline claim holds only if it holds on
+    every family measured (`OnEveryFamily`): the value shown is over the families measured, each family's own
+    value is judged. Relative gains are taken only where returns are positive (`Gain`); the speedup only where
+    it was bought with an agreement that clears the noise ceiling (`GuardedSpeedup`)."""
+    def gains(family: str, methods) -> Aggregate:
+        return Aggregate("mean", tuple(Gain(_score(family, "policygradex"), _score(family, m)) for m in methods))
+
+    every = tuple(FAMILIES)
+    all_gains = tuple((f, gains(f, MEASURED_BASELINES)) for f in every)
+    grouping = tuple((f, gains(f, ("random", "gradient_similarity"))) for f in every)
+    worst = tuple((f, Aggregate("max", tuple(_fo_authors(f, at) for at in _DISTANCES.values()), partial=True))
+                  for f in every)
+    depths = tuple(d for d, _ in paper.SURROGATE.rows)
+    cells = tuple((f, d) for f in every for d in depths)
+    speedups = Aggregate("max", tuple(_speedup_metric(f, d, "speedup") for f, d in cells), partial=True)
     gain_19 = paper.GROUPING_STRATEGY.value("average gain over the two", "Meta-World")
+
+    def across(per_family) -> Aggregate:
+        return Aggregate("mean", tuple(src for _, src in per_family), partial=True)
+
     return [
-        Claim("Average gain over all baselines (mean relative gain over the main table; the paper's table "
-              "gives 19.9% by this definition)", 16.0, "%", Aggregate("mean", all_gains),
-              AtLeast(8.0, "at least half the paper's +16%"), paper.HEADLINE.name),
-        Claim("Average gain over random and gradient-similarity grouping (mean relative gain over the four "
-              "settings; 19.4% from the paper's table)", gain_19, "%", Aggregate("mean", grouping_gains),
-              AtLeast(gain_19 / 2, "at least half the paper's gain"), paper.GROUPING_STRATEGY.name),
-        Claim("Speedup over full training: up to 26×", 26.0, "×", Aggregate("max", speedups),
-              AtLeast(13.0, "at least half the paper's speedup"), paper.HEADLINE.name),
-        Claim("First-order error within 2% up to 1% distance (largest cell, authors' definition)", 2.04, "%",
-              Aggregate("max", worst_error), AtMost(2.04, "the paper's largest cell, 2.04%"), paper.HEADLINE.name),
+        Claim("Average gain over all baselines (mean relative gain of PolicyGradEx over the baselines we run, per "
+              "family, where returns are positive; the paper's table gives 19.9% by this definition)", 16.0, "%",
+              across(all_gains), OnEveryFamily(all_gains, *band(16.0), "within a factor of 2 of the paper's +16%"),
+              paper.HEADLINE.name, "Headline: +16% over baselines", "all"),
+        Claim("Average gain over random and gradient-similarity grouping (mean relative gain per family, where "
+              "returns are positive; 19.4% from the paper's table)", gain_19, "%", across(grouping),
+              OnEveryFamily(grouping, *band(gain_19), "within a factor of 2 of the paper's gain"),
+              paper.GROUPING_STRATEGY.name, f"Headline: +{gain_19:g}% over other groupings", "all"),
+        Claim("Speedup over full training: up to 26× (largest speedup measured; it counts only where bought with an "
+              "agreement at the truth's noise ceiling)", 26.0, "×", speedups,
+              GuardedSpeedup(cells, *band(26.0), "within a factor of 2 of the paper's 26×"), paper.HEADLINE.name,
+              "Headline: up to 26× faster", "all"),
+        Claim("First-order error within 2% up to 1% distance (largest cell per family, authors' definition)", 2.04,
+              "%", Aggregate("max", tuple(src for _, src in worst), partial=True),
+              OnEveryFamily(worst, 0.0, 2.04, "the paper's largest cell, 2.04%"), paper.HEADLINE.name,
+              "Headline: first-order error within 2%", "all"),
     ]
 
 
@@ -740,14 +893,14 @@ def hessian_claims() -> list[Claim]:
                    "same scale (Fig. 2)", "ratio", Metric("hessian_bound", {"family": family},
                                                            "metrics.bound_to_gap_ratio"),
                    Between(0.1, 10.0, "mean bound / mean |observed gap| over training within a factor of 10"),
-                   "hessian_bound")
-             for family in ("cartpole", "lunarlander", "highway", "nav2d")]
+                   "hessian_bound", "Bound of the gap's scale", family)
+             for family in CONTROL_FAMILIES]
     size = [Claim(f"Generalization error (×10⁻³ loss) falls as groups grow ({family})", "falls (Fig. 2)",
                   "10⁻³ loss",
                   Metric("hessian_bound", {"family": family}, ("metrics", "by_group_size", "10", "gap"), 1e3),
                   Below(Metric("hessian_bound", {"family": family}, ("metrics", "by_group_size", "1", "gap"), 1e3),
-                        "the gap with 1 task"), "hessian_bound")
-            for family in ("cartpole", "lunarlander", "highway", "nav2d")]
+                        "the gap with 1 task"), "hessian_bound", "Gap falls as groups grow", family)
+            for family in CONTROL_FAMILIES]
     return scale + size
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from pgxlib.analysis.speedup import centre_per_task, reaches_ceiling
 from pgxlib.analysis.stats import as_nan
 from pgxlib.report import paper
+from pgxlib.report.plots import readable
 
 NMI_TOLERANCE = 0.1  # the scorecard's rule: within 0.1 of the paper's NMI, or above
 SPEEDUP_FRACTION = 0.5  # the scorecard's rule: at least half the paper's speedup
@@ -146,6 +147,7 @@ def ceiling_text(metrics: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@readable
 def ceiling_figure(metrics: Mapping[str, Any]) -> plt.Figure:
     """Per depth and evaluator: NMI of estimate vs truth (bars) beside the truth's noise ceiling (black ticks)
     and the random-partition floor (grey ticks)."""
@@ -257,6 +259,7 @@ def budget_text(metrics: Mapping[str, Any]) -> str:
             f"and excluded from the speedup (the scorecard's number); the column 'incl. θ*' adds it to both.")
 
 
+@readable
 def affinity_pair(est: np.ndarray, true: np.ndarray, labels_est, labels_true, depth: int) -> plt.Figure:
     """The estimated and the measured normalised affinity side by side, both ordered by the measured groups."""
     n = len(true)
@@ -285,6 +288,7 @@ def affinity_pair(est: np.ndarray, true: np.ndarray, labels_est, labels_true, de
     return fig
 
 
+@readable
 def score_scatter(members, est, true, depth: int, score_name: str, truth_name: str = "return") -> plt.Figure:
     """Estimated vs measured f_i(S) for every (subset, task): raw, and centred per task; colour = task."""
     members = np.asarray(members, dtype=bool)
@@ -317,6 +321,7 @@ def correlation_text(metrics: Mapping[str, Any]) -> str:
             f"centring per task ({head} layers, `{default_score(metrics)}`).")
 
 
+@readable
 def stage_bars(metrics: Mapping[str, Any]) -> plt.Figure:
     """Wall time of each stage, per depth: the estimate (stacked) beside one repeat of full training (stacked)."""
     depths = list(metrics["by_layers"])

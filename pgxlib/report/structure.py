@@ -7,6 +7,8 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pgxlib.report.plots import readable
+
 STABLE_CEILING = 0.8
 """A family has a stable affinity structure at its budget when its noise ceiling NMI reaches this."""
 
@@ -32,6 +34,7 @@ def finetune_table(metrics: Mapping[str, Any]):
     return _table(metrics["finetune_sweep"], "finetune_steps", "fine-tuning steps per task")
 
 
+@readable
 def sweep_figure(metrics: Mapping[str, Any]) -> plt.Figure:
     """Two panels: the ceiling (NMI and affinity correlation) against θ*'s budget, with θ*'s normalised
     return, and against the fine-tuning budget; the NMI of random partitions as a band."""

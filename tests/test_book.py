@@ -1,0 +1,85 @@
+"""The book's page shaping: one parameter line and a Reproduce box per page, the parameter cells hidden, a table
+of contents nested per experiment, kernel noise kept in a log."""
+import os
+import sys
+
+import nbformat
+import yaml
+
+from pgxlib import book
+
+
+def _pages(profile="default"):
+    return book.plan_book(profile, no_compute=True)
+
+
+def test_toc_nests_the_runs_of_a_chapter_under_it_with_distinct_titles():
+    pages = _pages()
+    toc = yaml.safe_load(book.book_toc(pages))
+    assert toc["root"] == "intro"
+    captions = [p["caption"] for p in toc["parts"]]
+    assert captions[0] == "The method" and "Experiments" in captions
+    chapters = [c for p in toc["parts"] for c in p["chapters"]]
+    files = [c["file"] for c in chapters]
+    assert "notebooks/00-families" in files and "api" in files
+    multi = [c for c in chapters if "sections" in c]
+    assert multi, "chapters with one run per family have their runs beneath them"
+    for chapter in multi:
+        titles = [s["title"] for s in chapter["sections"]]
+        assert len(set(titles)) == len(titles)
+    top = [c.get("title") for c in chapters]
+    assert len(set(top)) == len(top)
+    every_page = {f"notebooks/{p.name}" for p in pages}
+    listed = set(files) | {s["file"] for c in multi for s in c["sections"]}
+    assert every_page <= listed
+
+
+def test_decorate_hides_the_parameter_cells_and_adds_the_reproduce_box(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title\n\nIntro text."),
+        nbformat.v4.new_code_cell("profile = 'default'\nfamily = 'nav2d'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("family = 'cartpole'", metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("x = 1")])
+    path = tmp_path / "page.ipynb"
+    nbformat.write(nb, path)
+    page = next(p for p in _pages() if p.chapter.notebook == "main_results")
+    box = book.reproduce_box(page, "default")
+    book.decorate(path, "cartpole", box)
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].source == "# Title (cartpole)" and cells[1].source == box and cells[2].source == "\nIntro text."
+    assert "remove-cell" in cells[3].metadata["tags"] and "remove-cell" in cells[4].metadata["tags"]
+    assert "hide-input" in cells[5].metadata["tags"]
+    assert "```{admonition} Reproduce" in box and page.command in box and "**Parameters:**" in box
+
+
+def test_reproduce_box_names_the_command_and_the_measured_wall_time():
+    class Stored:
+        stale = True
+        meta = {"total_time": 1860.0, "timestamp": "2026-11-24T23:08:20+00:00", "git": {"commit": "95a50d88dd12"},
+                "device": {"cpu_count": 2}, "parameters": {"params": {"seeds": [0, 1, 2], "k": None}}}
+
+    page = next(p for p in _pages() if p.chapter.notebook == "main_results")
+    box = book.reproduce_box(page, "default", Stored())
+    assert f"    {page.command}" in box and "31 min on 2 CPU cores" in box and "`95a50d88dd`" in box
+    assert "STALE" in box and "`seeds` = `[0, 1, 2]`" in box
+    reader = next(p for p in _pages() if p.chapter.experiment is None)
+    assert "pgx book --profile default --no-compute" in book.reproduce_box(reader, "default", seconds=12.0)
+
+
+def test_kernel_messages_go_to_the_log_not_the_terminal(tmp_path, capfd):
+    log = tmp_path / "logs" / "page.log"
+    with book.kernel_log(log) as terminal:
+        os.write(2, b"[IPKernelApp] WARNING | noise\n")
+        print("progress", file=terminal)
+    print("after", file=sys.stderr)
+    err = capfd.readouterr().err
+    assert "noise" not in err and "progress" in err and "after" in err
+    assert "noise" in log.read_text()
+
+
+def test_page_links_point_at_the_pages_the_toc_lists():
+    pages = _pages()
+    names = {p.name + ".html" for p in pages} | {f"{p.name.split('-', 1)[0]}-{p.chapter.notebook}.html" for p in pages}
+    links = book.page_links("default")
+    assert links[("main_results", "cartpole")] in names
+    assert all(href in names for href in links.values())

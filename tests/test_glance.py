@@ -1,0 +1,177 @@
+"""Results at a glance and the scorecard grid are computed from stored results; the verdict rules do not flatter.
+
+Hand-made results stand in for the store: a registry double returns them (or nothing) per experiment and family.
+"""
+from pathlib import Path
+
+import pytest
+
+from pgxlib import experiments
+from pgxlib.report import glance, scorecard
+from pgxlib.report.scorecard_view import COLOURS, chapter_links, details_html, grid_html
+
+from doubles import StoredLookup
+
+
+class Result:
+    def __init__(self, metrics, stale=False, commit="abcdef1234567", timestamp="2026-11-20T10:00:00+00:00"):
+        self.metrics, self.stale, self.commit, self.timestamp, self.arrays = metrics, stale, commit, timestamp, {}
+        self.meta = {"parameters": {"profile": "default"}, "total_time": 10.0}
+
+    def get(self, key, default=None):
+        node = {"metrics": self.metrics}
+        for part in key.split(".") if isinstance(key, str) else key:
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+
+class Registry:
+    """find_result / run_command / implemented over a dict {(experiment, family): Result}."""
+
+    def __init__(self, stored):
+        self.stored = stored
+
+    def implemented(self, name):
+        return True
+
+    def find_result(self, name, profile, family, seed=0, **params):
+        return self.stored.get((name, family))
+
+    def run_command(self, name, profile, family, seed=0, **params):
+        return f"pgx run {name} --profile {profile} -p family {family}"
+
+
+def methods(**means_stds):
+    """{"policygradex": (mean, std), ...} → the main_results methods dict (three seeds around the mean)."""
+    return {"methods": {k: {"mean": m, "std": s, "seeds": [m - s, m, m + s], "status": "measured"}
+                        for k, (m, s) in means_stds.items()}}
+
+
+BASES = ("multitask", "soft_modularization", "paco", "random_grouping", "gradient_similarity_grouping")
+
+
+def family_scores(ours, best, std=1.0, rest=0.0):
+    return methods(policygradex=(ours, std), multitask=(best, std), **{k: (rest, std) for k in BASES[1:]})
+
+
+def test_glance_table_and_sentences_come_from_the_stored_results():
+    reg = Registry({("main_results", "cartpole"): Result(family_scores(120.0, 100.0)),           # leads: +20 > 1 std
+                    ("main_results", "nav2d"): Result(family_scores(-10.0, -5.0, rest=-99.0), stale=True),  # trails
+                    ("main_results", "planted"): Result(family_scores(3.0, 2.5))})              # ties: +0.5
+    rows = glance.collect("default", reg)
+    table = glance.glance_table(rows)
+    assert list(table.columns) == ["cartpole", "nav2d", "planted"]  # stored families, in FAMILIES order
+    assert table.loc["PolicyGradEx", "cartpole"] == "120 ± 1.0 (159.2)"  # ours, then the paper's number
+    assert table.loc["PolicyGradEx", "nav2d"] == "-10.0 ± 1.0"
+    assert table.loc["computed (commit)", "nav2d"] == "2026-11-20 abcdef1 STALE"
+    assert "CARE" not in table.index  # only the paper reports it, on a family with no stored result
+    note = glance.missing_note(rows)
+    assert "lunarlander (paper: PolicyGradEx 82.8), `pgx run main_results --profile default -p family lunarlander`" \
+        in note and "metaworld (paper: PolicyGradEx 94.0%)" in note
+    s = glance.sentences(rows, [])
+    assert len(s) == 5
+    assert "cartpole (+20 return against Multi-task training, 20.0 seed stds)" in s[0]
+    assert s[1].startswith("It does not work on nav2d (-5 return") and "stale result" in s[1]
+    assert "first beyond seed noise on 1 of 3 families" in s[2]
+    assert "no main result is stored for lunarlander" in s[4] and "nav2d are stale" in s[4]
+    readme = glance.glance_markdown("default", reg, status=False)
+    assert "STALE" not in readme and "stale result" not in readme and "| PolicyGradEx | 120 ± 1.0 (159.2)" in readme
+
+
+def test_glance_with_nothing_stored_says_so():
+    rows = glance.collect("default", Registry({}))
+    assert all(r.result is None for r in rows)
+    assert "cannot say whether PolicyGradEx works" in glance.sentences(rows)[0]
+    assert glance.glance_table(rows).columns.empty and "cartpole" in glance.missing_note(rows)
+
+
+def test_readme_glance_is_the_generated_one():
+    """The README's table is `pgx glance --readme` over the committed default results, never typed."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = glance.glance_markdown("default", experiments, status=False).strip()
+    assert glance.with_readme_block(readme, block) == readme, \
+        "README.md's results at a glance differ from the stored default results: run `pgx glance --readme`"
+
+
+def _card(stored):
+    return scorecard.build_scorecard("default", Registry(stored))
+
+
+def test_scorecard_grid_is_computed_from_stored_results():
+    stored = {("main_results", "cartpole"): Result(family_scores(120.0, 100.0)),
+              ("main_results", "highway"): Result(family_scores(10.0, 10.5, std=2.0))}
+    card = _card(stored)
+    html = grid_html(card, chapter_links({("main_results", "cartpole"): "02-main_results-02-cartpole.html",
+                                          ("main_results", "all"): "02-main_results.html"}))
+    row = card[(card["label"] == "PolicyGradEx above every baseline") & (card["family"] == "cartpole")].iloc[0]
+    assert row["status"] == "reproduced" and row["ours"] == "120.0"
+    assert COLOURS["reproduced"] in html and COLOURS["within seed noise"] in html
+    assert '<a href="02-main_results-02-cartpole.html"' in html and "✓ 120.0" in html
+    assert html.index("PolicyGradEx above every baseline") < html.index("Gap falls as groups grow") or \
+        "Gap falls as groups grow" not in html
+    # families with nothing measured are named once under the grid, not drawn as grey columns
+    assert "<b>metaworld</b>: none of its" in html and ">metaworld</th>" not in html
+    details = details_html(card)
+    assert details.count("<details>") == len(dict.fromkeys(card["table"]))
+    assert "<code>pgx run main_results --profile default -p family metaworld</code>" in details
+    empty = grid_html(_card({}))
+    assert "measured on no family yet" in empty
+
+
+@pytest.mark.parametrize("k4, status", [(-3.28, "not reproduced"), (-0.5, "reproduced"), (1.5, "not reproduced")])
+def test_adds_little_has_a_tolerance_on_both_sides(k4, status):
+    claim = next(c for c in scorecard.ablation_claims("cartpole") if c.label == "k=4 adds little over k=3")
+    metrics = {"k": {"by_value": {"3": {"score": 10.0}, "4": {"score": 10.0 + k4 * 2.0}}},
+               "methods": {"policygradex": {"std": 2.0}}}
+    row = scorecard.evaluate_claim(claim, StoredLookup(metrics))
+    assert (row["ours"], row["status"]) == (f"{k4:+.2f} seed std", status)
+
+
+def test_no_relative_gain_on_negative_returns():
+    lookup = StoredLookup({"methods": {"policygradex": {"mean": -40.0, "seeds": [-41.0, -39.0]},
+                                       "multitask": {"mean": -50.0, "seeds": [-51.0, -49.0]}}})
+    gain = scorecard.Gain(scorecard._score("lunarlander", "policygradex"), scorecard._score("lunarlander", "multitask"))
+    got = gain.measure(lookup)
+    assert got.value is None and "not defined" in got.problems[0]
+    positive = StoredLookup({"methods": {"policygradex": {"mean": 110.0, "seeds": [100.0, 120.0]},
+                                         "multitask": {"mean": 100.0, "seeds": [90.0, 110.0]}}})
+    assert gain.measure(positive).value == pytest.approx(10.0)
+    mixed = StoredLookup({"methods": {"policygradex": {"mean": 5.0, "seeds": [-1.0, 11.0]},
+                                      "multitask": {"mean": 4.0, "seeds": [3.0, 5.0]}}})
+    assert gain.measure(mixed).value is None  # one negative seed: returns can be negative here
+    # the ablation orders are measured in seed stds instead, which negative returns do not distort
+    claim = next(c for c in scorecard.ablation_claims("lunarlander") if c.label == "k=3 above k=2")
+    metrics = {"k": {"by_value": {"2": {"score": -50.0}, "3": {"score": -40.0}}},
+               "methods": {"policygradex": {"std": 4.0}}}
+    row = scorecard.evaluate_claim(claim, StoredLookup(metrics))
+    assert (row["ours"], row["status"]) == ("+2.50 seed std", "reproduced")
+
+
+def test_a_headline_holds_only_on_every_family_measured():
+    claim = next(c for c in scorecard.headline_claims() if c.label == "Headline: first-order error within 2%")
+    ok = {("first_order_error", "cartpole"): Result({"paper_definition_error_pct": {"0.1": 0.1, "0.5": 0.2, "1": 0.5}})}
+    row = scorecard.evaluate_claim(claim, scorecard.Lookup("default", Registry(ok)))
+    assert row["status"] == "reproduced" and "holds on cartpole" in row["why"] and "not measured on" in row["why"]
+    bad = {**ok, ("first_order_error", "nav2d"): Result({"paper_definition_error_pct": {"0.1": 0.1, "1": 3.0}})}
+    row = scorecard.evaluate_claim(claim, scorecard.Lookup("default", Registry(bad)))
+    assert row["status"] == "not reproduced" and "fails on nav2d 3.00%" in row["why"]
+    assert row["ours"] == "3.00%"
+
+
+def _speed(nmi, ceiling, rank, speedup):
+    return Result({"by_layers": {"2": {"speedup": speedup, "nmi": nmi, "noise_ceiling_nmi": ceiling,
+                                       "rank_correlation": rank}}})
+
+
+def test_the_headline_speedup_counts_only_runs_whose_agreement_clears_the_ceiling():
+    claim = next(c for c in scorecard.headline_claims() if c.label == "Headline: up to 26× faster")
+    stored = {("speedup", "lunarlander"): _speed(0.9, 0.8, 0.02, 20.0),   # fast, but ranks agree by chance
+              ("speedup", "planted"): _speed(1.0, 1.0, 0.8, 3.0)}          # agrees, but slow
+    row = scorecard.evaluate_claim(claim, scorecard.Lookup("default", Registry(stored)))
+    assert row["status"] == "not reproduced" and "planted 2 layers 3.0×" in row["why"]
+    assert "not counted (agreement below the guard): lunarlander 2 layers 20.0×" in row["why"]
+    stored[("speedup", "lunarlander")] = _speed(0.9, 0.8, 0.6, 20.0)
+    row = scorecard.evaluate_claim(claim, scorecard.Lookup("default", Registry(stored)))
+    assert row["status"] == "reproduced" and "lunarlander 2 layers 20.0×" in row["why"]
