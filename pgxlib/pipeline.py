@@ -91,11 +91,12 @@ def new_policy(family: TaskFamily, cfg: PipelineConfig, seed: int, device: torch
     return ActorCritic(family.observation_space, family.action_space, family.n_tasks, cfg.net).to(device)
 
 
-def meta_train(family: TaskFamily, cfg: PipelineConfig, device: torch.device, progress: bool) -> tuple[ActorCritic, TrainResult]:
-    """Stage 1: one multitask policy θ* on all source tasks."""
+def meta_train(family: TaskFamily, cfg: PipelineConfig, device: torch.device, progress: bool,
+               checkpoint=None) -> tuple[ActorCritic, TrainResult]:
+    """Stage 1: one multitask policy θ* on all source tasks (resumable with a `checkpoint`, see `train_ppo`)."""
     policy = new_policy(family, cfg, cfg.seed, device)
     result = train_ppo(policy, family, list(range(family.n_tasks)), cfg.meta_ppo, cfg.seed, device, progress,
-                       desc=f"meta-train {family.name}")
+                       desc=f"meta-train {family.name}", checkpoint=checkpoint)
     return policy, result
 
 
@@ -123,10 +124,11 @@ def shared_meta_policy(family: TaskFamily, cfg: PipelineConfig, device: torch.de
 
     store = StageCache(runs_root() / "meta_policies", fingerprint=code_fingerprint("pgxlib.rl.ppo")["sha256"])
 
-    def _train():
-        pol, res = meta_train(family, cfg, device, progress)
-        return {"state_dict": {k: v.cpu() for k, v in pol.state_dict().items()}, "train": res.to_stage()}
     stage = f"{family.name}-{meta_key(cfg, family)}"
+
+    def _train():
+        pol, res = meta_train(family, cfg, device, progress, store.checkpoint(stage, "ppo"))
+        return {"state_dict": {k: v.cpu() for k, v in pol.state_dict().items()}, "train": res.to_stage()}
     stored = store.get_or_compute(stage, _train)
     policy = new_policy(family, cfg, cfg.seed, device)
     policy.load_state_dict(stored["state_dict"])
@@ -204,8 +206,9 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
 
     def _eval_meta():
         ev = evaluate_policy(policy, family, all_tasks, all_ids, cfg.evaluation.episodes, cfg.seed,
-                             cfg.evaluation.deterministic, device)
-        rnd = evaluate_policy("random", family, all_tasks, all_ids, cfg.evaluation.episodes, cfg.seed, device=device)
+                             cfg.evaluation.deterministic, device, cfg.evaluation.envs_per_task)
+        rnd = evaluate_policy("random", family, all_tasks, all_ids, cfg.evaluation.episodes, cfg.seed, device=device,
+                              envs_per_task=cfg.evaluation.envs_per_task)
         return {"meta": ev.to_stage(), "random": rnd.to_stage()}
     evals = cache.get_or_compute("evaluate_meta", _eval_meta)
 
