@@ -47,6 +47,7 @@ class Chapter:
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("walkthrough", every_profile({"family": "cartpole"}), "walkthrough"),
     Chapter("main_results", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "seeds": [0, 1]}, {"family": "nav2d", "seeds": [0, 1]})), "main_results"),
+    Chapter("mt10", every_profile({"family": "metaworld"}, smoke=({"family": "metaworld", "seeds": [0]},)), "main_results"),
     Chapter("ablations", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations"),
     Chapter("ablations_overview"),
     Chapter("adaptation", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "inner_lrs": [0.02, 0.05], "inner_updates": [1, 2]},)), "adaptation"),
@@ -54,9 +55,18 @@ CHAPTERS: tuple[Chapter, ...] = (
                                           smoke=({"family": "planted", "l2s": [0.01, 1.0]},)), "lambda_sweep"),
     Chapter("speedup", every_profile({"family": "lunarlander"}, {"family": "cartpole"}, {"family": "nav2d"}, {"family": "planted"}, smoke=({"family": "cartpole", "depths": [2]},)), "speedup"),
     Chapter("first_order_error", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d", "planted")), smoke=({"family": "cartpole"},)), "first_order_error"),
-    Chapter("hessian_bound", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole"},)), "hessian_bound"),
+    Chapter("hessian_bound", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d", "metaworld")), smoke=({"family": "cartpole"},)), "hessian_bound"),
     Chapter("scorecard"),
 )
+
+
+NOTEBOOK_OF = {("main_results", "metaworld"): "mt10"}
+"""Experiment runs shown by another notebook than ``notebooks/<experiment>.py`` (MT10's protocol has its own)."""
+
+
+def notebook_for(experiment: str, family: str) -> str:
+    """The notebook that runs and shows `experiment` on `family` (what `pgx run` executes)."""
+    return NOTEBOOK_OF.get((experiment, family), experiment)
 
 
 def chapter_runs(notebook: str, profile: str) -> tuple[dict[str, Any], ...]:

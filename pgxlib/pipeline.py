@@ -166,16 +166,18 @@ def cluster(affinity: Affinity, cfg: PipelineConfig) -> tuple[np.ndarray, np.nda
 
 
 def train_groups(family: TaskFamily, policy: ActorCritic, labels: np.ndarray, cfg: PipelineConfig,
-                 device: torch.device, progress: bool) -> list[GroupOutcome]:
-    """One policy per group (from θ* or from scratch), each evaluated on its own tasks."""
+                 device: torch.device, progress: bool, checkpoint_of=None) -> list[GroupOutcome]:
+    """One policy per group (from θ* or from scratch), each evaluated on its own tasks; `checkpoint_of(g)`
+    gives group g's checkpoint (resumable runs, see `train_ppo`) or None."""
     outcomes = []
     for g, tasks in enumerate(groups_from_labels(labels)):
         start = policy if cfg.group_init == "meta" else new_policy(family, cfg, cfg.seed + 100 + g, device)
         group_policy = copy.deepcopy(start)
         train = train_ppo(group_policy, family, tasks, cfg.group_ppo, cfg.seed + 1000 + g, device, progress,
-                          desc=f"group {g} {tasks}")
+                          desc=f"group {g} {tasks}", checkpoint=None if checkpoint_of is None else checkpoint_of(g))
         ev = evaluate_policy(group_policy, family, [family.source[i] for i in tasks], tasks,
-                             cfg.evaluation.episodes, cfg.seed, cfg.evaluation.deterministic, device)
+                             cfg.evaluation.episodes, cfg.seed, cfg.evaluation.deterministic, device,
+                             cfg.evaluation.envs_per_task)
         outcomes.append(GroupOutcome(tasks, train, ev))
     return outcomes
 
@@ -251,7 +253,9 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
         say(f"[6/7] training one policy per group ({len(set(labels.tolist()))} groups, init={cfg.group_init})")
 
         def _groups():
-            outs = train_groups(family, policy, labels, cfg, device, progress)
+            make = getattr(cache, "checkpoint", None)
+            outs = train_groups(family, policy, labels, cfg, device, progress,
+                                None if make is None else (lambda g: make("group_train", f"g{g}")))
             return {"labels": torch.as_tensor(labels),
                     "groups": [{"tasks": o.tasks, "train": o.train.to_stage(),
                                 "evaluation": o.evaluation.to_stage()} for o in outs]}
