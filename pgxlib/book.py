@@ -297,7 +297,7 @@ def check_pages(pages: list[Page], profile: str) -> list[str]:
         if result is None:
             problems.append(f"{page.name}: no stored result after execution")
             continue
-        absent = [k for k in experiments.get(exp).EXPECTED_KEYS if not result.has(k)]
+        absent = [k for k in experiments.expected_keys(experiments.get(exp), family) if not result.has(k)]
         if absent:
             problems.append(f"{page.name}: result {result.path} lacks {', '.join(absent)}")
     return problems

@@ -94,3 +94,23 @@ def test_checkpoint_interval_is_validated(monkeypatch):
     monkeypatch.setenv("PGX_CHECKPOINT_MINUTES", "-1")
     with pytest.raises(ResultError, match="PGX_CHECKPOINT_MINUTES"):
         checkpoint_seconds()
+
+
+def test_a_stage_computed_elsewhere_is_waited_for_and_loaded(tmp_path):
+    import threading
+
+    calls = []
+
+    def slow():
+        calls.append("first")
+        time.sleep(0.5)
+        return {"x": torch.tensor([1.0])}
+
+    first = threading.Thread(target=lambda: StageCache(tmp_path).get_or_compute("s", slow))
+    first.start()
+    while not calls:
+        time.sleep(0.01)
+    second = StageCache(tmp_path)  # another process's cache of the same run
+    value = second.get_or_compute("s", lambda: calls.append("second") or {"x": torch.tensor([2.0])})
+    first.join()
+    assert calls == ["first"] and value["x"].item() == 1.0 and "s" in second.resumed
