@@ -224,8 +224,8 @@ def multi_objective_protocol_text(cfg) -> str:
             f"({g.steps_per_task:,} environment steps per task, {g.num_envs} env(s) × {g.rollout_len} steps per "
             f"task per iteration); multitask (MLP), Soft Modularization, PaCo and CARE: one policy on all "
             f"{cfg.n_tasks} tasks; random, gradient-similarity and PolicyGradEx grouping: one {GROUP_ARCH} policy "
-            f"per group (k = {cfg.cluster.k}), the groups of PolicyGradEx from θ* (MLP, {cfg.meta_ppo.steps_per_task:,} "
-            f"PPO steps per task) and its gradient features; every task evaluated with its group's policy over "
+            f"per group (k = {cfg.cluster.k}), the groups of PolicyGradEx from θ* (MLP, "
+            f"{cfg.meta_ppo.steps_per_task:,} PPO steps per task) and its gradient features; every task evaluated with its group's policy over "
             f"{e.episodes} {'greedy' if e.deterministic else 'sampled'} episodes; score = success rate (an episode "
             f"succeeds when info['success'] is ever 1) averaged over the {cfg.n_tasks} tasks. No target tasks, "
             f"no adaptation.")

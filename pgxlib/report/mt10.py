@@ -74,8 +74,9 @@ def main_sentence(metrics: Mapping[str, Any]) -> str:
         parts.append(", above " + "; ".join(above))
     if below:
         parts.append(("; and " if above else ", ") + "not above " + "; ".join(below))
+    same = "the same" if order == paper_order else "not the same"
     parts.append(f". Our order (best first): {', '.join(LABELS[k] for k in order)}; the paper's: "
-                 f"{', '.join(LABELS[k] for k in paper_order)} ({'the same' if order == paper_order else 'not the same'}).")
+                 f"{', '.join(LABELS[k] for k in paper_order)} ({same}).")
     if below:
         parts.append(" PolicyGradEx does not beat every baseline at this budget: see the per-task success and the "
                      "learning curves below for where the difference comes from.")

@@ -29,7 +29,8 @@ default; older papers used 150), `terminate_on_success` False, `task_select` "ra
 observation is 39-dim (goal included, as in MT10), cast to a float32 Box(-inf, inf, (39,)) because
 Meta-World's own bounds are float64 and do not contain the observed goal; action Box(-1, 1, (4,)).
 ``reset(seed=s)`` seeds the env (`SeededReset`; Meta-World itself ignores that seed).
-`info["success"]` is reported, so `has_success` is True; episodes never end early, so `fixed_length` is True. Rewards (v2) lie in [0, 10] per step, so
+`info["success"]` is reported, so `has_success` is True; episodes never end early, so `fixed_length` is
+True. Rewards (v2) lie in [0, 10] per step, so
 returns reach a few thousand; `reward_scale` 0.1 brings per-step rewards to [0, 1] for PPO.
 
 Building one env takes about a second (Meta-World samples its 50 goals); nothing is rendered.
@@ -132,5 +133,6 @@ def make(n_tasks: int = 10, seed: int = 0, n_target: int = 50) -> TaskFamily:
     return build_family(NAME, n_tasks, n_target, seed, sample, make_env, MAX_EPISODE_STEPS, PARAM_RANGES,
                         reward_scale=0.1, has_success=True, fixed_length=True,
                         description="Meta-World MT10 (v3 envs); targets are the same envs with unseen goal sets",
-                        env_kwargs={"env_id": "Meta-World/MT1", "benchmark_seed": int(seed), "mt10_names": MT10_NAMES,
+                        env_kwargs={"env_id": "Meta-World/MT10 (sources), Meta-World/MT1 (targets)",
+                                    "benchmark_seed": int(seed), "mt10_names": MT10_NAMES,
                                     "max_episode_steps": MAX_EPISODE_STEPS, **META_WORLD_KWARGS})
