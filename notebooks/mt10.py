@@ -100,14 +100,13 @@ times.to_frame()
 # Soft Modularization policy on all tasks; every group policy is trained as in the table above.
 
 # %%
-params = {} if profile != "smoke" else {"ks": [1, 2, 3, 4]}
 if profile == "smoke" or force:
-    abl = run_experiment("ablations", profile, family, seed=seed, force=force, **params)
+    abl = run_experiment("ablations", profile, family, seed=seed, force=force)
 else:
-    abl = experiments.find_result("ablations", profile, family, seed, **params)
+    abl = experiments.find_result("ablations", profile, family, seed)
 if abl is None:
     display(Markdown("**Not computed yet.** Compute it with `"
-                     + experiments.run_command("ablations", profile, family, seed, **params) + "`."))
+                     + experiments.run_command("ablations", profile, family, seed) + "`."))
 else:
     display(Markdown(provenance_markdown(abl)))
     display(report.k_table(abl.metrics))

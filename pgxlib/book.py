@@ -60,7 +60,7 @@ CHAPTERS: tuple[Chapter, ...] = (
 )
 
 
-NOTEBOOK_OF = {("main_results", "metaworld"): "mt10"}
+NOTEBOOK_OF = {("main_results", "metaworld"): "mt10", ("ablations", "metaworld"): "mt10_k"}
 """Experiment runs shown by another notebook than ``notebooks/<experiment>.py`` (MT10's protocol has its own)."""
 
 
