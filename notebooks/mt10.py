@@ -62,6 +62,7 @@ report.main_table(m)
 
 # %%
 display(Markdown(report.main_sentence(m)))
+display(Markdown(report.shortfall_sentence(m, a)))
 
 # %% [markdown]
 # ## Per task

@@ -5,6 +5,7 @@ import pytest
 from pgxlib.config import ConfigError, pipeline_config
 from pgxlib.experiments import resolve, run_experiment
 from pgxlib.methods import GROUP_ARCH, MULTI_OBJECTIVE_METHODS, SINGLE_POLICY_ARCH
+from pgxlib.report import mt10 as report
 
 pytestmark = pytest.mark.metaworld
 
@@ -61,6 +62,14 @@ def test_smoke_main_results_on_mt10_is_the_multi_objective_protocol(store):
     # k = 1 is the Soft Modularization baseline and the profile's k is PolicyGradEx: the same trained policies
     assert knob["rows"][0]["per_task_success"] == list(a["success_soft_modularization"][0])
     assert knob["rows"][1]["per_task_success"] == list(a["success_policygradex"][0])
+
+    table = report.main_table(m)
+    assert list(table.index) == list(report.LABELS.values())
+    assert table.loc["PolicyGradEx", "paper: success %"] == "94.0%" and table.loc["CARE", "paper: success %"] == "84.0%"
+    assert len(report.throughput_table(m)) == 1 + len(MULTI_OBJECTIVE_METHODS)
+    assert report.per_task_table(m, a).shape == (n, 1 + len(MULTI_OBJECTIVE_METHODS))
+    assert list(report.k_table(abl.metrics)["paper: success %"]) == ["71.0%", "89.5%", "94.0%", "95.1%"]
+    assert "PolicyGradEx's mean success is" in report.main_sentence(m)
 
 
 def test_mt10_ablation_rejects_a_k_beyond_the_tasks(store):
