@@ -52,6 +52,8 @@ class Chapter:
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("walkthrough", every_profile({"family": "cartpole"}), "walkthrough", "Walkthrough"),
     Chapter("main_results", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "seeds": [0, 1]}, {"family": "nav2d", "seeds": [0, 1]})), "main_results", "Main results"),
+    Chapter("mt10", every_profile({"family": "metaworld"}, smoke=({"family": "metaworld", "seeds": [0]},)), "main_results",
+            "Meta-World MT10"),
     Chapter("ablations", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations", "Ablations"),
     Chapter("ablations_overview", title="Ablations across families"),
     Chapter("adaptation", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "inner_lrs": [0.02, 0.05], "inner_updates": [1, 2]},)), "adaptation", "Adaptation"),
@@ -61,9 +63,18 @@ CHAPTERS: tuple[Chapter, ...] = (
                                           smoke=({"family": "planted", "l2s": [0.01, 1.0]},)), "lambda_sweep", "Regularisation λ"),
     Chapter("speedup", every_profile({"family": "lunarlander"}, {"family": "cartpole"}, {"family": "nav2d"}, {"family": "planted"}, smoke=({"family": "cartpole", "depths": [2]},)), "speedup", "Surrogate accuracy and speedup"),
     Chapter("first_order_error", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d", "planted")), smoke=({"family": "cartpole"},)), "first_order_error", "First-order error"),
-    Chapter("hessian_bound", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d", "planted")), smoke=({"family": "cartpole"},)), "hessian_bound", "Hessian and the bound"),
+    Chapter("hessian_bound", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d", "planted", "metaworld")), smoke=({"family": "cartpole"},)), "hessian_bound", "Hessian and the bound"),
     Chapter("scorecard", title="Reproduction scorecard", part="Verdict"),
 )
+
+
+NOTEBOOK_OF = {("main_results", "metaworld"): "mt10", ("ablations", "metaworld"): "mt10_k"}
+"""Experiment runs shown by another notebook than ``notebooks/<experiment>.py`` (MT10's protocol has its own)."""
+
+
+def notebook_for(experiment: str, family: str) -> str:
+    """The notebook that runs and shows `experiment` on `family` (what `pgx run` executes)."""
+    return NOTEBOOK_OF.get((experiment, family), experiment)
 
 
 def chapter_runs(notebook: str, profile: str) -> tuple[dict[str, Any], ...]:
@@ -489,7 +500,7 @@ def check_pages(pages: list[Page], profile: str) -> list[str]:
         if result is None:
             problems.append(f"{page.name}: no stored result after execution")
             continue
-        absent = [k for k in experiments.get(exp).EXPECTED_KEYS if not result.has(k)]
+        absent = [k for k in experiments.expected_keys(experiments.get(exp), family) if not result.has(k)]
         if absent:
             problems.append(f"{page.name}: result {result.path} lacks {', '.join(absent)}")
     return problems

@@ -66,7 +66,7 @@ def _fail(message: str) -> int:
 def _validate_run(args: argparse.Namespace) -> tuple[str, int, dict[str, Any], str]:
     """(family, seed, params, key) of a `pgx run` request; raises `ConfigError`/`ValueError`."""
     from pgxlib import experiments
-    from pgxlib.book import notebook_source
+    from pgxlib.book import notebook_for, notebook_source
 
     params = parse_params(args.params)
     profile = params.pop("profile", args.profile)
@@ -74,15 +74,16 @@ def _validate_run(args: argparse.Namespace) -> tuple[str, int, dict[str, Any], s
     seed = params.pop("seed", 0)
     args.profile = profile
     module, full = experiments.resolve(args.experiment, profile, family, seed, **params)
-    if not notebook_source(args.experiment).exists():
-        raise ConfigError(f"invalid experiment={args.experiment!r}: notebooks/{args.experiment}.py is not written yet")
+    notebook = notebook_for(args.experiment, family)
+    if not notebook_source(notebook).exists():
+        raise ConfigError(f"invalid experiment={args.experiment!r}: notebooks/{notebook}.py is not written yet")
     return family, seed, full, experiments.result_key(module, family, seed, full)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Validate, then execute ``notebooks/<experiment>.py`` with papermill; print where things went."""
     from pgxlib import experiments
-    from pgxlib.book import _last_line, execute_notebook, log_path
+    from pgxlib.book import _last_line, execute_notebook, log_path, notebook_for
     from pgxlib.store.results import runs_root
 
     try:
@@ -97,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     parameters = {"profile": args.profile, "family": family, "seed": seed, "force": args.force,
                   **{k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}}
     try:
-        execute_notebook(args.experiment, output, parameters, stream=True)
+        execute_notebook(notebook_for(args.experiment, family), output, parameters, stream=True)
     except Exception as err:  # papermill raises its own error type with the failing cell
         print(f"pgx: notebook failed: {_last_line(err)} (traceback in {output}; kernel messages in "
               f"{log_path(output)})", file=sys.stderr)
@@ -339,11 +340,14 @@ def format_group_report(metrics: dict[str, Any], meta: dict[str, Any] | None = N
         lines.append(f"  planted groups: {planted}; NMI with them {metrics['planted_nmi']:.2f}")
     lines.append("")
     header = f"{'task':<5} {'random':>9} {'meta θ*':>9}" + (f" {'grouped':>9}" if "group_return" in metrics else "")
+    success = [k for k in ("meta_success", "group_success") if k in metrics]  # families with info["success"]
+    header += "".join(f" {'success ' + k.split('_')[0]:>15}" for k in success)
     lines.append(header + "  parameters")
     for i, name in enumerate(names):
         row = f"{short[i]:<5} {metrics['random_return'][i]:>9.1f} {metrics['meta_return'][i]:>9.1f}"
         if "group_return" in metrics:
             row += f" {metrics['group_return'][i]:>9.1f}"
+        row += "".join(f" {100 * metrics[k][i]:>14.0f}%" for k in success)
         lines.append(row + "  " + name.split("[", 1)[-1].rstrip("]"))
     lines.append("")
     lines.append("normalised affinity U (row i: target task, column j: co-trained task)")

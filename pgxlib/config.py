@@ -223,7 +223,7 @@ class NetConfig:
     task_conditioned: bool = True
     """Whether the input carries a one-hot task id (n_tasks extra inputs)."""
     n_modules: int = 4
-    """Modules per layer (soft_modularization) or parameter sets (paco); unused by mlp."""
+    """Modules per layer (soft_modularization), parameter sets (paco) or encoders (care); unused by mlp."""
 
     def __post_init__(self):
         check_int("depth", self.depth, 1, MAX_DEPTH)
@@ -235,7 +235,7 @@ class NetConfig:
         _plain(self)
 
 
-ARCHS = ("mlp", "soft_modularization", "paco")
+ARCHS = ("mlp", "soft_modularization", "paco", "care")
 
 
 @dataclass(frozen=True)
@@ -497,10 +497,16 @@ class EvalConfig:
     """Evaluation episodes per task (count, 1..`MAX_EPISODES`)."""
     deterministic: bool = True
     """Whether evaluation takes greedy actions (else sampled)."""
+    envs_per_task: int | None = None
+    """Envs per task the episodes are spread over, back to back (a divisor of episodes), or None: one per episode."""
 
     def __post_init__(self):
         check_int("episodes", self.episodes, 1, MAX_EPISODES)
         check_bool("deterministic", self.deterministic)
+        if self.envs_per_task is not None:
+            check_int("envs_per_task", self.envs_per_task, 1, self.episodes)
+            _require(self.episodes % self.envs_per_task == 0, "envs_per_task",
+                     f"a divisor of episodes={self.episodes}", self.envs_per_task)
         _plain(self)
 
 
@@ -613,6 +619,18 @@ PAPER_META_STEPS = {"metaworld": 2_000_000, "planted": 15_000}
 """θ* budgets of the paper profile that differ from 500k per task: MT10's, and planted's, which stays at its
 default on purpose (a θ* that solves every planted task leaves no gradient to group by)."""
 
+MT10_BUDGET = """How the default MT10 budget was chosen (measured on the project's 2-core machine, one torch thread,
+other jobs running: load about 5). PPO env steps/s on the 10 tasks with 4 envs × 500 steps per task per
+iteration, env construction included: MLP 840, PaCo 750, CARE 640, Soft Modularization 610; MT10 stepping
+alone 1,100-1,900. With S group steps and M θ* steps per task, one seed of the main results costs
+10M/840 (θ*) + 10S (1/840 + 1/640 + 1/750 + 4/610) (multitask, CARE, PaCo, and Soft Modularization for its
+baseline and the three groupings) + about 450 s (evaluations: 10 episodes × 10 tasks per method; features)
+= 0.012 M + 0.106 S + 450 s. Two processes side by side: A runs the main results (seeds 0, 1; seed 2 is read
+from the shared stores), B runs the main results of seed 2 alone, then Figure 2 (hessian_bound: 42 S/840 s
+of MLP training plus about 600 s of measuring) and the k ablation (k = 2 and 4 are new: 2 × 10S/610 s).
+With M = 100k and S = 150k: one seed ≈ 1,190 + 15,960 + 450 ≈ 17,600 s; A ≈ 35,200 s ≈ 9.8 h;
+B ≈ 17,600 + 8,100 + 5,100 ≈ 30,800 s ≈ 8.6 h."""
+
 PROFILE_TABLE: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "cartpole": {**_SMOKE},
@@ -621,8 +639,10 @@ PROFILE_TABLE: dict[str, dict[str, dict[str, Any]]] = {
                     "group_ppo.rollout_len": 32, "group_ppo.steps_per_task": 64},
         "nav2d": {**_SMOKE},
         "planted": {**_SMOKE},
+        # group policies: one 500-step episode per task per iteration (whole episodes, so resumable), 2 iterations
         "metaworld": {**_SMOKE, "meta_ppo.rollout_len": 32, "meta_ppo.steps_per_task": 128,
-                      "group_ppo.rollout_len": 32, "group_ppo.steps_per_task": 64, "features.steps_per_task": 32},
+                      "group_ppo.num_envs": 1, "group_ppo.rollout_len": 500, "group_ppo.steps_per_task": 1000,
+                      "features.steps_per_task": 32},
     },
     "default": {
         "cartpole": {**_DEFAULT_COMMON, "meta_ppo.steps_per_task": 100_000, "group_ppo.steps_per_task": 30_000,
@@ -640,8 +660,10 @@ PROFILE_TABLE: dict[str, dict[str, dict[str, Any]]] = {
         # solves every task leaves none (see pgxlib/tasks/planted.py).
         "planted": {**_DEFAULT_COMMON, "meta_ppo.steps_per_task": 15_000, "group_ppo.steps_per_task": 20_000,
                     "features.steps_per_task": 2048},
-        "metaworld": {**_DEFAULT_COMMON, "meta_ppo.steps_per_task": 200_000, "meta_ppo.rollout_len": 500,
-                      "group_ppo.steps_per_task": 100_000, "group_ppo.rollout_len": 500},
+        # MT10 (multi-objective), sized so that the chapter takes about 10 h as two processes: see MT10_BUDGET
+        "metaworld": {**_DEFAULT_COMMON, "meta_ppo.steps_per_task": 100_000, "meta_ppo.rollout_len": 500,
+                      "group_ppo.steps_per_task": 150_000, "group_ppo.rollout_len": 500,
+                      "evaluation.episodes": 10, "evaluation.envs_per_task": 2},
     },
     "paper": {
         fam: {**_DEFAULT_COMMON, "meta_ppo.steps_per_task": PAPER_META_STEPS.get(fam, 500_000),

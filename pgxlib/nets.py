@@ -1,4 +1,4 @@
-"""Task-conditioned actor-critic networks.
+"""Task-conditioned actor-critic networks (MLP, Soft Modularization, PaCo, CARE).
 
 The actor and the critic are separate modules so that gradient features can be taken over the
 actor's parameters alone. Input to both is ``[obs, one_hot(task_id, n_tasks)]`` when the network is
@@ -236,6 +236,41 @@ class PaCoBody(nn.Module):
         return h
 
 
+class CAREBody(nn.Module):
+    """CARE (Sodhani et al., 2021): a mixture of `n_modules` state encoders combined by attention
+    from a task context, then a policy trunk on [mixed encoding, context].
+
+    Context: CARE embeds a task's natural-language description with a pretrained language model; no
+    model can be downloaded here, so the context is a **learned task embedding** c = act(W_c one_hot(task))
+    [B, width] (no fixed description embedding is shipped). Encoders: h_k = act(W_k x + b_k), a bank of
+    K linear layers [B, K, width]. Attention α = softmax(W_a c) [B, K] (W_a starts near 0, so the
+    mixture starts uniform). Mixed encoding z = Σ_k α_k h_k; output: an MLP of `depth − 1` hidden layers
+    on [z, c] [B, 2·width]. Written with einsum so that it works under vmap.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, n_tasks: int, cfg: NetConfig, out_gain: float):
+        super().__init__()
+        K, W = cfg.n_modules, cfg.width
+        self.n_tasks, self.act = n_tasks, _ACT[cfg.activation]()
+        self.enc_w, self.enc_b = _linear_bank(K, in_dim, W, math.sqrt(2))
+        self.context = nn.Linear(n_tasks, W)
+        nn.init.orthogonal_(self.context.weight, math.sqrt(2))
+        nn.init.zeros_(self.context.bias)
+        self.attention = mlp(W, K, 0, W, cfg.activation, 0.01)
+        self.trunk = mlp(2 * W, out_dim, cfg.depth - 1, W, cfg.activation, out_gain)
+
+    def context_and_weights(self, task_id: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """The task context c [B, width] and the attention over the encoders α [B, K] (rows sum to 1)."""
+        c = self.act(self.context(one_hot(task_id, self.n_tasks, dtype)))
+        return c, torch.softmax(self.attention(c), dim=-1)
+
+    def forward(self, x: torch.Tensor, task_id: torch.Tensor) -> torch.Tensor:
+        c, alpha = self.context_and_weights(task_id, x.dtype)
+        h = self.act(torch.einsum("bi,kio->bko", x, self.enc_w) + self.enc_b)  # [B, K, W]
+        z = torch.einsum("bk,bko->bo", alpha, h)
+        return self.trunk(torch.cat([z, c], dim=-1))
+
+
 def build_body(in_dim: int, out_dim: int, n_tasks: int, cfg: NetConfig, out_gain: float) -> nn.Module:
     """The trunk for `cfg.arch`; every body maps (x [B, in_dim], task_id [B]) to [B, out_dim]."""
     if cfg.arch == "mlp":
@@ -244,6 +279,8 @@ def build_body(in_dim: int, out_dim: int, n_tasks: int, cfg: NetConfig, out_gain
         return SoftModularBody(in_dim, out_dim, n_tasks, cfg, out_gain)
     if cfg.arch == "paco":
         return PaCoBody(in_dim, out_dim, n_tasks, cfg, out_gain)
+    if cfg.arch == "care":
+        return CAREBody(in_dim, out_dim, n_tasks, cfg, out_gain)
     raise ValueError(f"unknown arch {cfg.arch!r}")
 
 

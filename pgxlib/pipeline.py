@@ -91,11 +91,12 @@ def new_policy(family: TaskFamily, cfg: PipelineConfig, seed: int, device: torch
     return ActorCritic(family.observation_space, family.action_space, family.n_tasks, cfg.net).to(device)
 
 
-def meta_train(family: TaskFamily, cfg: PipelineConfig, device: torch.device, progress: bool) -> tuple[ActorCritic, TrainResult]:
-    """Stage 1: one multitask policy θ* on all source tasks."""
+def meta_train(family: TaskFamily, cfg: PipelineConfig, device: torch.device, progress: bool,
+               checkpoint=None) -> tuple[ActorCritic, TrainResult]:
+    """Stage 1: one multitask policy θ* on all source tasks (resumable with a `checkpoint`, see `train_ppo`)."""
     policy = new_policy(family, cfg, cfg.seed, device)
     result = train_ppo(policy, family, list(range(family.n_tasks)), cfg.meta_ppo, cfg.seed, device, progress,
-                       desc=f"meta-train {family.name}")
+                       desc=f"meta-train {family.name}", checkpoint=checkpoint)
     return policy, result
 
 
@@ -124,10 +125,11 @@ def shared_meta_policy(family: TaskFamily, cfg: PipelineConfig, device: torch.de
     store = StageCache(runs_root() / "meta_policies" / family.name,
                        fingerprint=code_fingerprint("pgxlib.rl.ppo", family=family.name)["sha256"])
 
-    def _train():
-        pol, res = meta_train(family, cfg, device, progress)
-        return {"state_dict": {k: v.cpu() for k, v in pol.state_dict().items()}, "train": res.to_stage()}
     stage = f"{family.name}-{meta_key(cfg, family)}"
+
+    def _train():
+        pol, res = meta_train(family, cfg, device, progress, store.checkpoint(stage, "ppo"))
+        return {"state_dict": {k: v.cpu() for k, v in pol.state_dict().items()}, "train": res.to_stage()}
     stored = store.get_or_compute(stage, _train)
     policy = new_policy(family, cfg, cfg.seed, device)
     policy.load_state_dict(stored["state_dict"])
@@ -165,16 +167,18 @@ def cluster(affinity: Affinity, cfg: PipelineConfig) -> tuple[np.ndarray, np.nda
 
 
 def train_groups(family: TaskFamily, policy: ActorCritic, labels: np.ndarray, cfg: PipelineConfig,
-                 device: torch.device, progress: bool) -> list[GroupOutcome]:
-    """One policy per group (from θ* or from scratch), each evaluated on its own tasks."""
+                 device: torch.device, progress: bool, checkpoint_of=None) -> list[GroupOutcome]:
+    """One policy per group (from θ* or from scratch), each evaluated on its own tasks; `checkpoint_of(g)`
+    gives group g's checkpoint (resumable runs, see `train_ppo`) or None."""
     outcomes = []
     for g, tasks in enumerate(groups_from_labels(labels)):
         start = policy if cfg.group_init == "meta" else new_policy(family, cfg, cfg.seed + 100 + g, device)
         group_policy = copy.deepcopy(start)
         train = train_ppo(group_policy, family, tasks, cfg.group_ppo, cfg.seed + 1000 + g, device, progress,
-                          desc=f"group {g} {tasks}")
+                          desc=f"group {g} {tasks}", checkpoint=None if checkpoint_of is None else checkpoint_of(g))
         ev = evaluate_policy(group_policy, family, [family.source[i] for i in tasks], tasks,
-                             cfg.evaluation.episodes, cfg.seed, cfg.evaluation.deterministic, device)
+                             cfg.evaluation.episodes, cfg.seed, cfg.evaluation.deterministic, device,
+                             cfg.evaluation.envs_per_task)
         outcomes.append(GroupOutcome(tasks, train, ev))
     return outcomes
 
@@ -205,8 +209,9 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
 
     def _eval_meta():
         ev = evaluate_policy(policy, family, all_tasks, all_ids, cfg.evaluation.episodes, cfg.seed,
-                             cfg.evaluation.deterministic, device)
-        rnd = evaluate_policy("random", family, all_tasks, all_ids, cfg.evaluation.episodes, cfg.seed, device=device)
+                             cfg.evaluation.deterministic, device, cfg.evaluation.envs_per_task)
+        rnd = evaluate_policy("random", family, all_tasks, all_ids, cfg.evaluation.episodes, cfg.seed, device=device,
+                              envs_per_task=cfg.evaluation.envs_per_task)
         return {"meta": ev.to_stage(), "random": rnd.to_stage()}
     evals = cache.get_or_compute("evaluate_meta", _eval_meta)
 
@@ -249,7 +254,9 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
         say(f"[6/7] training one policy per group ({len(set(labels.tolist()))} groups, init={cfg.group_init})")
 
         def _groups():
-            outs = train_groups(family, policy, labels, cfg, device, progress)
+            make = getattr(cache, "checkpoint", None)
+            outs = train_groups(family, policy, labels, cfg, device, progress,
+                                None if make is None else (lambda g: make("group_train", f"g{g}")))
             return {"labels": torch.as_tensor(labels),
                     "groups": [{"tasks": o.tasks, "train": o.train.to_stage(),
                                 "evaluation": o.evaluation.to_stage()} for o in outs]}

@@ -67,6 +67,19 @@ class TaskVecEnv:
     def close(self) -> None:
         self.envs.close()
 
+    def at_episode_start(self) -> bool:
+        """Whether every env has just started an episode (no step taken in it yet)."""
+        return bool((self.ep_length == 0).all())
+
+    def reseed(self, seed: int, iteration: int) -> None:
+        """Reset every env with seeds drawn from (seed, iteration), so that the envs' state at the start of
+        an iteration is a function of those two numbers alone (what an exact resume needs; the family's envs
+        must honour ``reset(seed=...)``). Only between episodes: a reset mid-episode would cut it short."""
+        if not self.at_episode_start():
+            raise RuntimeError("reseed is only allowed between episodes")
+        seeds = np.random.SeedSequence([int(seed), int(iteration)]).generate_state(self.n_envs)
+        self.obs, _ = self.envs.reset(seed=[int(s) for s in seeds])
+
     def _env_action(self, action: torch.Tensor) -> np.ndarray:
         a = action.cpu().numpy()
         if self.discrete:

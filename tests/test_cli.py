@@ -104,3 +104,19 @@ def test_missing_result_key_matches_cli(store):
     assert experiments.run_command("walkthrough", "default", "cartpole", 0, k=3) == \
         "pgx run walkthrough --profile default -p family cartpole -p k 3"
     assert results.result_key("cartpole", 0, {"k": None}, {"k": None}) == "cartpole-seed0"
+
+
+def test_run_picks_the_notebook_of_the_family(store, monkeypatch, tmp_path):
+    """`pgx run main_results -p family metaworld` executes the MT10 notebook, the ablations on metaworld its k-only
+    notebook; every notebook named so exists and has a parameters cell taking the run's parameters."""
+    assert book.notebook_for("main_results", "metaworld") == "mt10"
+    assert book.notebook_for("ablations", "metaworld") == "mt10_k"
+    assert book.notebook_for("main_results", "cartpole") == "main_results"
+    for (experiment, family), name in book.NOTEBOOK_OF.items():
+        text = book.notebook_source(name).read_text()
+        assert 'tags=["parameters"]' in text and f'family = "{family}"' in text
+        assert f'run_experiment("{experiment}"' in text
+    ran = []
+    monkeypatch.setattr(book, "execute_notebook", lambda name, *a, **k: ran.append(name))
+    code = cli.main(["run", "main_results", "--profile", "smoke", "-p", "family", "metaworld", "--out", str(tmp_path)])
+    assert ran == ["mt10"] and code == 1  # the double executed nothing, so no result was stored

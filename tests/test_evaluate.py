@@ -1,10 +1,10 @@
-"""The PPO-objective evaluator: PPO's clipped surrogate, min(r·Â, clip(r)·Â), per task."""
+"""The PPO-objective evaluator (PPO's clipped surrogate, min(r·Â, clip(r)·Â), per task) and rollout evaluation."""
 import numpy as np
 import pytest
 import torch
 
 from pgxlib.config import pipeline_config
-from pgxlib.evaluate import ppo_objective_scores
+from pgxlib.evaluate import evaluate_policy, ppo_objective_scores
 from pgxlib.nets import actor_log_prob, actor_params, flat_params, unflatten_like
 from pgxlib.pipeline import new_policy
 from pgxlib.tasks import make_family
@@ -36,3 +36,19 @@ def test_ppo_objective_score_is_the_clipped_minimum():
     for i in range(2):
         sel = task_id.numpy() == i
         assert scores[0, i] == pytest.approx(np.minimum(ratio * adv, clipped)[sel].mean(), rel=1e-5)
+
+
+def test_episodes_spread_over_fewer_envs_count_every_episode():
+    from fixed_length import pendulum_family
+
+    family = pendulum_family()
+    tasks = list(family.source)
+    one_each = evaluate_policy("random", family, tasks, [0, 1], 4, seed=5)
+    assert one_each.mean_return.shape == (2,) and one_each.episodes == 4
+    same = evaluate_policy("random", family, tasks, [0, 1], 4, seed=5, envs_per_task=4)
+    np.testing.assert_array_equal(same.mean_return, one_each.mean_return)
+    spread = evaluate_policy("random", family, tasks, [0, 1], 4, seed=5, envs_per_task=2)
+    assert spread.episodes == 4 and np.all(spread.mean_return < 0) and np.all(spread.std_return > 0)
+    assert not np.allclose(spread.mean_return, one_each.mean_return)  # other envs, other episodes
+    with pytest.raises(ValueError, match="multiple of envs_per_task"):
+        evaluate_policy("random", family, tasks, [0, 1], 3, seed=5, envs_per_task=2)

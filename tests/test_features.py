@@ -15,11 +15,11 @@ from pgxlib.transitions import Rollout
 OBS_DIM, N_TASKS = 5, 3
 
 
-def make_actor(discrete: bool, seed: int = 0):
+def make_actor(discrete: bool, seed: int = 0, arch: str = "mlp"):
     torch.manual_seed(seed)
     obs_space = gym.spaces.Box(-1.0, 1.0, (OBS_DIM,), dtype=np.float32)
     act_space = gym.spaces.Discrete(3) if discrete else gym.spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
-    return ActorCritic(obs_space, act_space, N_TASKS, NetConfig(depth=2, width=16)).actor
+    return ActorCritic(obs_space, act_space, N_TASKS, NetConfig(depth=2, width=16, arch=arch, n_modules=3)).actor
 
 
 def make_batch(actor, B: int, seed: int = 0):
@@ -33,9 +33,10 @@ def make_batch(actor, B: int, seed: int = 0):
     return obs, task_id, actions
 
 
-@pytest.mark.parametrize("discrete", [True, False])
-def test_per_sample_grads_match_autograd_loop(discrete):
-    actor = make_actor(discrete)
+@pytest.mark.parametrize("discrete, arch", [(True, "mlp"), (False, "mlp"), (False, "care"),
+                                             (False, "soft_modularization"), (False, "paco")])
+def test_per_sample_grads_match_autograd_loop(discrete, arch):
+    actor = make_actor(discrete, arch=arch)
     params = actor_params(actor)
     obs, task_id, actions = make_batch(actor, 7)
     G = per_sample_grads(actor, params, obs, task_id, actions)

@@ -33,7 +33,7 @@ def _policy(arch="mlp", action_space=DISCRETE, depth=2):
     return ActorCritic(OBS, action_space, 3, NetConfig(depth=depth, width=8, arch=arch, n_modules=3))
 
 
-@pytest.mark.parametrize("arch", ["mlp", "soft_modularization", "paco"])
+@pytest.mark.parametrize("arch", ["mlp", "soft_modularization", "paco", "care"])
 @pytest.mark.parametrize("action_space", [DISCRETE, CONT])
 def test_stacked_log_prob_matches_each_actor(arch, action_space):
     pol = _policy(arch, action_space)
@@ -127,6 +127,23 @@ def test_soft_modularization_routes_are_distributions_and_depend_on_task():
     assert len(body.route_logits) == 2 and body.module_w[0].shape == (3, 8, 8)
     with pytest.raises(ConfigError, match="n_modules"):
         NetConfig(n_modules=0)
+
+
+def test_care_mixes_encoders_by_task_attention():
+    pol = _policy("care", depth=2)
+    body = pol.actor.body
+    x, tid = torch.randn(5, 6), torch.tensor([0, 1, 2, 0, 1])
+    out = body(x, tid)
+    assert out.shape == (5, 2) and body.enc_w.shape == (3, 6, 8)
+    c, alpha = body.context_and_weights(tid, x.dtype)
+    assert c.shape == (5, 8) and alpha.shape == (5, 3)
+    torch.testing.assert_close(alpha.sum(1), torch.ones(5))
+    torch.testing.assert_close(alpha[0], alpha[3])  # the attention depends on the task only
+    with torch.no_grad():  # by hand: Σ_k α_k tanh(x W_k + b_k), then the trunk on [mix, context]
+        h = torch.stack([torch.tanh(x @ body.enc_w[k] + body.enc_b[k]) for k in range(3)], 1)
+        torch.testing.assert_close(out, body.trunk(torch.cat([(alpha[:, :, None] * h).sum(1), c], -1)))
+        body.attention[0].weight.add_(torch.randn_like(body.attention[0].weight))
+    assert not torch.allclose(body(x, torch.zeros(5, dtype=torch.long)), body(x, torch.ones(5, dtype=torch.long)))
 
 
 def test_assign_targets_nearest_and_groups_from_labels():

@@ -219,7 +219,7 @@ def test_stage_cache_refuses_and_never_unpickles_objects(tmp_path):
     with pytest.raises(ResultError, match="cache tensors, numbers"):
         cache.get_or_compute("bad", lambda: {"obj": SimpleNamespace(a=1)})
     assert cache.stages() == []
-    (tmp_path / "run").mkdir()
+    (tmp_path / "run").mkdir(exist_ok=True)  # the stage lock made it
     torch.save({"value": SimpleNamespace(a=1), "seconds": 0.0}, tmp_path / "run" / "planted.pt")
     with pytest.raises(ResultError, match="UnpicklingError.*--force"):
         cache.get_or_compute("planted", lambda: {})

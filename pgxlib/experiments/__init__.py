@@ -3,7 +3,8 @@
 An experiment module ``pgxlib/experiments/<name>.py`` exposes
 
 - ``PARAMETERS: dict[str, Any]``: its own knobs and their defaults, beyond profile, family and seed;
-- ``EXPECTED_KEYS: tuple[str, ...]``: dotted keys a finished result must have (``"metrics.groups"``);
+- ``EXPECTED_KEYS: tuple[str, ...]``: dotted keys a finished result must have (``"metrics.groups"``); a module
+  whose result differs by family (Meta-World's protocol) also has ``expected_keys(family)``;
 - ``check(profile, family, seed, **params) -> None``: raises `ConfigError` before any computation;
 - ``compute(profile, family, seed, cache, **params) -> dict`` with ``"metrics"`` (JSON-able),
   ``"arrays"`` (name -> ndarray), ``"stage_times"`` (stage -> seconds) and ``"config"`` (a dict or a
@@ -137,6 +138,12 @@ def _cli_literal(value: Any) -> str:
     return f"'{text}'" if any(c in text for c in " []{}(),'\"") else text
 
 
+def expected_keys(module: ModuleType, family: str) -> tuple[str, ...]:
+    """The dotted keys a finished result of `module` on `family` must have."""
+    per_family = getattr(module, "expected_keys", None)
+    return tuple(module.EXPECTED_KEYS) if per_family is None else tuple(per_family(family))
+
+
 def run_experiment(name: str, profile: str, family: str, seed: int = 0, force: bool = False,
                    **params: Any) -> store.Result:
     """The result of experiment `name`: loaded when stored with identical parameters, else computed.
@@ -167,7 +174,7 @@ def run_experiment(name: str, profile: str, family: str, seed: int = 0, force: b
                                           cache.resumed), "meta")
     result = store.Result(metrics=store.to_json(out["metrics"]), arrays=dict(out["arrays"]), meta=meta, path=path,
                           stale=False, fresh=True)
-    absent = [k for k in module.EXPECTED_KEYS if not result.has(k)]
+    absent = [k for k in expected_keys(module, family) if not result.has(k)]
     if absent:
         raise store.ResultError(f"experiment {name}: the result lacks expected keys {', '.join(absent)}")
     store.write_result(path, result.metrics, result.arrays, meta)

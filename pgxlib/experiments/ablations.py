@@ -17,6 +17,12 @@ per group, target tasks adapted and evaluated). Knobs:
 
 The meta-RL stage is keyed by the partition, so a partition found by several knob values is trained
 once (all with the same `cfg.maml` budget and `cfg.meta_rl` evaluation).
+
+On Meta-World (MT10) only the paper's ablation of the number of groups is run (`compute_k_multi_objective`,
+``ks`` default 1..4), on the multi-objective protocol of the main results: for each k, PolicyGradEx's groups
+from the same θ*, one `methods.GROUP_ARCH` policy per group trained from scratch on its tasks, every task
+evaluated with its group's policy; score = success rate over the tasks. The trainings are shared with the main
+results (`methods.trained_groups`): k = 1 is the Soft Modularization baseline, the profile's k is PolicyGradEx.
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ from pgxlib.analysis.stats import finite_mean
 from pgxlib.cluster import gradient_similarity_labels, nmi, random_grouping, spectral_cluster
 from pgxlib.config import ConfigError, apply_overrides, check_int_list, pipeline_config, progress_default
 from pgxlib.estimate.affinity import task_mean_gradients
-from pgxlib.methods import cached_meta_rl, stored_features
+from pgxlib.methods import GROUP_ARCH, cached_meta_rl, stored_features, trained_groups
 from pgxlib.nets import get_device
 from pgxlib.pipeline import run_policygradex
 from pgxlib.store.cache import StageView
@@ -40,15 +46,20 @@ PARAMETERS: dict[str, Any] = {"ks": None, "proj_dims": [100, 200, 400, 800, 1000
 """Lists, not tuples: papermill passes a tuple to the notebook as a string."""
 KNOBS = ("k", "proj_dim", "n_subsets", "subset_size", "depth", "strategy")
 STRATEGIES = ("sdp", "spectral", "gradient_similarity", "random")
-EXPECTED_KEYS = tuple(f"metrics.{knob}.{field}" for knob in KNOBS for field in ("values", "scores", "by_value")) + (
-    "metrics.reference", "metrics.proj_dim.nmi", "metrics.n_subsets.nmi", "metrics.subset_size.nmi",
-    "metrics.protocol")
+EXPECTED_KEYS = ("metrics.reference", "metrics.protocol", "metrics.k.values", "metrics.k.scores", "metrics.k.by_value")
+"""What every ablation result has; the meta-RL sweeps (control families) have `SWEEP_KEYS` too."""
+SWEEP_KEYS = tuple(f"metrics.{knob}.{field}" for knob in KNOBS for field in ("values", "scores", "by_value")) + (
+    "metrics.proj_dim.nmi", "metrics.n_subsets.nmi", "metrics.subset_size.nmi")
+MT10_KS = [1, 2, 3, 4]
+"""The paper's k ablation on Meta-World."""
 
 
 def resolve_values(cfg, ks=None, proj_dims=(100, 200, 400, 800, 1000), n_subsets=(10, 20, 40, 60, 100),
                    subset_sizes=None, depths=(2, 4, 8), train_sweeps=True) -> dict[str, list]:
     """The knob values of a run; None picks k in 1..min(5, n) and subset sizes 2..min(5, n − 1)."""
     n = cfg.n_tasks
+    if cfg.family == "metaworld" and ks is None:
+        ks = [k for k in MT10_KS if k <= n]
     if not isinstance(train_sweeps, bool):
         raise ConfigError(f"invalid train_sweeps={train_sweeps!r}: allowed True, False")
     ks = list(range(1, min(5, n) + 1)) if ks is None else check_int_list("ks", ks, 1, n)
@@ -88,7 +99,53 @@ def protocol_text(cfg) -> str:
             f"{cfg.affinity.subset_size}, depth {cfg.net.depth}.")
 
 
+def expected_keys(family: str) -> tuple[str, ...]:
+    """`EXPECTED_KEYS`, and on the control families the meta-RL sweeps' `SWEEP_KEYS`."""
+    return (*EXPECTED_KEYS, *(() if family == "metaworld" else SWEEP_KEYS))
+
+
 def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
+    if family == "metaworld":
+        return compute_k_multi_objective(profile, family, seed, cache, **params)
+    return compute_sweeps(profile, family, seed, cache, **params)
+
+
+def compute_k_multi_objective(profile: str, family: str, seed: int, cache, **params) -> dict:
+    """The number-of-groups ablation on the multi-objective protocol (Meta-World): success per k."""
+    cfg = config(profile, family, seed)
+    ks = resolve_values(cfg, **params)["k"]
+    progress = progress_default()
+    device = get_device(cfg.device)
+    start = time.perf_counter()
+    ref = run_policygradex(cfg, cache=variant_view(cache, cfg), progress=progress, train_groups_too=False)
+    stage_times = {"reference": time.perf_counter() - start}
+    rows = []
+    for k in ks:
+        start = time.perf_counter()
+        c = apply_overrides(cfg, {"k": k})
+        r = run_policygradex(c, cache=variant_view(cache, c), progress=progress, train_groups_too=False)
+        tr = trained_groups(ref.family, r.labels, GROUP_ARCH, cfg, device, progress)
+        rows.append({"groups": tr["groups"], "labels": [int(x) for x in r.labels], "nmi": nmi(r.labels, ref.labels),
+                     "score": finite_mean(tr["success"]), "success": finite_mean(tr["success"]),
+                     "return": finite_mean(tr["returns"]), "per_task_success": [float(x) for x in tr["success"]],
+                     "train_seconds": tr["train_seconds"]})
+        stage_times[f"k{k}"] = time.perf_counter() - start
+    g, e = cfg.group_ppo, cfg.evaluation
+    protocol = (f"{family}, seed {cfg.seed}, multi-objective: for each k, PolicyGradEx's groups from the same θ* "
+                f"({cfg.meta_ppo.steps_per_task:,} PPO steps/task), one {GROUP_ARCH} policy per group trained from "
+                f"scratch ({g.steps_per_task:,} PPO steps per task), every task evaluated with its group's policy "
+                f"({e.episodes} episodes); score = success rate over the {cfg.n_tasks} tasks.")
+    metrics = {"family": family, "seed": seed, "tasks": [t.name for t in ref.family.source], "protocol": protocol,
+               "reference": {"k": cfg.cluster.k, "proj_dim": cfg.features.proj_dim,
+                             "n_subsets": cfg.affinity.n_subsets, "subset_size": cfg.affinity.subset_size},
+               "k": _knob(ks, rows, cfg.cluster.k)}
+    arrays = {"k_labels": np.asarray([r["labels"] for r in rows], dtype=np.int64),
+              "k_success": np.asarray([r["per_task_success"] for r in rows], dtype=float),
+              "affinity": ref.affinity.normalized}
+    return {"metrics": metrics, "arrays": arrays, "stage_times": stage_times, "config": cfg}
+
+
+def compute_sweeps(profile: str, family: str, seed: int, cache, **params) -> dict:
     cfg = config(profile, family, seed)
     values = resolve_values(cfg, **params)
     train_sweeps = params.get("train_sweeps", True)

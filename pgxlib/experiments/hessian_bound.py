@@ -187,8 +187,9 @@ def _from_stage(m: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 def train_and_measure(family: TaskFamily, group: list[int], s: dict, n_points: int, seed: int, device,
-                      progress: bool, desc: str) -> list[dict]:
-    """Train a fresh policy on `group` in `n_points` chunks, measuring after each; one dict per chunk."""
+                      progress: bool, desc: str, checkpoint_of=None) -> list[dict]:
+    """Train a fresh policy on `group` in `n_points` chunks, measuring after each; one dict per chunk.
+    `checkpoint_of(c)` gives chunk c's checkpoint (resumable runs, `rl.ppo.train_ppo`), or None."""
     cfg = s["cfg"]
     chunk = s["train_steps"] // n_points
     chunk -= chunk % cfg.group_ppo.steps_per_iteration
@@ -197,7 +198,8 @@ def train_and_measure(family: TaskFamily, group: list[int], s: dict, n_points: i
     init = {k: v.clone() for k, v in actor_params(policy.actor).items()}
     out, used = [], 0
     for c in range(n_points):
-        train_ppo(policy, family, group, ppo, seed * 1000 + c, device, progress, desc=f"{desc} chunk {c + 1}")
+        train_ppo(policy, family, group, ppo, seed * 1000 + c, device, progress, desc=f"{desc} chunk {c + 1}",
+                  checkpoint=None if checkpoint_of is None else checkpoint_of(c))
         used += ppo.iterations * ppo.steps_per_iteration
         m = measure(policy, init, family, group, used * len(group), s, seed * 1000 + 500 + c, device)
         out.append({**m, "steps": used})
@@ -217,6 +219,12 @@ def random_subsets(n: int, size: int, count: int, seed: int) -> list[list[int]]:
     return out
 
 
+def _checkpoints(cache, stage: str):
+    """Chunk c's checkpoint inside `stage` of `cache` (None where the cache keeps none)."""
+    make = getattr(cache, "checkpoint", None)
+    return None if make is None else (lambda c: make(stage, f"chunk{c}"))
+
+
 def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
     s = settings(profile, family, seed, **params)
     cfg = s["cfg"]
@@ -227,7 +235,8 @@ def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
     times: dict[str, float] = {}
 
     def _curve():
-        pts = train_and_measure(fam, list(range(n)), s, s["checkpoints"], seed, device, progress, "all tasks")
+        pts = train_and_measure(fam, list(range(n)), s, s["checkpoints"], seed, device, progress, "all tasks",
+                                _checkpoints(cache, "curve"))
         return {"points": [_to_stage(p) for p in pts]}
     start = time.perf_counter()
     curve = [_from_stage(p) for p in cache.get_or_compute("curve", _curve)["points"]]
@@ -239,7 +248,8 @@ def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
     by_size: dict[int, list[dict]] = {}
     for i, (size, r, group) in enumerate(tqdm(plan, desc="group sizes", disable=not progress, leave=False)):
         def _group(group=group, i=i):
-            pt = train_and_measure(fam, group, s, 1, seed + 101 + i, device, progress, f"size {len(group)}")[-1]
+            pt = train_and_measure(fam, group, s, 1, seed + 101 + i, device, progress, f"size {len(group)}",
+                                   _checkpoints(cache, f"group_{size}_{r}"))[-1]
             return _to_stage({**pt, "group": group})
         by_size.setdefault(size, []).append(_from_stage(cache.get_or_compute(f"group_{size}_{r}", _group)))
     times["group_sizes"] = time.perf_counter() - start

@@ -11,6 +11,14 @@ Modularization and PaCo start from a policy of their architecture trained like �
 `pgxlib.methods`.
 
 ``seeds`` are offsets from the base ``seed``: the runs use seeds ``seed + s``.
+
+Meta-World (MT10) uses the paper's **multi-objective** protocol instead (`compute_multi_objective`): no
+target tasks and no adaptation. Per seed, θ* and its gradient features only serve the groupings; every
+method trains its policies from scratch with PPO on their own source tasks (`cfg.group_ppo`, the same steps
+per task for every method; `methods.trained_groups`), and every one of the 10 tasks is evaluated with its
+group's policy over `cfg.evaluation.episodes` greedy episodes with the goals of the benchmark seed. The score
+is the success rate (an episode succeeds when ``info["success"]`` is ever 1) averaged over the tasks; the
+table reports mean and sample std over seeds. Methods: `methods.MULTI_OBJECTIVE_METHODS` (CARE included).
 """
 from __future__ import annotations
 
@@ -30,18 +38,31 @@ from pgxlib.config import (
     progress_default,
 )
 from pgxlib.estimate.affinity import task_mean_gradients
-from pgxlib.methods import ARCH_OF_METHOD, METHOD_NAMES, cached_meta_rl, stored_features
+from pgxlib.methods import (
+    ARCH_OF_METHOD,
+    GROUP_ARCH,
+    METHOD_NAMES,
+    MULTI_OBJECTIVE_METHODS,
+    SINGLE_POLICY_ARCH,
+    cached_meta_rl,
+    stored_features,
+    trained_groups,
+)
 from pgxlib.nets import get_device
 from pgxlib.pipeline import run_policygradex, shared_meta_policy
 from pgxlib.store.cache import StageView
 from pgxlib.tasks import design_groups, make_family
 
 PARAMETERS: dict[str, Any] = {"seeds": [0, 1, 2], "k": None}
-EXPECTED_KEYS = (*(f"metrics.methods.{m}.mean" for m in METHOD_NAMES),
-                 *(f"metrics.methods.{m}.before.mean" for m in METHOD_NAMES),
-                 "metrics.theta_star.mean", "metrics.protocol", "metrics.groups.policygradex", "metrics.seeds",
-                 "metrics.budget", "arrays.after_policygradex", "arrays.before_multitask", "arrays.curve_post_multitask",
-                 "arrays.source_params", "arrays.target_params", "arrays.assigned")
+EXPECTED_KEYS = (*(f"metrics.methods.{m}.mean" for m in METHOD_NAMES), "metrics.protocol",
+                 "metrics.groups.policygradex", "metrics.seeds", "metrics.budget")
+"""What every main result has; each protocol's own keys are `META_RL_KEYS` and `MULTI_OBJECTIVE_KEYS`."""
+META_RL_KEYS = (*(f"metrics.methods.{m}.before.mean" for m in METHOD_NAMES), "metrics.theta_star.mean",
+                "arrays.after_policygradex", "arrays.before_multitask", "arrays.curve_post_multitask",
+                "arrays.source_params", "arrays.target_params", "arrays.assigned")
+MULTI_OBJECTIVE_KEYS = (*(f"metrics.methods.{m}.success.mean" for m in MULTI_OBJECTIVE_METHODS),
+                        "metrics.env", "metrics.throughput", "arrays.success_policygradex",
+                        "arrays.curve_success_policygradex", "arrays.curve_steps")
 
 
 def configs(profile: str, family: str, seed: int, seeds=(0, 1, 2), k: int | None = None):
@@ -124,7 +145,18 @@ def run_seed(cfg, cache, progress: bool) -> dict[str, Any]:
     return out
 
 
+def expected_keys(family: str) -> tuple[str, ...]:
+    """`EXPECTED_KEYS` and the keys of the family's protocol."""
+    return (*EXPECTED_KEYS, *(MULTI_OBJECTIVE_KEYS if family == "metaworld" else META_RL_KEYS))
+
+
 def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
+    if family == "metaworld":
+        return compute_multi_objective(profile, family, seed, cache, **params)
+    return compute_meta_rl(profile, family, seed, cache, **params)
+
+
+def compute_meta_rl(profile: str, family: str, seed: int, cache, **params) -> dict:
     cfgs = configs(profile, family, seed, **params)
     progress = progress_default()
     runs, stage_times = [], {}
@@ -187,6 +219,125 @@ def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
     arrays["returns_theta_star"] = np.ma.masked_invalid(np.stack([r["theta_star"]["returns"] for r in runs]))
     arrays["source_params"] = runs[0]["source_params"]
     arrays["target_params"] = runs[0]["target_params"]
+    arrays["affinity"] = np.stack([r["affinity"] for r in runs])
+    arrays["gradient_similarity"] = np.stack([r["gradient_similarity"] for r in runs])
+    arrays["seeds"] = np.asarray(metrics["seeds"], dtype=np.int64)
+    return {"metrics": metrics, "arrays": arrays, "stage_times": stage_times, "config": cfg0}
+
+
+# ---------------------------------------------------------------------------------------------
+# The multi-objective protocol (Meta-World)
+# ---------------------------------------------------------------------------------------------
+
+def multi_objective_protocol_text(cfg) -> str:
+    """The multi-objective protocol and budget, in one line (stored as ``metrics.protocol``)."""
+    g, e = cfg.group_ppo, cfg.evaluation
+    return (f"multi-objective: every method trains its policies from scratch with PPO on their own source tasks "
+            f"({g.steps_per_task:,} environment steps per task, {g.num_envs} env(s) × {g.rollout_len} steps per "
+            f"task per iteration); multitask (MLP), Soft Modularization, PaCo and CARE: one policy on all "
+            f"{cfg.n_tasks} tasks; random, gradient-similarity and PolicyGradEx grouping: one {GROUP_ARCH} policy "
+            f"per group (k = {cfg.cluster.k}), the groups of PolicyGradEx from θ* (MLP, "
+            f"{cfg.meta_ppo.steps_per_task:,} PPO steps per task) and its gradient features; every task evaluated with its group's policy over "
+            f"{e.episodes} {'greedy' if e.deterministic else 'sampled'} episodes; score = success rate (an episode "
+            f"succeeds when info['success'] is ever 1) averaged over the {cfg.n_tasks} tasks. No target tasks, "
+            f"no adaptation.")
+
+
+def multi_objective_labels(cfg, cache, progress: bool) -> tuple[dict[str, np.ndarray], Any, dict[str, Any]]:
+    """The partition of every multi-objective method on one seed, the PolicyGradEx run, and extras
+    (affinity, gradient similarity) for the record."""
+    view = StageView(cache, prefix=f"seed{cfg.seed}-")
+    res = run_policygradex(cfg, cache=view, progress=progress, train_groups_too=False)
+    n = res.family.n_tasks
+    k = cfg.cluster.k if cfg.cluster.k is not None else len(set(res.labels.tolist()))
+    feats = stored_features(view)
+    grads = task_mean_gradients(feats.G, feats.y, feats.w, feats.task_id, ~feats.heldout, n).numpy()
+    gs_labels, gs_sim = gradient_similarity_labels(grads, k)
+    one_group = np.zeros(n, dtype=np.int64)
+    labels = {m: one_group for m in SINGLE_POLICY_ARCH}
+    labels.update({"random_grouping": random_grouping(n, k, cfg.seed), "gradient_similarity_grouping": gs_labels,
+                   "policygradex": np.asarray(res.labels, dtype=np.int64)})
+    extras = {"affinity": res.affinity.normalized, "gradient_similarity": gs_sim,
+              "meta_train_seconds": view.times.get("meta_train", float("nan")),
+              "theta_star_success": res.meta_eval.success}
+    return labels, res, extras
+
+
+def method_arch(method: str) -> str:
+    """The architecture of a multi-objective method's policies."""
+    return SINGLE_POLICY_ARCH.get(method, GROUP_ARCH)
+
+
+def stepping_throughput(family, steps: int, seed: int) -> dict[str, float]:
+    """Environment steps per second of the family's tasks stepped together in our vector env (one env per
+    task, uniformly random actions, `steps` steps per env), construction excluded."""
+    from pgxlib.rollout import TaskVecEnv
+
+    envs = TaskVecEnv(family, list(family.source), list(range(family.n_tasks)), 1, seed)
+    rng = np.random.default_rng(seed)
+    low, high = envs.envs.single_action_space.low, envs.envs.single_action_space.high
+    start = time.perf_counter()
+    for _ in range(steps):
+        envs.envs.step(rng.uniform(low, high, size=(envs.n_envs, len(low))).astype(np.float32))
+    seconds = time.perf_counter() - start
+    envs.close()
+    return {"env_steps": steps * envs.n_envs, "seconds": seconds, "env_steps_per_second": steps * envs.n_envs / seconds}
+
+
+def compute_multi_objective(profile: str, family: str, seed: int, cache, **params) -> dict:
+    cfgs = configs(profile, family, seed, **params)
+    progress = progress_default()
+    device = get_device(cfgs[0].device)
+    runs, stage_times = [], {}
+    for cfg in cfgs:
+        start = time.perf_counter()
+        labels, res, extras = multi_objective_labels(cfg, cache, progress)
+        trained = {m: trained_groups(res.family, labels[m], method_arch(m), cfg, device, progress)
+                   for m in MULTI_OBJECTIVE_METHODS}
+        runs.append({"seed": cfg.seed, "trained": trained, **extras})
+        stage_times[f"seed{cfg.seed}"] = time.perf_counter() - start
+        stage_times[f"seed{cfg.seed}-meta_train"] = extras["meta_train_seconds"]
+    fam = res.family
+    cfg0 = cfgs[0]
+    stepping = stepping_throughput(fam, 200 if profile == "smoke" else 500, cfg0.seed)
+
+    methods, throughput = {}, {}
+    for m in MULTI_OBJECTIVE_METHODS:
+        success = [finite_mean(r["trained"][m]["success"]) for r in runs]
+        returns = [finite_mean(r["trained"][m]["returns"]) for r in runs]
+        train_seconds = [float(r["trained"][m]["train_seconds"]) for r in runs]
+        methods[m] = {**seed_summary(success), "success": seed_summary(success), "returns": seed_summary(returns),
+                      "status": "measured", "arch": method_arch(m), "train_seconds": train_seconds,
+                      "eval_seconds": [float(r["trained"][m]["eval_seconds"]) for r in runs]}
+        steps = runs[0]["trained"][m]["env_steps"]
+        throughput[m] = {"ppo_env_steps_per_second": float(np.mean([steps / s for s in train_seconds])),
+                         "train_seconds_per_run": float(np.mean(train_seconds))}
+    metrics = {
+        "family": family,
+        "seeds": [c.seed for c in cfgs],
+        "k": int(max(len(r["trained"]["policygradex"]["groups"]) for r in runs)),
+        "tasks": [t.name for t in fam.source],
+        "task_names": [fam.env_kwargs["mt10_names"][int(t.param("mt10_index"))] for t in fam.source],
+        "methods": methods,
+        "protocol": multi_objective_protocol_text(cfg0),
+        "env": {**fam.env_kwargs, "max_episode_steps": fam.max_episode_steps, "reward_scale": fam.reward_scale},
+        "budget": {"group_steps_per_task": cfg0.group_ppo.steps_per_task,
+                   "meta_steps_per_task": cfg0.meta_ppo.steps_per_task,
+                   "num_envs": cfg0.group_ppo.num_envs, "rollout_len": cfg0.group_ppo.rollout_len,
+                   "eval_episodes_per_task": cfg0.evaluation.episodes, "group_arch": GROUP_ARCH},
+        "groups": {m: [r["trained"][m]["groups"] for r in runs] for m in MULTI_OBJECTIVE_METHODS},
+        "theta_star": {**seed_summary([finite_mean(r["theta_star_success"]) for r in runs]),
+                       "note": "success of θ* (the MLP the groupings are computed from) on the source tasks"},
+        "throughput": {"stepping": stepping, "ppo": throughput},
+        "per_seed": [{"seed": r["seed"], "success": {m: finite_mean(r["trained"][m]["success"])
+                                                    for m in MULTI_OBJECTIVE_METHODS}} for r in runs],
+    }
+    arrays: dict[str, np.ndarray] = {}
+    for m in MULTI_OBJECTIVE_METHODS:
+        for key in ("success", "returns", "curve_success", "curve_returns"):
+            arrays[f"{key}_{m}"] = np.ma.masked_invalid(np.stack([r["trained"][m][key] for r in runs]))
+        arrays[f"labels_{m}"] = np.stack([r["trained"][m]["labels"] for r in runs]).astype(np.int64)
+    arrays["curve_steps"] = np.asarray(runs[0]["trained"]["multitask"]["curve_steps"], dtype=float)
     arrays["affinity"] = np.stack([r["affinity"] for r in runs])
     arrays["gradient_similarity"] = np.stack([r["gradient_similarity"] for r in runs])
     arrays["seeds"] = np.asarray(metrics["seeds"], dtype=np.int64)

@@ -2,12 +2,18 @@
 
 The training loop is the usual clipped-objective PPO with GAE; the same function meta-trains on all
 source tasks and fine-tunes given parameters on a subset. Learning curves are kept per task.
+
+A run given a `Checkpoint` on a `fixed_length` family whose rollouts are whole episodes
+(``rollout_len % max_episode_steps == 0``) is resumable: every iteration starts by reseeding the envs
+from (seed, iteration) (`TaskVecEnv.reseed`), and at iteration boundaries, when the checkpoint is due,
+the weights, Adam's state, both random generators and the curves so far are saved. A rerun loads the
+last checkpoint and continues with the same numbers as an uninterrupted run. Other runs are unchanged.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
@@ -58,6 +64,24 @@ class TrainResult:
             if len(vals):
                 out[j] = vals.mean()
         return out
+
+
+class Checkpoint(Protocol):
+    """Where a resumable run keeps its state (`pgxlib.store.cache.Checkpoint` is one)."""
+
+    def due(self) -> bool:
+        """Whether enough time has passed since the last save."""
+
+    def load(self) -> dict | None:
+        """The last saved state (tensors and plain values), or None."""
+
+    def save(self, state: dict) -> None:
+        """Store `state` atomically."""
+
+
+def resumable(family: TaskFamily, cfg: PPOConfig) -> bool:
+    """Whether a PPO run on `family` can resume exactly: every iteration's rollout ends every episode."""
+    return family.fixed_length and cfg.rollout_len % family.max_episode_steps == 0
 
 
 def ppo_loss(new_logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, new_values: torch.Tensor,
@@ -124,8 +148,12 @@ def _entropy(dist: torch.distributions.Distribution, discrete: bool) -> torch.Te
 
 
 def train_ppo(policy: ActorCritic, family: TaskFamily, task_indices: list[int], cfg: PPOConfig, seed: int,
-              device: torch.device | str = "cpu", progress: bool = True, desc: str = "PPO") -> TrainResult:
-    """Train `policy` in place with PPO on the source tasks `task_indices`, `cfg.steps_per_task` each."""
+              device: torch.device | str = "cpu", progress: bool = True, desc: str = "PPO",
+              checkpoint: Checkpoint | None = None) -> TrainResult:
+    """Train `policy` in place with PPO on the source tasks `task_indices`, `cfg.steps_per_task` each.
+
+    With `checkpoint` (and `resumable(family, cfg)`), the run saves its state when the checkpoint is due and
+    at its end, and starts from the last saved state if there is one."""
     start = time.perf_counter()
     torch.manual_seed(seed)
     envs = TaskVecEnv(family, [family.source[i] for i in task_indices], list(task_indices), cfg.num_envs, seed,
@@ -137,8 +165,20 @@ def train_ppo(policy: ActorCritic, family: TaskFamily, task_indices: list[int], 
     success = np.full((n_iter, n), np.nan)
     losses: dict[str, list[float]] = {}
     generator = torch.Generator().manual_seed(seed)
-    bar = tqdm(range(n_iter), desc=desc, disable=not progress, leave=False)
+    resume = checkpoint is not None and resumable(family, cfg)
+    first, earlier = 0, 0.0
+    if resume and (state := checkpoint.load()) is not None:
+        policy.load_state_dict(state["policy"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        generator.set_state(state["generator"])
+        first, earlier = int(state["iteration"]), float(state["seconds"])
+        steps, returns, success = state["steps"].numpy(), state["returns"].numpy(), state["success"].numpy()
+        losses = {k: [float(x) for x in v] for k, v in state["losses"].items()}
+    bar = tqdm(range(first, n_iter), desc=desc, disable=not progress, leave=False)
     for it in bar:
+        if resume:
+            envs.reseed(seed, it)
         # ---- learning-rate annealing
         if cfg.anneal_lr:
             for group in optimizer.param_groups:
@@ -177,6 +217,16 @@ def train_ppo(policy: ActorCritic, family: TaskFamily, task_indices: list[int], 
             losses.setdefault(f"losses/{key}", []).append(val)
         if progress:
             bar.set_postfix(ret=f"{np.nanmean(returns[it]) if np.isfinite(returns[it]).any() else float('nan'):.1f}")
+
+        # ---- checkpoint (between iterations, when due, and at the end)
+        if resume and (checkpoint.due() or it == n_iter - 1):
+            checkpoint.save({"iteration": it + 1, "policy": policy.state_dict(), "optimizer": optimizer.state_dict(),
+                             "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
+                             "steps": torch.as_tensor(steps), "returns": torch.as_tensor(returns),
+                             "success": torch.as_tensor(success),
+                             "losses": {k: torch.as_tensor(v, dtype=torch.float64) for k, v in losses.items()},
+                             "seconds": earlier + time.perf_counter() - start})
     envs.close()
     return TrainResult(task_indices=list(task_indices), steps=steps, returns=returns, success=success,
-                       losses={k: np.asarray(v) for k, v in losses.items()}, wall_time=time.perf_counter() - start)
+                       losses={k: np.asarray(v) for k, v in losses.items()},
+                       wall_time=earlier + time.perf_counter() - start)

@@ -2,9 +2,14 @@
 
 `StageCache` stores stages on disk (atomic writes, `torch.load(weights_only=True)`), so an
 interrupted run resumes; `MemoryCache` remembers within the process; `StageView` renames the
-stages of a parent cache so that several runs share one cache."""
+stages of a parent cache so that several runs share one cache. Within a long stage, a training run
+keeps a `Checkpoint` (``StageCache.checkpoint(stage, part)``), saved at most every
+``$PGX_CHECKPOINT_MINUTES`` minutes (default 10) and deleted once the stage is stored."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import glob
 import os
 import pickle
 import re
@@ -59,6 +64,56 @@ def _check_stage_value(value: Any, where: str) -> None:
                       "lists and dicts only (they load with torch.load(weights_only=True))")
 
 
+def checkpoint_seconds() -> float:
+    """Seconds between checkpoints: ``$PGX_CHECKPOINT_MINUTES`` (default 10) times 60."""
+    text = os.environ.get("PGX_CHECKPOINT_MINUTES", "10")
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = -1.0
+    if not minutes >= 0:
+        raise ResultError(f"invalid PGX_CHECKPOINT_MINUTES={text!r}: allowed a number of minutes >= 0")
+    return 60.0 * minutes
+
+
+class Checkpoint:
+    """The state of one long training run, in one file written atomically (`pgxlib.rl.ppo.Checkpoint`).
+
+    `due()` is True once `every` seconds have passed since the last save (or since creation);
+    `load()` returns the saved state (``torch.load(weights_only=True)``) or None."""
+
+    def __init__(self, path: Path, every: float):
+        self.path, self.every = Path(path), float(every)
+        self._last = time.monotonic()
+
+    def due(self) -> bool:
+        return time.monotonic() - self._last >= self.every
+
+    def load(self) -> dict | None:
+        if not self.path.exists():
+            return None
+        try:
+            return torch.load(self.path, weights_only=True)
+        except UNREADABLE as err:
+            raise ResultError(f"checkpoint {self.path} is unreadable ({type(err).__name__}); "
+                              "rerun with --force to start over") from None
+
+    def save(self, state: dict) -> None:
+        _atomic_save(self.path, state)
+        self._last = time.monotonic()
+
+
+def _atomic_save(path: Path, payload: Any) -> None:
+    """`torch.save` to a temporary file beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 class StageCache:
     """Resumable intermediate stages of one run, one ``<stage>.pt`` file each under `root`.
 
@@ -95,6 +150,24 @@ class StageCache:
         if stage in self._values:
             return self._values[stage]
         path = self.path(stage)
+        if not path.exists():
+            with self._lock(stage):  # another process computing the same stage: wait for it, then load
+                return self._load_or_compute(stage, path, fn)
+        return self._load_or_compute(stage, path, fn)
+
+    @contextlib.contextmanager
+    def _lock(self, stage: str):
+        """An exclusive lock on `stage` across processes (``locks/<stage>.lock``, released on exit or death)."""
+        lock = self.root / "locks" / f"{stage}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _load_or_compute(self, stage: str, path: Path, fn: Callable[[], dict]) -> dict:
         if path.exists():
             try:
                 payload = torch.load(path, weights_only=True)
@@ -110,21 +183,26 @@ class StageCache:
         seconds = time.perf_counter() - start
         _check_stage_value(value, stage)
         self._save(path, {"value": value, "seconds": seconds})
+        for done in self.root.glob(f"checkpoints/{glob.escape(stage)}.*.pt"):
+            done.unlink(missing_ok=True)
         self.times[stage] = seconds
         self._values[stage] = value
         return value
 
-    def _save(self, path: Path, payload: dict) -> None:
+    def checkpoint(self, stage: str, part: str) -> Checkpoint:
+        """The checkpoint of training run `part` inside `stage` (``checkpoints/<stage>.<part>.pt``)."""
+        self.path(f"{stage}.{part}")  # checks the name
+        self._stamp()
+        return Checkpoint(self.root / "checkpoints" / f"{stage}.{part}.pt", checkpoint_seconds())
 
+    def _stamp(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if self.fingerprint is not None:
             (self.root / "fingerprint.txt").write_text(self.fingerprint + "\n")
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            torch.save(payload, tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+
+    def _save(self, path: Path, payload: dict) -> None:
+        self._stamp()
+        _atomic_save(path, payload)
 
     def clear(self) -> None:
         """Forget every stored stage of this run."""
@@ -165,6 +243,11 @@ class StageView:
     def name(self, stage: str) -> str:
         return self.rename.get(stage, self.prefix + stage)
 
+    def checkpoint(self, stage: str, part: str):
+        """The parent's checkpoint of `part` inside `stage` (renamed like the stage); None without one."""
+        make = getattr(self.parent, "checkpoint", None)
+        return None if make is None else make(self.name(stage), part)
+
     def get_or_compute(self, stage: str, fn: Callable[[], dict]) -> dict:
         name = self.name(stage)
         value = self.parent.get_or_compute(name, fn)
@@ -181,6 +264,10 @@ class MemoryCache:
         self.values: dict[str, dict] = {}
         self.times: dict[str, float] = {}
         self.resumed: dict[str, float] = {}
+
+    def checkpoint(self, stage: str, part: str) -> None:
+        """No checkpoints: nothing outlives the process."""
+        return None
 
     def get_or_compute(self, stage: str, fn: Callable[[], dict]) -> dict:
         if stage not in self.values:

@@ -45,6 +45,8 @@ class TaskFamily:
     `env_factory(task)` builds a fresh gymnasium env (time limit included) for any task of the family.
     `reward_scale` multiplies rewards during PPO training only; reported returns are unscaled.
     `param_ranges` maps each varied parameter to its (low, high) range, for docs and normalisation.
+    `fixed_length`: every episode lasts exactly `max_episode_steps` (no early termination), so rollouts of a
+    multiple of that length end every episode together, which lets a training run resume exactly.
     """
 
     name: str
@@ -57,6 +59,7 @@ class TaskFamily:
     has_success: bool = False
     description: str = ""
     env_kwargs: dict = field(default_factory=dict)
+    fixed_length: bool = False
 
     @property
     def n_tasks(self) -> int:

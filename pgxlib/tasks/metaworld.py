@@ -2,10 +2,14 @@
 
 A task is one MT10 environment, identified by its index in Meta-World's MT10 order
 (`MT10_NAMES`: reach, push, pick-place, door-open, drawer-open, drawer-close, button-press-topdown,
-peg-insert-side, window-open, window-close), plus the seed of its goal set. Each env is built with
-`gym.make("Meta-World/MT1", env_name=..., seed=goal_seed, ...)`: Meta-World draws 50 goal (object
-and target) positions for that environment from `goal_seed` and picks one of them at random at
-every reset, as in the MT10 benchmark.
+peg-insert-side, window-open, window-close), plus the seed of its goal set. A source task's env has the
+50 goals (object and target positions) of the MT10 benchmark built with the benchmark seed
+(``metaworld.MT10(seed=goal_seed)``, as `gym.make_vec("Meta-World/MT10", seed=...)` builds them) and picks
+one of them at random at every reset. The benchmark is built once per process and seed (`mt10_benchmark`,
+about 9 s); each env is then made from it as Meta-World's own MT10 entry point makes it
+(``metaworld._init_each_env``, Meta-World 3.1.1), about 0.2 s instead of about 1 s for a fresh
+``gym.make("Meta-World/MT1")``. A target task's env is ``gym.make("Meta-World/MT1", env_name=...,
+seed=goal_seed)``: 50 goals of that one environment drawn from its own seed.
 
 Tasks:
 - source: with `n_tasks` = 10 all of MT10 in order; with fewer, a seeded random subset (sorted).
@@ -24,12 +28,16 @@ default; results are only comparable within one version), `max_episode_steps` 50
 default; older papers used 150), `terminate_on_success` False, `task_select` "random". The
 observation is 39-dim (goal included, as in MT10), cast to a float32 Box(-inf, inf, (39,)) because
 Meta-World's own bounds are float64 and do not contain the observed goal; action Box(-1, 1, (4,)).
-`info["success"]` is reported, so `has_success` is True. Rewards (v2) lie in [0, 10] per step, so
+``reset(seed=s)`` seeds the env (`SeededReset`; Meta-World itself ignores that seed).
+`info["success"]` is reported, so `has_success` is True; episodes never end early, so `fixed_length` is
+True. Rewards (v2) lie in [0, 10] per step, so
 returns reach a few thousand; `reward_scale` 0.1 brings per-step rewards to [0, 1] for PPO.
 
 Building one env takes about a second (Meta-World samples its 50 goals); nothing is rendered.
 """
 from __future__ import annotations
+
+from functools import lru_cache
 
 import gymnasium as gym
 import numpy as np
@@ -65,20 +73,45 @@ class Float32Observation(gym.ObservationWrapper):
         return np.asarray(observation, dtype=np.float32)
 
 
+class SeededReset(gym.Wrapper):
+    """Makes ``reset(seed=s)`` seed the Meta-World env: Meta-World 3.1.1 ignores the `seed` of `reset` (its
+    random generator is set by ``env.seed()`` only, at construction), so the goal a reset picks would not
+    depend on the seed. Here ``reset(seed=s)`` calls the env's ``seed(s)`` first."""
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            self.env.unwrapped.seed(int(seed))
+        return self.env.reset(options=options)
+
+
 def env_name(task: Task) -> str:
     """The Meta-World environment name of `task`, e.g. "reach-v3"."""
     return MT10_NAMES[int(task.param("mt10_index"))]
+
+
+@lru_cache(maxsize=4)
+def mt10_benchmark(seed: int):
+    """Meta-World's MT10 benchmark with `seed` (its environment classes and 50 goals per environment)."""
+    import metaworld
+
+    return metaworld.MT10(seed=seed)
 
 
 def make_env(task: Task, max_episode_steps: int = MAX_EPISODE_STEPS) -> gym.Env:
     """The Meta-World env of `task` (goal set from its `goal_seed`), float32 obs, time limit included."""
     if not 1 <= max_episode_steps <= MAX_EPISODE_STEPS:
         raise ValueError(f"max_episode_steps={max_episode_steps} must be in 1..{MAX_EPISODE_STEPS}")
-    import metaworld  # noqa: F401  (registers the Meta-World/* ids)
+    import metaworld
 
-    env = gym.make("Meta-World/MT1", env_name=env_name(task), seed=int(task.param("goal_seed")),
-                   disable_env_checker=True, **META_WORLD_KWARGS)
-    return TimeLimit(Float32Observation(env), max_episode_steps=max_episode_steps)
+    name, seed = env_name(task), int(task.param("goal_seed"))
+    if task.split == "source":
+        bench = mt10_benchmark(seed)
+        env = metaworld._init_each_env(env_cls=bench.train_classes[name], seed=seed,
+                                       tasks=[t for t in bench.train_tasks if t.env_name == name],
+                                       max_episode_steps=MAX_EPISODE_STEPS, **META_WORLD_KWARGS)
+    else:
+        env = gym.make("Meta-World/MT1", env_name=name, seed=seed, disable_env_checker=True, **META_WORLD_KWARGS)
+    return TimeLimit(Float32Observation(SeededReset(env)), max_episode_steps=max_episode_steps)
 
 
 def make(n_tasks: int = 10, seed: int = 0, n_target: int = 50) -> TaskFamily:
@@ -98,7 +131,8 @@ def make(n_tasks: int = 10, seed: int = 0, n_target: int = 50) -> TaskFamily:
                      for j, s in enumerate(goal_seeds))
 
     return build_family(NAME, n_tasks, n_target, seed, sample, make_env, MAX_EPISODE_STEPS, PARAM_RANGES,
-                        reward_scale=0.1, has_success=True,
+                        reward_scale=0.1, has_success=True, fixed_length=True,
                         description="Meta-World MT10 (v3 envs); targets are the same envs with unseen goal sets",
-                        env_kwargs={"env_id": "Meta-World/MT1", "benchmark_seed": int(seed), "mt10_names": MT10_NAMES,
+                        env_kwargs={"env_id": "Meta-World/MT10 (sources), Meta-World/MT1 (targets)",
+                                    "benchmark_seed": int(seed), "mt10_names": MT10_NAMES,
                                     "max_episode_steps": MAX_EPISODE_STEPS, **META_WORLD_KWARGS})

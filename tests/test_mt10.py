@@ -1,0 +1,77 @@
+"""Meta-World MT10 under the multi-objective protocol: the family's goals, the main results and the k ablation."""
+import numpy as np
+import pytest
+
+from pgxlib.config import ConfigError, pipeline_config
+from pgxlib.experiments import resolve, run_experiment
+from pgxlib.methods import GROUP_ARCH, MULTI_OBJECTIVE_METHODS, SINGLE_POLICY_ARCH
+from pgxlib.report import mt10 as report
+
+pytestmark = pytest.mark.metaworld
+
+
+def _tasks_of(env):
+    while not hasattr(env, "tasks"):
+        env = env.env
+    return env.tasks
+
+
+def test_source_envs_have_the_goals_of_the_mt10_benchmark_seed():
+    import gymnasium as gym
+    import metaworld  # noqa: F401
+
+    from pgxlib.tasks import make_family
+
+    family = make_family("metaworld", 10, seed=3)
+    reference = gym.make_vec("Meta-World/MT10", vector_strategy="sync", seed=3)
+    for index in (1, 7):
+        ours, theirs = _tasks_of(family.make_env(family.source[index])), _tasks_of(reference.envs[index])
+        assert [t.env_name for t in ours] == [t.env_name for t in theirs] and len(ours) == 50
+        assert [t.data for t in ours] == [t.data for t in theirs]
+    env = family.make_env(family.source[1])
+    first = [env.reset(seed=s)[0] for s in (4, 4, 5)]
+    assert np.array_equal(first[0], first[1]) and not np.array_equal(first[0], first[2])  # reset(seed) is honoured
+
+
+@pytest.mark.slow
+def test_smoke_main_results_on_mt10_is_the_multi_objective_protocol(store):
+    res = run_experiment("main_results", "smoke", "metaworld", seeds=[0])
+    m, a = res.metrics, res.arrays
+    assert list(m["methods"]) == list(MULTI_OBJECTIVE_METHODS) and "multi-objective" in m["protocol"]
+    n = len(m["tasks"])
+    for method, entry in m["methods"].items():
+        assert entry["arch"] == SINGLE_POLICY_ARCH.get(method, GROUP_ARCH)
+        assert 0.0 <= entry["success"]["mean"] <= 1.0 and entry["mean"] == entry["success"]["mean"]
+        assert a[f"success_{method}"].shape == (1, n)
+        assert np.isclose(np.ma.mean(a[f"success_{method}"]), entry["success"]["mean"])
+        assert a[f"curve_success_{method}"].shape == (1, len(a["curve_steps"]), n)
+        groups = m["groups"][method][0]
+        assert sorted(i for g in groups for i in g) == list(range(n))
+        assert len(groups) == (1 if method in SINGLE_POLICY_ARCH else 2)
+    cfg = pipeline_config("smoke", "metaworld")
+    assert a["curve_steps"].tolist() == [500.0, 1000.0] == [500.0 * (i + 1) for i in range(cfg.group_ppo.iterations)]
+    env = m["env"]
+    assert (env["reward_function_version"], env["max_episode_steps"], env["use_one_hot"]) == ("v2", 500, False)
+    assert env["benchmark_seed"] == 0 and env["mt10_names"][0] == "reach-v3"
+    assert m["throughput"]["stepping"]["env_steps_per_second"] > 0
+    assert all(t["ppo_env_steps_per_second"] > 0 for t in m["throughput"]["ppo"].values())
+
+    abl = run_experiment("ablations", "smoke", "metaworld")
+    knob = abl.metrics["k"]
+    assert knob["values"] == [1, 2, 3, 4] and [len(g) for g in knob["groups"]] == [1, 2, 3, 4]
+    # k = 1 is the Soft Modularization baseline and the profile's k is PolicyGradEx: the same trained policies
+    assert knob["rows"][0]["per_task_success"] == list(a["success_soft_modularization"][0])
+    assert knob["rows"][1]["per_task_success"] == list(a["success_policygradex"][0])
+
+    table = report.main_table(m)
+    assert list(table.index) == list(report.LABELS.values())
+    assert table.loc["PolicyGradEx", "paper: success %"] == "94.0%" and table.loc["CARE", "paper: success %"] == "84.0%"
+    assert len(report.throughput_table(m)) == 1 + len(MULTI_OBJECTIVE_METHODS)
+    assert report.per_task_table(m, a).shape == (n, 1 + len(MULTI_OBJECTIVE_METHODS))
+    assert list(report.k_table(abl.metrics)["paper: success %"]) == ["71.0%", "89.5%", "94.0%", "95.1%"]
+    assert "PolicyGradEx's mean success is" in report.main_sentence(m)
+
+
+def test_mt10_ablation_rejects_a_k_beyond_the_tasks(store):
+    with pytest.raises(ConfigError, match="ks"):
+        resolve("ablations", "smoke", "metaworld", 0, ks=[1, 5])
