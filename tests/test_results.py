@@ -278,7 +278,8 @@ def test_code_fingerprint_of_one_family_and_profile(tmp_path, monkeypatch):
         (pkg / name).write_text(text)
     monkeypatch.setattr(fingerprint, "PACKAGE_DIR", pkg)
     table = {"default": {"a": {"k": 1}, "b": {"k": 2}}}
-    monkeypatch.setattr(fingerprint, "profile_entry", lambda profile, family: repr(table[profile][family]))
+    monkeypatch.setattr(fingerprint, "profile_entry", lambda profile, family, ignore=(): repr(
+        {k: v for k, v in table[profile][family].items() if k not in ignore}))
 
     def sha(family=None):
         return results.code_fingerprint("pgxlib.experiments.toy", family=family,
@@ -293,6 +294,10 @@ def test_code_fingerprint_of_one_family_and_profile(tmp_path, monkeypatch):
     assert sha("b") != before["b"] and sha() != before[None]
     table["default"]["a"] = {"k": 5}
     assert sha("a") != before["a"]
+    ignoring = results.code_fingerprint("pgxlib.experiments.toy", family="a", profile="default", ignore=("k",))
+    table["default"]["a"] = {"k": 1}
+    assert results.code_fingerprint("pgxlib.experiments.toy", family="a", profile="default",
+                                    ignore=("k",))["sha256"] == ignoring["sha256"]
     (pkg / "config.py").write_text("X = 2\nPROFILE_TABLE = {'default': {'a': {'k': 1}, 'b': {'k': 3}}}\n")
     table["default"]["a"] = {"k": 1}
     assert sha("a") != before["a"]

@@ -61,40 +61,39 @@ def test_smoke_run_sweeps_both_budgets(store):
     for key in exp.EXPECTED_KEYS:
         assert res.has(key), key
     m = res.metrics
-    own = pipeline_config("smoke", "planted").meta_ppo.steps_per_task
-    assert [r["meta_steps"] for r in m["meta_sweep"]] == sorted({*exp.META_GRID["smoke"], own})
+    assert [r["meta_steps"] for r in m["meta_sweep"]] == sorted(exp.META_GRID["smoke"])
+    assert m["chosen_meta_steps"] == exp.best_meta_row(m["meta_sweep"])["meta_steps"]
     assert [r["finetune_steps"] for r in m["finetune_sweep"]] == list(exp.FINETUNE_GRID["smoke"])
     assert m["meta_sweep"][-1]["theta_return_normalised"] == pytest.approx(1.0)
     assert m["has_design_groups"] and "design_nmi" in m["ceiling"]
     assert m["plateau_finetune_steps"] in exp.FINETUNE_GRID["smoke"]
     assert len(sorted(store.rglob("measured-*-r*.pt"))) == 2 * (len(m["meta_sweep"]) + len(m["finetune_sweep"]) - 1)
+    assert all(r["meta_steps"] == m["chosen_meta_steps"] for r in m["finetune_sweep"])
     assert report.verdict(m) in ("stable", "none at this budget")
     assert m["family"] in report.label_sentence(m)
     report.sweep_figure(m)
 
 
-def _sweep(family, rows, own):
-    return {"family": family, "profile_meta_steps": own,
-            "meta_sweep": [{"meta_steps": b, "noise_ceiling_nmi": c, "noise_ceiling_affinity_corr": 0.5,
-                            "theta_return_normalised": r} for b, c, r in rows]}
+def _sweep(family, rows, chosen=None):
+    rows = [{"meta_steps": b, "noise_ceiling_nmi": c, "noise_ceiling_affinity_corr": 0.5, "theta_return": 1.0,
+             "theta_return_normalised": r} for b, c, r in rows]
+    return {"family": family, "meta_sweep": rows,
+            "chosen_meta_steps": exp.best_meta_row(rows)["meta_steps"] if chosen is None else chosen}
 
 
-def test_theta_budget_rule_reads_planted_and_picks_the_closest_share():
-    planted = _sweep("planted", [(5_000, 0.6, 0.5), (15_000, 1.0, 0.66), (50_000, 0.4, 1.0)], 15_000)
-    assert report.rule_target(planted) == pytest.approx(0.66)
-    other = _sweep("cartpole", [(5_000, 0.3, 0.2), (15_000, 0.5, 0.7), (50_000, 0.2, 1.0)], 50_000)
-    assert report.rule_choice(other, 0.66) == 15_000
-    text = report.rule_sentence(other, planted)
-    assert "15,000" in text and "profile uses 50,000" in text
-    following = _sweep("cartpole", [(5_000, 0.3, 0.2), (15_000, 0.5, 0.7), (50_000, 0.2, 1.0)], 15_000)
-    assert "profile's budget" in report.rule_sentence(following, planted)
-    assert "not stored" in report.rule_sentence(other, None)
+def test_theta_stops_at_the_highest_ceiling_and_the_profile_is_checked():
+    rows = [(5_000, 0.6, 0.5), (15_000, 1.0, 0.66), (50_000, 0.4, 1.0)]
+    assert _sweep("planted", rows)["chosen_meta_steps"] == 15_000
+    tie = [(5_000, 0.8, 0.5), (15_000, 0.8, 0.66)]
+    assert _sweep("cartpole", tie)["chosen_meta_steps"] == 5_000
+    assert "the profile uses it" in report.rule_sentence(_sweep("planted", rows), 15_000)
+    assert "profile uses 50,000" in report.rule_sentence(_sweep("planted", rows), 50_000)
 
 
 def test_overview_table_labels_every_family():
-    planted = _sweep("planted", [(5_000, 0.6, 0.5), (15_000, 1.0, 0.66), (50_000, 0.4, 1.0)], 15_000)
+    planted = _sweep("planted", [(5_000, 0.6, 0.5), (15_000, 1.0, 0.66), (50_000, 0.4, 1.0)])
     planted.update({"ceiling": {"noise_ceiling_nmi": 1.0, "noise_ceiling_affinity_corr": 0.8}, "random_nmi": 0.3,
                     "random_nmi_std": 0.1, "plateau_finetune_steps": 4096})
-    table = report.overview_table({"planted": planted, "cartpole": None}, planted)
+    table = report.overview_table({"planted": planted, "cartpole": None}, {"planted": 15_000, "cartpole": 5_000})
     assert table.loc["planted", "label"] == "stable" and table.loc["cartpole", "label"] == "not computed"
     assert table.loc["planted", "θ* steps per task (rule)"] == "15,000"

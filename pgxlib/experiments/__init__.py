@@ -91,8 +91,10 @@ def result_key(module: ModuleType, family: str, seed: int, params: dict[str, Any
 
 
 def _fingerprint(module: ModuleType, profile: str, family: str) -> dict[str, Any]:
-    """The code fingerprint of one result: its experiment's code, its family's module, its profile entry."""
-    return store.code_fingerprint(module.__name__, family=family, profile=profile)
+    """The code fingerprint of one result: its experiment's code, its family's module, its profile entry (less the
+    fields the experiment sets itself, its `PROFILE_FIELDS_IGNORED`)."""
+    return store.code_fingerprint(module.__name__, family=family, profile=profile,
+                                  ignore=tuple(getattr(module, "PROFILE_FIELDS_IGNORED", ())))
 
 
 def _matches(result: store.Result, profile: str, family: str, seed: int, params: dict[str, Any]) -> bool:

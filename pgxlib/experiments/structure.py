@@ -14,8 +14,12 @@ Two sweeps, method-agnostic (nothing of PolicyGradEx's estimate is used):
   otherwise), then fine-tuned with `finetune_steps[0]` steps per task. The affinity lives in the gradient θ*
   leaves: a θ* that already solves every task leaves none, and fine-tuning it on any subset is a seed-driven
   random walk. θ*'s return is shown normalised, 0 = the untrained policy, 1 = the θ* of the largest budget.
-- FINE-TUNING: the profile's own θ*, fine-tuned with each budget of `finetune_steps`: where the ceiling
-  stops rising.
+  The budget with the highest ceiling (ties: the smaller) is where θ* should stop (`chosen_meta_steps`, the
+  rule of the method chapter); the profile's `meta_ppo.steps_per_task` is set to it.
+- FINE-TUNING: the chosen θ*, fine-tuned with each budget of `finetune_steps`: where the ceiling stops rising.
+
+The result does not depend on the profile's own meta-training budget (`PROFILE_FIELDS_IGNORED`): it is what
+chooses that budget, so setting it afterwards leaves the result current.
 
 Where the family was designed with groups (`pgxlib.tasks.design_groups`), the NMI of the repeats' mean truth
 with those groups is reported too.
@@ -51,8 +55,10 @@ PARAMETERS: dict[str, Any] = {"meta_steps": None, "finetune_steps": None, "repea
 EXPECTED_KEYS = ("metrics.meta_sweep", "metrics.finetune_sweep", "metrics.ceiling", "metrics.random_nmi",
                  "metrics.plateau_finetune_steps", "arrays.members")
 
-META_GRID = {"smoke": (128,), "default": (5_000, 15_000, 50_000)}
-"""Meta-training budgets (steps per task) swept when `meta_steps` is None; the profile's own is added."""
+META_GRID = {"smoke": (128, 256), "default": (5_000, 15_000, 50_000)}
+"""Meta-training budgets (steps per task) swept when `meta_steps` is None."""
+PROFILE_FIELDS_IGNORED = ("meta_ppo.steps_per_task",)
+"""Fields of the profile entry this experiment sets itself, left out of its results' fingerprint."""
 FINETUNE_GRID = {"smoke": (128, 256), "default": (2_048, 4_096, 8_192)}
 """Fine-tuning budgets (steps per task) swept when `finetune_steps` is None. The meta sweep and the headline
 ceiling use the speedup chapter's budget (`speedup.BUDGET`) when it is in the grid, else the first."""
@@ -72,13 +78,21 @@ def _grid(name: str, values, profile: str, default: dict, lo: int) -> list[int]:
     return [int(v) for v in values]
 
 
-def grids(profile: str, family: str, seed: int, meta_steps, finetune_steps) -> tuple[list[int], list[int], int]:
-    """(meta budgets incl. the profile's own, sorted; fine-tuning budgets; the profile's meta budget)."""
+def grids(profile: str, family: str, seed: int, meta_steps, finetune_steps) -> tuple[list[int], list[int]]:
+    """(meta budgets, sorted; fine-tuning budgets, sorted)."""
     cfg = pipeline_config(profile, family, seed=seed)
-    own = cfg.meta_ppo.steps_per_task
-    metas = sorted({*_grid("meta_steps", meta_steps, profile, META_GRID, cfg.meta_ppo.steps_per_iteration), own})
+    metas = sorted(_grid("meta_steps", meta_steps, profile, META_GRID, cfg.meta_ppo.steps_per_iteration))
     fine = sorted(_grid("finetune_steps", finetune_steps, profile, FINETUNE_GRID, cfg.group_ppo.steps_per_iteration))
-    return metas, fine, own
+    return metas, fine
+
+
+def best_meta_row(rows: list[dict]) -> dict:
+    """The meta-sweep row where θ* should stop: the highest ceiling NMI, ties broken by the affinity correlation,
+    then by the smaller budget."""
+    def key(r):
+        corr = r["noise_ceiling_affinity_corr"]
+        return (r["noise_ceiling_nmi"], -1.0 if corr is None else corr, -r["meta_steps"])
+    return max(rows, key=key)
 
 
 def n_subsets_of(profile: str, family: str, seed: int, n_subsets) -> int:
@@ -136,7 +150,7 @@ def compute(profile: str, family: str, seed: int, cache, meta_steps=None, finetu
 
 def _compute(profile, family, seed, cache, meta_steps, finetune_steps, repeats, n_subsets, n_jobs) -> dict:
     progress = progress_default()
-    metas, fines, own = grids(profile, family, seed, meta_steps, finetune_steps)
+    metas, fines = grids(profile, family, seed, meta_steps, finetune_steps)
     m = n_subsets_of(profile, family, seed, n_subsets)
     base = pipeline_config(profile, family, seed=seed, n_subsets=m)
     device = get_device(base.device)
@@ -176,7 +190,8 @@ def _compute(profile, family, seed, cache, meta_steps, finetune_steps, repeats, 
     for row in meta_rows:
         span = top - float(np.mean(untrained))
         row["theta_return_normalised"] = (row["theta_return"] - float(np.mean(untrained))) / span if span else None
-    fine_rows = [next(r for r in meta_rows if r["meta_steps"] == own) if f == sweep_fine else measure(own, f)
+    chosen = best_meta_row(meta_rows)["meta_steps"]
+    fine_rows = [next(r for r in meta_rows if r["meta_steps"] == chosen) if f == sweep_fine else measure(chosen, f)
                  for f in fines]
     best = max(r["noise_ceiling_nmi"] for r in fine_rows)
     plateau = next(r["finetune_steps"] for r in fine_rows if r["noise_ceiling_nmi"] >= best - PLATEAU_TOL)
@@ -186,7 +201,7 @@ def _compute(profile, family, seed, cache, meta_steps, finetune_steps, repeats, 
     metrics = {
         "family": family, "k": base.cluster.k, "repeats": repeats, "n_subsets": int(len(members)),
         "subset_size": base.affinity.subset_size, "eval_episodes": episodes,
-        "profile_meta_steps": own, "meta_sweep": meta_rows, "finetune_sweep": fine_rows,
+        "chosen_meta_steps": chosen, "meta_sweep": meta_rows, "finetune_sweep": fine_rows,
         "ceiling": {key: headline.get(key) for key in ("meta_steps", "finetune_steps", "noise_ceiling_nmi",
                                                        "noise_ceiling_affinity_corr", "design_nmi")},
         "random_nmi": floor, "random_nmi_std": floor_std,

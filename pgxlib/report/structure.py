@@ -30,7 +30,7 @@ def meta_table(metrics: Mapping[str, Any]):
 
 
 def finetune_table(metrics: Mapping[str, Any]):
-    """One row per fine-tuning budget (steps per task), from the profile's θ*."""
+    """One row per fine-tuning budget (steps per task), from the chosen θ*."""
     return _table(metrics["finetune_sweep"], "finetune_steps", "fine-tuning steps per task")
 
 
@@ -56,9 +56,9 @@ def sweep_figure(metrics: Mapping[str, Any]) -> plt.Figure:
         ax.axhline(STABLE_CEILING, color="k", lw=0.8, ls=":")
         ax.set(xlabel=xlabel, ylim=(-0.2, 1.05))
         ax.tick_params(labelsize=10)
-    axes[0].axvline(metrics["profile_meta_steps"], color="C3", lw=0.8)
+    axes[0].axvline(metrics["chosen_meta_steps"], color="C3", lw=0.8)
     axes[0].set_title(f"{metrics['family']}: against θ*'s budget")
-    axes[1].set_title("against the fine-tuning budget (profile's θ*)")
+    axes[1].set_title("against the fine-tuning budget (chosen θ*)")
     axes[0].legend(fontsize=9, loc="lower left")
     return fig
 
@@ -71,7 +71,8 @@ def verdict(metrics: Mapping[str, Any]) -> str:
 def label_sentence(metrics: Mapping[str, Any]) -> str:
     """The family's label, with the figures it rests on."""
     c = metrics["ceiling"]
-    head = (f"At the profile's budget (θ* {c['meta_steps']:,} steps per task, fine-tuning {c['finetune_steps']:,}), "
+    head = (f"At the chosen budget (θ* {c['meta_steps']:,} steps per task, the highest ceiling of the "
+            f"{len(metrics['meta_sweep'])} swept; fine-tuning {c['finetune_steps']:,}), "
             f"{metrics['repeats']} independent measurements of the truth agree with NMI {c['noise_ceiling_nmi']:.2f} "
             f"(random partitions {metrics['random_nmi']:.2f} ± {metrics['random_nmi_std']:.2f}); their affinities "
             "correlate " + ("—" if c["noise_ceiling_affinity_corr"] is None
@@ -91,57 +92,27 @@ def plateau_sentence(metrics: Mapping[str, Any]) -> str:
             f"{metrics['plateau_finetune_steps']:,} fine-tuning steps per task.")
 
 
-RULE_FAMILY = "planted"
-"""The family the θ* budget rule is read off: the one whose structure is planted and reproducible."""
-RULE = ("θ* is meta-trained until its return has covered the same share of the way from the untrained policy "
-        f"to the sweep's longest-trained θ* as on `{RULE_FAMILY}` at the budget with the highest noise ceiling; "
-        "on every family, the budget of the sweep whose share is closest to it")
+RULE = ("θ* stops at the budget of the family's own sweep with the highest noise ceiling (ties: the higher affinity "
+        "correlation, then the smaller budget); the sweep involves no estimate, only repeated fine-tunings")
 
 
-def _best_row(metrics: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The meta-sweep row with the highest ceiling NMI (ties: affinity correlation, then the smaller budget)."""
-    def key(r):
-        corr = r["noise_ceiling_affinity_corr"]
-        return (r["noise_ceiling_nmi"], -1.0 if corr is None else corr, -r["meta_steps"])
-    return max(metrics["meta_sweep"], key=key)
+def rule_sentence(metrics: Mapping[str, Any], profile_meta_steps: int) -> str:
+    """The θ* budget rule, what it picks on this family and whether the profile (`profile_meta_steps`) uses it."""
+    chosen = metrics["chosen_meta_steps"]
+    row = next(r for r in metrics["meta_sweep"] if r["meta_steps"] == chosen)
+    text = (f"**Where θ* stops** ({RULE}). On {metrics['family']} the rule picks {chosen:,} steps per task "
+            f"(ceiling {row['noise_ceiling_nmi']:.2f}, θ* return {row['theta_return']:.3g}); ")
+    if chosen == profile_meta_steps:
+        return text + "the profile uses it."
+    return text + f"the profile uses {profile_meta_steps:,}: it must follow the rule (recompute after changing it)."
 
 
-def rule_target(rule_metrics: Mapping[str, Any]) -> float | None:
-    """θ*'s normalised return at the highest-ceiling budget of the rule family's sweep."""
-    return _best_row(rule_metrics).get("theta_return_normalised")
-
-
-def rule_choice(metrics: Mapping[str, Any], target: float) -> int:
-    """The meta budget of `metrics`' sweep whose normalised θ* return is closest to `target`."""
-    rows = [r for r in metrics["meta_sweep"] if r.get("theta_return_normalised") is not None]
-    return int(min(rows, key=lambda r: (abs(r["theta_return_normalised"] - target), r["meta_steps"]))["meta_steps"])
-
-
-def rule_sentence(metrics: Mapping[str, Any], rule_metrics: Mapping[str, Any] | None) -> str:
-    """The θ* budget rule, what it picks on this family and whether the profile uses that."""
-    head = f"**Where θ* stops** ({RULE}). "
-    if rule_metrics is None:
-        return head + f"The `{RULE_FAMILY}` result it is read from is not stored yet."
-    target = rule_target(rule_metrics)
-    if target is None:
-        return head + f"The `{RULE_FAMILY}` sweep has no normalised return to read it from."
-    best = _best_row(rule_metrics)
-    chosen = rule_choice(metrics, target)
-    own = metrics["profile_meta_steps"]
-    text = (head + f"On `{RULE_FAMILY}` the highest ceiling ({best['noise_ceiling_nmi']:.2f}) is at "
-            f"{best['meta_steps']:,} steps per task, where θ* has covered {target:.0%} of the way; on "
-            f"{metrics['family']} the rule picks {chosen:,} steps per task")
-    if chosen == own:
-        return text + ", the profile's budget."
-    return text + f"; the profile uses {own:,} (it must follow the rule: recompute after changing it)."
-
-
-def overview_table(by_family: Mapping[str, Mapping[str, Any] | None], rule_metrics: Mapping[str, Any] | None):
+def overview_table(by_family: Mapping[str, Mapping[str, Any] | None], profile_meta_steps: Mapping[str, int]):
     """One row per family: the headline ceiling, the label, the designed-groups recovery and the θ* budget
-    (the profile's and the rule's). `by_family` maps a family to its stored metrics, None when not computed."""
+    (the rule's and the profile's, `profile_meta_steps` per family). `by_family` maps a family to its stored
+    metrics, None when not computed."""
     import pandas as pd
 
-    target = None if rule_metrics is None else rule_target(rule_metrics)
     rows = []
     for family, m in by_family.items():
         if m is None:
@@ -152,7 +123,7 @@ def overview_table(by_family: Mapping[str, Mapping[str, Any] | None], rule_metri
                      "ceiling affinity corr.": c["noise_ceiling_affinity_corr"],
                      "random NMI": m["random_nmi"], "truth vs designed groups": c.get("design_nmi"),
                      "label": "stable" if verdict(m) == "stable" else "no stable structure",
-                     "θ* steps per task (profile)": f"{m['profile_meta_steps']:,}",
-                     "θ* steps per task (rule)": "—" if target is None else f"{rule_choice(m, target):,}",
+                     "θ* steps per task (rule)": f"{m['chosen_meta_steps']:,}",
+                     "θ* steps per task (profile)": f"{profile_meta_steps[family]:,}",
                      "fine-tuning plateau": f"{m['plateau_finetune_steps']:,}"})
     return pd.DataFrame(rows).set_index("family").round(2)

@@ -118,18 +118,24 @@ def _without_profile_table(source: str) -> str:
     return "".join(lines)
 
 
-def profile_entry(profile: str, family: str) -> str:
-    """The canonical JSON of ``PROFILE_TABLE[profile][family]`` ("null" when there is none)."""
+def profile_entry(profile: str, family: str, ignore: tuple[str, ...] = ()) -> str:
+    """The canonical JSON of ``PROFILE_TABLE[profile][family]`` without the fields in `ignore` ("null" when
+    there is no entry)."""
     from pgxlib.config import PROFILE_TABLE as table
 
-    return json.dumps(table.get(profile, {}).get(family), sort_keys=True, default=repr)
+    entry = table.get(profile, {}).get(family)
+    if entry is not None:
+        entry = {k: v for k, v in entry.items() if k not in ignore}
+    return json.dumps(entry, sort_keys=True, default=repr)
 
 
-def code_fingerprint(module: str, family: str | None = None, profile: str | None = None) -> dict[str, Any]:
+def code_fingerprint(module: str, family: str | None = None, profile: str | None = None,
+                     ignore: tuple[str, ...] = ()) -> dict[str, Any]:
     """``{"sha256": ..., "files": [...]}`` over the sources that `code_files(module, family)` lists.
 
     With `family`, `pgxlib/config.py` is hashed without its profile table, and with `profile` too the
-    table's entry for (profile, family) is hashed in its place: a result depends on its own preset only.
+    table's entry for (profile, family) is hashed in its place, less the fields in `ignore` (those the
+    experiment sets itself): a result depends on its own preset only.
     """
     digest = hashlib.sha256()
     files = code_files(module, family)
@@ -140,5 +146,5 @@ def code_fingerprint(module: str, family: str | None = None, profile: str | None
             text = _without_profile_table(text.decode("utf-8")).encode()
         digest.update(text + b"\0")
     if family is not None and profile is not None:
-        digest.update(profile_entry(profile, family).encode() + b"\0")
+        digest.update(profile_entry(profile, family, tuple(ignore)).encode() + b"\0")
     return {"sha256": digest.hexdigest(), "files": [p.relative_to(PACKAGE_DIR.parent).as_posix() for p in files]}
