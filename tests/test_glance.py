@@ -175,3 +175,13 @@ def test_the_headline_speedup_counts_only_runs_whose_agreement_clears_the_ceilin
     stored[("speedup", "lunarlander")] = _speed(0.9, 0.8, 0.6, 20.0)
     row = scorecard.evaluate_claim(claim, scorecard.Lookup("default", Registry(stored)))
     assert row["status"] == "reproduced" and "lunarlander 2 layers 20.0×" in row["why"]
+
+
+def test_why_sentence_names_the_families_with_and_without_structure():
+    def structure(family, ceiling, stale=False):
+        return glance.Stored(family, Result({"ceiling": {"noise_ceiling_nmi": ceiling}}, stale=stale), "")
+    text = glance.why_sentence([], [structure("planted", 1.0), structure("cartpole", 0.5, stale=True),
+                                    glance.Stored("nav2d", None, "")])
+    assert "stable affinity structure at our budget on planted (ceiling 1.00)" in text
+    assert "none on cartpole (ceiling 0.50, stale)" in text and "nav2d" not in text
+    assert "has not been checked against a repeated ground truth" in text

@@ -182,7 +182,8 @@ def _in_stds(v: FamilyVerdict) -> str:
     return f"{abs(v.gap) / v.noise:.1f} seed stds" if v.noise > 0 else "with no seed spread"
 
 
-def sentences(rows: Sequence[Stored], speedups: Sequence[Stored] = (), status: bool = True) -> list[str]:
+def sentences(rows: Sequence[Stored], speedups: Sequence[Stored] = (), status: bool = True,
+              structures: Sequence[Stored] = ()) -> list[str]:
     """Five plain sentences: where PolicyGradEx works, where it does not, how that compares with the
     paper, why as far as the stored results tell (the ground truth's noise ceiling), and how current
     the results are (`status_sentence`). Computed from `rows` (main_results) and `speedups` (speedup results)."""
@@ -222,7 +223,7 @@ def sentences(rows: Sequence[Stored], speedups: Sequence[Stored] = (), status: b
                f"first beyond seed noise on {len(lead)} of {len(verdicts)} families "
                f"({sum(v.kind == 'leads' for v in compared)} of the {len(compared)} the paper also reports), with "
                f"{verdicts[0].seeds} seeds at our budgets and task ranges, so values are not comparable, only orders.")
-    out.append(why_sentence(speedups))
+    out.append(why_sentence(speedups, structures))
     out.append(status_sentence(rows, status))
     return out
 
@@ -245,9 +246,27 @@ def status_sentence(rows: Sequence[Stored], status: bool = True) -> str:
     return text[0].upper() + text[1:]
 
 
-def why_sentence(speedups: Sequence[Stored]) -> str:
-    """Why, as far as the speedup results tell: is the fine-tuning ground truth reproducible (its noise
-    ceiling, NMI between repeats), and does the estimate agree with it, at the headline depth."""
+def structure_clause(structures: Sequence[Stored]) -> str:
+    """Which families have a stable affinity structure at their budget, from stored structure results."""
+    from pgxlib.report.structure import verdict
+
+    stable, none = [], []
+    for s in structures:
+        if s.result is None:
+            continue
+        c = s.result.metrics["ceiling"]
+        text = f"{s.family} (ceiling {c['noise_ceiling_nmi']:.2f}{', stale' if s.result.stale else ''})"
+        (stable if verdict(s.result.metrics) == "stable" else none).append(text)
+    parts = ([f"a stable affinity structure at our budget on {_names(stable)}"] if stable else []) + \
+            ([f"none on {_names(none)}"] if none else [])
+    return ("The structure chapter finds " + "; ".join(parts) + ". ") if parts else ""
+
+
+def why_sentence(speedups: Sequence[Stored], structures: Sequence[Stored] = ()) -> str:
+    """Why, as far as the stored results tell: which families have a stable affinity structure (structure
+    results), is the fine-tuning ground truth reproducible (its noise ceiling, NMI between repeats), and does the
+    estimate agree with it, at the headline depth (speedup results)."""
+    lead = structure_clause(structures)
     measured, unmeasured = [], []
     missing = [s.family for s in speedups if s.result is None]
     for s in speedups:
@@ -261,10 +280,11 @@ def why_sentence(speedups: Sequence[Stored]) -> str:
         else:
             unmeasured.append(s.family)
     if not measured:
-        return ("Why, as far as we can tell: the affinity that grouping relies on has not been checked against a "
-                "repeated ground truth in any stored speedup result yet.")
-    text = ("Why, as far as we can tell: grouping can only help where tasks have a stable affinity structure, and "
-            "repeating the fine-tuning ground truth measures that: " + "; ".join(measured))
+        return ("Why, as far as we can tell: grouping can only help where tasks have a stable affinity structure. "
+                + lead + "The estimate has not been checked against a repeated ground truth in any stored speedup "
+                "result yet.")
+    text = ("Why, as far as we can tell: grouping can only help where tasks have a stable affinity structure. " + lead
+            + "Against the repeated fine-tuning truth: " + "; ".join(measured))
     if unmeasured:
         text += f"; on {_names(unmeasured)} the stored speedup result predates the repeated truth"
     if missing:
@@ -280,14 +300,15 @@ def glance_markdown(profile: str, registry, status: bool = True,
     params = params or {}
     rows = collect(profile, registry, params=params.get("main_results"))
     speed = collect(profile, registry, "speedup", params=params.get("speedup"))
+    struct = collect(profile, registry, "structure", params=params.get("structure"))
     if not status:
-        rows = [Stored(s.family, _Unflagged(s.result) if s.result is not None else None, s.command) for s in rows]
-        speed = [Stored(s.family, _Unflagged(s.result) if s.result is not None else None, s.command) for s in speed]
+        rows, speed, struct = ([Stored(s.family, _Unflagged(s.result) if s.result is not None else None, s.command)
+                                for s in group] for group in (rows, speed, struct))
     table = glance_table(rows)
     legend = (f"Mean target return after adaptation, mean ± std over seeds (Meta-World: success %), profile "
               f"`{profile}`; the paper's number in brackets. Only the order of the methods is comparable: task "
               "ranges, budgets and networks are ours.")
-    lines = "\n".join(f"{i}. {s}" for i, s in enumerate(sentences(rows, speed, status), start=1))
+    lines = "\n".join(f"{i}. {s}" for i, s in enumerate(sentences(rows, speed, status, struct), start=1))
     note = missing_note(rows)
     body = f"{legend}\n\n{markdown_table(table)}\n\n" if len(table.columns) else ""
     return body + (f"{note}\n\n" if note else "") + f"{lines}\n"
