@@ -121,6 +121,8 @@ report.target_scatter(m, a);
 groups = pd.DataFrame({report.LABELS[meth]: [" | ".join(",".join(f"S{i}" for i in g) for g in seed_groups)
                                             for seed_groups in m["groups"][meth]]
                        for meth in m["groups"]}, index=pd.Index(m["seeds"], name="seed"))
+if report.design_sentence(m):
+    display(Markdown(report.design_sentence(m)))
 groups.T
 
 # %% [markdown]

@@ -104,3 +104,12 @@ def test_tie_fractions_and_sentence():
     arrays["after_policygradex"] = np.array([[7.0, 8.0, 5.0, 9.0]])
     text = report.tie_sentence({"groups": groups}, arrays)
     assert "little information" not in text and text.startswith("On 0% of")
+
+
+def test_design_sentence_only_where_the_family_has_designed_groups():
+    from pgxlib.report.main_results import design_sentence
+
+    assert design_sentence({"family": "highway", "design_nmi": None}) == ""
+    assert design_sentence({"family": "cartpole"}) == ""
+    text = design_sentence({"family": "planted", "design_nmi": {"random_grouping": [0.25], "policygradex": [1.0]}})
+    assert "PolicyGradEx 1.00" in text and "Random grouping 0.25" in text
