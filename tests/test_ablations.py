@@ -83,6 +83,6 @@ def test_chapter_runs():
     from pgxlib.book import chapter_runs
 
     assert {p["family"] for p in chapter_runs("ablations", "default")} == {"cartpole", "lunarlander", "highway",
-                                                                          "nav2d"}
+                                                                          "nav2d", "planted"}
     with pytest.raises(KeyError, match="no chapter"):
         chapter_runs("nope", "default")
