@@ -70,8 +70,7 @@ from pgxlib.config import (
     to_dict,
 )
 from pgxlib.estimate.affinity import compute_affinity, sample_subsets
-from pgxlib.estimate.features import compute_features
-from pgxlib.estimate.projector import Projector
+from pgxlib.estimate.features import compute_features, make_projector
 from pgxlib.estimate.surrogate import heldout_logistic_scores, surrogate_fit
 from pgxlib.evaluate import evaluate_policy, ppo_objective_scores, with_actor_delta
 from pgxlib.nets import actor_params, flat_params, get_device
@@ -240,7 +239,8 @@ def estimated_side(policy, fam, cfg: PipelineConfig, members: np.ndarray, device
     clock = _Clock()
     n = fam.n_tasks
     theta = flat_params(actor_params(policy.actor))
-    projector = Projector(theta.numel(), cfg.features.proj_dim, seed=cfg.features.seed + cfg.seed)
+    projector = make_projector(policy.actor, cfg.features.proj_dim, cfg.features.seed + cfg.seed,
+                               cfg.features.projection)
 
     def _features():
         rollout = collect_rollout(policy, fam, list(range(n)), cfg.features.steps_per_task, cfg.meta_ppo.num_envs,
