@@ -4,6 +4,7 @@
     pgx book --profile {default,smoke} [--force] [--check] [--no-compute]
     pgx group --family cartpole --k 3 [--profile smoke] [--seed 0] [-p key value] [--force]
     pgx golden [--accept]
+    pgx bench [--quick] [--out FILE]
 
 Every parameter is validated before anything runs; a bad one exits with code 2 and one line on
 stderr naming the parameter and its allowed values.
@@ -171,6 +172,18 @@ def cmd_golden(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark suite, write its JSON and print its table."""
+    from pgxlib import bench
+
+    result = bench.run_bench(quick=args.quick, threads=torch.get_num_threads(),
+                             say=lambda msg: print(msg, file=sys.stderr))
+    path = bench.write_bench(result, Path(args.out) if args.out else bench.default_path(args.quick))
+    print(bench.format_table(result))
+    print(f"written to {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `pgx` argument parser."""
     parser = _Parser(prog="pgx", description="PolicyGradEx, reproduced: experiments, the book, task grouping.")
@@ -207,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     gold.add_argument("--profile", default="smoke", choices=("smoke",))
     gold.add_argument("--accept", action="store_true", help="store the current results as the golden values")
     gold.set_defaults(func=cmd_golden)
+
+    bench = sub.add_parser("bench", help="micro-benchmarks and stage costs, as JSON (results/bench/) and a table")
+    bench.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes (what the tests run)")
+    bench.add_argument("--out", help="JSON file to write (default results/bench/{quick,full}.json)")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

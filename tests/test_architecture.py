@@ -78,7 +78,8 @@ def test_no_module_imports_a_layer_above_it():
     order = [("pgxlib.config",), ("pgxlib.tasks", "pgxlib.nets"),
              ("pgxlib.transitions", "pgxlib.rollout", "pgxlib.evaluate", "pgxlib.rl"),
              ("pgxlib.estimate", "pgxlib.cluster", "pgxlib.analysis"), ("pgxlib.store",),
-             ("pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods"), ("pgxlib.experiments",), ("pgxlib.report",),
+             ("pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods"), ("pgxlib.experiments", "pgxlib.bench"),
+             ("pgxlib.report",),
              ("pgxlib.book", "pgxlib.cli")]
 
     def level(module: str) -> int | None:
@@ -105,7 +106,8 @@ def test_every_module_is_in_a_layer():
 
     layered = ("pgxlib.config", "pgxlib.tasks", "pgxlib.nets", "pgxlib.transitions", "pgxlib.rollout",
                "pgxlib.evaluate", "pgxlib.rl", "pgxlib.estimate", "pgxlib.cluster", "pgxlib.analysis", "pgxlib.store",
-               "pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods", "pgxlib.experiments", "pgxlib.report",
+               "pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods", "pgxlib.experiments", "pgxlib.bench",
+               "pgxlib.report",
                "pgxlib.book", "pgxlib.cli")
     modules = []
     for path in PACKAGE.rglob("*.py"):

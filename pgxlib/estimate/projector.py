@@ -199,16 +199,21 @@ class SketchProjector:
             self._mats[key] = (P.to(device=device, dtype=dtype), Q.to(device=device, dtype=dtype))
         return self._mats[key]
 
-    def project_layer(self, layer: int, a: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    def project_layer(self, layer: int, a: torch.Tensor, delta: torch.Tensor,
+                      out: torch.Tensor | None = None) -> torch.Tensor:
         """Features of layer `layer` from its inputs a [B, ..., in] and output gradients δ [B, ..., out]:
-        Σ_{...} ([a, 1] P_l) ∘ (δ Q_l) -> [B, d]."""
+        Σ_{...} ([a, 1] P_l) ∘ (δ Q_l) -> [B, d], added into `out` when given."""
         P, Q = self.layer_mats(layer, a.device, a.dtype)
         slot = self.slots[layer]
-        left = a @ P[: slot.in_dim]
-        if slot.bias is not None:
-            left = left + P[slot.in_dim]
-        prod = left * (delta @ Q)
-        return prod.reshape(prod.shape[0], -1, self.d).sum(1)
+        B = a.shape[0]
+        a2, d2 = a.reshape(-1, slot.in_dim), delta.reshape(-1, slot.out_dim)
+        left = torch.addmm(P[slot.in_dim], a2, P[: slot.in_dim]) if slot.bias is not None else a2 @ P
+        right = d2 @ Q
+        if out is None:
+            out = torch.zeros(B, self.d, device=a.device, dtype=a.dtype)
+        if a2.shape[0] == B:
+            return out.addcmul_(left, right)
+        return out.add_((left * right).reshape(B, -1, self.d).sum(1))
 
     def _columns(self, G: torch.Tensor, name: str) -> torch.Tensor:
         start, stop = self.offsets[name]
