@@ -5,6 +5,7 @@
     pgx group --family cartpole --k 3 [--profile smoke] [--seed 0] [-p key value] [--force]
     pgx golden [--accept]
     pgx bench [--quick] [--out FILE]
+    pgx --engine ray ...   independent runs as Ray tasks (sets PGX_ENGINE; RAY_ADDRESS joins a cluster)
 
 Every parameter is validated before anything runs; a bad one exits with code 2 and one line on
 stderr naming the parameter and its allowed values.
@@ -187,6 +188,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The `pgx` argument parser."""
     parser = _Parser(prog="pgx", description="PolicyGradEx, reproduced: experiments, the book, task grouping.")
+    parser.add_argument("--engine", choices=("joblib", "ray"), help="executor of independent runs (default "
+                        "$PGX_ENGINE or joblib; ray joins $RAY_ADDRESS or starts a local Ray)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     param = dict(action="append", nargs=2, metavar=("NAME", "VALUE"), dest="params")
 
@@ -245,6 +248,8 @@ def single_threaded_torch() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `pgx` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.engine:
+        os.environ["PGX_ENGINE"] = args.engine
     single_threaded_torch()
     return args.func(args)
 
