@@ -4,8 +4,9 @@ Figures that matter are ratios measured in one run on one machine (neighbours on
 absolute times, much less their ratios):
 
 - features: per actor size, the batched backward of the same batch (the floor) against the dense projection
-  as it was (blocks regenerated per chunk), with cached blocks, and the sketch; their peak memory (full run)
-  and fidelity (correlation of the Gram matrix of per-sample gradients with the exact one);
+  as it was (blocks regenerated per chunk), with cached blocks, and the sketch (median of 5 after a warm-up;
+  the dense paths: median of 2, no warm-up); their peak memory (full run) and fidelity (correlation of the
+  Gram matrix of per-sample gradients with the exact one);
 - surrogate time (and peak memory, full run) against the number of subsets m;
 - SDP (SCS) time against n; environment steps/s per family; PPO steps/s;
 - the stage times of a whole `smoke` run against the number of tasks n.
@@ -116,7 +117,8 @@ def gram_fidelity(name: str, projection: str, d: int, n: int = 256, seed: int = 
 
 
 def bench_features(quick: bool) -> list[dict]:
-    batch, d, repeats = (512, 400, 1) if quick else (2048, 400, 3)
+    batch, d = (512, 400) if quick else (2048, 400)
+    repeats = {"floor": 3, "sketch": 3, "dense": 1} if quick else {"floor": 5, "sketch": 5, "dense": 2}
     rows = []
     for name in ACTORS:
         actor = bench_actor(name)
@@ -125,7 +127,7 @@ def bench_features(quick: bool) -> list[dict]:
         for method in ("floor", "sketch", "dense_cached", "dense_before"):
             work = _features_work(name, method, batch, d)
             dense = method.startswith("dense")
-            row["seconds"][method] = _median_time(work, repeats if dense else 3 * repeats, warmup=not (dense and quick))
+            row["seconds"][method] = _median_time(work, repeats["dense" if dense else method], warmup=not dense)
         floor = row["seconds"]["floor"]
         row["ratio_to_floor"] = {k: v / floor for k, v in row["seconds"].items()}
         row["cache_speedup"] = row["seconds"]["dense_before"] / row["seconds"]["dense_cached"]
@@ -134,7 +136,7 @@ def bench_features(quick: bool) -> list[dict]:
                             "sketch_d400": gram_fidelity(name, "sketch", d, n_gram)}
         if not quick:
             row["gram_corr"]["sketch_d2000"] = gram_fidelity(name, "sketch", 2000, n_gram)
-            row["seconds"]["sketch_d2000"] = _median_time(_features_work(name, "sketch", batch, 2000), repeats)
+            row["seconds"]["sketch_d2000"] = _median_time(_features_work(name, "sketch", batch, 2000), 3)
             row["peak_mib"] = {m: _peak_mib(_features_work, name, m, batch, d)
                                for m in ("floor", "sketch", "dense_cached", "dense_before")}
             row["output_mib"] = batch * d * 4 / 2**20
