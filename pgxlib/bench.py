@@ -4,12 +4,13 @@ Figures that matter are ratios measured in one run on one machine (neighbours on
 absolute times, much less their ratios):
 
 - features: per actor size, the batched backward of the same batch (the floor) against the dense projection
-  as it was (blocks regenerated per chunk), with cached blocks, and the sketch (median of 5 after a warm-up;
-  the dense paths: median of 2, no warm-up); their peak memory (full run) and fidelity (correlation of the
-  Gram matrix of per-sample gradients with the exact one);
+  as it was (blocks regenerated per chunk), with cached blocks, and the sketch (timed in interleaved rounds
+  after a warm-up; median of 5, or of 2 for the dense paths); their peak memory (full run) and fidelity
+  (correlation of the Gram matrix of per-sample gradients with the exact one);
 - surrogate time (and peak memory, full run) against the number of subsets m;
 - SDP (SCS) time against n; environment steps/s per family; PPO steps/s;
-- the stage times of a whole `smoke` run against the number of tasks n.
+- the stage times of a whole `smoke` run (without group training) against the number of tasks n; `rest` is
+  the subsets, the affinity and the clustering.
 
 `run_bench(quick)` returns the result; `format_table` renders it; the command line writes and prints them.
 """
@@ -18,11 +19,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import multiprocessing as mp
 import os
 import platform
-import resource
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -55,19 +56,15 @@ def _median_time(fn: Callable[[], Any], repeats: int, warmup: bool = True) -> fl
 
 
 def _peak_mib(fn: Callable, *args) -> float:
-    """Peak resident memory added by `fn(*args)`, MiB: run in a fresh spawned process (so earlier peaks do not
-    hide it) as the rise of ru_maxrss over its value once `fn`'s inputs are built (fn returns a callable)."""
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        return pool.apply(_child_peak, (fn, *args))
-
-
-def _child_peak(fn: Callable, *args) -> float:
-    torch.set_num_threads(1)
-    work = fn(*args)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    work()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    """Peak resident memory added by running the callable that `fn(*args)` returns, MiB: in a fresh Python
+    process (so that earlier peaks do not hide it), the rise of ru_maxrss over its value once the callable's
+    inputs are built. `fn` is a function of this module; `args` are plain values."""
+    code = (f"import json, resource, torch; torch.set_num_threads(1); from pgxlib import bench; "
+            f"work = bench.{fn.__name__}(*json.loads({json.dumps(json.dumps(args))})); "
+            f"before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; work(); "
+            f"print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def bench_actor(name: str, seed: int = 0) -> Actor:
@@ -117,17 +114,25 @@ def gram_fidelity(name: str, projection: str, d: int, n: int = 256, seed: int = 
 
 
 def bench_features(quick: bool) -> list[dict]:
+    """Per actor: every method warmed up once on 256 rows, then timed in interleaved rounds (so that a
+    neighbour's load falls on all of them alike); the median of each method's rounds."""
     batch, d = (512, 400) if quick else (2048, 400)
-    repeats = {"floor": 3, "sketch": 3, "dense": 1} if quick else {"floor": 5, "sketch": 5, "dense": 2}
+    repeats = {"floor": 3, "sketch": 3, "dense_cached": 1, "dense_before": 1} if quick else \
+        {"floor": 5, "sketch": 5, "dense_cached": 2, "dense_before": 2}
     rows = []
     for name in ACTORS:
         actor = bench_actor(name)
         row: dict[str, Any] = {"actor": name, "p": sum(v.numel() for v in actor.parameters()), "batch": batch,
                                "d": d, "seconds": {}}
-        for method in ("floor", "sketch", "dense_cached", "dense_before"):
-            work = _features_work(name, method, batch, d)
-            dense = method.startswith("dense")
-            row["seconds"][method] = _median_time(work, repeats["dense" if dense else method], warmup=not dense)
+        works = {method: _features_work(name, method, batch, d) for method in repeats}
+        for method in repeats:
+            _features_work(name, method, 256, d)()
+        times: dict[str, list[float]] = {method: [] for method in repeats}
+        for r in range(max(repeats.values())):
+            for method, work in works.items():
+                if r < repeats[method]:
+                    times[method].append(_timed_once(work))
+        row["seconds"] = {method: statistics.median(t) for method, t in times.items()}
         floor = row["seconds"]["floor"]
         row["ratio_to_floor"] = {k: v / floor for k, v in row["seconds"].items()}
         row["cache_speedup"] = row["seconds"]["dense_before"] / row["seconds"]["dense_cached"]
@@ -156,22 +161,30 @@ def synthetic_features(n: int, per_task: int, d: int, seed: int = 0) -> GradFeat
                         heldout=torch.rand(N, generator=gen) < 0.25, proj_dim=d, n_params=1)
 
 
+def random_subsets(n: int, m: int, size: int, seed: int = 0) -> np.ndarray:
+    """`m` uniformly random subsets of `size` of `n` tasks, bool [m, n] (no coverage completion: exactly m)."""
+    rng = np.random.default_rng(seed)
+    members = np.zeros((m, n), dtype=bool)
+    for row in members:
+        row[rng.choice(n, size, replace=False)] = True
+    return members
+
+
 def _surrogate_work(n: int, per_task: int, d: int, m: int) -> Callable[[], Any]:
-    from pgxlib.estimate.affinity import sample_subsets
     from pgxlib.estimate.surrogate import fit_subsets
 
     feats = synthetic_features(n, per_task, d)
-    members = sample_subsets(n, m, 4, 0)
+    members = random_subsets(n, m, 4)
     return lambda: fit_subsets(feats, members, 1.0, 200)
 
 
 def bench_surrogate(quick: bool) -> list[dict]:
+    """`fit_subsets` on m random subsets of 4 of n synthetic tasks (N = n·per_task rows, d = 400)."""
     n, per_task, d = (20, 200, 400) if quick else (100, 200, 400)
     rows = []
     for m in ((60, 240) if quick else (60, 500, 1500, 4950)):
         work = _surrogate_work(n, per_task, d, m)
-        row = {"n": n, "N": n * per_task, "d": d, "m": m, "seconds": _median_time(work, 1) if m <= 500
-               else _timed_once(work)}
+        row = {"n": n, "N": n * per_task, "d": d, "m": m, "seconds": _timed_once(work)}
         if not quick:
             row["peak_mib"] = _peak_mib(_surrogate_work, n, per_task, d, m)
         rows.append(row)
@@ -243,8 +256,11 @@ def bench_stages(quick: bool) -> list[dict]:
             cache = MemoryCache()
             start = time.perf_counter()
             run_policygradex(cfg, cache, progress=False, train_groups_too=False)
+            total = time.perf_counter() - start
+            stages = dict(cache.times)
+            stages["rest"] = total - sum(stages.values())        # subsets, affinity, SDP and rounding
             rows.append({"family": "nav2d", "profile": "smoke", "n": n, "projection": projection,
-                         "total": time.perf_counter() - start, "stages": dict(cache.times)})
+                         "total": total, "stages": stages})
     return rows
 
 

@@ -110,6 +110,9 @@ def test_compute_features_with_sketch(discrete):
     bad.obs[5, 0] = float("inf")
     with pytest.raises(ValueError, match="gradients"):
         compute_features(actor, bad, proj, progress=False)
+    actor.requires_grad_(False)                                      # a frozen actor: same features, left frozen
+    torch.testing.assert_close(compute_features(actor, ro, proj, chunk_size=16, progress=False).G, feats.G)
+    assert not any(prm.requires_grad for prm in actor.parameters())
 
 
 def test_projection_choice_is_validated():

@@ -77,7 +77,10 @@ def sketch_features(actor: Actor, params: dict[str, torch.Tensor], projector: Sk
             layer = index[weight]
             handles.append(actor.get_submodule(name).register_forward_hook(
                 lambda mod, inp, out, layer=layer: calls.append((layer, inp[0].detach(), out))))
+    frozen = [prm for prm in actor.parameters() if not prm.requires_grad]
     try:
+        for prm in frozen:                       # δ needs a graph through the layers' outputs
+            prm.requires_grad_(True)
         with torch.enable_grad():
             logp = actor.log_prob(obs, task_id, actions)
             outs = [out for _, _, out in calls]
@@ -85,6 +88,8 @@ def sketch_features(actor: Actor, params: dict[str, torch.Tensor], projector: Sk
     finally:
         for h in handles:
             h.remove()
+        for prm in frozen:
+            prm.requires_grad_(False)
     feats = torch.zeros(obs.shape[0], projector.d, device=obs.device, dtype=torch.float32)
     for (layer, a, _), delta in zip(calls, deltas):
         if delta is not None:
