@@ -5,6 +5,8 @@
     pgx group --family cartpole --k 3 [--profile smoke] [--seed 0] [-p key value] [--force]
     pgx glance [--profile default] [--readme]
     pgx golden [--accept]
+    pgx bench [--quick] [--out FILE]
+    pgx --engine ray ...   independent runs as Ray tasks (sets PGX_ENGINE; RAY_ADDRESS joins a cluster)
 
 Every parameter is validated before anything runs; a bad one exits with code 2 and one line on
 stderr naming the parameter and its allowed values.
@@ -227,9 +229,23 @@ def _add_run_parser(sub) -> argparse.ArgumentParser:
     return run
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark suite, write its JSON and print its table."""
+    from pgxlib import bench
+
+    result = bench.run_bench(quick=args.quick, threads=torch.get_num_threads(),
+                             say=lambda msg: print(msg, file=sys.stderr))
+    path = bench.write_bench(result, Path(args.out) if args.out else bench.default_path(args.quick))
+    print(bench.format_table(result))
+    print(f"written to {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `pgx` argument parser."""
     parser = _Parser(prog="pgx", description="PolicyGradEx, reproduced: experiments, the book, task grouping.")
+    parser.add_argument("--engine", choices=("joblib", "ray"), help="executor of independent runs (default "
+                        "$PGX_ENGINE or joblib; ray joins $RAY_ADDRESS or starts a local Ray)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     param = dict(action="append", nargs=2, metavar=("NAME", "VALUE"), dest="params")
 
@@ -267,6 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
     gold.add_argument("--profile", default="smoke", choices=("smoke",))
     gold.add_argument("--accept", action="store_true", help="store the current results as the golden values")
     gold.set_defaults(func=cmd_golden)
+
+    bench = sub.add_parser("bench", help="micro-benchmarks and stage costs, as JSON (results/bench/) and a table")
+    bench.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes (what the tests run)")
+    bench.add_argument("--out", help="JSON file to write (default results/bench/{quick,full}.json)")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
@@ -287,6 +308,8 @@ def single_threaded_torch() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `pgx` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.engine:
+        os.environ["PGX_ENGINE"] = args.engine
     single_threaded_torch()
     return args.func(args)
 

@@ -389,6 +389,10 @@ class MetaRLConfig:
         _plain(self)
 
 
+PROJECTIONS = ("gaussian", "sketch")
+"""Projections of per-sample gradients (`pgxlib.estimate.projector`: `Projector`, `SketchProjector`)."""
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """Gradient features: `steps_per_task` transitions per task, projected to `proj_dim`."""
@@ -403,6 +407,9 @@ class FeatureConfig:
     """Fraction of each task's transitions held out from the surrogate fit, in (0, 1)."""
     seed: int = 0
     """Seed of the projection and the held-out split, added to the run seed (0..`MAX_SEED`)."""
+    projection: str = "gaussian"
+    """Projection of per-sample gradients: one of `PROJECTIONS` (gaussian: the paper's dense JL matrix;
+    sketch: a structured sketch of Linear layers from activations and output gradients, much faster)."""
 
     def __post_init__(self):
         check_int("proj_dim", self.proj_dim, 1, MAX_PROJ_DIM)
@@ -410,6 +417,7 @@ class FeatureConfig:
         check_int("chunk_size", self.chunk_size, 1, MAX_CHUNK)
         check_float("heldout_frac", self.heldout_frac, 0, 1, lo_open=True, hi_open=True)
         check_seed("seed", self.seed)
+        check_choice("projection", self.projection, PROJECTIONS)
         _plain(self)
 
 
@@ -681,6 +689,7 @@ ALIASES = {
     "lam": "cluster.lam",
     "d": "features.proj_dim",
     "proj_dim": "features.proj_dim",
+    "projection": "features.projection",
     "m": "affinity.n_subsets",
     "n_subsets": "affinity.n_subsets",
     "subset_size": "affinity.subset_size",

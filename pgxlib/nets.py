@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from pgxlib.config import NetConfig
+from pgxlib.config import ConfigError, NetConfig
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -321,7 +321,12 @@ def unflatten_like(vec: torch.Tensor, params: dict[str, torch.Tensor]) -> dict[s
 
 
 def get_device(name: str = "auto") -> torch.device:
-    """`auto` picks CUDA when available, else CPU."""
+    """`auto` picks CUDA when available, else CPU; asking for CUDA where there is none is a one-line `ConfigError`."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}, but no GPU is visible"
+        raise ConfigError(f"invalid device={name!r}: CUDA is not available here (torch {torch.__version__}, {build}); "
+                          f"allowed auto, cpu")
+    return device

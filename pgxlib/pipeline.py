@@ -20,8 +20,8 @@ from tqdm import tqdm
 from pgxlib.cluster import groups_from_labels, random_grouping, sdp_partition, sdp_solve, spectral_cluster
 from pgxlib.config import PipelineConfig, apply_overrides, progress_default, to_dict
 from pgxlib.estimate.affinity import Affinity, compute_affinity, sample_subsets
-from pgxlib.estimate.features import GradFeatures, compute_features
-from pgxlib.estimate.projector import Projector
+from pgxlib.estimate.features import GradFeatures, compute_features, make_projector
+from pgxlib.estimate.projector import Projector, SketchProjector
 from pgxlib.estimate.surrogate import SurrogateFit, heldout_logistic_scores, surrogate_fit
 from pgxlib.evaluate import Evaluation, evaluate_policy, ppo_objective_scores, with_actor_delta
 from pgxlib.nets import ActorCritic, actor_params, flat_params, get_device
@@ -137,8 +137,8 @@ def shared_meta_policy(family: TaskFamily, cfg: PipelineConfig, device: torch.de
 
 
 def estimate_scores(policy: ActorCritic, family: TaskFamily, rollout: Rollout, features: GradFeatures,
-                    members: np.ndarray, fit: SurrogateFit, projector: Projector, cfg: PipelineConfig,
-                    device: torch.device) -> np.ndarray:
+                    members: np.ndarray, fit: SurrogateFit, projector: Projector | SketchProjector,
+                    cfg: PipelineConfig, device: torch.device) -> np.ndarray:
     """f̂_i(S_l) for every subset l and task i ∈ S_l, shape [m, n], by `cfg.affinity.score`."""
     score = cfg.affinity.score
     if score == "logistic":
@@ -218,7 +218,8 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
     # ---- 2. collect rollouts of θ* and 3. gradient features
     say("[2/7] collecting rollouts of θ* and projecting gradient features")
     theta = flat_params(actor_params(policy.actor))
-    projector = Projector(theta.numel(), cfg.features.proj_dim, seed=cfg.features.seed + cfg.seed)
+    projector = make_projector(policy.actor, cfg.features.proj_dim, cfg.features.seed + cfg.seed,
+                               cfg.features.projection)
 
     def _features():
         rollout = collect_rollout(policy, family, all_ids, cfg.features.steps_per_task, cfg.meta_ppo.num_envs,

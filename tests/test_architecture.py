@@ -75,10 +75,11 @@ def test_nothing_imports_the_command_line():
 
 def test_no_module_imports_a_layer_above_it():
     """Arrows point down: a lower layer never names a module of a higher one, not even lazily."""
-    order = [("pgxlib.config",), ("pgxlib.tasks", "pgxlib.nets"),
+    order = [("pgxlib.config", "pgxlib.executor"), ("pgxlib.tasks", "pgxlib.nets"),
              ("pgxlib.transitions", "pgxlib.rollout", "pgxlib.evaluate", "pgxlib.rl"),
              ("pgxlib.estimate", "pgxlib.cluster", "pgxlib.analysis"), ("pgxlib.store",),
-             ("pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods"), ("pgxlib.experiments",), ("pgxlib.report",),
+             ("pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods"), ("pgxlib.experiments", "pgxlib.bench"),
+             ("pgxlib.report",),
              ("pgxlib.book", "pgxlib.cli")]
 
     def level(module: str) -> int | None:
@@ -103,9 +104,11 @@ def test_every_module_is_in_a_layer():
     """A new module must be placed in the picture (and in ARCHITECTURE.md)."""
     import pgxlib  # noqa: F401
 
-    layered = ("pgxlib.config", "pgxlib.tasks", "pgxlib.nets", "pgxlib.transitions", "pgxlib.rollout",
+    layered = ("pgxlib.config", "pgxlib.executor",
+               "pgxlib.tasks", "pgxlib.nets", "pgxlib.transitions", "pgxlib.rollout",
                "pgxlib.evaluate", "pgxlib.rl", "pgxlib.estimate", "pgxlib.cluster", "pgxlib.analysis", "pgxlib.store",
-               "pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods", "pgxlib.experiments", "pgxlib.report",
+               "pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods", "pgxlib.experiments", "pgxlib.bench",
+               "pgxlib.report",
                "pgxlib.book", "pgxlib.cli")
     modules = []
     for path in PACKAGE.rglob("*.py"):

@@ -31,8 +31,7 @@ from pgxlib.analysis.first_order import (
 from pgxlib.analysis.stats import distance_key
 from pgxlib.config import ConfigError, check_float, check_int, pipeline_config, progress_default
 from pgxlib.estimate.affinity import sample_subsets
-from pgxlib.estimate.features import GradFeatures, compute_features
-from pgxlib.estimate.projector import Projector
+from pgxlib.estimate.features import GradFeatures, compute_features, make_projector
 from pgxlib.estimate.surrogate import surrogate_fit
 from pgxlib.nets import actor_log_prob, actor_params, flat_params, get_device
 from pgxlib.pipeline import shared_meta_policy
@@ -81,7 +80,8 @@ def compute(profile: str, family: str, seed: int, cache, n_directions: int = 8, 
     policy, _, meta_seconds = shared_meta_policy(fam, cfg, device, progress)
     times["meta_train"] = meta_seconds
     theta = flat_params(actor_params(policy.actor))
-    projector = Projector(theta.numel(), cfg.features.proj_dim, seed=cfg.features.seed + cfg.seed)
+    projector = make_projector(policy.actor, cfg.features.proj_dim, cfg.features.seed + cfg.seed,
+                               cfg.features.projection)
 
     def _features():
         rollout = collect_rollout(policy, fam, list(range(fam.n_tasks)), cfg.features.steps_per_task,

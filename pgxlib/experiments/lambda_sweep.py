@@ -31,7 +31,7 @@ from pgxlib.analysis.first_order import first_order_errors, float64_actor, unit_
 from pgxlib.cluster import nmi
 from pgxlib.config import ConfigError, apply_overrides, check_float, pipeline_config, progress_default
 from pgxlib.estimate.affinity import NORMALIZATIONS, compute_affinity
-from pgxlib.estimate.projector import Projector
+from pgxlib.estimate.features import make_projector
 from pgxlib.estimate.surrogate import SurrogateFit
 from pgxlib.methods import stored_features
 from pgxlib.nets import actor_params, flat_params
@@ -109,7 +109,8 @@ def compute(profile: str, family: str, seed: int, cache, l2s=()) -> dict:
         fit = SurrogateFit(**view.get_or_compute("surrogate", _missing)["fit"])
         params = actor_params(res.policy.actor)
         theta = flat_params(params)
-        projector = Projector(theta.numel(), cfg.features.proj_dim, seed=cfg.features.seed + cfg.seed)
+        projector = make_projector(res.policy.actor, cfg.features.proj_dim, cfg.features.seed + cfg.seed,
+                               cfg.features.projection)
         lifted = torch.stack([projector.lift(fit.W[l].double()) for l in range(len(fit.W))])   # [m, p]
         actor64 = float64_actor(res.policy.actor)
         params64 = {k: v.double() for k, v in actor_params(actor64).items()}

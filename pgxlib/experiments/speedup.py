@@ -9,8 +9,9 @@ the same m random subsets S_l:
   per evaluator the affinity and the SDP clustering;
 - MEASURED ("full training"): for every subset, a copy of θ* fine-tuned with PPO on the subset's tasks
   (`finetune_steps` environment steps per task) into θ_S, scored on each of them by the same evaluators;
-  then the same affinity and the same SDP clustering. Subsets run in parallel over `n_jobs` processes
-  (joblib, loky), one torch thread each, seeds fixed per subset, so the numbers do not depend on `n_jobs`.
+  then the same affinity and the same SDP clustering. Subsets run in parallel through `executor.map_jobs`
+  (`n_jobs` joblib processes, or Ray tasks with ``PGX_ENGINE=ray``), one torch thread each, seeds fixed per
+  subset, so the numbers depend neither on `n_jobs` nor on the engine.
   The measured side runs `repeats` times with independent fine-tuning and evaluation seeds
   (`REPEAT_SEED_STRIDE`; repeat 0 is the single run of earlier versions), each repeat its own resumable
   stage ``measured-d<L>-r<r>``.
@@ -70,10 +71,10 @@ from pgxlib.config import (
     to_dict,
 )
 from pgxlib.estimate.affinity import compute_affinity, sample_subsets
-from pgxlib.estimate.features import compute_features
-from pgxlib.estimate.projector import Projector
+from pgxlib.estimate.features import compute_features, make_projector
 from pgxlib.estimate.surrogate import heldout_logistic_scores, surrogate_fit
 from pgxlib.evaluate import evaluate_policy, ppo_objective_scores, with_actor_delta
+from pgxlib.executor import map_jobs, warm_up
 from pgxlib.nets import actor_params, flat_params, get_device
 from pgxlib.pipeline import cluster, new_policy, shared_meta_policy
 from pgxlib.rl.ppo import train_ppo
@@ -240,7 +241,8 @@ def estimated_side(policy, fam, cfg: PipelineConfig, members: np.ndarray, device
     clock = _Clock()
     n = fam.n_tasks
     theta = flat_params(actor_params(policy.actor))
-    projector = Projector(theta.numel(), cfg.features.proj_dim, seed=cfg.features.seed + cfg.seed)
+    projector = make_projector(policy.actor, cfg.features.proj_dim, cfg.features.seed + cfg.seed,
+                               cfg.features.projection)
 
     def _features():
         rollout = collect_rollout(policy, fam, list(range(n)), cfg.features.steps_per_task, cfg.meta_ppo.num_envs,
@@ -309,10 +311,6 @@ def finetune_and_evaluate(family: TaskFamily, cfg: PipelineConfig, state_dict: d
         torch.set_num_threads(threads)
 
 
-def _warm_up() -> int:
-    return 0
-
-
 def finetune_subsets(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, members: np.ndarray, ppo: PPOConfig,
                      n_jobs: int, progress: bool = False, repeat: int = 0) -> dict:
     """`finetune_and_evaluate` on every subset, in `n_jobs` processes; `repeat` selects independent seeds.
@@ -320,14 +318,11 @@ def finetune_subsets(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, 
     Returns {"returns": [m, n] (NaN off the subsets), "success": [m, n] or None, "actors": [m, p] tensor,
     "wall", "cpu", "finetune_wall", "eval_wall": [m] seconds of the workers}.
     """
-    from joblib import Parallel, delayed
-
-    jobs = [delayed(finetune_and_evaluate)(family, cfg, state_dict, [int(i) for i in np.flatnonzero(row)], ppo, l,
-                                           repeat)
+    jobs = [(family, cfg, state_dict, [int(i) for i in np.flatnonzero(row)], ppo, l, repeat)
             for l, row in enumerate(members)]
-    runner = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")
     desc = f"fine-tune subsets (repeat {repeat})"
-    outs = list(tqdm(runner(jobs), total=len(jobs), desc=desc, disable=not progress))
+    outs = list(tqdm(map_jobs(finetune_and_evaluate, jobs, n_jobs), total=len(jobs), desc=desc,
+                     disable=not progress))
     returns = np.full(members.shape, np.nan)
     success = np.full(members.shape, np.nan) if family.has_success else None
     for l, out in enumerate(outs):
@@ -500,12 +495,11 @@ def compute(profile: str, family: str, seed: int, cache, depths=(2, 4, 8), n_sub
 def _compute(profile: str, family: str, seed: int, cache, depths: list[int], n_subsets, finetune_steps,
              n_jobs: int, repeats: int) -> dict:
     import cvxpy  # noqa: F401  (imported before the clocks start, so neither side pays for it)
-    from joblib import Parallel, delayed
 
     progress = progress_default()
     m, steps = budget(profile, family, seed, n_subsets, finetune_steps)
     head = headline_depth(profile, family, depths)
-    Parallel(n_jobs=n_jobs, backend="loky")(delayed(_warm_up)() for _ in range(n_jobs))
+    warm_up(n_jobs)
     by_layers: dict[str, dict] = {}
     arrays: dict[str, np.ndarray] = {}
     stage_times: dict[str, float] = {}
