@@ -4,9 +4,9 @@
 class StoredResult:
     """A stored result with `metrics` (dotted or tuple keys), as the scorecard's lookup returns it."""
 
-    def __init__(self, metrics):
-        self.metrics, self.arrays, self.stale, self.commit, self.timestamp = metrics, {}, False, "c", "t"
-        self.meta = {"parameters": {"profile": "default"}, "total_time": 1.0}
+    def __init__(self, metrics, stale=False, commit="c", timestamp="t", total_time=1.0):
+        self.metrics, self.arrays, self.stale, self.commit, self.timestamp = metrics, {}, stale, commit, timestamp
+        self.meta = {"parameters": {"profile": "default"}, "total_time": total_time}
 
     def get(self, key, default=None):
         node = {"metrics": self.metrics}

@@ -10,21 +10,11 @@ from pgxlib import experiments
 from pgxlib.report import glance, scorecard
 from pgxlib.report.scorecard_view import COLOURS, chapter_links, details_html, grid_html
 
-from doubles import StoredLookup
+from doubles import StoredLookup, StoredResult
 
 
-class Result:
-    def __init__(self, metrics, stale=False, commit="abcdef1234567", timestamp="2026-11-20T10:00:00+00:00"):
-        self.metrics, self.stale, self.commit, self.timestamp, self.arrays = metrics, stale, commit, timestamp, {}
-        self.meta = {"parameters": {"profile": "default"}, "total_time": 10.0}
-
-    def get(self, key, default=None):
-        node = {"metrics": self.metrics}
-        for part in key.split(".") if isinstance(key, str) else key:
-            if not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-        return node
+def Result(metrics, stale=False, commit="abcdef1234567", timestamp="2026-11-20T10:00:00+00:00"):
+    return StoredResult(metrics, stale, commit, timestamp, total_time=10.0)
 
 
 class Registry:
