@@ -231,6 +231,14 @@ def test_stage_cache_cleared_when_code_changes(tmp_path):
     assert StageCache(tmp_path / "run", fingerprint="new").stages() == []
 
 
+def _fake_package(pkg, files, monkeypatch):
+    """Write `files` (path -> text) under `pkg` and make the fingerprint read that package."""
+    for name, text in files.items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_text(text)
+    monkeypatch.setattr(fingerprint, "PACKAGE_DIR", pkg)
+
+
 def test_code_fingerprint_follows_pgxlib_imports(tmp_path, monkeypatch):
     pkg = tmp_path / "pgxlib"
     files = {
@@ -247,10 +255,7 @@ def test_code_fingerprint_follows_pgxlib_imports(tmp_path, monkeypatch):
                                "from ..tasks import import_module\n"
                                "def compute():\n    from pgxlib.maths import X\n"),
     }
-    for name, text in files.items():
-        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
-        (pkg / name).write_text(text)
-    monkeypatch.setattr(fingerprint, "PACKAGE_DIR", pkg)
+    _fake_package(pkg, files, monkeypatch)
     fp = results.code_fingerprint("pgxlib.experiments.toy")
     assert fp["files"] == ["pgxlib/config.py", "pgxlib/experiments/toy.py", "pgxlib/maths.py",
                            "pgxlib/tasks/__init__.py", "pgxlib/tasks/family.py"]
@@ -273,10 +278,7 @@ def test_code_fingerprint_of_one_family_and_profile(tmp_path, monkeypatch):
         "experiments/__init__.py": "",
         "experiments/toy.py": "from pgxlib.tasks import X\n",
     }
-    for name, text in files.items():
-        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
-        (pkg / name).write_text(text)
-    monkeypatch.setattr(fingerprint, "PACKAGE_DIR", pkg)
+    _fake_package(pkg, files, monkeypatch)
     table = {"default": {"a": {"k": 1}, "b": {"k": 2}}}
     monkeypatch.setattr(fingerprint, "profile_entry", lambda profile, family, ignore=(): repr(
         {k: v for k, v in table[profile][family].items() if k not in ignore}))
