@@ -100,7 +100,7 @@ def rule_sentence(metrics: Mapping[str, Any], profile_meta_steps: int) -> str:
     """The θ* budget rule, what it picks on this family and whether the profile (`profile_meta_steps`) uses it."""
     chosen = metrics["chosen_meta_steps"]
     row = next(r for r in metrics["meta_sweep"] if r["meta_steps"] == chosen)
-    text = (f"**Where θ* stops** ({RULE}). On {metrics['family']} the rule picks {chosen:,} steps per task "
+    text = (f"**Where θ\\* stops** ({RULE}). On {metrics['family']} the rule picks {chosen:,} steps per task "
             f"(ceiling {row['noise_ceiling_nmi']:.2f}, θ* return {row['theta_return']:.3g}); ")
     if chosen == profile_meta_steps:
         return text + "the profile uses it."
@@ -126,4 +126,4 @@ def overview_table(by_family: Mapping[str, Mapping[str, Any] | None], profile_me
                      "θ* steps per task (rule)": f"{m['chosen_meta_steps']:,}",
                      "θ* steps per task (profile)": f"{profile_meta_steps[family]:,}",
                      "fine-tuning plateau": f"{m['plateau_finetune_steps']:,}"})
-    return pd.DataFrame(rows).set_index("family").round(2)
+    return pd.DataFrame(rows).set_index("family").round(2).astype(object).where(lambda t: t.notna(), "—")
