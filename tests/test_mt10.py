@@ -10,6 +10,17 @@ from pgxlib.report import mt10 as report
 pytestmark = pytest.mark.metaworld
 
 
+@pytest.fixture(scope="module")
+def mt10_store(tmp_path_factory):
+    """One temporary store for the MT10 smoke runs, so that they share one θ* (half a minute to train)."""
+    root = tmp_path_factory.mktemp("mt10")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PGX_RESULTS", str(root / "results"))
+        patch.setenv("PGX_RUNS", str(root / "runs"))
+        patch.setenv("PGX_PROGRESS", "0")
+        yield root
+
+
 def _tasks_of(env):
     while not hasattr(env, "tasks"):
         env = env.env
@@ -34,7 +45,7 @@ def test_source_envs_have_the_goals_of_the_mt10_benchmark_seed():
 
 
 @pytest.mark.slow
-def test_smoke_main_results_on_mt10_is_the_multi_objective_protocol(store):
+def test_smoke_main_results_on_mt10_is_the_multi_objective_protocol(mt10_store):
     res = run_experiment("main_results", "smoke", "metaworld", seeds=[0])
     m, a = res.metrics, res.arrays
     assert list(m["methods"]) == list(MULTI_OBJECTIVE_METHODS) and "multi-objective" in m["protocol"]
@@ -75,3 +86,21 @@ def test_smoke_main_results_on_mt10_is_the_multi_objective_protocol(store):
 def test_mt10_ablation_rejects_a_k_beyond_the_tasks(store):
     with pytest.raises(ConfigError, match="ks"):
         resolve("ablations", "smoke", "metaworld", 0, ks=[1, 5])
+
+
+@pytest.mark.slow
+def test_smoke_first_order_error_and_speedup_run_on_mt10(mt10_store):
+    """Issue 13's first-order and speedup measurements on MT10 go through the generic experiments, scored
+    by success as well as return (the family reports success)."""
+    fo = run_experiment("first_order_error", "smoke", "metaworld", n_directions=2, distances=[0.001, 0.01])
+    err, paper_err = fo.metrics["relative_error_pct"], fo.metrics["paper_definition_error_pct"]
+    assert len(err) == len(paper_err) == 2 and set(fo.metrics["logp"]) == {"surrogate", "random"}
+    assert all(np.isfinite(x) and x >= 0 for x in (*err.values(), *paper_err.values()))
+
+    sp = run_experiment("speedup", "smoke", "metaworld", depths=[2], n_subsets=4, finetune_steps=500,
+                        repeats=2, n_jobs=1)
+    m = sp.metrics
+    assert set(m["by_score"]) == {"rollout", "ppo", "success", "logistic"}
+    assert m["budget"]["finetune_steps_per_task"] == 500 and m["budget"]["repeats"] == 2
+    assert sp.arrays["members"].shape == (m["budget"]["n_subsets"], pipeline_config("smoke", "metaworld").n_tasks)
+    assert -1.0 <= m["noise_ceiling_nmi"] <= 1.0 and m["speedup"] > 0
