@@ -23,6 +23,11 @@ def test_smoke_run_has_every_knob(store):
     assert m["proj_dim"]["by_value"]["32"]["nmi"] == pytest.approx(1.0)  # the smoke reference d
     assert m["n_subsets"]["by_value"]["8"]["nmi"] == pytest.approx(1.0)  # the smoke reference m
     assert m["strategy"]["by_value"]["sdp"]["score"] == m["reference"]["score"]
+    proj = m["projection"]
+    assert proj["values"] == ["gaussian", "sketch"] and proj["reference"] == "gaussian"
+    assert proj["by_value"]["gaussian"]["nmi"] == pytest.approx(1.0)  # the reference projection itself
+    assert proj["rows"][0]["affinity_corr"] == pytest.approx(1.0)
+    assert -1.0 <= proj["rows"][1]["affinity_corr"] <= 1.0 and proj["scores"][1] is not None
     assert res.arrays["k_labels"].shape == (2, 4)
     for knob in KNOBS:
         assert res.has(f"metrics.{knob}.by_value")
@@ -36,6 +41,9 @@ def test_smoke_run_has_every_knob(store):
     ({"n_subsets": [10, 10]}, ["n_subsets", "distinct"]),
     ({"subset_sizes": [4]}, ["subset_sizes", "2..3"]),
     ({"train_sweeps": "yes"}, ["train_sweeps"]),
+    ({"projections": ["gaussian", "dense"]}, ["projections", "gaussian, sketch"]),
+    ({"projections": ["sketch", "sketch"]}, ["projections", "distinct"]),
+    ({"projections": []}, ["projections", "non-empty"]),
     ({"k": 3}, ["unknown parameter 'k'"]),
 ])
 def test_check_rejects_bad_params(store, params, names):
@@ -52,6 +60,7 @@ def test_default_knob_values():
     full = resolve_values(pipeline_config("default", "nav2d"))
     assert full["k"] == [1, 2, 3, 4, 5] and full["subset_size"] == [2, 3, 4, 5]
     assert full["proj_dim"] == [100, 200, 400, 800, 1000] and full["strategy"] == list(STRATEGIES)
+    assert full["projection"] == ["gaussian", "sketch"]
 
 
 def _knob_metrics(ref_score, scores):
@@ -77,6 +86,10 @@ def test_ablation_overview_in_seed_stds():
     assert summary.loc["grouping strategy", "a"] == "reference"
     assert summary.loc["number of groups k", "b"] == "–"
     assert summary.loc["number of groups k", "families with a value > 1σ from the reference"] == 1
+    # results of older code lack the projection knob: left out, not an error
+    assert report.knob_effects(results, stds, "projection") == {}
+    assert report.ablation_overview(results, stds, "projection").empty
+    assert summary.loc["gradient projection", "families with a value > 1σ from the reference"] == 0
 
 
 def test_chapter_runs():

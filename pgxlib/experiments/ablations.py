@@ -9,6 +9,9 @@ per group, target tasks adapted and evaluated). Knobs:
 - ``k``: groups by SDP for each k; score.
 - ``proj_dim``: gradient features recomputed at each d (same rollout, a fresh projection), surrogate,
   SDP at the profile's k; NMI of each clustering against the reference d's; score when ``train_sweeps``.
+- ``projection``: the same at the reference d with each projection of `config.PROJECTIONS` (the paper's
+  dense Gaussian, and the structured sketch of Linear layers); the NMI and the correlation of the
+  affinities against the dense reference are the sketch's fidelity.
 - ``n_subsets`` (m) and ``subset_size``: new random subsets on the reference features; NMI against
   the reference clustering; score when ``train_sweeps``.
 - ``depth``: the whole pipeline with a policy of that many hidden layers (its own θ*); score.
@@ -31,9 +34,18 @@ from typing import Any
 
 import numpy as np
 
+from pgxlib.analysis.speedup import offdiag_corr
 from pgxlib.analysis.stats import finite_mean
 from pgxlib.cluster import gradient_similarity_labels, nmi, random_grouping, spectral_cluster
-from pgxlib.config import ConfigError, apply_overrides, check_int_list, pipeline_config, progress_default
+from pgxlib.config import (
+    PROJECTIONS,
+    ConfigError,
+    apply_overrides,
+    check_choice,
+    check_int_list,
+    pipeline_config,
+    progress_default,
+)
 from pgxlib.estimate.affinity import task_mean_gradients
 from pgxlib.methods import GROUP_ARCH, cached_meta_rl, stored_features, trained_groups
 from pgxlib.nets import get_device
@@ -41,10 +53,10 @@ from pgxlib.pipeline import run_policygradex
 from pgxlib.store.cache import StageView
 
 PARAMETERS: dict[str, Any] = {"ks": None, "proj_dims": [100, 200, 400, 800, 1000],
-                              "n_subsets": [10, 20, 40, 60, 100], "subset_sizes": None, "depths": [2, 4, 8],
-                              "train_sweeps": True}
+                              "projections": ["gaussian", "sketch"], "n_subsets": [10, 20, 40, 60, 100],
+                              "subset_sizes": None, "depths": [2, 4, 8], "train_sweeps": True}
 """Lists, not tuples: papermill passes a tuple to the notebook as a string."""
-KNOBS = ("k", "proj_dim", "n_subsets", "subset_size", "depth", "strategy")
+KNOBS = ("k", "proj_dim", "projection", "n_subsets", "subset_size", "depth", "strategy")
 STRATEGIES = ("sdp", "spectral", "gradient_similarity", "random")
 EXPECTED_KEYS = ("metrics.reference", "metrics.protocol", "metrics.k.values", "metrics.k.scores", "metrics.k.by_value")
 """What every ablation result has; the meta-RL sweeps (control families) have `SWEEP_KEYS` too."""
@@ -54,8 +66,9 @@ MT10_KS = [1, 2, 3, 4]
 """The paper's k ablation on Meta-World."""
 
 
-def resolve_values(cfg, ks=None, proj_dims=(100, 200, 400, 800, 1000), n_subsets=(10, 20, 40, 60, 100),
-                   subset_sizes=None, depths=(2, 4, 8), train_sweeps=True) -> dict[str, list]:
+def resolve_values(cfg, ks=None, proj_dims=(100, 200, 400, 800, 1000), projections=("gaussian", "sketch"),
+                   n_subsets=(10, 20, 40, 60, 100), subset_sizes=None, depths=(2, 4, 8),
+                   train_sweeps=True) -> dict[str, list]:
     """The knob values of a run; None picks k in 1..min(5, n) and subset sizes 2..min(5, n − 1)."""
     n = cfg.n_tasks
     if cfg.family == "metaworld" and ks is None:
@@ -65,7 +78,13 @@ def resolve_values(cfg, ks=None, proj_dims=(100, 200, 400, 800, 1000), n_subsets
     ks = list(range(1, min(5, n) + 1)) if ks is None else check_int_list("ks", ks, 1, n)
     sizes = list(range(2, min(5, n - 1) + 1)) if subset_sizes is None else check_int_list("subset_sizes",
                                                                                           subset_sizes, 2, n - 1)
-    return {"k": ks, "proj_dim": check_int_list("proj_dims", proj_dims, 1),
+    allowed = f"a non-empty list of distinct values among {', '.join(PROJECTIONS)}"
+    if not isinstance(projections, (list, tuple)) or not projections:
+        raise ConfigError(f"invalid projections={projections!r}: allowed {allowed}")
+    projections = [check_choice("projections", p, PROJECTIONS) for p in projections]
+    if len(set(projections)) != len(projections):
+        raise ConfigError(f"invalid projections={projections!r}: allowed {allowed}")
+    return {"k": ks, "proj_dim": check_int_list("proj_dims", proj_dims, 1), "projection": projections,
             "n_subsets": check_int_list("n_subsets", n_subsets, 1), "subset_size": sizes,
             "depth": check_int_list("depths", depths, 1, 16), "strategy": list(STRATEGIES)}
 
@@ -83,9 +102,10 @@ def check(profile: str, family: str, seed: int, **params) -> None:
 
 def variant_view(cache, cfg) -> StageView:
     """A view whose stage names carry what each stage depends on, so that variants share stages."""
-    d, m, s = cfg.features.proj_dim, cfg.affinity.n_subsets, cfg.affinity.subset_size
-    return StageView(cache, rename={"evaluate_meta": "evaluate_meta", "features": f"features-d{d}",
-                                    "surrogate": f"surrogate-d{d}-m{m}-s{s}"})
+    d, m, s, p = cfg.features.proj_dim, cfg.affinity.n_subsets, cfg.affinity.subset_size, cfg.features.projection
+    tag = f"d{d}" if p == "gaussian" else f"{p}-d{d}"
+    return StageView(cache, rename={"evaluate_meta": "evaluate_meta", "features": f"features-{tag}",
+                                    "surrogate": f"surrogate-{tag}-m{m}-s{s}"})
 
 
 def protocol_text(cfg) -> str:
@@ -162,10 +182,11 @@ def compute_sweeps(profile: str, family: str, seed: int, cache, **params) -> dic
     def train(labels, prefix: str = "", start=None, c=None) -> dict:
         return cached_meta_rl(cache, prefix, fam, start or policy, labels, c or cfg, device, progress)
 
-    def grouping(overrides: dict) -> tuple[np.ndarray, int]:
+    def grouping(overrides: dict) -> tuple[np.ndarray, int, float]:
+        """Labels, subsets used and the affinity's correlation with the reference's, with one field changed."""
         c = apply_overrides(cfg, overrides)
         r = run_policygradex(c, cache=variant_view(cache, c), progress=progress, train_groups_too=False)
-        return r.labels, len(r.members)
+        return r.labels, len(r.members), offdiag_corr(r.affinity.normalized, ref.affinity.normalized)
 
     def entry(labels, trained: bool, prefix: str = "", start=None, c=None, **extra) -> dict:
         out = {"groups": [list(map(int, np.flatnonzero(labels == g))) for g in np.unique(labels)],
@@ -189,13 +210,15 @@ def compute_sweeps(profile: str, family: str, seed: int, cache, **params) -> dic
                                "theta_star": {"score": finite_mean(ref.meta_eval.mean_return),
                                               "success": None if ref.meta_eval.success is None
                                               else finite_mean(ref.meta_eval.success)}}
-    knob_fields = {"k": "k", "proj_dim": "d", "n_subsets": "m", "subset_size": "subset_size"}
+    knob_fields = {"k": "k", "proj_dim": "d", "projection": "projection", "n_subsets": "m",
+                   "subset_size": "subset_size"}
     for knob, alias in knob_fields.items():
         start = time.perf_counter()
         rows = []
         for v in values[knob]:
-            labels, m_used = grouping({alias: v})
-            rows.append(entry(labels, knob == "k" or train_sweeps, subsets_used=m_used))
+            labels, m_used, corr = grouping({alias: v})
+            rows.append(entry(labels, knob == "k" or train_sweeps, subsets_used=m_used,
+                              affinity_corr=None if np.isnan(corr) else corr))
         metrics[knob] = _knob(values[knob], rows, _reference_value(cfg, knob))
         stage_times[knob] = time.perf_counter() - start
 
@@ -233,8 +256,8 @@ def compute_sweeps(profile: str, family: str, seed: int, cache, **params) -> dic
 
 
 def _reference_value(cfg, knob: str):
-    return {"k": cfg.cluster.k, "proj_dim": cfg.features.proj_dim, "n_subsets": cfg.affinity.n_subsets,
-            "subset_size": cfg.affinity.subset_size}[knob]
+    return {"k": cfg.cluster.k, "proj_dim": cfg.features.proj_dim, "projection": cfg.features.projection,
+            "n_subsets": cfg.affinity.n_subsets, "subset_size": cfg.affinity.subset_size}[knob]
 
 
 def _knob(values: list, rows: list[dict], reference) -> dict:

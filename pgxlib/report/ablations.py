@@ -14,10 +14,24 @@ from pgxlib.report.plots import readable
 # Ablations
 # ---------------------------------------------------------------------------------------------
 
-KNOB_TITLES = {"k": "number of groups k", "proj_dim": "projection dimension d", "n_subsets": "number of subsets m",
-               "subset_size": "subset size", "depth": "policy depth (hidden layers)", "strategy": "grouping strategy"}
+KNOB_TITLES = {"k": "number of groups k", "proj_dim": "projection dimension d", "projection": "gradient projection",
+               "n_subsets": "number of subsets m", "subset_size": "subset size", "depth": "policy depth (hidden layers)",
+               "strategy": "grouping strategy"}
 STRATEGY_LABELS = {"sdp": "loss-based SDP (PolicyGradEx)", "spectral": "spectral clustering of the same U",
                    "gradient_similarity": "gradient similarity", "random": "random"}
+PROJECTION_LABELS = {"gaussian": "dense Gaussian (the paper's)", "sketch": "structured sketch (Linear layers)"}
+CATEGORICAL_LABELS = {"strategy": STRATEGY_LABELS, "projection": PROJECTION_LABELS}
+"""Knobs whose values are names, not numbers: their long labels."""
+
+
+def value_label(knob: str, value) -> str:
+    """How a knob value is written in tables and on axes."""
+    return CATEGORICAL_LABELS.get(knob, {}).get(value, str(value))
+
+
+def knobs_of(metrics: Mapping[str, Any]) -> list[str]:
+    """The knobs of `KNOB_TITLES` a stored result has (results of older code may lack some)."""
+    return [knob for knob in KNOB_TITLES if knob in metrics]
 _PAPER_STRATEGY = {"sdp": "loss-based (PolicyGradEx)", "gradient_similarity": "gradient similarity", "random": "random"}
 
 
@@ -71,11 +85,12 @@ def knob_table(metrics: Mapping[str, Any], knob: str):
     has_success = any(s is not None for s in k["success"])
     rows = []
     for v, r in zip(k["values"], k["rows"]):
-        label = STRATEGY_LABELS[v] if knob == "strategy" else str(v)
-        row = {KNOB_TITLES[knob]: label + (" (reference)" if v == k["reference"] else ""),
+        row = {KNOB_TITLES[knob]: value_label(knob, v) + (" (reference)" if v == k["reference"] else ""),
                "groups": " | ".join(",".join(f"S{i}" for i in g) for g in r["groups"]),
                "NMI vs reference": f"{r['nmi']:.2f}", "target return after adaptation": _fmt(r["score"]),
                "before adaptation": _fmt(r.get("score_before"))}
+        if r.get("affinity_corr") is not None:
+            row["affinity corr. vs reference"] = f"{r['affinity_corr']:.2f}"
         if has_success:
             row["success"] = _fmt(r["success"], pct=True)
         if knob == "n_subsets":
@@ -95,11 +110,11 @@ def knob_plot(metrics: Mapping[str, Any], knob: str) -> plt.Figure:
     paper_panel = knob in ("k", "strategy")
     fig, axes = plt.subplots(1, 2 if paper_panel else 1, figsize=(10 if paper_panel else 6.5, 3.6), squeeze=False)
     ax = axes[0, 0]
-    if knob == "strategy":
+    if knob in CATEGORICAL_LABELS:
         x = np.arange(len(values))
         ax.bar(x, [s if s is not None else np.nan for s in scores],
-               color=["tab:red" if v == "sdp" else "tab:blue" for v in values], alpha=0.75)
-        ax.set_xticks(x, [STRATEGY_LABELS[v] for v in values], rotation=20, ha="right", fontsize=8)
+               color=["tab:red" if v == k["reference"] else "tab:blue" for v in values], alpha=0.75)
+        ax.set_xticks(x, [value_label(knob, v) for v in values], rotation=20, ha="right", fontsize=8)
         zoom_to_theta(ax, [{"mean": s, "std": 0.0, "seeds": [s]} for s in scores if s is not None], theta)
     else:
         trained = [(v, s) for v, s in zip(values, scores) if s is not None]
@@ -113,7 +128,8 @@ def knob_plot(metrics: Mapping[str, Any], knob: str) -> plt.Figure:
     handles, names = ax.get_legend_handles_labels()
     if knob not in ("k", "strategy"):
         ax2 = ax.twinx()
-        ax2.plot(values, nmis, "s--", color="tab:green", label="NMI vs reference")
+        ax2.plot(np.arange(len(values)) if knob in CATEGORICAL_LABELS else values, nmis, "s--", color="tab:green",
+                 label="NMI vs reference")
         ax2.set_ylabel("NMI vs reference clustering", color="tab:green")
         ax2.set_ylim(-0.05, 1.05)
         h2, n2 = ax2.get_legend_handles_labels()
@@ -181,6 +197,15 @@ def knob_sentence(metrics: Mapping[str, Any], knob: str) -> str:
     if knob == "depth":
         text += (" Each depth has its own θ* and features, so the NMI compares clusterings found from different "
                  "policies. The paper's depth ablation (speedup and NMI at 2/4/8 layers) is in the speedup chapter.")
+    if knob == "projection":
+        others = [(v, r) for v, r in rows.items() if v != ref]
+        text += "".join(
+            f" The {_knob_label(knob, v)} groups the tasks as the {_knob_label(knob, ref)} projection does with NMI "
+            f"{r['nmi']:.2f}" + ("" if r.get("affinity_corr") is None else
+                                 f", and their affinities correlate at {r['affinity_corr']:.2f}") + "."
+            for v, r in others)
+        text += (" Whether a lower NMI matters depends on how reproducible the grouping is at all: compare it with the "
+                 "family's noise ceiling in the structure chapter.")
     if knob == "proj_dim":
         m = k.get("min_nmi_above_reference")
         if m is not None:
@@ -195,7 +220,7 @@ def knob_sentence(metrics: Mapping[str, Any], knob: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 def _knob_label(knob: str, value) -> str:
-    return STRATEGY_LABELS[value].split(" (")[0] if knob == "strategy" else str(value)
+    return value_label(knob, value).split(" (")[0]
 
 
 def knob_effects(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None],
@@ -204,6 +229,8 @@ def knob_effects(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, fl
     effect in units of seed noise (None where the value was not trained or no std is stored)."""
     out = {}
     for family, metrics in results.items():
+        if knob not in metrics:
+            continue
         k, ref, std = metrics[knob], metrics["reference"]["score"], stds.get(family)
         out[family] = {_knob_label(knob, v): (None if s is None or not std else (s - ref) / std)
                        for v, s in zip(k["values"], k["scores"])}
@@ -218,6 +245,8 @@ def ablation_overview(results: Mapping[str, Mapping[str, Any]], stds: Mapping[st
     effects = knob_effects(results, stds, knob)
     rows = {}
     for family, metrics in results.items():
+        if knob not in metrics:
+            continue
         k = metrics[knob]
         row = {}
         for v, s in zip(k["values"], k["scores"]):
@@ -233,7 +262,11 @@ def ablation_overview(results: Mapping[str, Mapping[str, Any]], stds: Mapping[st
 def ablation_overview_plot(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None]) -> plt.Figure:
     """One panel per knob: every family's (score − reference) / seed std against the knob's values,
     with the ±1 seed-std band shaded."""
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+    ncols = 4
+    nrows = -(-len(KNOB_TITLES) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(15, 3.3 * nrows), squeeze=False)
+    for ax in axes.flat[len(KNOB_TITLES):]:
+        ax.set_visible(False)
     for ax, knob in zip(axes.flat, KNOB_TITLES):
         effects = knob_effects(results, stds, knob)
         labels = list(dict.fromkeys(v for per in effects.values() for v in per))
@@ -242,7 +275,7 @@ def ablation_overview_plot(results: Mapping[str, Mapping[str, Any]], stds: Mappi
             ax.plot(x, [np.nan if per.get(v) is None else per[v] for v in labels], "o-", label=family, alpha=0.8)
         ax.axhspan(-1, 1, color="gray", alpha=0.15, lw=0)
         ax.axhline(0, color="gray", lw=1, ls="--")
-        ax.set_xticks(x, labels, rotation=20 if knob == "strategy" else 0, fontsize=8)
+        ax.set_xticks(x, labels, rotation=20 if knob in CATEGORICAL_LABELS else 0, fontsize=8)
         ax.set_title(KNOB_TITLES[knob], fontsize=10)
         ax.grid(alpha=0.3)
     for ax in axes[:, 0]:
