@@ -88,6 +88,11 @@ def label_sentence(metrics: Mapping[str, Any]) -> str:
 
 def plateau_sentence(metrics: Mapping[str, Any]) -> str:
     """Where the ceiling stops rising with the fine-tuning budget."""
+    budgets = [r["finetune_steps"] for r in metrics["finetune_sweep"]]
+    if len(budgets) > 1 and metrics["plateau_finetune_steps"] == max(budgets):
+        return (f"The ceiling is still rising at the largest fine-tuning budget swept ({max(budgets):,} steps per "
+                f"task, more than {metrics['plateau_tol']:.2f} NMI above every smaller one): where it stops is "
+                "not measured.")
     return (f"The ceiling stops rising (within {metrics['plateau_tol']:.2f} NMI of the sweep's best) at "
             f"{metrics['plateau_finetune_steps']:,} fine-tuning steps per task.")
 
