@@ -33,6 +33,8 @@ def test_log_log_slope_golden_values():
     assert exp.log_log_slope(ns, [7.0] * 4) == pytest.approx(0.0, abs=1e-12)
     assert exp.log_log_slope([10], [1.0]) is None
     assert exp.log_log_slope(ns, [0.0, 0.0, 0.0, 1.0]) is None
+    for values in ([3.0 * n ** 2 for n in ns], [1.0, 3.0, 2.0, 9.0], [0.0, 2.0, 4.0, 8.0]):
+        assert report.log_log_slope(ns, values) == exp.log_log_slope(ns, values)
     costs = np.array([[n, n ** 2] for n in ns], dtype=float)
     out = exp.slopes(ns, np.pad(costs, ((0, 0), (0, len(exp.STAGES) - 2)), constant_values=1.0))
     assert out["meta_train"] == pytest.approx(1.0) and out["rollout"] == pytest.approx(2.0)
@@ -79,3 +81,19 @@ def test_smoke_run_costs_grow_with_n(store):
     report.cost_figure(m, "cpu")
     again = run_experiment("scale", "smoke", "planted")
     assert not again.fresh and again.metrics["rows"] == m["rows"]
+
+
+def _rows(nmis):
+    stage = {s: {"wall": 1.0, "cpu": 1.0, "peak_rss_mib": 100.0} for s in exp.STAGES}
+    return [{"n": n, "m": 60, "m_random": 60, "k": 3, "subset_size": 4, "nmi": v, "stages": stage,
+             "total_wall_seconds": 8.0, "total_cpu_seconds": 8.0, "peak_reset_per_stage": True}
+            for n, v in zip((10, 25, 50, 100), nmis)]
+
+
+def test_nmi_sentence_points_out_a_fall_only():
+    steady = {"family": "planted", "has_design_groups": True, "rows": _rows([0.5, 0.8, 1.0, 1.0])}
+    assert "falls" not in report.nmi_sentence(steady) and "1.00 at n = 100" in report.nmi_sentence(steady)
+    fall = {**steady, "rows": _rows([1.0, 1.0, 1.0, 0.36])}
+    assert "falls by more than 0.2 at n = 100:" in report.nmi_sentence(fall)
+    none = {"family": "cartpole", "has_design_groups": False, "rows": _rows([None] * 4)}
+    assert "no designed groups" in report.nmi_sentence(none)

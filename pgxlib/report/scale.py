@@ -17,6 +17,8 @@ STAGE_LABELS = {"meta_train": "θ* meta-training", "rollout": "θ* rollouts", "f
                 "affinity": "affinity", "cluster": "SDP clustering"}
 COSTS = {"wall": "wall seconds", "cpu": "CPU seconds"}
 SLOPES = {"wall": "wall_slopes", "cpu": "cpu_time_slopes"}
+NMI_DROP = 0.2
+"""A fall of the NMI from one n to the next larger than this is pointed out."""
 
 
 def _column(metrics: Mapping[str, Any], stage: str, cost: str = "wall") -> np.ndarray:
@@ -32,6 +34,16 @@ def peak_mib(row: Mapping[str, Any]) -> float:
     return max(v["peak_rss_mib"] for v in row["stages"].values())
 
 
+def log_log_slope(ns, values) -> float | None:
+    """Least-squares slope of log(value) against log(n) (as `experiments.scale.log_log_slope`, which reporting may
+    not import); None with fewer than two positive values."""
+    x, y = np.asarray(ns, dtype=float), np.asarray(values, dtype=float)
+    ok = (x > 0) & (y > 0)
+    if ok.sum() < 2 or np.ptp(x[ok]) == 0:
+        return None
+    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
+
+
 def _slope(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
@@ -39,7 +51,7 @@ def _slope(value: float | None) -> str:
 @readable
 def cost_figure(metrics: Mapping[str, Any], cost: str = "wall") -> plt.Figure:
     """Each stage's cost (`cost`: wall or CPU seconds) and the total against n, both axes logarithmic; the
-    legend gives each line's fitted log-log slope; dotted guides of slope 1 and 2 through the total's first
+    legend gives each line's fitted log-log slope; grey guides of slope 1 and 2 through the total's first
     point."""
     ns = np.array([r["n"] for r in metrics["rows"]], dtype=float)
     slopes = metrics[SLOPES[cost]]
@@ -52,13 +64,13 @@ def cost_figure(metrics: Mapping[str, Any], cost: str = "wall") -> plt.Figure:
                   label=f"{STAGE_LABELS.get(stage, stage)} (slope {_slope(slopes.get(stage))})")
     total = _total(metrics, cost)
     ax.loglog(ns, total, "k-", lw=2.2, label=f"total (slope {_slope(slopes.get('total'))})")
-    for power in (1, 2):
-        ax.loglog(ns, total[0] * (ns / ns[0]) ** power, ":", color="grey", lw=0.9)
-        ax.annotate(f"∝ n{'²' if power == 2 else ''}", (ns[-1], total[0] * (ns[-1] / ns[0]) ** power),
-                    fontsize=9, color="grey", ha="left", va="center")
+    for power, style in ((1, ":"), (2, "--")):
+        ax.loglog(ns, total[0] * (ns / ns[0]) ** power, style, color="grey", lw=0.9,
+                  label=f"guide ∝ n{'²' if power == 2 else ''}")
     ax.set(xlabel="number of tasks n", ylabel=COSTS[cost],
            title=f"{metrics['family']}: cost of each stage against n (m rule: {metrics['m_rule']})")
     ax.set_xticks(ns, [str(int(n)) for n in ns])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
@@ -105,11 +117,14 @@ def end_to_end_sentence(metrics: Mapping[str, Any]) -> str:
     r = metrics["rows"][-1]
     shares = sorted(((v["wall"], s) for s, v in r["stages"].items()), reverse=True)
     top = ", ".join(f"{STAGE_LABELS.get(s, s)} {100 * w / r['total_wall_seconds']:.0f}%" for w, s in shares[:3])
+    top_memory = max(r["stages"], key=lambda s: r["stages"][s]["peak_rss_mib"])
     memory = ("peak resident memory of the process" if r["peak_reset_per_stage"]
               else "peak resident memory of the process so far (not reset per stage here)")
+    memory_stage = (f" (during the {STAGE_LABELS.get(top_memory, top_memory)})" if r["peak_reset_per_stage"]
+                    else "")
     return (f"**At n = {r['n']} tasks**, PolicyGradEx from the task family to the groups (θ* meta-training to SDP "
             f"clustering) took **{_duration(r['total_wall_seconds'])} wall** and {_duration(r['total_cpu_seconds'])} "
-            f"of CPU on one torch thread, with a {memory} of **{peak_mib(r):,.0f} MiB**; m = {r['m']:,} subsets of "
+            f"of CPU on one torch thread, with a {memory} of **{peak_mib(r):,.0f} MiB**{memory_stage}; m = {r['m']:,} subsets of "
             f"{r['subset_size']} tasks, k = {r['k']}. The costliest stages: {top}. The total grows with slope "
             f"{_slope(metrics['wall_slopes'].get('total'))} in n over the grid (wall).")
 
@@ -136,17 +151,30 @@ def m_sentence(metrics: Mapping[str, Any]) -> str:
     parts = ", ".join(f"{r['m']:,} at n = {r['n']}" + (f" ({r['m'] - r['m_random']:,} added for coverage)"
                                                         if r["m"] > r["m_random"] else "")
                       for r in metrics["rows"])
-    return (f"Subsets m ({rule} of {metrics['rows'][0]['m_random']:,} at n = {metrics['rows'][0]['n']}, completed "
-            f"until every pair of tasks shares one): {parts}.")
+    rows = metrics["rows"]
+    text = (f"Subsets m ({rule} of {rows[0]['m_random']:,} at n = {rows[0]['n']}, completed until every pair of "
+            f"tasks shares one): {parts}.")
+    if len(rows) >= 2:
+        ns, ms = [r["n"] for r in rows], [r["m"] for r in rows]
+        text += (f" Over the grid m grows with slope {_slope(log_log_slope(ns, ms))} in n; between the last two "
+                 f"n, with slope {_slope(log_log_slope(ns[-2:], ms[-2:]))} (2 once the pair coverage sets m).")
+    return text
 
 
 def nmi_sentence(metrics: Mapping[str, Any]) -> str:
     """The NMI of the grouping with the family's designed groups at each n (or that there are none)."""
     if not metrics["has_design_groups"]:
         return f"{metrics['family']} has no designed groups: the groupings are not scored."
-    parts = ", ".join(f"{r['nmi']:.2f} at n = {r['n']}" for r in metrics["rows"])
-    return (f"NMI of PolicyGradEx's {metrics['rows'][-1]['k']} groups with {metrics['family']}'s designed groups: "
-            f"{parts} (1 = the designed groups exactly).")
+    rows = metrics["rows"]
+    parts = ", ".join(f"{r['nmi']:.2f} at n = {r['n']}" for r in rows)
+    drops = [r["n"] for before, r in zip(rows, rows[1:]) if r["nmi"] < before["nmi"] - NMI_DROP]
+    text = (f"NMI of PolicyGradEx's {rows[-1]['k']} groups with {metrics['family']}'s designed groups: {parts} "
+            "(1 = the designed groups exactly).")
+    if drops:
+        text += (" It falls by more than " f"{NMI_DROP} at n = " + ", ".join(str(n) for n in drops) +
+                 ": one seed's grouping at each n, so this is one observation, not a trend; the budgets per task "
+                 "(θ*, features, subsets of the profile's size) are those tuned at n = 10.")
+    return text
 
 
 def group_sentence(result, n: int, family: str, profile: str) -> str:
