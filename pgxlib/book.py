@@ -66,6 +66,8 @@ CHAPTERS: tuple[Chapter, ...] = (
                                           smoke=({"family": "planted", "l2s": [0.01, 1.0]},)), "lambda_sweep", "Regularisation λ"),
     # MT10 at the profile's depth only: each further depth is another θ* of 10 × 100k PPO steps on Meta-World
     Chapter("speedup", every_profile({"family": "lunarlander"}, {"family": "cartpole"}, {"family": "nav2d"}, {"family": "planted"}, {"family": "metaworld", "depths": [4]}, smoke=({"family": "cartpole", "depths": [2]},)), "speedup", "Surrogate accuracy and speedup"),
+    Chapter("scale", every_profile({"family": "nav2d"}, {"family": "planted"}, smoke=({"family": "planted"},)), "scale",
+            "Scale: 10 to 100 tasks"),
     Chapter("first_order_error", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d", "planted", "metaworld")), smoke=({"family": "cartpole"},)), "first_order_error", "First-order error"),
     Chapter("hessian_bound", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d", "planted", "metaworld")), smoke=({"family": "cartpole"},)), "hessian_bound", "Hessian and the bound"),
     Chapter("scorecard", title="Reproduction scorecard", part="Verdict"),

@@ -16,7 +16,7 @@ MATHS = ["pgxlib.transitions", "pgxlib.estimate.projector", "pgxlib.estimate.fea
 """Pure maths on tensors and arrays."""
 REPORT = ["pgxlib.report.paper", "pgxlib.report.plots", "pgxlib.report.main_results", "pgxlib.report.ablations",
           "pgxlib.report.adaptation", "pgxlib.report.speedup", "pgxlib.report.first_order_error",
-          "pgxlib.report.hessian_bound", "pgxlib.report.scorecard"]
+          "pgxlib.report.hessian_bound", "pgxlib.report.scorecard", "pgxlib.report.scale"]
 
 ENVIRONMENTS = ["gymnasium", "highway_env", "metaworld", "Box2D", "pgxlib.tasks", "pgxlib.rollout"]
 STORE = ["pgxlib.store"]

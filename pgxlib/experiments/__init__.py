@@ -24,7 +24,7 @@ from typing import Any
 from pgxlib import store
 from pgxlib.config import FAMILIES, PROFILES, ConfigError, check_seed
 
-EXPERIMENTS = ("walkthrough", "main_results", "ablations", "adaptation", "lambda_sweep", "speedup",
+EXPERIMENTS = ("walkthrough", "main_results", "ablations", "adaptation", "lambda_sweep", "speedup", "scale",
                "first_order_error", "hessian_bound")
 CONTRACT = ("PARAMETERS", "EXPECTED_KEYS", "check", "compute")
 RESERVED = ("profile", "family", "seed")
