@@ -169,14 +169,17 @@ def cmd_group(args: argparse.Namespace) -> int:
 def cmd_glance(args: argparse.Namespace) -> int:
     """Print the results at a glance (`pgxlib.report.glance`), or write them into README.md."""
     from pgxlib import experiments
+    from pgxlib.book import chapter_params
     from pgxlib.report.glance import glance_markdown, with_readme_block
     from pgxlib.store.results import repo_root
 
+    params = chapter_params(args.profile)
     if not args.readme:
-        print(glance_markdown(args.profile, experiments))
+        print(glance_markdown(args.profile, experiments, params=params))
         return 0
     path = repo_root() / "README.md"
-    text = with_readme_block(path.read_text(encoding="utf-8"), glance_markdown(args.profile, experiments, status=False))
+    text = with_readme_block(path.read_text(encoding="utf-8"),
+                             glance_markdown(args.profile, experiments, status=False, params=params))
     path.write_text(text, encoding="utf-8")
     print(f"results at a glance ({args.profile}) written into {path.name}")
     return 0

@@ -169,7 +169,8 @@ def test_the_headline_speedup_counts_only_runs_whose_agreement_clears_the_ceilin
 
 def test_why_sentence_names_the_families_with_and_without_structure():
     def structure(family, ceiling, stale=False):
-        return glance.Stored(family, Result({"ceiling": {"noise_ceiling_nmi": ceiling}}, stale=stale), "")
+        sweep = [{"finetune_steps": 4096, "noise_ceiling_nmi": ceiling}]
+        return glance.Stored(family, Result({"finetune_sweep": sweep, "plateau_finetune_steps": 4096}, stale=stale), "")
     text = glance.why_sentence([], [structure("planted", 1.0), structure("cartpole", 0.5, stale=True),
                                     glance.Stored("nav2d", None, "")])
     assert "stable affinity structure at our budget on planted (ceiling 1.00)" in text

@@ -92,8 +92,39 @@ def test_theta_stops_at_the_highest_ceiling_and_the_profile_is_checked():
 
 def test_overview_table_labels_every_family():
     planted = _sweep("planted", [(5_000, 0.6, 0.5), (15_000, 1.0, 0.66), (50_000, 0.4, 1.0)])
-    planted.update({"ceiling": {"noise_ceiling_nmi": 1.0, "noise_ceiling_affinity_corr": 0.8}, "random_nmi": 0.3,
+    planted.update({"finetune_sweep": [{"finetune_steps": 4096, "noise_ceiling_nmi": 1.0,
+                                        "noise_ceiling_affinity_corr": 0.8}], "random_nmi": 0.3,
                     "random_nmi_std": 0.1, "plateau_finetune_steps": 4096})
     table = report.overview_table({"planted": planted, "cartpole": None}, {"planted": 15_000, "cartpole": 5_000})
     assert table.loc["planted", "label"] == "stable" and table.loc["cartpole", "label"] == "not computed"
     assert table.loc["planted", "θ* steps per task (rule)"] == "15,000"
+
+
+def test_speedup_truth_is_fine_tuned_where_the_ceiling_stops_rising():
+    """The method chapter's rule: the speedup chapter fine-tunes each family's truth for the budget where its
+    stored `default` structure result's ceiling stops rising (the speedup's own budget where none is stored)."""
+    from pgxlib.book import chapter_params
+    from pgxlib.experiments import find_result
+    from pgxlib.experiments.speedup import BUDGET
+
+    runs = chapter_params("default")
+    own = BUDGET["default"]["finetune_steps"]
+    checked = 0
+    for family, params in runs["speedup"].items():
+        stored = find_result("structure", "default", family, **runs["structure"][family]) \
+            if family in runs["structure"] else None
+        expected = own if stored is None else stored.metrics["plateau_finetune_steps"]
+        assert params.get("finetune_steps", own) == expected, family
+        checked += stored is not None
+    assert checked == len(runs["structure"])  # every family with a structure result has a speedup page
+
+
+def test_a_family_is_labelled_by_its_ceiling_where_it_stops_rising():
+    sweep = [{"meta_steps": 5, "finetune_steps": f, "noise_ceiling_nmi": c, "noise_ceiling_affinity_corr": 0.5}
+             for f, c in ((2, 0.6), (4, 0.7), (8, 0.9))]
+    metrics = {"family": "x", "finetune_sweep": sweep, "plateau_finetune_steps": 8, "plateau_tol": 0.05,
+               "meta_sweep": sweep[1:2], "repeats": 3, "random_nmi": 0.2, "random_nmi_std": 0.1}
+    assert report.headline(metrics)["finetune_steps"] == 8 and report.verdict(metrics) == "stable"
+    assert "fine-tuning 8 steps per task" in report.label_sentence(metrics)
+    assert "still rising at the largest" in report.plateau_sentence(metrics)
+    assert report.verdict({**metrics, "plateau_finetune_steps": 4}) == "none at this budget"

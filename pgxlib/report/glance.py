@@ -248,13 +248,13 @@ def status_sentence(rows: Sequence[Stored], status: bool = True) -> str:
 
 def structure_clause(structures: Sequence[Stored]) -> str:
     """Which families have a stable affinity structure at their budget, from stored structure results."""
-    from pgxlib.report.structure import verdict
+    from pgxlib.report.structure import headline, verdict
 
     stable, none = [], []
     for s in structures:
         if s.result is None:
             continue
-        c = s.result.metrics["ceiling"]
+        c = headline(s.result.metrics)
         text = f"{s.family} (ceiling {c['noise_ceiling_nmi']:.2f}{', stale' if s.result.stale else ''})"
         (stable if verdict(s.result.metrics) == "stable" else none).append(text)
     parts = ([f"a stable affinity structure at our budget on {_names(stable)}"] if stable else []) + \
