@@ -80,7 +80,9 @@ def test_glance_with_nothing_stored_says_so():
 def test_readme_glance_is_the_generated_one():
     """The README's table is `pgx glance --readme` over the committed default results, never typed."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    block = glance.glance_markdown("default", experiments, status=False).strip()
+    from pgxlib.book import chapter_params
+
+    block = glance.glance_markdown("default", experiments, status=False, params=chapter_params("default")).strip()
     assert glance.with_readme_block(readme, block) == readme, \
         "README.md's results at a glance differ from the stored default results: run `pgx glance --readme`"
 
