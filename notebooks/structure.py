@@ -37,6 +37,11 @@ profile = "default"
 family = "planted"
 seed = 0
 force = False
+meta_steps = None
+finetune_steps = None
+repeats = 3
+n_subsets = None
+n_jobs = 2
 
 # %%
 from IPython.display import Markdown, display
@@ -46,7 +51,8 @@ from pgxlib.experiments import find_result, run_experiment
 from pgxlib.report import structure as report
 from pgxlib.store.provenance import provenance_markdown
 
-res = run_experiment("structure", profile, family, seed=seed, force=force)
+res = run_experiment("structure", profile, family, seed=seed, force=force, meta_steps=meta_steps,
+                     finetune_steps=finetune_steps, repeats=repeats, n_subsets=n_subsets, n_jobs=n_jobs)
 m = res.metrics
 display(Markdown(provenance_markdown(res)))
 display(Markdown(f"**Budget.** {m['repeats']} repeats of the truth; {m['n_subsets']} subsets of "

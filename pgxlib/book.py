@@ -131,6 +131,20 @@ def notebook_source(name: str) -> Path:
     return repo_root() / "notebooks" / f"{name}.py"
 
 
+def notebook_parameters(name: str) -> set[str]:
+    """The names assigned in the ``parameters``-tagged cell of ``notebooks/<name>.py`` (what papermill can set)."""
+    import ast
+
+    import jupytext
+
+    for cell in jupytext.read(notebook_source(name)).cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            tree = ast.parse(cell.source)
+            return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+                    if isinstance(t, ast.Name)}
+    return set()
+
+
 def notebook_title(name: str) -> str:
     """The first markdown heading of a notebook source, else the name in title case."""
     path = notebook_source(name)
@@ -311,6 +325,10 @@ def plan_page(chapter: Chapter, index: int, run: int, params: dict[str, Any], pr
     exp = chapter.experiment
     if not notebook_source(chapter.notebook).exists():
         return Page(**page, action="unimplemented", reason=f"notebooks/{chapter.notebook}.py is not written yet")
+    undeclared = sorted(set(params) - notebook_parameters(chapter.notebook))
+    if undeclared:  # papermill would inject them unused: the notebook would show (or compute) another result
+        raise ConfigError(f"chapter {chapter.notebook!r} runs with {', '.join(undeclared)}, which "
+                          f"notebooks/{chapter.notebook}.py does not declare in its parameters cell")
     if exp is None:
         return Page(**page, action="execute", reason="reads stored results")
     if not experiments.implemented(exp):

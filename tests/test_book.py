@@ -83,3 +83,18 @@ def test_page_links_point_at_the_pages_the_toc_lists():
     links = book.page_links("default")
     assert links[("main_results", "cartpole")] in names
     assert all(href in names for href in links.values())
+
+
+def test_every_chapter_parameter_is_a_notebook_parameter(monkeypatch):
+    """A parameter the notebook does not declare would be injected unused, and the page would show (or compute)
+    another result than the one the build planned."""
+    import pytest
+
+    from pgxlib.config import ConfigError
+
+    for profile in book.BOOK_PROFILES:
+        book.plan_book(profile, no_compute=True)
+    chapter = book.Chapter("structure", {"default": ({"family": "planted", "n_tasks": 20},)}, "structure")
+    monkeypatch.setattr(book, "CHAPTERS", (chapter,))
+    with pytest.raises(ConfigError, match="n_tasks, which notebooks/structure.py does not declare"):
+        book.plan_book("default", no_compute=True)

@@ -128,3 +128,5 @@ def test_a_family_is_labelled_by_its_ceiling_where_it_stops_rising():
     assert "fine-tuning 8 steps per task" in report.label_sentence(metrics)
     assert "still rising at the largest" in report.plateau_sentence(metrics)
     assert report.verdict({**metrics, "plateau_finetune_steps": 4}) == "none at this budget"
+    top = {**metrics, "finetune_sweep": [*sweep[:2], {**sweep[2], "noise_ceiling_nmi": 1.0}]}
+    assert "reaches its maximum" in report.plateau_sentence(top)

@@ -97,6 +97,9 @@ def label_sentence(metrics: Mapping[str, Any]) -> str:
 def plateau_sentence(metrics: Mapping[str, Any]) -> str:
     """Where the ceiling stops rising with the fine-tuning budget."""
     budgets = [r["finetune_steps"] for r in metrics["finetune_sweep"]]
+    if headline(metrics)["noise_ceiling_nmi"] >= 1 - 1e-9:
+        return (f"The ceiling reaches its maximum (NMI 1: the repeats group the tasks identically) at "
+                f"{metrics['plateau_finetune_steps']:,} fine-tuning steps per task.")
     if len(budgets) > 1 and metrics["plateau_finetune_steps"] == max(budgets):
         return (f"The ceiling is still rising at the largest fine-tuning budget swept ({max(budgets):,} steps per "
                 f"task, more than {metrics['plateau_tol']:.2f} NMI above every smaller one): where it stops is "
