@@ -1,6 +1,6 @@
 """`pgx`: run one experiment notebook, build the book, or group a task family.
 
-    pgx run walkthrough --profile smoke -p family nav2d [-p seed 1] [-p k 3] [--force] [--out DIR]
+    pgx run walkthrough --profile smoke -p family nav2d [-p seed 1] [-p k 3] [--force | --refresh] [--out DIR]
     pgx book --profile {default,smoke} [--force] [--check] [--no-compute]
     pgx group --family cartpole --k 3 [--profile smoke] [--seed 0] [-p key value] [--force]
     pgx glance [--profile default] [--readme]
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -94,6 +95,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             experiments.preflight(args.experiment, args.profile, family, seed, **params)
     except (ConfigError, ValueError) as err:
         return _fail(str(err))
+    if args.refresh and not args.force:
+        stored = experiments.find_result(args.experiment, args.profile, family, seed, **params)
+        if stored is not None and stored.stale:
+            shutil.rmtree(stored.path)
+            print(f"pgx: {stored.path} was computed by older code: recomputing it, resuming the stages an "
+                  "interrupted run of the current code left")
     out_dir = Path(args.out) if args.out else runs_root() / "notebooks"
     output = out_dir / f"{args.experiment}-{args.profile}-{key}.ipynb"
     # papermill writes a tuple as its text: hand sequences over as lists
@@ -258,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", help="a parameter: family (default cartpole), seed (default 0), profile, or one of the "
                                "experiment's knobs; repeatable", **param)
     run.add_argument("--force", action="store_true", help="recompute even if a result is stored")
+    run.add_argument("--refresh", action="store_true",
+                     help="recompute a stale stored result (computed by older code), resuming cached stages; "
+                          "--force starts over")
     run.add_argument("--out", help="directory for the executed notebook (default runs/notebooks)")
     run.set_defaults(func=cmd_run)
 

@@ -120,3 +120,22 @@ def test_run_picks_the_notebook_of_the_family(store, monkeypatch, tmp_path):
     monkeypatch.setattr(book, "execute_notebook", lambda name, *a, **k: ran.append(name))
     code = cli.main(["run", "main_results", "--profile", "smoke", "-p", "family", "metaworld", "--out", str(tmp_path)])
     assert ran == ["mt10"] and code == 1  # the double executed nothing, so no result was stored
+
+
+@pytest.mark.slow
+def test_refresh_recomputes_a_stale_result_and_only_then(store, tmp_path, capsys):
+    argv = ["run", "first_order_error", "--profile", "smoke", "-p", "family", "cartpole", "--out", str(tmp_path / "nb")]
+    assert cli.main(argv) == 0
+    [stored] = (store / "results" / "smoke" / "first_order_error").glob("cartpole-seed0*")
+    first = json.loads((stored / "result.json").read_text())
+    assert cli.main([*argv, "--refresh"]) == 0  # current: loaded, not recomputed
+    assert json.loads((stored / "result.json").read_text())["meta"]["timestamp"] == first["meta"]["timestamp"]
+    aged = {**first, "meta": {**first["meta"], "fingerprint": {**first["meta"]["fingerprint"], "sha256": "older"}}}
+    (stored / "result.json").write_text(json.dumps(aged))
+    capsys.readouterr()
+    assert cli.main(argv) == 0 and "STALE" in capsys.readouterr().out.upper()  # without --refresh: shown stale
+    assert cli.main([*argv, "--refresh"]) == 0
+    assert "computed by older code: recomputing it" in capsys.readouterr().out
+    again = json.loads((stored / "result.json").read_text())
+    assert again["meta"]["fingerprint"]["sha256"] == first["meta"]["fingerprint"]["sha256"]
+    assert again["metrics"]["relative_error_pct"] == first["metrics"]["relative_error_pct"]  # same seeds, same numbers
