@@ -57,17 +57,21 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("ablations", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations", "Ablations"),
     Chapter("ablations_overview", title="Ablations across families"),
     Chapter("adaptation", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "inner_lrs": [0.02, 0.05], "inner_updates": [1, 2]},)), "adaptation", "Adaptation"),
-    # cartpole's ceiling still rose at the grid's largest fine-tuning budget (8k): its grid is extended by doubling
-    Chapter("structure", every_profile({"family": "planted"}, {"family": "nav2d"},
+    # A grid is extended by doubling while its ceiling (NMI or affinity correlation) still rises at the largest
+    # fine-tuning budget and its NMI is below 1 (the method chapter's rule, checked by a test): cartpole's NMI,
+    # nav2d's and lunarlander's correlation still rose at 8k.
+    Chapter("structure", every_profile({"family": "planted"},
+                                       {"family": "nav2d", "finetune_steps": [2048, 4096, 8192, 16384]},
                                        {"family": "cartpole", "finetune_steps": [2048, 4096, 8192, 16384]},
-                                       {"family": "lunarlander"},
+                                       {"family": "lunarlander", "finetune_steps": [2048, 4096, 8192, 16384]},
                                        smoke=({"family": "planted"},)), "structure", "Is there structure? The noise ceiling"),
     Chapter("lambda_sweep", every_profile({"family": "planted"}, {"family": "cartpole"}, {"family": "nav2d"},
                                           smoke=({"family": "planted", "l2s": [0.01, 1.0]},)), "lambda_sweep", "Regularisation λ"),
     # The truth is fine-tuned for the budget where the family's noise ceiling stops rising in its structure chapter
     # (the method chapter's rule, checked by a test); MT10 at the profile's depth only: each further depth is
     # another θ* of 10 × 100k PPO steps on Meta-World.
-    Chapter("speedup", every_profile({"family": "lunarlander"}, {"family": "cartpole", "finetune_steps": 16_384},
+    Chapter("speedup", every_profile({"family": "lunarlander", "finetune_steps": 16_384},
+                                     {"family": "cartpole", "finetune_steps": 16_384},
                                      {"family": "nav2d", "finetune_steps": 2_048}, {"family": "planted"},
                                      {"family": "metaworld", "depths": [4]},
                                      smoke=({"family": "cartpole", "depths": [2]},)), "speedup", "Surrogate accuracy and speedup"),

@@ -125,8 +125,39 @@ def test_a_family_is_labelled_by_its_ceiling_where_it_stops_rising():
     metrics = {"family": "x", "finetune_sweep": sweep, "plateau_finetune_steps": 8, "plateau_tol": 0.05,
                "meta_sweep": sweep[1:2], "repeats": 3, "random_nmi": 0.2, "random_nmi_std": 0.1}
     assert report.headline(metrics)["finetune_steps"] == 8 and report.verdict(metrics) == "stable"
-    assert "fine-tuning 8 steps per task" in report.label_sentence(metrics)
+    assert "fine-tuning 8 steps per task, the largest swept, where the ceiling is still rising" \
+        in report.label_sentence(metrics)
+    assert "where the ceiling stops rising" in report.label_sentence({**metrics, "plateau_finetune_steps": 4})
     assert "still rising at the largest" in report.plateau_sentence(metrics)
     assert report.verdict({**metrics, "plateau_finetune_steps": 4}) == "none at this budget"
     top = {**metrics, "finetune_sweep": [*sweep[:2], {**sweep[2], "noise_ceiling_nmi": 1.0}]}
     assert "reaches its maximum" in report.plateau_sentence(top)
+
+
+def test_the_grid_is_doubled_while_the_ceiling_rises():
+    sweep = [{"meta_steps": 5, "finetune_steps": f, "noise_ceiling_nmi": n, "noise_ceiling_affinity_corr": c}
+             for f, n, c in ((2048, 0.53, 0.21), (4096, 0.37, 0.44), (8192, 0.20, 0.57))]
+    metrics = {"family": "x", "finetune_sweep": sweep, "plateau_finetune_steps": 2048, "plateau_tol": 0.05}
+    assert report.rising_at_largest(metrics) == ["affinity correlation"]
+    flat = [*sweep[:2], {**sweep[2], "noise_ceiling_affinity_corr": 0.47}]
+    assert report.rising_at_largest({**metrics, "finetune_sweep": flat}) == []
+    solved = [*sweep[:2], {**sweep[2], "noise_ceiling_nmi": 1.0, "noise_ceiling_affinity_corr": 0.9}]
+    assert report.rising_at_largest({**metrics, "finetune_sweep": solved}) == []
+    capped = [{**r, "finetune_steps": r["finetune_steps"] * 2} for r in sweep]
+    text = report.plateau_sentence({**metrics, "finetune_sweep": capped, "plateau_finetune_steps": 4096})
+    assert "the grid's cap, its affinity correlation still rises" in text
+    assert "cap" not in report.plateau_sentence(metrics)
+
+
+def test_every_structure_grid_follows_the_doubling_rule():
+    """The method chapter's rule, on the stored `default` results the book shows: a grid whose ceiling still
+    rises at its largest fine-tuning budget is doubled, up to the cap."""
+    from pgxlib.book import chapter_params
+    from pgxlib.experiments import find_result
+
+    for family, params in chapter_params("default")["structure"].items():
+        stored = find_result("structure", "default", family, **params)
+        if stored is None:
+            continue
+        budgets = [r["finetune_steps"] for r in stored.metrics["finetune_sweep"]]
+        assert not report.rising_at_largest(stored.metrics) or max(budgets) >= report.GRID_CAP, family
