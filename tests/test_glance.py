@@ -178,3 +178,14 @@ def test_why_sentence_names_the_families_with_and_without_structure():
     assert "stable affinity structure at our budget on planted (ceiling 1.00)" in text
     assert "none on cartpole (ceiling 0.50, stale)" in text and "nav2d" not in text
     assert "has not been checked against a repeated ground truth" in text
+
+
+def test_status_sentence_dates_the_stored_results():
+    one_day = [glance.Stored("cartpole", Result(methods(policygradex=(1.0, 0.1))), ""),
+               glance.Stored("nav2d", Result(methods(policygradex=(1.0, 0.1)), timestamp="2026-11-20T18:00:00"), "")]
+    assert "computed on 2026-11-20;" in glance.status_sentence(one_day, status=False)
+    two_days = [*one_day, glance.Stored("planted", Result(methods(policygradex=(1.0, 0.1)),
+                                                          timestamp="2026-11-22T09:00:00"), "")]
+    assert "computed between 2026-11-20 and 2026-11-22;" in glance.status_sentence(two_days, status=False)
+    missing = [*one_day, glance.Stored("highway", None, "")]
+    assert glance.status_sentence(missing, status=False).endswith("no main result is stored for highway.")

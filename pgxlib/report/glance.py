@@ -234,8 +234,9 @@ def status_sentence(rows: Sequence[Stored], status: bool = True) -> str:
     absent = f"no main result is stored for {_names(missing)}" if missing else ""
     if not status:
         when = sorted({(s.result.timestamp or "?")[:10] for s in rows if s.result is not None})
-        text = (f"These numbers were computed between {when[0]} and {when[-1]}; the book marks any result whose "
-                "code has changed since as stale" if when else "Nothing is stored yet")
+        span = f"on {when[0]}" if len(when) == 1 else f"between {when[0]} and {when[-1]}"
+        text = (f"These numbers were computed {span}; the book marks any result whose code has changed since as "
+                "stale" if when else "Nothing is stored yet")
         return text + (f"; {absent}." if absent else ".")
     stale = [s.family for s in rows if s.result is not None and s.result.stale]
     parts = ([f"the results of {_names(stale)} are stale (computed by older code) and are shown until "
