@@ -23,12 +23,12 @@ profile = "default"
 from IPython.display import HTML, Markdown, display
 
 from pgxlib import experiments
-from pgxlib.book import page_links
+from pgxlib.book import chapter_params, page_links
 from pgxlib.report import paper
 from pgxlib.report.scorecard import build_scorecard, stale_results
 from pgxlib.report.scorecard_view import chapter_links, counts_text, details_html, grid_html
 
-card = build_scorecard(profile, experiments)
+card = build_scorecard(profile, experiments, chapter_params=chapter_params(profile))
 link = chapter_links(page_links(profile))
 display(Markdown(f"Profile `{profile}`: {len(card)} claims; {counts_text(card)}."))
 display(HTML(grid_html(card, link)))

@@ -189,3 +189,22 @@ def test_status_sentence_dates_the_stored_results():
     assert "computed between 2026-11-20 and 2026-11-22;" in glance.status_sentence(two_days, status=False)
     missing = [*one_day, glance.Stored("highway", None, "")]
     assert glance.status_sentence(missing, status=False).endswith("no main result is stored for highway.")
+
+
+def test_scorecard_reads_the_result_its_chapter_shows():
+    """A speedup stored under the chapter's parameters (a truth fine-tuned at the family's own budget) is the one
+    the scorecard judges; without the chapter's parameters the default-parameter result is looked for."""
+    class ByParams(Registry):
+        def find_result(self, name, profile, family, seed=0, **params):
+            return self.stored.get((name, family, tuple(sorted(params.items()))))
+
+    speedup = {"by_layers": {str(d): {"nmi": 0.7, "speedup": 12.0, "noise_ceiling_nmi": 0.6,
+                                      "rank_correlation": 0.5} for d in (2, 4, 8)}}
+    reg = ByParams({("speedup", "lunarlander", (("finetune_steps", 16384),)): Result(speedup)})
+    claims = [c for c in scorecard.CLAIMS if c.name.startswith("Speedup over full training, 4-layer policy (Lunar")]
+    assert len(claims) == 1
+    default = scorecard.build_scorecard("default", reg, claims)
+    assert default.iloc[0]["status"] == "not yet measured"
+    chapter = scorecard.build_scorecard("default", reg, claims,
+                                        chapter_params={"speedup": {"lunarlander": {"finetune_steps": 16384}}})
+    assert chapter.iloc[0]["ours"] == "12×" and chapter.iloc[0]["status"] != "not yet measured"

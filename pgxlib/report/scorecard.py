@@ -75,6 +75,9 @@ class Lookup:
 
     profile: str
     registry: Registry
+    chapter_params: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    """experiment → family → the parameters its book chapter runs it with (`pgxlib.book.chapter_params`): a claim
+    reads the result the chapter shows (its own parameters win)."""
     _seen: dict[str, tuple[Result | None, str | None]] = field(default_factory=dict)
 
     def result(self, experiment: str, params: Mapping[str, Any]) -> tuple[Result | None, str | None]:
@@ -85,7 +88,9 @@ class Lookup:
         return self._seen[key]
 
     def _find(self, experiment: str, params: dict[str, Any]) -> tuple[Result | None, str | None]:
-        family, seed = params.pop("family", "cartpole"), params.pop("seed", 0)
+        family = params.pop("family", "cartpole")
+        params = {**self.chapter_params.get(experiment, {}).get(family, {}), **params}
+        seed = params.pop("seed", 0)
         command = self._command(experiment, family, seed, params)
         if not self.registry.implemented(experiment):
             return None, f"experiment {experiment} is not implemented yet; once it is: `{command}`"
@@ -388,16 +393,19 @@ def evaluate_claim(claim: Claim, lookup: Lookup) -> dict[str, str]:
     return row
 
 
-def build_scorecard(profile: str, registry: Registry, claims: Sequence[Claim] | None = None):
+def build_scorecard(profile: str, registry: Registry, claims: Sequence[Claim] | None = None,
+                    chapter_params: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None):
     """The scorecard of `profile` as a pandas DataFrame with columns `COLUMNS`, one row per claim;
-    `registry` finds the stored results (pass `pgxlib.experiments`).
+    `registry` finds the stored results (pass `pgxlib.experiments`); `chapter_params` (experiment → family →
+    parameters, `pgxlib.book.chapter_params(profile)`) makes each claim read the result its chapter shows,
+    e.g. a speedup whose truth fine-tunes at the family's own budget.
 
     ``table`` names the paper table (`pgxlib.report.paper`) a claim comes from; ``result`` gives the commit
     and time stamp of the stored result(s) used, with STALE where the code has changed since.
     """
     import pandas as pd
 
-    lookup = Lookup(profile, registry)
+    lookup = Lookup(profile, registry, chapter_params or {})
     rows = [evaluate_claim(c, lookup) for c in (CLAIMS if claims is None else claims)]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
