@@ -147,6 +147,10 @@ def test_the_grid_is_doubled_while_the_ceiling_rises():
     text = report.plateau_sentence({**metrics, "finetune_sweep": capped, "plateau_finetune_steps": 4096})
     assert "the grid's cap, its affinity correlation still rises" in text
     assert "cap" not in report.plateau_sentence(metrics)
+    at_cap = [{**r, "finetune_steps": r["finetune_steps"] * 2, "noise_ceiling_nmi": n}
+              for r, n in zip(sweep, (0.29, 0.53, 0.59))]
+    rising = report.plateau_sentence({**metrics, "finetune_sweep": at_cap, "plateau_finetune_steps": 16384})
+    assert rising.endswith("where it stops is not measured, as the grid stops at its cap.")
 
 
 def test_every_structure_grid_follows_the_doubling_rule():

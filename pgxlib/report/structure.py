@@ -124,7 +124,7 @@ def plateau_sentence(metrics: Mapping[str, Any]) -> str:
             and headline(metrics)["noise_ceiling_nmi"] < 1 - 1e-9:
         return (f"The ceiling is still rising at the largest fine-tuning budget swept ({max(budgets):,} steps per "
                 f"task, more than {metrics['plateau_tol']:.2f} NMI above every smaller one): where it stops is "
-                "not measured.")
+                "not measured" + (", as the grid stops at its cap." if max(budgets) >= GRID_CAP else "."))
     if headline(metrics)["noise_ceiling_nmi"] >= 1 - 1e-9:
         sentence = (f"The ceiling reaches its maximum (NMI 1: the repeats group the tasks identically) at "
                     f"{metrics['plateau_finetune_steps']:,} fine-tuning steps per task.")
