@@ -82,9 +82,7 @@ def verdict(metrics: Mapping[str, Any]) -> str:
 def label_sentence(metrics: Mapping[str, Any]) -> str:
     """The family's label, with the figures it rests on."""
     c = headline(metrics)
-    budgets = [r["finetune_steps"] for r in metrics["finetune_sweep"]]
-    where = ("the largest swept, where the ceiling is still rising"
-             if len(budgets) > 1 and c["finetune_steps"] == max(budgets) and c["noise_ceiling_nmi"] < 1 - 1e-9
+    where = ("the largest swept, where the ceiling is still rising" if still_rising(metrics)
              else "where the ceiling stops rising")
     head = (f"At the chosen budget (θ* {c['meta_steps']:,} steps per task, the highest ceiling of the "
             f"{len(metrics['meta_sweep'])} swept; fine-tuning {c['finetune_steps']:,} steps per task, {where}), "
@@ -99,6 +97,14 @@ def label_sentence(metrics: Mapping[str, Any]) -> str:
                        f"{STABLE_CEILING}): an estimator can be checked against it.")
     return head + (f"**{metrics['family']} has no stable affinity structure at this budget** (ceiling < "
                    f"{STABLE_CEILING}): agreement with its truth below the ceiling is not evidence either way.")
+
+
+def still_rising(metrics: Mapping[str, Any]) -> bool:
+    """Whether the budget a family is labelled by is the grid's largest, with an NMI below 1: where the ceiling
+    stops rising is not measured."""
+    budgets = [r["finetune_steps"] for r in metrics["finetune_sweep"]]
+    return (len(budgets) > 1 and metrics["plateau_finetune_steps"] == max(budgets)
+            and headline(metrics)["noise_ceiling_nmi"] < 1 - 1e-9)
 
 
 def rising_at_largest(metrics: Mapping[str, Any]) -> list[str]:
@@ -120,8 +126,7 @@ def rising_at_largest(metrics: Mapping[str, Any]) -> list[str]:
 def plateau_sentence(metrics: Mapping[str, Any]) -> str:
     """Where the ceiling stops rising with the fine-tuning budget, and whether the grid's cap stopped it."""
     budgets = [r["finetune_steps"] for r in metrics["finetune_sweep"]]
-    if len(budgets) > 1 and metrics["plateau_finetune_steps"] == max(budgets) \
-            and headline(metrics)["noise_ceiling_nmi"] < 1 - 1e-9:
+    if still_rising(metrics):
         return (f"The ceiling is still rising at the largest fine-tuning budget swept ({max(budgets):,} steps per "
                 f"task, more than {metrics['plateau_tol']:.2f} NMI above every smaller one): where it stops is "
                 "not measured" + (", as the grid stops at its cap." if max(budgets) >= GRID_CAP else "."))
