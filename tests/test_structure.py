@@ -151,6 +151,22 @@ def test_the_grid_is_doubled_while_the_ceiling_rises():
               for r, n in zip(sweep, (0.29, 0.53, 0.59))]
     rising = report.plateau_sentence({**metrics, "finetune_sweep": at_cap, "plateau_finetune_steps": 16384})
     assert rising.endswith("where it stops is not measured, as the grid stops at its cap.")
+    highway = [{**r, "finetune_steps": f} for r, f in zip(sweep, (512, 1024, 2048))]
+    capped = report.plateau_sentence({**metrics, "family": "highway", "finetune_sweep": highway,
+                                      "plateau_finetune_steps": 512})
+    assert "At 2,048 steps per task, the grid's cap for this family, its affinity correlation still rises" in capped
+    assert report.grid_cap("highway") == 2048 and report.grid_cap("cartpole") == report.GRID_CAP
+
+
+def test_a_single_theta_budget_says_the_rule_was_not_applied():
+    one = _sweep("highway", [(8_000, 0.3, 1.0)])
+    assert "only one budget was swept, 8,000 steps per task" in report.rule_sentence(one, 8_000)
+    assert "the rule was not applied: the profile's own budget" in report.rule_sentence(one, 8_000)
+    sweep = [{"meta_steps": 8_000, "finetune_steps": 1024, "noise_ceiling_nmi": 0.3,
+              "noise_ceiling_affinity_corr": 0.2}]
+    metrics = {**one, "finetune_sweep": sweep, "plateau_finetune_steps": 1024, "plateau_tol": 0.05, "repeats": 3,
+               "random_nmi": 0.28, "random_nmi_std": 0.1}
+    assert "θ* 8,000 steps per task, the only budget swept;" in report.label_sentence(metrics)
 
 
 def test_every_structure_grid_follows_the_doubling_rule():
@@ -164,4 +180,4 @@ def test_every_structure_grid_follows_the_doubling_rule():
         if stored is None:
             continue
         budgets = [r["finetune_steps"] for r in stored.metrics["finetune_sweep"]]
-        assert not report.rising_at_largest(stored.metrics) or max(budgets) >= report.GRID_CAP, family
+        assert not report.rising_at_largest(stored.metrics) or max(budgets) >= report.grid_cap(family), family

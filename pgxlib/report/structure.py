@@ -16,6 +16,17 @@ GRID_CAP = 16_384
 """The largest fine-tuning budget (PPO steps per task) a structure grid is doubled to: at 16k, one family's
 3 repeats × 31 subsets already cost about as much fine-tuning as the rest of its chapter."""
 
+FAMILY_GRID_CAPS = {"highway": 2_048}
+"""Families whose simulator makes the general cap unaffordable. highway-env steps in 5–10 ms (lunarlander in
+0.07 ms): 3 repeats × 30 subsets × 4 tasks at 2k steps per task are already about 1.5 core-hours, so its grid
+is 512, 1k and 2k steps per task and its θ* sweep is the profile's budget only."""
+
+
+def grid_cap(family: str) -> int:
+    """The largest fine-tuning budget `family`'s structure grid is doubled to (`GRID_CAP` unless the family's
+    cost sets a smaller one, `FAMILY_GRID_CAPS`)."""
+    return FAMILY_GRID_CAPS.get(family, GRID_CAP)
+
 COLUMNS = {"theta_return": "θ* return", "theta_return_normalised": "θ* return (0 untrained, 1 best)",
            "finetune_gain": "gain of fine-tuning", "noise_ceiling_nmi": "ceiling NMI",
            "noise_ceiling_affinity_corr": "ceiling affinity corr.", "design_nmi": "truth vs designed groups (NMI)"}
@@ -84,8 +95,9 @@ def label_sentence(metrics: Mapping[str, Any]) -> str:
     c = headline(metrics)
     where = ("the largest swept, where the ceiling is still rising" if still_rising(metrics)
              else "where the ceiling stops rising")
-    head = (f"At the chosen budget (θ* {c['meta_steps']:,} steps per task, the highest ceiling of the "
-            f"{len(metrics['meta_sweep'])} swept; fine-tuning {c['finetune_steps']:,} steps per task, {where}), "
+    swept = len(metrics["meta_sweep"])
+    theta = "the only budget swept" if swept == 1 else f"the highest ceiling of the {swept} swept"
+    head = (f"At the chosen budget (θ* {c['meta_steps']:,} steps per task, {theta}; fine-tuning {c['finetune_steps']:,} steps per task, {where}), "
             f"{metrics['repeats']} independent measurements of the truth agree with NMI {c['noise_ceiling_nmi']:.2f} "
             f"(random partitions {metrics['random_nmi']:.2f} ± {metrics['random_nmi_std']:.2f}); their affinities "
             "correlate " + ("—" if c["noise_ceiling_affinity_corr"] is None
@@ -111,7 +123,7 @@ def rising_at_largest(metrics: Mapping[str, Any]) -> list[str]:
     """The ceiling measures (of "NMI", "affinity correlation") that still rise at the grid's largest fine-tuning
     budget: more than `plateau_tol` above the budget before it. Empty when the NMI there is 1 (nothing left to
     rise to) or the grid has one budget. The method chapter's rule doubles the grid while this is not empty, up
-    to `GRID_CAP`."""
+    to the family's cap (`grid_cap`)."""
     rows = sorted(metrics["finetune_sweep"], key=lambda r: r["finetune_steps"])
     if len(rows) < 2 or rows[-1]["noise_ceiling_nmi"] >= 1 - 1e-9:
         return []
@@ -126,10 +138,11 @@ def rising_at_largest(metrics: Mapping[str, Any]) -> list[str]:
 def plateau_sentence(metrics: Mapping[str, Any]) -> str:
     """Where the ceiling stops rising with the fine-tuning budget, and whether the grid's cap stopped it."""
     budgets = [r["finetune_steps"] for r in metrics["finetune_sweep"]]
+    cap = grid_cap(metrics["family"])
     if still_rising(metrics):
         return (f"The ceiling is still rising at the largest fine-tuning budget swept ({max(budgets):,} steps per "
                 f"task, more than {metrics['plateau_tol']:.2f} NMI above every smaller one): where it stops is "
-                "not measured" + (", as the grid stops at its cap." if max(budgets) >= GRID_CAP else "."))
+                "not measured" + (", as the grid stops at its cap." if max(budgets) >= cap else "."))
     if headline(metrics)["noise_ceiling_nmi"] >= 1 - 1e-9:
         sentence = (f"The ceiling reaches its maximum (NMI 1: the repeats group the tasks identically) at "
                     f"{metrics['plateau_finetune_steps']:,} fine-tuning steps per task.")
@@ -137,8 +150,8 @@ def plateau_sentence(metrics: Mapping[str, Any]) -> str:
         sentence = (f"The ceiling stops rising (within {metrics['plateau_tol']:.2f} NMI of the sweep's best) at "
                     f"{metrics['plateau_finetune_steps']:,} fine-tuning steps per task.")
     rising = rising_at_largest(metrics)
-    if rising and max(budgets) >= GRID_CAP:
-        sentence += (f" At {max(budgets):,} steps per task, the grid's cap, its {' and '.join(rising)} still "
+    if rising and max(budgets) >= cap:
+        sentence += (f" At {max(budgets):,} steps per task, the grid's cap{'' if cap == GRID_CAP else ' for this family'}, its {' and '.join(rising)} still "
                      "rises: more fine-tuning might make the structure more reproducible than shown here.")
     return sentence
 
@@ -151,6 +164,12 @@ def rule_sentence(metrics: Mapping[str, Any], profile_meta_steps: int) -> str:
     """The θ* budget rule, what it picks on this family and whether the profile (`profile_meta_steps`) uses it."""
     chosen = metrics["chosen_meta_steps"]
     row = next(r for r in metrics["meta_sweep"] if r["meta_steps"] == chosen)
+    if len(metrics["meta_sweep"]) == 1:
+        return (f"**Where θ\\* stops** ({RULE}). On {metrics['family']} only one budget was swept, "
+                f"{chosen:,} steps per task (ceiling {row['noise_ceiling_nmi']:.2f}, θ* return "
+                f"{row['theta_return']:.3g}), so the rule was not applied: "
+                + ("the profile's own budget, as the family's cost allows no sweep."
+                   if chosen == profile_meta_steps else f"the profile uses {profile_meta_steps:,}."))
     text = (f"**Where θ\\* stops** ({RULE}). On {metrics['family']} the rule picks {chosen:,} steps per task "
             f"(ceiling {row['noise_ceiling_nmi']:.2f}, θ* return {row['theta_return']:.3g}); ")
     if chosen == profile_meta_steps:
