@@ -164,6 +164,10 @@ def test_the_headline_speedup_counts_only_runs_whose_agreement_clears_the_ceilin
     row = scorecard.evaluate_claim(claim, scorecard.Lookup("default", Registry(stored)))
     assert row["status"] == "not reproduced" and "planted 2 layers 3.0×" in row["why"]
     assert "not counted (agreement below the guard): lunarlander 2 layers 20.0×" in row["why"]
+    assert row["ours"] == "3×"  # the number shown is the one judged
+    stored[("speedup", "planted")] = _speed(0.3, 1.0, 0.1, 3.0)
+    row = scorecard.evaluate_claim(claim, scorecard.Lookup("default", Registry(stored)))
+    assert row["status"] == "not reproduced" and row["ours"] == "20×" and "no measured speedup counts" in row["why"]
     stored[("speedup", "lunarlander")] = _speed(0.9, 0.8, 0.6, 20.0)
     row = scorecard.evaluate_claim(claim, scorecard.Lookup("default", Registry(stored)))
     assert row["status"] == "reproduced" and "lunarlander 2 layers 20.0×" in row["why"]

@@ -823,25 +823,35 @@ class OnEveryFamily:
 class GuardedSpeedup:
     """The largest speedup that counts: over the (family, depth) cells of the speedup results whose agreement
     clears the guard (`agreement_clears`), judged within [`low`, `high`]; a run whose agreement does not clear it
-    is shown but not counted."""
+    is shown but not counted. Also the claim's source, so that the number shown is the one judged (the largest
+    of all cells only when none counts)."""
 
     cells: tuple[tuple[str, str], ...]
     low: float
     high: float
     rule: str
 
-    def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
+    def _cells(self, lookup: Lookup):
         counted, shown, used = [], [], []
         for family, depth in self.cells:
             got = [_speedup_metric(family, depth, k).measure(lookup)
                    for k in ("speedup", "nmi", "noise_ceiling_nmi", "rank_correlation")]
-            used += got
             if any(g.value is None for g in got[:2]):
                 continue
+            used += got
             speed, nmi, ceiling, rank = (g.value for g in got)
             clears = ceiling is not None and agreement_clears(nmi, ceiling, rank)
             (counted if clears else shown).append((speed, f"{family} {depth} layers {speed:.1f}×"))
-        results = _combine(used, 0.0).results
+        return counted, shown, _combine(used, 0.0).results
+
+    def measure(self, lookup: Lookup) -> Measurement:
+        counted, shown, results = self._cells(lookup)
+        if not counted and not shown:
+            return _combine([_speedup_metric(f, d, "speedup").measure(lookup) for f, d in self.cells], None)
+        return Measurement(max(counted or shown)[0], results)
+
+    def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
+        counted, shown, results = self._cells(lookup)
         if not counted:
             return Verdict(False, "no measured speedup counts: none was bought with an agreement at the truth's "
                                   f"noise ceiling and a rank correlation ≥ {RANK_FLOOR:g} (not counted: "
@@ -906,7 +916,7 @@ def headline_claims() -> list[Claim]:
                   for f in every)
     depths = tuple(d for d, _ in paper.SURROGATE.rows)
     cells = tuple((f, d) for f in every for d in depths)
-    speedups = Aggregate("max", tuple(_speedup_metric(f, d, "speedup") for f, d in cells), partial=True)
+    speedups = GuardedSpeedup(cells, *band(26.0), "within a factor of 2 of the paper's 26×")
     gain_19 = paper.GROUPING_STRATEGY.value("average gain over the two", "Meta-World")
 
     def across(per_family) -> Aggregate:
@@ -922,8 +932,7 @@ def headline_claims() -> list[Claim]:
               OnEveryFamily(grouping, *band(gain_19), "within a factor of 2 of the paper's gain"),
               paper.GROUPING_STRATEGY.name, f"Headline: +{gain_19:g}% over other groupings", "all"),
         Claim("Speedup over full training: up to 26× (largest speedup measured; it counts only where bought with an "
-              "agreement at the truth's noise ceiling)", 26.0, "×", speedups,
-              GuardedSpeedup(cells, *band(26.0), "within a factor of 2 of the paper's 26×"), paper.HEADLINE.name,
+              "agreement at the truth's noise ceiling)", 26.0, "×", speedups, speedups, paper.HEADLINE.name,
               "Headline: up to 26× faster", "all"),
         Claim("First-order error within 2% up to 1% distance (largest cell per family, authors' definition)", 2.04,
               "%", Aggregate("max", tuple(src for _, src in worst), partial=True),
