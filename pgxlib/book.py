@@ -65,7 +65,7 @@ CHAPTERS: tuple[Chapter, ...] = (
                                        {"family": "cartpole", "finetune_steps": [2048, 4096, 8192, 16384]},
                                        {"family": "lunarlander", "finetune_steps": [2048, 4096, 8192, 16384]},
                                        smoke=({"family": "planted"},)), "structure", "Is there structure? The noise ceiling"),
-    Chapter("lambda_sweep", every_profile({"family": "planted"}, {"family": "cartpole"}, {"family": "nav2d"},
+    Chapter("lambda_sweep", every_profile(*({"family": f} for f in ("planted", "cartpole", "nav2d", "lunarlander", "highway")),
                                           smoke=({"family": "planted", "l2s": [0.01, 1.0]},)), "lambda_sweep", "Regularisation λ"),
     # The truth is fine-tuned for the budget where the family's noise ceiling stops rising in its structure chapter
     # (the method chapter's rule, checked by a test); MT10 at the profile's depth only: each further depth is
