@@ -270,7 +270,11 @@ def reproduce_box(page: "Page", profile: str, result: Any = None, seconds: float
         meta = result.meta
         device = meta.get("device") or {}
         where = device.get("gpu") or f"{device.get('cpu_count', '?')} CPU cores"
-        body = (f"    {page.command}\n\ncomputed this page's result in {_minutes(meta.get('total_time', 0.0))} "
+        resumed = len(meta.get("resumed_stages") or ())
+        took = _minutes(meta.get("total_time", 0.0))
+        if resumed:
+            took += f", resuming {resumed} stage{'s' if resumed > 1 else ''} computed by an earlier, interrupted run,"
+        body = (f"    {page.command}\n\ncomputed this page's result in {took} "
                 f"on {where} ({(meta.get('timestamp') or '?')[:10]}, commit "
                 f"`{((meta.get('git') or {}).get('commit') or 'unknown')[:10]}`"
                 f"{', STALE: the code has changed since' if result.stale else ''}). Stored, it is only re-drawn; "

@@ -62,6 +62,9 @@ def test_reproduce_box_names_the_command_and_the_measured_wall_time():
     box = book.reproduce_box(page, "default", Stored())
     assert f"    {page.command}" in box and "31 min on 2 CPU cores" in box and "`95a50d88dd`" in box
     assert "STALE" in box and "`seeds` = `[0, 1, 2]`" in box
+    Stored.meta = {**Stored.meta, "resumed_stages": ["seed0-features", "seed0-surrogate"]}
+    assert ("31 min, resuming 2 stages computed by an earlier, interrupted run, on 2 CPU cores"
+            in book.reproduce_box(page, "default", Stored()))
     reader = next(p for p in _pages() if p.chapter.experiment is None)
     assert "pgx book --profile default --no-compute" in book.reproduce_box(reader, "default", seconds=12.0)
 
