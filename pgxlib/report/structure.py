@@ -97,7 +97,8 @@ def label_sentence(metrics: Mapping[str, Any]) -> str:
              else "where the ceiling stops rising")
     swept = len(metrics["meta_sweep"])
     theta = "the only budget swept" if swept == 1 else f"the highest ceiling of the {swept} swept"
-    head = (f"At the chosen budget (θ* {c['meta_steps']:,} steps per task, {theta}; fine-tuning {c['finetune_steps']:,} steps per task, {where}), "
+    head = (f"At the chosen budget (θ* {c['meta_steps']:,} steps per task, {theta}; fine-tuning "
+            f"{c['finetune_steps']:,} steps per task, {where}), "
             f"{metrics['repeats']} independent measurements of the truth agree with NMI {c['noise_ceiling_nmi']:.2f} "
             f"(random partitions {metrics['random_nmi']:.2f} ± {metrics['random_nmi_std']:.2f}); their affinities "
             "correlate " + ("—" if c["noise_ceiling_affinity_corr"] is None
