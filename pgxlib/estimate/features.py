@@ -68,7 +68,7 @@ def make_projector(actor: Actor, d: int, seed: int, projection: str = "gaussian"
 
 BROADCAST_PARAMS = ("log_std",)
 """Parameters that `Actor.log_prob` uses only broadcast against the batch (``log_std.expand_as(mean)``): given a
-[B, *shape] copy in their place, the batched backward yields their per-sample gradients."""
+``[B, *shape]`` copy in their place, the batched backward yields their per-sample gradients."""
 
 
 def linear_signals(actor: Actor, obs: torch.Tensor, task_id: torch.Tensor, actions: torch.Tensor,
@@ -79,7 +79,7 @@ def linear_signals(actor: Actor, obs: torch.Tensor, task_id: torch.Tensor, actio
     Returns ``(calls, grads)``: for each call of an `nn.Linear` module, (module name, its input a [B, ..., in],
     the gradient at its output δ [B, ..., out] or None when the output does not reach log π), where
     δ_t = ∂ log π(a_t|s_t)/∂z_t since transitions do not interact in the actor; and for each parameter named
-    in `broadcast` (a subset of `BROADCAST_PARAMS`), its per-sample gradients [B, *shape].
+    in `broadcast` (a subset of `BROADCAST_PARAMS`), its per-sample gradients ``[B, *shape]``.
     """
     unknown = set(broadcast) - set(BROADCAST_PARAMS)
     if unknown:
@@ -114,7 +114,7 @@ def linear_signals(actor: Actor, obs: torch.Tensor, task_id: torch.Tensor, actio
 def _rest_grads(actor: Actor, params: dict[str, torch.Tensor], obs: torch.Tensor, task_id: torch.Tensor,
                 actions: torch.Tensor, names: Sequence[str], from_backward: dict[str, torch.Tensor]) -> torch.Tensor:
     """Per-sample gradients [B, Σ sizes] of the parameters `names`, in that order: those in `from_backward`
-    ([B, *shape] each) as given, the others (module banks) by `per_sample_grads`."""
+    (``[B, *shape]`` each) as given, the others (module banks) by `per_sample_grads`."""
     others = [n for n in names if n not in from_backward]
     vm = per_sample_grads(actor, params, obs, task_id, actions, only=others) if others else None
     parts, i = [], 0
