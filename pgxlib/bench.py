@@ -57,18 +57,36 @@ def _median_time(fn: Callable[[], Any], repeats: int, warmup: bool = True) -> fl
     return statistics.median(times)
 
 
-def peak_rss_kib() -> int:
-    """This process's peak resident memory, KiB: VmHWM of /proc/self/status (ru_maxrss where there is none;
-    unlike VmHWM, ru_maxrss keeps the parent's peak across fork and exec)."""
+def _status_kib(field: str) -> int | None:
+    """A ``Vm*`` field of /proc/self/status in KiB, or None where there is none."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         pass
+    return None
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident memory, KiB: VmHWM of /proc/self/status (ru_maxrss where there is none;
+    unlike VmHWM, ru_maxrss keeps the parent's peak across fork and exec)."""
+    peak = _status_kib("VmHWM")
+    if peak is not None:
+        return peak
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def reset_peak_rss() -> int | None:
+    """Reset this process's peak resident memory to its current one (Linux: ``5`` into /proc/self/clear_refs) and
+    return the current one, KiB; None where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return None
+    return _status_kib("VmRSS")
 
 
 PEAK_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}
@@ -79,14 +97,16 @@ arenas (without it, repeats of one measurement differ by tens of MiB)."""
 
 def _peak_mib(fn: Callable, *args, warmup_args: tuple | None = None) -> float:
     """Peak resident memory added by running the callable that `fn(*args)` returns, MiB: in a fresh Python
-    process (so that earlier peaks do not hide it) with `PEAK_ENV`, the rise of the peak resident memory over
-    its value once the callable's inputs are built and, when `warmup_args` is given, once `fn(*warmup_args)()`
-    has run (so that one-time costs, such as lazily loaded code, are not counted). `fn` is a function of this
-    module; `args` are plain values."""
+    process (so that earlier peaks do not hide it) with `PEAK_ENV`, once the callable's inputs are built and,
+    when `warmup_args` is given, once `fn(*warmup_args)()` has run (so that one-time costs, such as lazily loaded
+    code, are not counted), the peak is reset to the current resident memory (`reset_peak_rss`; where it cannot
+    be, the rise over the peak so far is taken) and the rise of the peak over it is returned. `fn` is a function
+    of this module; `args` are plain values."""
     warm = "" if warmup_args is None else f"bench.{fn.__name__}(*json.loads({json.dumps(json.dumps(warmup_args))}))(); "
     code = (f"import json, torch; torch.set_num_threads(1); from pgxlib import bench; {warm}"
             f"work = bench.{fn.__name__}(*json.loads({json.dumps(json.dumps(args))})); "
-            f"before = bench.peak_rss_kib(); work(); print(json.dumps((bench.peak_rss_kib() - before) / 1024))")
+            f"before = bench.reset_peak_rss() or bench.peak_rss_kib(); work(); "
+            f"print(json.dumps((bench.peak_rss_kib() - before) / 1024))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, **PEAK_ENV})
     return float(out.stdout.strip().splitlines()[-1])
