@@ -8,6 +8,7 @@ missing result and the ``pgx run ...`` command that computes it. Executed notebo
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ from typing import Any, Mapping
 
 from pgxlib import experiments
 from pgxlib.config import PROFILES, ConfigError
-from pgxlib.store.results import repo_root
+from pgxlib.store.results import RESULT_FILE, repo_root, results_root
 
 KERNEL_NAME = "python3"
 BOOK_PROFILES = ("default", "smoke")
@@ -369,6 +370,58 @@ def plan_book(profile: str, force: bool = False, no_compute: bool = False) -> li
             pages.append(plan_page(chapter, index, run, dict(params), profile, force and not no_compute, no_compute,
                                    len(runs) > 1))
     return pages
+
+
+@dataclass(frozen=True)
+class OutdatedRun:
+    """A chapter run whose result is not stored ("missing") or was computed by older code ("stale")."""
+
+    experiment: str
+    profile: str
+    family: str
+    seed: int
+    params: dict[str, Any]
+    state: str
+
+    @property
+    def command(self) -> str:
+        """The ``pgx run`` command line that computes it (``pgx refresh --only`` for a run without a notebook)."""
+        if not notebook_source(notebook_for(self.experiment, self.family)).exists():
+            return f"pgx refresh --profile {self.profile} --only {self.experiment}:{self.family}"
+        return experiments.run_command(self.experiment, self.profile, self.family, self.seed, **self.params)
+
+
+def outdated_runs(profile: str = "default") -> list[OutdatedRun]:
+    """Every chapter run of `profile` (each once, in book order) whose result is missing or stale, then every other
+    stored result of `profile` that is stale (e.g. `pgx group` runs): what must be computed before no stored
+    result of the profile is stale or missing."""
+    seen, shown, out = set(), set(), []
+    for chapter in CHAPTERS:
+        if chapter.experiment is None or not experiments.implemented(chapter.experiment):
+            continue
+        for params in chapter.runs.get(profile, ()):
+            family, seed, rest = _split(params)
+            key = (chapter.experiment, family, seed, repr(sorted(rest.items())))
+            if key in seen:
+                continue
+            seen.add(key)
+            stored = experiments.find_result(chapter.experiment, profile, family, seed, **rest)
+            if stored is not None:
+                shown.add(stored.path.resolve())
+            if stored is None or stored.stale:
+                out.append(OutdatedRun(chapter.experiment, profile, family, seed, rest,
+                                       "missing" if stored is None else "stale"))
+    for path in sorted((results_root() / profile).glob(f"*/*/{RESULT_FILE}")):  # stored, but no chapter's run
+        if path.parent.resolve() in shown:
+            continue
+        meta = json.loads(path.read_text(encoding="utf-8"))["meta"]
+        given = meta["parameters"]
+        if not experiments.implemented(meta["experiment"]):
+            continue
+        stored = experiments.find_result(meta["experiment"], profile, given["family"], given["seed"], **given["params"])
+        if stored is not None and stored.stale:
+            out.append(OutdatedRun(meta["experiment"], profile, given["family"], given["seed"], given["params"], "stale"))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
     pgx run walkthrough --profile smoke -p family nav2d [-p seed 1] [-p k 3] [--force | --refresh] [--out DIR]
     pgx book --profile {default,smoke} [--force] [--check] [--no-compute]
+    pgx refresh [--only EXPERIMENT[:FAMILY]] [--dry-run]
     pgx group --family cartpole --k 3 [--profile smoke] [--seed 0] [-p key value] [--force]
     pgx glance [--profile default] [--readme]
     pgx golden [--accept]
@@ -155,6 +156,41 @@ def cmd_book(args: argparse.Namespace) -> int:
     return build_book(args.profile, force=args.force, check=args.check, no_compute=args.no_compute)
 
 
+def cmd_refresh(args: argparse.Namespace) -> int:
+    """List, then compute, every chapter run whose result is missing or stale (`pgxlib.book.outdated_runs`), in
+    book order: a stale result is removed first, so the run resumes the stages that an interrupted run of the
+    current code left. `--only` keeps the runs of those experiments (``experiment`` or ``experiment:family``)."""
+    from pgxlib import experiments
+    from pgxlib.book import outdated_runs
+
+    try:
+        runs = outdated_runs(args.profile)
+    except (ConfigError, ValueError) as err:
+        return _fail(str(err))
+    if args.only:
+        keep = [tuple(item.split(":", 1)) for item in args.only]
+        runs = [r for r in runs if (r.experiment,) in keep or (r.experiment, r.family) in keep]
+    print(f"{len(runs)} result(s) of the {args.profile} profile to compute" + (":" if runs else ""))
+    for r in runs:
+        print(f"  {r.state:7}  {r.command}")
+    if args.dry_run or not runs:
+        return 0
+    failed = 0
+    for i, r in enumerate(runs, start=1):
+        print(f"[{i}/{len(runs)}] {r.command}", flush=True)
+        try:
+            stored = experiments.find_result(r.experiment, r.profile, r.family, r.seed, **r.params)
+            if stored is not None and stored.stale:
+                shutil.rmtree(stored.path)
+            result = experiments.run_experiment(r.experiment, r.profile, r.family, r.seed, **r.params)
+        except Exception as err:  # one failed run does not stop the others
+            failed += 1
+            print(f"pgx: {r.experiment} on {r.family} failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+            continue
+        print(f"  {result.path}: {run_summary(result.meta, fresh=result.fresh)}", flush=True)
+    return 1 if failed else 0
+
+
 def cmd_group(args: argparse.Namespace) -> int:
     """Group a task family with PolicyGradEx (`group_command`)."""
     from pgxlib.rl.ppo import NonFiniteError
@@ -277,6 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--check", action="store_true", help="verify every executed chapter stored its result")
     book.add_argument("--no-compute", action="store_true", help="never compute; only re-draw stored results")
     book.set_defaults(func=cmd_book)
+
+    refresh = sub.add_parser("refresh", help="compute every result the book's chapters show that is missing or "
+                                              "stale (computed by older code), resuming cached stages")
+    refresh.add_argument("--profile", default="default", choices=("default", "smoke"))
+    refresh.add_argument("--only", action="append", metavar="EXPERIMENT[:FAMILY]",
+                         help="only the runs of this experiment (or experiment and family); repeatable")
+    refresh.add_argument("--dry-run", action="store_true", help="list them and the commands; compute nothing")
+    refresh.set_defaults(func=cmd_refresh)
 
     group = sub.add_parser("group", help="group a task family with PolicyGradEx and print the groups")
     group.add_argument("--family", required=True)

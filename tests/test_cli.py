@@ -139,3 +139,29 @@ def test_refresh_recomputes_a_stale_result_and_only_then(store, tmp_path, capsys
     again = json.loads((stored / "result.json").read_text())
     assert again["meta"]["fingerprint"]["sha256"] == first["meta"]["fingerprint"]["sha256"]
     assert again["metrics"]["relative_error_pct"] == first["metrics"]["relative_error_pct"]  # same seeds, same numbers
+
+
+@pytest.mark.slow
+def test_pgx_refresh_computes_what_is_missing_or_stale_and_nothing_else(store, capsys):
+    assert cli.main(["refresh", "--profile", "smoke", "--dry-run"]) == 0
+    listed = capsys.readouterr().out
+    runs = sum(len(c.runs["smoke"]) for c in book.CHAPTERS if c.experiment is not None)
+    assert f"{runs} result(s) of the smoke profile to compute" in listed and "stale" not in listed
+    assert "missing  pgx run first_order_error --profile smoke -p family cartpole" in listed
+    assert written(store) == []                                               # a dry run computes nothing
+
+    only = ["refresh", "--profile", "smoke", "--only", "first_order_error:cartpole"]
+    assert cli.main(only) == 0
+    [stored] = (store / "results" / "smoke" / "first_order_error").glob("cartpole-seed0*")
+    first = json.loads((stored / "result.json").read_text())
+    capsys.readouterr()
+    assert cli.main(only) == 0 and "0 result(s)" in capsys.readouterr().out  # current now: nothing to do
+
+    aged = {**first, "meta": {**first["meta"], "fingerprint": {**first["meta"]["fingerprint"], "sha256": "older"}}}
+    (stored / "result.json").write_text(json.dumps(aged))
+    assert cli.main([*only, "--dry-run"]) == 0
+    assert "stale    pgx run first_order_error" in capsys.readouterr().out
+    assert cli.main(only) == 0
+    again = json.loads((stored / "result.json").read_text())
+    assert again["meta"]["fingerprint"]["sha256"] == first["meta"]["fingerprint"]["sha256"]
+    assert again["metrics"]["relative_error_pct"] == first["metrics"]["relative_error_pct"]

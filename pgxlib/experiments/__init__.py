@@ -15,6 +15,7 @@ and stores it.
 """
 from __future__ import annotations
 
+import shlex
 import time
 from importlib import import_module
 from pathlib import Path
@@ -136,8 +137,13 @@ def run_command(name: str, profile: str, family: str, seed: int = 0, **params: A
 
 
 def _cli_literal(value: Any) -> str:
+    """`value` as one shell word that `pgx`'s ``-p`` parses back: bare when it can be, else quoted."""
     text = value if isinstance(value, str) else repr(value)
-    return f"'{text}'" if any(c in text for c in " []{}(),'\"") else text
+    if not any(c in text for c in " []{}(),'\"$`\\"):
+        return text
+    if "'" not in text:
+        return f"'{text}'"
+    return f'"{text}"' if not any(c in text for c in '"$`\\') else shlex.quote(text)
 
 
 def expected_keys(module: ModuleType, family: str) -> tuple[str, ...]:
