@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import ast
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -97,10 +96,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as err:
         return _fail(str(err))
     if args.refresh and not args.force:
-        stored = experiments.find_result(args.experiment, args.profile, family, seed, **params)
-        if stored is not None and stored.stale:
-            shutil.rmtree(stored.path)
-            print(f"pgx: {stored.path} was computed by older code: recomputing it, resuming the stages an "
+        dropped = experiments.drop_stale(args.experiment, args.profile, family, seed, **params)
+        if dropped is not None:
+            print(f"pgx: {dropped} was computed by older code: recomputing it, resuming the stages an "
                   "interrupted run of the current code left")
     out_dir = Path(args.out) if args.out else runs_root() / "notebooks"
     output = out_dir / f"{args.experiment}-{args.profile}-{key}.ipynb"
@@ -179,9 +177,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     for i, r in enumerate(runs, start=1):
         print(f"[{i}/{len(runs)}] {r.command}", flush=True)
         try:
-            stored = experiments.find_result(r.experiment, r.profile, r.family, r.seed, **r.params)
-            if stored is not None and stored.stale:
-                shutil.rmtree(stored.path)
+            experiments.drop_stale(r.experiment, r.profile, r.family, r.seed, **r.params)
             result = experiments.run_experiment(r.experiment, r.profile, r.family, r.seed, **r.params)
         except Exception as err:  # one failed run does not stop the others
             failed += 1

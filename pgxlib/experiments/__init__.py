@@ -16,6 +16,7 @@ and stores it.
 from __future__ import annotations
 
 import shlex
+import shutil
 import time
 from importlib import import_module
 from pathlib import Path
@@ -111,6 +112,16 @@ def find_result(name: str, profile: str, family: str, seed: int = 0, **params: A
         return None
     result = store.read_result(path, _fingerprint(module, profile, family)["sha256"])
     return result if _matches(result, profile, family, seed, full) else None
+
+
+def drop_stale(name: str, profile: str, family: str, seed: int = 0, **params: Any) -> Path | None:
+    """Remove the stored result for these parameters when older code computed it, so that the next run recomputes
+    it while resuming the stages an interrupted run of the current code left; its path, or None if none was."""
+    stored = find_result(name, profile, family, seed, **params)
+    if stored is None or not stored.stale:
+        return None
+    shutil.rmtree(stored.path)
+    return stored.path
 
 
 def preflight(name: str, profile: str, family: str, seed: int = 0, **params: Any) -> None:
