@@ -46,6 +46,9 @@ class Chapter:
     """Short title in the sidebar (the notebook's first heading when empty)."""
     part: str = "Experiments"
     """The sidebar caption the chapter is listed under."""
+    also: tuple[str, ...] = ()
+    """Other experiments the notebook reads for each page's family and seed, with their own default parameters
+    (the MT10 chapter's k ablation): `outdated_runs` lists them too."""
 
 
 # The chapter table: one line per chapter, in book order. Add an experiment with e.g.
@@ -54,7 +57,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("walkthrough", every_profile({"family": "cartpole"}), "walkthrough", "Walkthrough"),
     Chapter("main_results", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "seeds": [0, 1]}, {"family": "nav2d", "seeds": [0, 1]})), "main_results", "Main results"),
     Chapter("mt10", every_profile({"family": "metaworld"}, smoke=({"family": "metaworld", "seeds": [0]},)), "main_results",
-            "Meta-World MT10"),
+            "Meta-World MT10", also=("ablations",)),
     Chapter("ablations", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations", "Ablations"),
     Chapter("ablations_overview", title="Ablations across families"),
     Chapter("adaptation", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "inner_lrs": [0.02, 0.05], "inner_updates": [1, 2]},)), "adaptation", "Adaptation"),
@@ -411,6 +414,15 @@ def outdated_runs(profile: str = "default") -> list[OutdatedRun]:
             if stored is None or stored.stale:
                 out.append(OutdatedRun(chapter.experiment, profile, family, seed, rest,
                                        "missing" if stored is None else "stale"))
+            for other in chapter.also:
+                if (other, family, seed, "[]") in seen:
+                    continue
+                seen.add((other, family, seed, "[]"))
+                read = experiments.find_result(other, profile, family, seed)
+                if read is not None:
+                    shown.add(read.path.resolve())
+                if read is None or read.stale:
+                    out.append(OutdatedRun(other, profile, family, seed, {}, "missing" if read is None else "stale"))
     for path in sorted((results_root() / profile).glob(f"*/*/{RESULT_FILE}")):  # stored, but no chapter's run
         if path.parent.resolve() in shown:
             continue
