@@ -34,8 +34,11 @@ def make_batch(actor, B: int, seed: int = 0):
     return obs, task_id, actions
 
 
-@pytest.mark.parametrize("discrete, arch", [(True, "mlp"), (False, "mlp"), (False, "care"),
-                                             (False, "soft_modularization"), (False, "paco")])
+EVERY_ACTOR = [(True, "mlp"), (False, "mlp"), (False, "care"), (False, "soft_modularization"), (False, "paco")]
+"""(discrete, arch) of one actor of every architecture in `pgxlib.nets`."""
+
+
+@pytest.mark.parametrize("discrete, arch", EVERY_ACTOR)
 def test_per_sample_grads_match_autograd_loop(discrete, arch):
     actor = make_actor(discrete, arch=arch)
     params = actor_params(actor)
@@ -50,8 +53,7 @@ def test_per_sample_grads_match_autograd_loop(discrete, arch):
         torch.testing.assert_close(G[b], ref, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("discrete, arch", [(True, "mlp"), (False, "mlp"), (False, "care"),
-                                             (False, "soft_modularization"), (False, "paco")])
+@pytest.mark.parametrize("discrete, arch", EVERY_ACTOR)
 def test_hooked_per_sample_grads_equal_vmap(discrete, arch):
     """One batched backward with hooks gives the per-sample gradients of `vmap(grad)`, every architecture."""
     actor = make_actor(discrete, arch=arch)
