@@ -399,30 +399,26 @@ def outdated_runs(profile: str = "default") -> list[OutdatedRun]:
     stored result of `profile` that is stale (e.g. `pgx group` runs): what must be computed before no stored
     result of the profile is stale or missing."""
     seen, shown, out = set(), set(), []
+
+    def visit(experiment: str, family: str, seed: int, rest: dict[str, Any]) -> None:
+        key = (experiment, family, seed, repr(sorted(rest.items())))
+        if key in seen:
+            return
+        seen.add(key)
+        stored = experiments.find_result(experiment, profile, family, seed, **rest)
+        if stored is not None:
+            shown.add(stored.path.resolve())
+        if stored is None or stored.stale:
+            out.append(OutdatedRun(experiment, profile, family, seed, rest, "missing" if stored is None else "stale"))
+
     for chapter in CHAPTERS:
         if chapter.experiment is None or not experiments.implemented(chapter.experiment):
             continue
         for params in chapter.runs.get(profile, ()):
             family, seed, rest = _split(params)
-            key = (chapter.experiment, family, seed, repr(sorted(rest.items())))
-            if key in seen:
-                continue
-            seen.add(key)
-            stored = experiments.find_result(chapter.experiment, profile, family, seed, **rest)
-            if stored is not None:
-                shown.add(stored.path.resolve())
-            if stored is None or stored.stale:
-                out.append(OutdatedRun(chapter.experiment, profile, family, seed, rest,
-                                       "missing" if stored is None else "stale"))
+            visit(chapter.experiment, family, seed, rest)
             for other in chapter.also:
-                if (other, family, seed, "[]") in seen:
-                    continue
-                seen.add((other, family, seed, "[]"))
-                read = experiments.find_result(other, profile, family, seed)
-                if read is not None:
-                    shown.add(read.path.resolve())
-                if read is None or read.stale:
-                    out.append(OutdatedRun(other, profile, family, seed, {}, "missing" if read is None else "stale"))
+                visit(other, family, seed, {})
     for path in sorted((results_root() / profile).glob(f"*/*/{RESULT_FILE}")):  # stored, but no chapter's run
         if path.parent.resolve() in shown:
             continue
