@@ -104,3 +104,23 @@ def test_smoke_first_order_error_and_speedup_run_on_mt10(mt10_store):
     assert m["budget"]["finetune_steps_per_task"] == 500 and m["budget"]["repeats"] == 2
     assert sp.arrays["members"].shape == (m["budget"]["n_subsets"], pipeline_config("smoke", "metaworld").n_tasks)
     assert -1.0 <= m["noise_ceiling_nmi"] <= 1.0 and m["speedup"] > 0
+
+
+def _success(seeds):
+    std = float(np.std(seeds, ddof=1)) if len(seeds) > 1 else 0.0
+    return {"success": {"mean": float(np.mean(seeds)), "std": std, "seeds": list(seeds)}}
+
+
+def test_main_sentence_tells_a_tie_from_a_shortfall_and_orders_only_distinct_means():
+    tied = {"methods": {key: _success([0.0, 0.0]) for key in report.LABELS}}
+    sentence = report.main_sentence(tied)
+    assert "2 seeds" in sentence and "level with Multi-task training (0/2 seeds ahead)" in sentence
+    assert "does not beat" not in sentence and "no order" in sentence and " below " not in sentence
+
+    seeds = {"care": [0.5, 0.7], "paco": [0.0, 0.0], "policygradex": [0.2, 0.4]}
+    behind = {"methods": {key: _success(seeds.get(key, [0.1, 0.1])) for key in report.LABELS}}
+    sentence = report.main_sentence(behind)
+    assert "below CARE (-30.0 points, more than the seed std, 0/2 seeds ahead)" in sentence
+    assert "above Multi-task training (+20.0 points, more than the seed std, 2/2 seeds ahead)" in sentence
+    assert "does not beat every baseline" in sentence and "Our order (best first): CARE, PolicyGradEx" in sentence
+    assert "(1 seed)" in report.main_sentence({"methods": {key: _success([0.3]) for key in report.LABELS}})
