@@ -124,3 +124,13 @@ def test_main_sentence_tells_a_tie_from_a_shortfall_and_orders_only_distinct_mea
     assert "above Multi-task training (+20.0 points, more than the seed std, 2/2 seeds ahead)" in sentence
     assert "does not beat every baseline" in sentence and "Our order (best first): CARE, PolicyGradEx" in sentence
     assert "(1 seed)" in report.main_sentence({"methods": {key: _success([0.3]) for key in report.LABELS}})
+
+
+def test_k_sentence_names_the_best_k_or_the_ks_that_tie():
+    def knob(successes):
+        return {"k": {"values": [1, 2, 3, 4], "rows": [{"success": s} for s in successes]}}
+
+    assert report.k_sentence(knob([0.5, 0.8, 0.9, 0.85])).startswith("Our best k is 3 (90.0% success, one seed).")
+    assert "From k=1 to k=3 success rises (50.0% → 90.0%)" in report.k_sentence(knob([0.5, 0.8, 0.9, 0.85]))
+    tied = report.k_sentence(knob([0.0, 0.0, 0.0, 0.0]))
+    assert tied.startswith("k = 1, 2, 3 and 4 tie for best (0.0% success") and "does not rise" in tied

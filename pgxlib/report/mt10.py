@@ -167,8 +167,12 @@ def k_sentence(metrics: Mapping[str, Any]) -> str:
     """Which k is best in our ablation and whether success rises from k=1 to k=3 as in the paper."""
     knob = metrics["k"]
     by_k = {int(k): r["success"] for k, r in zip(knob["values"], knob["rows"])}
-    best = max(by_k, key=by_k.get)
-    text = f"Our best k is {best} ({100 * by_k[best]:.1f}% success, one seed)."
+    top = max(by_k.values())
+    best = [k for k, v in by_k.items() if v == top]
+    if len(best) == 1:
+        text = f"Our best k is {best[0]} ({100 * top:.1f}% success, one seed)."
+    else:
+        text = f"k = {', '.join(map(str, best[:-1]))} and {best[-1]} tie for best ({100 * top:.1f}% success, one seed)."
     if 1 in by_k and 3 in by_k:
         text += (f" From k=1 to k=3 success {'rises' if by_k[3] > by_k[1] else 'does not rise'} "
                  f"({100 * by_k[1]:.1f}% → {100 * by_k[3]:.1f}%); the paper rises from about 71% to 94.0%.")
