@@ -15,9 +15,10 @@
 #
 # **Protocol** (the paper's for Meta-World; no target tasks, no adaptation). For each seed, every method
 # trains its policies **from scratch with PPO on their own source tasks**, with the same environment steps
-# per task; every one of the 10 MT10 tasks is then evaluated with **its group's policy** over 10 greedy
-# episodes with the goals of MT10's benchmark seed, and the score is the **success rate** (an episode
-# succeeds when `info["success"]` is ever 1) averaged over the 10 tasks; mean ± std over 3 seeds.
+# per task; every one of the 10 MT10 tasks is then evaluated with **its group's policy** over greedy
+# episodes (10 per task in `default`) with the goals of MT10's benchmark seed, and the score is the **success
+# rate** (an episode succeeds when `info["success"]` is ever 1) averaged over the tasks; mean ± std over the
+# `seeds` (three in `default`). The line below gives the budget this page was computed with.
 #
 # - *Multi-task training*: one MLP policy for all tasks. *Soft Modularization*, *PaCo*, *CARE*: one policy
 #   of that architecture for all tasks (`pgxlib.nets`; CARE's task context is a learned task embedding,

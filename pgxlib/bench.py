@@ -4,9 +4,11 @@ Figures that matter are ratios measured in one run on one machine (neighbours on
 absolute times, much less their ratios):
 
 - features: per actor size, the batched backward of the same batch (the floor) against the dense projection
-  as it was (blocks regenerated per chunk), with cached blocks, and the sketch (timed in interleaved rounds
-  after a warm-up; median of 5, or of 2 for the dense paths); their peak memory (full run) and fidelity
-  (correlation of the Gram matrix of per-sample gradients with the exact one);
+  as it was (`vmap` per-sample gradients, blocks regenerated per chunk), today's dense path (per-sample
+  gradients from one hooked backward, with and without cached blocks), and the sketch (timed in interleaved
+  rounds after a warm-up; median of 5, or of 2 for the dense paths); their peak memory (full run, each in a
+  fresh process after a small warm-up call, `PEAK_ENV`) and fidelity (correlation of the Gram matrix of
+  per-sample gradients with the exact one);
 - surrogate time (and peak memory, full run) against the number of subsets m;
 - SDP (SCS) time against n; environment steps/s per family; PPO steps/s;
 - the stage times of a whole `smoke` run (without group training) against the number of tasks n; `rest` is
@@ -55,28 +57,58 @@ def _median_time(fn: Callable[[], Any], repeats: int, warmup: bool = True) -> fl
     return statistics.median(times)
 
 
-def peak_rss_kib() -> int:
-    """This process's peak resident memory, KiB: VmHWM of /proc/self/status (ru_maxrss where there is none;
-    unlike VmHWM, ru_maxrss keeps the parent's peak across fork and exec)."""
+def _status_kib(field: str) -> int | None:
+    """A ``Vm*`` field of /proc/self/status in KiB, or None where there is none."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         pass
+    return None
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident memory, KiB: VmHWM of /proc/self/status (ru_maxrss where there is none;
+    unlike VmHWM, ru_maxrss keeps the parent's peak across fork and exec)."""
+    peak = _status_kib("VmHWM")
+    if peak is not None:
+        return peak
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _peak_mib(fn: Callable, *args) -> float:
+def reset_peak_rss() -> int | None:
+    """Reset this process's peak resident memory to its current one (Linux: ``5`` into /proc/self/clear_refs) and
+    return the current one, KiB; None where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return None
+    return _status_kib("VmRSS")
+
+
+PEAK_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}
+"""The environment of a peak-memory measurement: glibc then serves every block of 64 KiB or more by mmap and
+gives it back on free, so that the peak resident memory follows the live tensors instead of the allocator's
+arenas (without it, repeats of one measurement differ by tens of MiB)."""
+
+
+def _peak_mib(fn: Callable, *args, warmup_args: tuple | None = None) -> float:
     """Peak resident memory added by running the callable that `fn(*args)` returns, MiB: in a fresh Python
-    process (so that earlier peaks do not hide it), the rise of ru_maxrss over its value once the callable's
-    inputs are built. `fn` is a function of this module; `args` are plain values."""
-    code = (f"import json, torch; torch.set_num_threads(1); from pgxlib import bench; "
+    process (so that earlier peaks do not hide it) with `PEAK_ENV`, once the callable's inputs are built and,
+    when `warmup_args` is given, once `fn(*warmup_args)()` has run (so that one-time costs, such as lazily loaded
+    code, are not counted), the peak is reset to the current resident memory (`reset_peak_rss`; where it cannot
+    be, the rise over the peak so far is taken) and the rise of the peak over it is returned. `fn` is a function
+    of this module; `args` are plain values."""
+    warm = "" if warmup_args is None else f"bench.{fn.__name__}(*json.loads({json.dumps(json.dumps(warmup_args))}))(); "
+    code = (f"import json, torch; torch.set_num_threads(1); from pgxlib import bench; {warm}"
             f"work = bench.{fn.__name__}(*json.loads({json.dumps(json.dumps(args))})); "
-            f"before = bench.peak_rss_kib(); work(); print(json.dumps((bench.peak_rss_kib() - before) / 1024))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            f"before = bench.reset_peak_rss() or bench.peak_rss_kib(); work(); "
+            f"print(json.dumps((bench.peak_rss_kib() - before) / 1024))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, **PEAK_ENV})
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -101,8 +133,28 @@ def bench_rollout(actor: Actor, obs_dim: int, batch: int, seed: int = 0) -> Roll
     return Rollout(obs=obs, actions=actions, logp=zeros, values=zeros, advantages=adv, returns=adv, task_id=task_id)
 
 
+FEATURE_METHODS = ("floor", "sketch", "dense_cached", "dense_uncached", "dense_before")
+"""floor: one batched backward of the same batch; sketch: `projection="sketch"`; dense_cached: today's dense
+path (per-sample gradients from one hooked backward, projection blocks generated once); dense_uncached: the same
+with blocks regenerated per chunk; dense_before: the dense path as it was (`vmap` per-sample gradients, blocks
+regenerated per chunk)."""
+
+
+def dense_before(actor: Actor, rollout: Rollout, projector, chunk_size: int = 256) -> torch.Tensor:
+    """The dense features [N, d] as `compute_features` computed them before the hooked backward and the cache:
+    `vmap` per-sample gradients of each chunk, projected with blocks regenerated for every chunk."""
+    params = actor_params(actor)
+    G = torch.empty(len(rollout), projector.d)
+    for start in range(0, len(rollout), chunk_size):
+        sl = slice(start, min(start + chunk_size, len(rollout)))
+        G[sl] = projector.project(per_sample_grads(actor, params, rollout.obs[sl], rollout.task_id[sl],
+                                                   rollout.actions[sl]))
+    return G
+
+
 def _features_work(name: str, method: str, batch: int, d: int) -> Callable[[], Any]:
-    """A callable doing one features computation (or the floor) on a fresh actor and rollout."""
+    """A callable doing one features computation by `method` (one of `FEATURE_METHODS`) on a fresh actor and
+    rollout of `batch` transitions."""
     actor = bench_actor(name)
     ro = bench_rollout(actor, ACTORS[name]["obs_dim"], batch)
     if method == "floor":
@@ -111,8 +163,9 @@ def _features_work(name: str, method: str, batch: int, d: int) -> Callable[[], A
             actor.log_prob(ro.obs, ro.task_id, ro.actions).sum().backward()
         return floor
     proj = make_projector(actor, d, 0, "sketch" if method == "sketch" else "gaussian")
-    cache = 0 if method == "dense_before" else None
-    kw = {} if cache is None else {"cache_bytes": cache}
+    if method == "dense_before":
+        return lambda: dense_before(actor, ro, proj)
+    kw = {"cache_bytes": 0} if method == "dense_uncached" else {}
     return lambda: compute_features(actor, ro, proj, progress=False, **kw)
 
 
@@ -130,8 +183,8 @@ def bench_features(quick: bool) -> list[dict]:
     """Per actor: every method warmed up once on 256 rows, then timed in interleaved rounds (so that a
     neighbour's load falls on all of them alike); the median of each method's rounds."""
     batch, d = (512, 400) if quick else (2048, 400)
-    repeats = {"floor": 3, "sketch": 3, "dense_cached": 1, "dense_before": 1} if quick else \
-        {"floor": 5, "sketch": 5, "dense_cached": 2, "dense_before": 2}
+    repeats = {"floor": 3, "sketch": 3, "dense_cached": 1, "dense_uncached": 1, "dense_before": 1} if quick else \
+        {"floor": 5, "sketch": 5, "dense_cached": 2, "dense_uncached": 2, "dense_before": 2}
     rows = []
     for name in ACTORS:
         actor = bench_actor(name)
@@ -148,15 +201,16 @@ def bench_features(quick: bool) -> list[dict]:
         row["seconds"] = {method: statistics.median(t) for method, t in times.items()}
         floor = row["seconds"]["floor"]
         row["ratio_to_floor"] = {k: v / floor for k, v in row["seconds"].items()}
-        row["cache_speedup"] = row["seconds"]["dense_before"] / row["seconds"]["dense_cached"]
+        row["dense_speedup"] = row["seconds"]["dense_before"] / row["seconds"]["dense_cached"]
+        row["cache_speedup"] = row["seconds"]["dense_uncached"] / row["seconds"]["dense_cached"]
         n_gram = 128 if quick else 256
         row["gram_corr"] = {"gaussian_d400": gram_fidelity(name, "gaussian", d, n_gram),
                             "sketch_d400": gram_fidelity(name, "sketch", d, n_gram)}
         if not quick:
             row["gram_corr"]["sketch_d2000"] = gram_fidelity(name, "sketch", 2000, n_gram)
             row["seconds"]["sketch_d2000"] = _median_time(_features_work(name, "sketch", batch, 2000), 3)
-            row["peak_mib"] = {m: _peak_mib(_features_work, name, m, batch, d)
-                               for m in ("floor", "sketch", "dense_cached", "dense_before")}
+            row["peak_mib"] = {m: _peak_mib(_features_work, name, m, batch, d, warmup_args=(name, m, 64, d))
+                               for m in FEATURE_METHODS}
             row["output_mib"] = batch * d * 4 / 2**20
         rows.append(row)
     return rows
@@ -328,19 +382,20 @@ def format_table(result: dict[str, Any]) -> str:
                  f"{m['torch_threads']} thread(s), commit {str(m['git'].get('commit'))[:10]}, "
                  f"{'quick' if result['quick'] else 'full'} run, {result['seconds']:.0f} s")
     if "features" in result:
-        lines += ["", "features (ms; × floor)          floor   sketch     dense cached     dense before   "
-                      "cache gain  Gram corr dense/sketch"]
+        lines += ["", "features (ms; × floor)          floor   sketch     dense cached   dense uncached     "
+                      "dense before   speedup  cache gain  Gram corr dense/sketch"]
         for r in result["features"]:
             s, x = r["seconds"], r["ratio_to_floor"]
+            dense = "".join(f" {1e3 * s[k]:8.0f} ({x[k]:5.0f}×)" for k in ("dense_cached", "dense_uncached", "dense_before"))
             lines.append(f"{r['actor']:>8} p={r['p']:<7} B={r['batch']:<5} {1e3 * s['floor']:7.1f} "
-                         f"{1e3 * s['sketch']:7.1f} ({x['sketch']:4.1f}×) {1e3 * s['dense_cached']:8.0f} "
-                         f"({x['dense_cached']:5.0f}×) {1e3 * s['dense_before']:8.0f} ({x['dense_before']:5.0f}×) "
+                         f"{1e3 * s['sketch']:7.1f} ({x['sketch']:4.1f}×){dense} {r['dense_speedup']:6.2f}× "
                          f"{r['cache_speedup']:6.2f}×     {r['gram_corr']['gaussian_d400']:.3f}/"
                          f"{r['gram_corr']['sketch_d400']:.3f}")
             if "peak_mib" in r:
                 pk = r["peak_mib"]
-                lines.append(f"{'':>8} peak MiB: floor {pk['floor']:.0f}, sketch {pk['sketch']:.0f}, dense cached "
-                             f"{pk['dense_cached']:.0f}, dense before {pk['dense_before']:.0f}; output "
+                lines.append(f"{'':>8} peak MiB: floor {pk['floor']:.1f}, sketch {pk['sketch']:.1f} (target ≤ 2 × floor "
+                             f"+ output = {2 * pk['floor'] + r['output_mib']:.1f}), dense cached {pk['dense_cached']:.0f}, "
+                             f"uncached {pk['dense_uncached']:.0f}, before {pk['dense_before']:.0f}; output "
                              f"{r['output_mib']:.1f}; sketch d=2000: {1e3 * s['sketch_d2000']:.0f} ms, Gram corr "
                              f"{r['gram_corr']['sketch_d2000']:.3f}")
     if "surrogate" in result:

@@ -46,6 +46,9 @@ class Chapter:
     """Short title in the sidebar (the notebook's first heading when empty)."""
     part: str = "Experiments"
     """The sidebar caption the chapter is listed under."""
+    also: tuple[str, ...] = ()
+    """Other experiments the notebook reads for each page's family and seed, with their own default parameters
+    (the MT10 chapter's k ablation): `outdated_runs` lists them too."""
 
 
 # The chapter table: one line per chapter, in book order. Add an experiment with e.g.
@@ -54,7 +57,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("walkthrough", every_profile({"family": "cartpole"}), "walkthrough", "Walkthrough"),
     Chapter("main_results", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "seeds": [0, 1]}, {"family": "nav2d", "seeds": [0, 1]})), "main_results", "Main results"),
     Chapter("mt10", every_profile({"family": "metaworld"}, smoke=({"family": "metaworld", "seeds": [0]},)), "main_results",
-            "Meta-World MT10"),
+            "Meta-World MT10", also=("ablations",)),
     Chapter("ablations", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations", "Ablations"),
     Chapter("ablations_overview", title="Ablations across families"),
     Chapter("adaptation", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "inner_lrs": [0.02, 0.05], "inner_updates": [1, 2]},)), "adaptation", "Adaptation"),
@@ -71,14 +74,14 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("lambda_sweep", every_profile(*({"family": f} for f in ("planted", "cartpole", "nav2d", "lunarlander", "highway")),
                                           smoke=({"family": "planted", "l2s": [0.01, 1.0]},)), "lambda_sweep", "Regularisation λ"),
     # The truth is fine-tuned for the budget where the family's noise ceiling stops rising in its structure chapter
-    # (the method chapter's rule, checked by a test); MT10 at the profile's depth only: each further depth is
-    # another θ* of 10 × 100k PPO steps on Meta-World.
+    # (the method chapter's rule, checked by a test); MT10 at its own smaller budget (`speedup.BUDGET`: 30 subsets,
+    # 4,096 steps per task) and at every depth the paper reports, each depth its own θ* of 10 × 100k PPO steps.
     Chapter("speedup", every_profile({"family": "lunarlander", "finetune_steps": 16_384},
                                      {"family": "cartpole", "finetune_steps": 16_384},
                                      {"family": "nav2d", "finetune_steps": 2_048}, {"family": "highway", "depths": [4],
                                                                                    "finetune_steps": 512},
                                      {"family": "planted"},
-                                     {"family": "metaworld", "depths": [4]},
+                                     {"family": "metaworld"},
                                      smoke=({"family": "cartpole", "depths": [2]},)), "speedup", "Surrogate accuracy and speedup"),
     Chapter("scale", every_profile({"family": "nav2d"}, {"family": "planted"}, smoke=({"family": "planted"},)), "scale",
             "Scale: 10 to 100 tasks"),
@@ -385,10 +388,26 @@ class OutdatedRun:
 
     @property
     def command(self) -> str:
-        """The ``pgx run`` command line that computes it (``pgx refresh --only`` for a run without a notebook)."""
+        """The command line that computes it: ``pgx run``, ``pgx group`` for a grouping run, or ``pgx refresh --only``
+        for another run without a notebook."""
+        if self.experiment == "group":
+            return group_command_line(self.profile, self.family, self.seed, **self.params)
         if not notebook_source(notebook_for(self.experiment, self.family)).exists():
             return f"pgx refresh --profile {self.profile} --only {self.experiment}:{self.family}"
         return experiments.run_command(self.experiment, self.profile, self.family, self.seed, **self.params)
+
+
+def group_command_line(profile: str, family: str, seed: int = 0, k: int | None = None,
+                       overrides: dict[str, Any] | None = None) -> str:
+    """The ``pgx group`` command line that stores the grouping run with these parameters."""
+    parts = ["pgx", "group", "--profile", profile, "--family", family]
+    if seed:
+        parts += ["--seed", str(seed)]
+    if k is not None:
+        parts += ["--k", str(k)]
+    for key, value in (overrides or {}).items():
+        parts += ["-p", key, experiments.cli_literal(value)]
+    return " ".join(parts) + " --force"
 
 
 def outdated_runs(profile: str = "default") -> list[OutdatedRun]:
@@ -396,21 +415,26 @@ def outdated_runs(profile: str = "default") -> list[OutdatedRun]:
     stored result of `profile` that is stale (e.g. `pgx group` runs): what must be computed before no stored
     result of the profile is stale or missing."""
     seen, shown, out = set(), set(), []
+
+    def visit(experiment: str, family: str, seed: int, rest: dict[str, Any]) -> None:
+        key = (experiment, family, seed, repr(sorted(rest.items())))
+        if key in seen:
+            return
+        seen.add(key)
+        stored = experiments.find_result(experiment, profile, family, seed, **rest)
+        if stored is not None:
+            shown.add(stored.path.resolve())
+        if stored is None or stored.stale:
+            out.append(OutdatedRun(experiment, profile, family, seed, rest, "missing" if stored is None else "stale"))
+
     for chapter in CHAPTERS:
         if chapter.experiment is None or not experiments.implemented(chapter.experiment):
             continue
         for params in chapter.runs.get(profile, ()):
             family, seed, rest = _split(params)
-            key = (chapter.experiment, family, seed, repr(sorted(rest.items())))
-            if key in seen:
-                continue
-            seen.add(key)
-            stored = experiments.find_result(chapter.experiment, profile, family, seed, **rest)
-            if stored is not None:
-                shown.add(stored.path.resolve())
-            if stored is None or stored.stale:
-                out.append(OutdatedRun(chapter.experiment, profile, family, seed, rest,
-                                       "missing" if stored is None else "stale"))
+            visit(chapter.experiment, family, seed, rest)
+            for other in chapter.also:
+                visit(other, family, seed, {})
     for path in sorted((results_root() / profile).glob(f"*/*/{RESULT_FILE}")):  # stored, but no chapter's run
         if path.parent.resolve() in shown:
             continue

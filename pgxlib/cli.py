@@ -2,7 +2,7 @@
 
     pgx run walkthrough --profile smoke -p family nav2d [-p seed 1] [-p k 3] [--force | --refresh] [--out DIR]
     pgx book --profile {default,smoke} [--force] [--check] [--no-compute]
-    pgx refresh [--only EXPERIMENT[:FAMILY]] [--dry-run]
+    pgx refresh [--only EXPERIMENT[:FAMILY] ...] [--dry-run]
     pgx group --family cartpole --k 3 [--profile smoke] [--seed 0] [-p key value] [--force]
     pgx glance [--profile default] [--readme]
     pgx golden [--accept]
@@ -313,8 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     refresh = sub.add_parser("refresh", help="compute every result the book's chapters show that is missing or "
                                               "stale (computed by older code), resuming cached stages")
     refresh.add_argument("--profile", default="default", choices=("default", "smoke"))
-    refresh.add_argument("--only", action="append", metavar="EXPERIMENT[:FAMILY]",
-                         help="only the runs of this experiment (or experiment and family); repeatable")
+    refresh.add_argument("--only", action="extend", nargs="+", metavar="EXPERIMENT[:FAMILY]",
+                         help="only the runs of these experiments (or experiment and family), e.g. "
+                              "--only structure group:nav2d")
     refresh.add_argument("--dry-run", action="store_true", help="list them and the commands; compute nothing")
     refresh.set_defaults(func=cmd_refresh)
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import warnings
 from fractions import Fraction
-from typing import Sequence
 
 import numpy as np
 
 from pgxlib.config import check_int
 from pgxlib.estimate.affinity import gradient_similarity
+from pgxlib.partition import groups_from_labels, labels_key  # noqa: F401  (re-exported)
 
 
 def _check_square(U, name: str = "U") -> np.ndarray:
@@ -394,14 +394,6 @@ def spectral_cluster(U, k: int, seed: int) -> np.ndarray:
     return _labels_from_groups(_enforce_k(groups, A, k), n)
 
 
-def groups_from_labels(labels) -> list[list[int]]:
-    """Task indices of each group, groups in increasing label order, indices ascending."""
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be a 1-d array [n], got shape {labels.shape}")
-    return [[int(i) for i in np.flatnonzero(labels == lab)] for lab in np.unique(labels)]
-
-
 def nmi(labels_a, labels_b) -> float:
     """Normalized mutual information of two labelings of the same n tasks (1 = same partition)."""
     from sklearn.metrics import normalized_mutual_info_score
@@ -410,11 +402,6 @@ def nmi(labels_a, labels_b) -> float:
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"labelings must be 1-d of the same length, got shapes {a.shape} and {b.shape}")
     return float(normalized_mutual_info_score(a, b))
-
-
-def labels_key(labels: Sequence[int]) -> str:
-    """A stage-name-safe key of a partition: ``"0-0-1-2-1"`` (labels numbered by first appearance)."""
-    return "-".join(str(int(x)) for x in labels)
 
 
 def gradient_similarity_labels(task_grads: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pgxlib.cluster import groups_from_labels
+from pgxlib.partition import groups_from_labels
 from pgxlib.config import PipelineConfig
 from pgxlib.evaluate import evaluate_policy
 from pgxlib.nets import ActorCritic, actor_params

@@ -29,6 +29,7 @@ from pgxlib.rl.ppo import TrainResult, train_ppo
 from pgxlib.rollout import collect_rollout
 from pgxlib.store.cache import MemoryCache
 from pgxlib.tasks import TaskFamily, make_family
+from pgxlib.training import new_policy
 from pgxlib.transitions import Rollout
 
 
@@ -83,12 +84,6 @@ class PipelineResult:
         for g in self.groups:
             out[g.tasks] = g.evaluation.success
         return out
-
-
-def new_policy(family: TaskFamily, cfg: PipelineConfig, seed: int, device: torch.device) -> ActorCritic:
-    """A freshly initialised actor-critic for `family`, deterministic given `seed`."""
-    torch.manual_seed(seed)
-    return ActorCritic(family.observation_space, family.action_space, family.n_tasks, cfg.net).to(device)
 
 
 def meta_train(family: TaskFamily, cfg: PipelineConfig, device: torch.device, progress: bool,

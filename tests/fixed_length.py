@@ -48,7 +48,7 @@ def train(root: str, out: str, pause: float = 0.0) -> int:
 
 
 def train_metaworld(root: str, out: str, pause: float = 0.0) -> int:
-    """The smoke profile's multi-objective training of one policy on two MT10 tasks (`methods.trained_groups`,
+    """The smoke profile's multi-objective training of one policy on two MT10 tasks (`training.trained_groups`,
     2 PPO iterations of whole 500-step episodes), stored under `root`; returns the iteration it started from."""
     import numpy as np
 

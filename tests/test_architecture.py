@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pgxlib"
 
 MATHS = ["pgxlib.transitions", "pgxlib.estimate.projector", "pgxlib.estimate.features", "pgxlib.estimate.surrogate",
          "pgxlib.estimate.affinity", "pgxlib.cluster", "pgxlib.analysis.first_order", "pgxlib.analysis.hessian",
-         "pgxlib.analysis.speedup", "pgxlib.analysis.stats"]
+         "pgxlib.analysis.speedup", "pgxlib.analysis.stats", "pgxlib.partition"]
 """Pure maths on tensors and arrays."""
 REPORT = ["pgxlib.report.paper", "pgxlib.report.plots", "pgxlib.report.main_results", "pgxlib.report.ablations",
           "pgxlib.report.adaptation", "pgxlib.report.speedup", "pgxlib.report.first_order_error",
@@ -21,12 +21,13 @@ REPORT = ["pgxlib.report.paper", "pgxlib.report.plots", "pgxlib.report.main_resu
 ENVIRONMENTS = ["gymnasium", "highway_env", "metaworld", "Box2D", "pgxlib.tasks", "pgxlib.rollout"]
 STORE = ["pgxlib.store"]
 PLOTTING = ["matplotlib", "pandas"]
-TRAINING = ["pgxlib.rl", "pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods", "pgxlib.experiments",
-            "pgxlib.nets", "pgxlib.evaluate"]
+TRAINING = ["pgxlib.rl", "pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods", "pgxlib.training",
+            "pgxlib.experiments", "pgxlib.nets", "pgxlib.evaluate"]
 
 FORBIDDEN = {
     **{m: ENVIRONMENTS + STORE + PLOTTING + ["pgxlib.rl", "pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods",
-                                              "pgxlib.experiments", "pgxlib.evaluate"] for m in MATHS},
+                                              "pgxlib.training", "pgxlib.experiments", "pgxlib.evaluate"]
+       for m in MATHS},
     **{m: ENVIRONMENTS + TRAINING for m in REPORT},
 }
 
@@ -77,8 +78,9 @@ def test_no_module_imports_a_layer_above_it():
     """Arrows point down: a lower layer never names a module of a higher one, not even lazily."""
     order = [("pgxlib.config", "pgxlib.executor"), ("pgxlib.tasks", "pgxlib.nets"),
              ("pgxlib.transitions", "pgxlib.rollout", "pgxlib.evaluate", "pgxlib.rl"),
-             ("pgxlib.estimate", "pgxlib.cluster", "pgxlib.analysis"), ("pgxlib.store",),
-             ("pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods"), ("pgxlib.experiments", "pgxlib.bench"),
+             ("pgxlib.estimate", "pgxlib.cluster", "pgxlib.partition", "pgxlib.analysis"), ("pgxlib.store",),
+             ("pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods", "pgxlib.training"),
+             ("pgxlib.experiments", "pgxlib.bench"),
              ("pgxlib.report",),
              ("pgxlib.book", "pgxlib.cli")]
 
@@ -106,8 +108,9 @@ def test_every_module_is_in_a_layer():
 
     layered = ("pgxlib.config", "pgxlib.executor",
                "pgxlib.tasks", "pgxlib.nets", "pgxlib.transitions", "pgxlib.rollout",
-               "pgxlib.evaluate", "pgxlib.rl", "pgxlib.estimate", "pgxlib.cluster", "pgxlib.analysis", "pgxlib.store",
-               "pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods", "pgxlib.experiments", "pgxlib.bench",
+               "pgxlib.evaluate", "pgxlib.rl", "pgxlib.estimate", "pgxlib.cluster", "pgxlib.partition",
+               "pgxlib.analysis", "pgxlib.store", "pgxlib.pipeline", "pgxlib.metarl", "pgxlib.methods",
+               "pgxlib.training", "pgxlib.experiments", "pgxlib.bench",
                "pgxlib.report",
                "pgxlib.book", "pgxlib.cli")
     modules = []

@@ -145,9 +145,10 @@ def test_refresh_recomputes_a_stale_result_and_only_then(store, tmp_path, capsys
 def test_pgx_refresh_computes_what_is_missing_or_stale_and_nothing_else(store, capsys):
     assert cli.main(["refresh", "--profile", "smoke", "--dry-run"]) == 0
     listed = capsys.readouterr().out
-    runs = sum(len(c.runs["smoke"]) for c in book.CHAPTERS if c.experiment is not None)
+    runs = sum(len(c.runs["smoke"]) * (1 + len(c.also)) for c in book.CHAPTERS if c.experiment is not None)
     assert f"{runs} result(s) of the smoke profile to compute" in listed and "stale" not in listed
     assert "missing  pgx run first_order_error --profile smoke -p family cartpole" in listed
+    assert "missing  pgx run ablations --profile smoke -p family metaworld" in listed  # read by the MT10 chapter
     assert written(store) == []                                               # a dry run computes nothing
 
     only = ["refresh", "--profile", "smoke", "--only", "first_order_error:cartpole"]
@@ -165,3 +166,18 @@ def test_pgx_refresh_computes_what_is_missing_or_stale_and_nothing_else(store, c
     again = json.loads((stored / "result.json").read_text())
     assert again["meta"]["fingerprint"]["sha256"] == first["meta"]["fingerprint"]["sha256"]
     assert again["metrics"]["relative_error_pct"] == first["metrics"]["relative_error_pct"]
+
+
+def test_an_outdated_grouping_run_lists_the_pgx_group_command_that_recomputes_it():
+    run = book.OutdatedRun("group", "default", "nav2d", 0, {"k": None, "overrides": {"n_tasks": 100}}, "stale")
+    assert run.command == "pgx group --profile default --family nav2d -p n_tasks 100 --force"
+    args = cli.build_parser().parse_args(run.command.split()[1:])
+    assert (args.family, args.profile, cli.parse_params(args.params), args.force) == ("nav2d", "default", {"n_tasks": 100},
+                                                                                True)
+    seeded = book.OutdatedRun("group", "smoke", "planted", 2, {"k": 3, "overrides": {}}, "missing")
+    assert seeded.command == "pgx group --profile smoke --family planted --seed 2 --k 3 --force"
+
+
+def test_refresh_only_takes_several_experiments_after_one_flag():
+    args = cli.build_parser().parse_args(["refresh", "--only", "structure", "group:nav2d", "--only", "scale"])
+    assert args.only == ["structure", "group:nav2d", "scale"]

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from pgxlib.config import NetConfig
-from pgxlib.estimate.features import GradFeatures, compute_features, per_sample_grads
+from pgxlib.estimate.features import (GradFeatures, compute_features, hooked_per_sample_grads, linear_signals,
+                                      per_sample_grads)
 from pgxlib.estimate.projector import TILE_ROWS, Projector, tile_seed
 from pgxlib.nets import ActorCritic, actor_log_prob, actor_params, flat_params, unflatten_like
 from pgxlib.transitions import Rollout
@@ -33,8 +34,11 @@ def make_batch(actor, B: int, seed: int = 0):
     return obs, task_id, actions
 
 
-@pytest.mark.parametrize("discrete, arch", [(True, "mlp"), (False, "mlp"), (False, "care"),
-                                             (False, "soft_modularization"), (False, "paco")])
+EVERY_ACTOR = [(True, "mlp"), (False, "mlp"), (False, "care"), (False, "soft_modularization"), (False, "paco")]
+"""(discrete, arch) of one actor of every architecture in `pgxlib.nets`."""
+
+
+@pytest.mark.parametrize("discrete, arch", EVERY_ACTOR)
 def test_per_sample_grads_match_autograd_loop(discrete, arch):
     actor = make_actor(discrete, arch=arch)
     params = actor_params(actor)
@@ -47,6 +51,30 @@ def test_per_sample_grads_match_autograd_loop(discrete, arch):
         logp = actor_log_prob(actor, leaves, obs[b:b + 1], task_id[b:b + 1], actions[b:b + 1])[0]
         ref = flat_params(dict(zip(leaves, torch.autograd.grad(logp, list(leaves.values())))))
         torch.testing.assert_close(G[b], ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("discrete, arch", EVERY_ACTOR)
+def test_hooked_per_sample_grads_equal_vmap(discrete, arch):
+    """One batched backward with hooks gives the per-sample gradients of `vmap(grad)`, every architecture."""
+    actor = make_actor(discrete, arch=arch)
+    params = actor_params(actor)
+    obs, task_id, actions = make_batch(actor, 9)
+    torch.testing.assert_close(hooked_per_sample_grads(actor, params, obs, task_id, actions),
+                               per_sample_grads(actor, params, obs, task_id, actions), rtol=1e-5, atol=1e-6)
+
+
+def test_linear_signals_give_the_log_std_per_sample_gradient_and_leave_the_actor_as_it_was():
+    actor = make_actor(False)
+    actor.log_std.requires_grad_(False)
+    obs, task_id, actions = make_batch(actor, 6)
+    signals, grads = linear_signals(actor, obs, task_id, actions, ["log_std"])
+    ref = per_sample_grads(actor, actor_params(actor), obs, task_id, actions, only=["log_std"])
+    torch.testing.assert_close(grads["log_std"], ref, rtol=1e-5, atol=1e-6)
+    assert [name for name, _, _ in signals] == ["body.net.0", "body.net.2", "body.net.4"]
+    assert all(a.shape[0] == 6 and delta.shape[0] == 6 for _, a, delta in signals)
+    assert not actor.log_std.requires_grad and all(m._forward_hooks == {} for m in actor.modules())
+    with pytest.raises(ValueError, match="broadcast"):
+        linear_signals(actor, obs, task_id, actions, ["body.net.0.weight"])
 
 
 def test_projector_validates_sizes():

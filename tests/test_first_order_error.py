@@ -54,7 +54,10 @@ def closed_form(W, obs, actions, adv, u, rho):
     W, X, a, A, U = (t.numpy() for t in (W, obs, actions, adv, u.reshape(W.shape)))
     step = rho * np.linalg.norm(W)
     z0, dz = X @ W.T, step * X @ U.T
-    lse = lambda z: np.log(np.exp(z).sum(1))
+
+    def lse(z):
+        return np.log(np.exp(z).sum(1))
+
     rows = np.arange(len(a))
     true = dz[rows, a] - (lse(z0 + dz) - lse(z0))
     pi = np.exp(z0 - lse(z0)[:, None])

@@ -104,3 +104,33 @@ def test_smoke_first_order_error_and_speedup_run_on_mt10(mt10_store):
     assert m["budget"]["finetune_steps_per_task"] == 500 and m["budget"]["repeats"] == 2
     assert sp.arrays["members"].shape == (m["budget"]["n_subsets"], pipeline_config("smoke", "metaworld").n_tasks)
     assert -1.0 <= m["noise_ceiling_nmi"] <= 1.0 and m["speedup"] > 0
+
+
+def _success(seeds):
+    std = float(np.std(seeds, ddof=1)) if len(seeds) > 1 else 0.0
+    return {"success": {"mean": float(np.mean(seeds)), "std": std, "seeds": list(seeds)}}
+
+
+def test_main_sentence_tells_a_tie_from_a_shortfall_and_orders_only_distinct_means():
+    tied = {"methods": {key: _success([0.0, 0.0]) for key in report.LABELS}}
+    sentence = report.main_sentence(tied)
+    assert "2 seeds" in sentence and "level with Multi-task training (0/2 seeds ahead)" in sentence
+    assert "does not beat" not in sentence and "no order" in sentence and " below " not in sentence
+
+    seeds = {"care": [0.5, 0.7], "paco": [0.0, 0.0], "policygradex": [0.2, 0.4]}
+    behind = {"methods": {key: _success(seeds.get(key, [0.1, 0.1])) for key in report.LABELS}}
+    sentence = report.main_sentence(behind)
+    assert "below CARE (-30.0 points, more than the seed std, 0/2 seeds ahead)" in sentence
+    assert "above Multi-task training (+20.0 points, more than the seed std, 2/2 seeds ahead)" in sentence
+    assert "does not beat every baseline" in sentence and "Our order (best first): CARE, PolicyGradEx" in sentence
+    assert "(1 seed)" in report.main_sentence({"methods": {key: _success([0.3]) for key in report.LABELS}})
+
+
+def test_k_sentence_names_the_best_k_or_the_ks_that_tie():
+    def knob(successes):
+        return {"k": {"values": [1, 2, 3, 4], "rows": [{"success": s} for s in successes]}}
+
+    assert report.k_sentence(knob([0.5, 0.8, 0.9, 0.85])).startswith("Our best k is 3 (90.0% success, one seed).")
+    assert "From k=1 to k=3 success rises (50.0% → 90.0%)" in report.k_sentence(knob([0.5, 0.8, 0.9, 0.85]))
+    tied = report.k_sentence(knob([0.0, 0.0, 0.0, 0.0]))
+    assert tied.startswith("k = 1, 2, 3 and 4 tie for best (0.0% success") and "does not rise" in tied

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import pgxlib.estimate.projector as projector_mod
+import pgxlib.estimate.features as features
 from pgxlib.config import ConfigError, FeatureConfig, NetConfig, pipeline_config
 from pgxlib.estimate.features import compute_features, linear_layers, make_projector, per_sample_grads, sketch_features
 from pgxlib.estimate.projector import Projector, SketchProjector
@@ -100,12 +101,15 @@ def test_sketch_keeps_inner_products():
 
 
 @pytest.mark.parametrize("discrete", [True, False])
-def test_compute_features_with_sketch(discrete):
+def test_compute_features_with_sketch(discrete, monkeypatch):
     actor, ro = synthetic_rollout(discrete=discrete)
     proj = make_projector(actor, 24, seed=0, projection="sketch")
     feats = compute_features(actor, ro, proj, chunk_size=16, progress=False)
     ref = proj.project(per_sample_grads(actor, actor_params(actor), ro.obs, ro.task_id, ro.actions))
     torch.testing.assert_close(feats.G, ref, rtol=1e-4, atol=1e-5)
+    monkeypatch.setattr(features, "SKETCH_CHUNK_ROWS", 7)           # many small chunks: the same features
+    torch.testing.assert_close(compute_features(actor, ro, proj, chunk_size=5, progress=False).G, feats.G,
+                               rtol=1e-5, atol=1e-6)
     bad = ro.select(torch.arange(len(ro)))
     bad.obs[5, 0] = float("inf")
     with pytest.raises(ValueError, match="gradients"):

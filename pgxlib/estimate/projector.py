@@ -97,11 +97,12 @@ class Projector:
             self._cache = None
 
     @torch.no_grad()
-    def project(self, G: torch.Tensor) -> torch.Tensor:
-        """G @ P: [B, p] -> [B, d] (on G's device, in G's dtype)."""
+    def project(self, G: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """G @ P: [B, p] -> [B, d] (on G's device, in G's dtype); added into `out` [B, d] when given."""
         if G.dim() != 2 or G.shape[1] != self.p:
             raise ValueError(f"project expects G of shape [B, {self.p}], got {tuple(G.shape)}")
-        out = torch.zeros(G.shape[0], self.d, device=G.device, dtype=G.dtype)
+        if out is None:
+            out = torch.zeros(G.shape[0], self.d, device=G.device, dtype=G.dtype)
         for start, stop, block in self.blocks(G.device, G.dtype):
             out.addmm_(G[:, start:stop], block)
         return out

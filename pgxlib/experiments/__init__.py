@@ -143,11 +143,11 @@ def run_command(name: str, profile: str, family: str, seed: int = 0, **params: A
         parts += ["-p", "seed", str(seed)]
     for key, value in params.items():
         if module.PARAMETERS.get(key, object()) != value:
-            parts += ["-p", key, _cli_literal(value)]
+            parts += ["-p", key, cli_literal(value)]
     return " ".join(parts)
 
 
-def _cli_literal(value: Any) -> str:
+def cli_literal(value: Any) -> str:
     """`value` as one shell word that `pgx`'s ``-p`` parses back: bare when it can be, else quoted."""
     text = value if isinstance(value, str) else repr(value)
     if not any(c in text for c in " []{}(),'\"$`\\"):

@@ -3,7 +3,7 @@
 The reference run is the profile's configuration (k, d, m, subset size, depth). Each knob value
 re-runs `run_policygradex` from the same θ* with that one field changed; stages that do not depend
 on the knob are shared (θ*, the rollout and features for k, m and subset size; the surrogate for k).
-A partition is scored by the meta-RL protocol of the main results (`methods.cached_meta_rl`: MAML
+A partition is scored by the meta-RL protocol of the main results (`training.cached_meta_rl`: MAML
 per group, target tasks adapted and evaluated). Knobs:
 
 - ``k``: groups by SDP for each k; score.
@@ -25,7 +25,7 @@ On Meta-World (MT10) only the paper's ablation of the number of groups is run (`
 ``ks`` default 1..4), on the multi-objective protocol of the main results: for each k, PolicyGradEx's groups
 from the same θ*, one `methods.GROUP_ARCH` policy per group trained from scratch on its tasks, every task
 evaluated with its group's policy; score = success rate over the tasks. The trainings are shared with the main
-results (`methods.trained_groups`): k = 1 is the Soft Modularization baseline, the profile's k is PolicyGradEx.
+results (`training.trained_groups`): k = 1 is the Soft Modularization baseline, the profile's k is PolicyGradEx.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ import numpy as np
 
 from pgxlib.analysis.speedup import offdiag_corr
 from pgxlib.analysis.stats import finite_mean
-from pgxlib.cluster import gradient_similarity_labels, nmi, random_grouping, spectral_cluster
+from pgxlib.cluster import gradient_similarity_labels, labels_key, nmi, random_grouping, spectral_cluster
 from pgxlib.config import (
     PROJECTIONS,
     ConfigError,
@@ -180,7 +180,9 @@ def compute_sweeps(profile: str, family: str, seed: int, cache, **params) -> dic
     fam, policy, n, k = ref.family, ref.policy, ref.family.n_tasks, cfg.cluster.k
 
     def train(labels, prefix: str = "", start=None, c=None) -> dict:
-        return cached_meta_rl(cache, prefix, fam, start or policy, labels, c or cfg, device, progress)
+        out = cached_meta_rl(fam, start or policy, labels, c or cfg, device, progress)
+        stage_times[f"{prefix}metarl-mlp-{labels_key(labels)}"] = out["seconds"]
+        return out
 
     def grouping(overrides: dict) -> tuple[np.ndarray, int, float]:
         """Labels, subsets used and the affinity's correlation with the reference's, with one field changed."""

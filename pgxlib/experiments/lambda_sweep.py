@@ -34,7 +34,7 @@ from pgxlib.estimate.affinity import NORMALIZATIONS, compute_affinity
 from pgxlib.estimate.features import make_projector
 from pgxlib.estimate.surrogate import SurrogateFit
 from pgxlib.methods import stored_features
-from pgxlib.nets import actor_params, flat_params
+from pgxlib.nets import actor_params
 from pgxlib.pipeline import cluster, run_policygradex
 from pgxlib.store.cache import StageView
 from pgxlib.tasks import design_groups
@@ -107,8 +107,6 @@ def compute(profile: str, family: str, seed: int, cache, l2s=()) -> dict:
         features = stored_features(view)
         rollout = Rollout(**view.get_or_compute("features", _missing)["rollout"])
         fit = SurrogateFit(**view.get_or_compute("surrogate", _missing)["fit"])
-        params = actor_params(res.policy.actor)
-        theta = flat_params(params)
         projector = make_projector(res.policy.actor, cfg.features.proj_dim, cfg.features.seed + cfg.seed,
                                cfg.features.projection)
         lifted = torch.stack([projector.lift(fit.W[l].double()) for l in range(len(fit.W))])   # [m, p]

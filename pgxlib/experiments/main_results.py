@@ -15,7 +15,7 @@ Modularization and PaCo start from a policy of their architecture trained like Î
 Meta-World (MT10) uses the paper's **multi-objective** protocol instead (`compute_multi_objective`): no
 target tasks and no adaptation. Per seed, Î¸* and its gradient features only serve the groupings; every
 method trains its policies from scratch with PPO on their own source tasks (`cfg.group_ppo`, the same steps
-per task for every method; `methods.trained_groups`), and every one of the 10 tasks is evaluated with its
+per task for every method; `training.trained_groups`), and every one of the 10 tasks is evaluated with its
 group's policy over `cfg.evaluation.episodes` greedy episodes with the goals of the benchmark seed. The score
 is the success rate (an episode succeeds when ``info["success"]`` is ever 1) averaged over the tasks; the
 table reports mean and sample std over seeds. Methods: `methods.MULTI_OBJECTIVE_METHODS` (CARE included).
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from pgxlib.analysis.stats import finite_mean, seed_summary
-from pgxlib.cluster import gradient_similarity_labels, nmi, random_grouping
+from pgxlib.cluster import gradient_similarity_labels, labels_key, nmi, random_grouping
 from pgxlib.config import (
     MAX_TASKS,
     apply_overrides,
@@ -126,11 +126,11 @@ def run_seed(cfg, cache, progress: bool) -> dict[str, Any]:
         policy, _, seconds = shared_meta_policy(family, apply_overrides(cfg, {"arch": arch}), device, progress)
         starts[arch], start_seconds[arch] = policy, seconds
 
-    out: dict[str, Any] = {"seed": cfg.seed, "runs": {}}
+    out: dict[str, Any] = {"seed": cfg.seed, "runs": {}, "stage_seconds": {}}
     for method in METHOD_NAMES:
         tag = ARCH_OF_METHOD.get(method, "mlp")
-        out["runs"][method] = cached_meta_rl(cache, prefix, family, starts[tag], labels[method], cfg, device,
-                                             progress, tag)
+        out["runs"][method] = cached_meta_rl(family, starts[tag], labels[method], cfg, device, progress, tag)
+        out["stage_seconds"][f"{prefix}metarl-{tag}-{labels_key(labels[method])}"] = out["runs"][method]["seconds"]
     ev = res.meta_eval
     out["theta_star"] = {"returns": ev.mean_return, "score": finite_mean(ev.mean_return)}
     out["affinity"] = res.affinity.normalized
@@ -164,6 +164,7 @@ def compute_meta_rl(profile: str, family: str, seed: int, cache, **params) -> di
         start = time.perf_counter()
         runs.append(run_seed(cfg, cache, progress))
         stage_times[f"seed{cfg.seed}"] = time.perf_counter() - start
+        stage_times.update(runs[-1]["stage_seconds"])
         for arch, secs in runs[-1]["start_seconds"].items():
             stage_times[f"seed{cfg.seed}-meta_train-{arch}"] = secs
     has_success = runs[0]["has_success"]

@@ -47,7 +47,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from pgxlib.analysis.speedup import (
     noise_ceiling,
@@ -74,12 +73,17 @@ from pgxlib.estimate.affinity import compute_affinity, sample_subsets
 from pgxlib.estimate.features import compute_features, make_projector
 from pgxlib.estimate.surrogate import heldout_logistic_scores, surrogate_fit
 from pgxlib.evaluate import evaluate_policy, ppo_objective_scores, with_actor_delta
-from pgxlib.executor import map_jobs, warm_up
+from pgxlib.executor import warm_up
 from pgxlib.nets import actor_params, flat_params, get_device
-from pgxlib.pipeline import cluster, new_policy, shared_meta_policy
-from pgxlib.rl.ppo import train_ppo
+from pgxlib.pipeline import cluster, shared_meta_policy
 from pgxlib.rollout import collect_rollout
 from pgxlib.tasks import TaskFamily, make_family
+from pgxlib.training import (  # noqa: F401  (finetune_and_evaluate, REPEAT_SEED_STRIDE re-exported)
+    REPEAT_SEED_STRIDE,
+    finetune_and_evaluate,
+    finetune_subsets,
+    stored_finetunes,
+)
 from pgxlib.transitions import Rollout
 
 PARAMETERS: dict[str, Any] = {"depths": (2, 4, 8), "n_subsets": None, "finetune_steps": None, "n_jobs": 2,
@@ -274,65 +278,6 @@ def estimated_side(policy, fam, cfg: PipelineConfig, members: np.ndarray, device
             "heldout": {f: getattr(heldout, f).cpu() for f in Rollout.__dataclass_fields__}}
 
 
-REPEAT_SEED_STRIDE = 100_003
-"""Seed offset between repeats of the measured side: repeat r fine-tunes and evaluates with seeds shifted
-by r times this prime, so repeats share nothing but θ* and the subsets."""
-
-
-def finetune_and_evaluate(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, tasks: list[int],
-                          ppo: PPOConfig, subset: int, repeat: int = 0) -> dict:
-    """f_i(S) for one subset S = `tasks` of `family` (any `TaskFamily`, a user's own too): θ* (`state_dict`)
-    fine-tuned by PPO on S, then evaluated by rollouts on each task.
-
-    Runs on one torch thread (restored afterwards); seeds depend on `cfg.seed`, `subset` and `repeat` only,
-    so the numbers are the same in any process. Returns {"returns": [|S|], "success": [|S|] or None,
-    "actor": [p] the fine-tuned actor's flat parameters (float32), "wall": s, "cpu": s, "finetune_wall": s,
-    "eval_wall": s}.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        wall, cpu = time.perf_counter(), time.process_time()
-        device = get_device(cfg.device)
-        shift = REPEAT_SEED_STRIDE * repeat
-        policy = new_policy(family, cfg, cfg.seed, device)
-        policy.load_state_dict(state_dict)
-        train_ppo(policy, family, list(tasks), ppo, cfg.seed + 1000 + subset + shift, device, progress=False)
-        tuned = time.perf_counter()
-        ev = evaluate_policy(policy, family, [family.source[i] for i in tasks], list(tasks), cfg.evaluation.episodes,
-                             cfg.seed + 1 + subset + shift, cfg.evaluation.deterministic, device)
-        end = time.perf_counter()
-        return {"returns": np.asarray(ev.mean_return, dtype=float),
-                "success": None if ev.success is None else np.asarray(ev.success, dtype=float),
-                "actor": flat_params(actor_params(policy.actor)).detach().cpu().numpy().astype(np.float32),
-                "wall": end - wall, "cpu": time.process_time() - cpu, "finetune_wall": tuned - wall,
-                "eval_wall": end - tuned}
-    finally:
-        torch.set_num_threads(threads)
-
-
-def finetune_subsets(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, members: np.ndarray, ppo: PPOConfig,
-                     n_jobs: int, progress: bool = False, repeat: int = 0) -> dict:
-    """`finetune_and_evaluate` on every subset, in `n_jobs` processes; `repeat` selects independent seeds.
-
-    Returns {"returns": [m, n] (NaN off the subsets), "success": [m, n] or None, "actors": [m, p] tensor,
-    "wall", "cpu", "finetune_wall", "eval_wall": [m] seconds of the workers}.
-    """
-    jobs = [(family, cfg, state_dict, [int(i) for i in np.flatnonzero(row)], ppo, l, repeat)
-            for l, row in enumerate(members)]
-    desc = f"fine-tune subsets (repeat {repeat})"
-    outs = list(tqdm(map_jobs(finetune_and_evaluate, jobs, n_jobs), total=len(jobs), desc=desc,
-                     disable=not progress))
-    returns = np.full(members.shape, np.nan)
-    success = np.full(members.shape, np.nan) if family.has_success else None
-    for l, out in enumerate(outs):
-        returns[l, np.flatnonzero(members[l])] = out["returns"]
-        if success is not None:
-            success[l, np.flatnonzero(members[l])] = out["success"]
-    return {"returns": returns, "success": success, "actors": torch.as_tensor(np.stack([o["actor"] for o in outs])),
-            **{k: np.array([o[k] for o in outs]) for k in ("wall", "cpu", "finetune_wall", "eval_wall")}}
-
-
 def measured_scores(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, members: np.ndarray, ppo: PPOConfig,
                     n_jobs: int, progress: bool = False, repeat: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """f_i(S_l) = mean return for every subset by fine-tuning and evaluation, [m, n] (NaN off the subsets);
@@ -347,14 +292,15 @@ def measured_scores(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, m
 def measured_side(policy, family: TaskFamily, cfg: PipelineConfig, members: np.ndarray, ppo: PPOConfig, n_jobs: int,
                   progress: bool, repeat: int = 0, heldout: Rollout | None = None) -> dict:
     """One repeat of the truth: scores, affinity and clustering of `members` by really fine-tuning θ* on each
-    subset of `family`, by every truth score ("rollout", "success" where reported, and "ppo" on θ*'s held-out
-    transitions `heldout`, skipped when None), each stage timed; `repeat` selects independent seeds. Also the
-    relative distance ‖θ_S − θ*‖/‖θ*‖ of every fine-tuned actor (`rel_dist` [m]; the estimate's is capped at
+    subset of `family` (`training.stored_finetunes`, shared with the structure chapter; its time is the one
+    measured when it was computed), by every truth score ("rollout", "success" where reported, and "ppo" on
+    θ*'s held-out transitions `heldout`, skipped when None), each stage timed; `repeat` selects independent
+    seeds. Also the relative distance ‖θ_S − θ*‖/‖θ*‖ of every fine-tuned actor (`rel_dist` [m]; the estimate's is capped at
     `surrogate.max_rel_dist`)."""
     clock = _Clock()
     state = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
-    out = clock.run("finetune_eval", lambda: finetune_subsets(family, cfg, state, members, ppo, n_jobs, progress,
-                                                              repeat))
+    out = stored_finetunes(family, cfg, state, members, ppo, n_jobs, progress, repeat)
+    clock.wall["finetune_eval"], clock.cpu["finetune_eval"] = out["seconds"], out["process_cpu"]
     scores = {"rollout": out["returns"]}
     if out["success"] is not None:
         scores["success"] = out["success"]

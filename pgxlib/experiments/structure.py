@@ -2,7 +2,7 @@
 
 The measured truth of the speedup chapter (θ* fine-tuned by PPO on each of m random subsets S_l, every task of
 S_l scored by rollout return) is only evidence when it is reproducible. Here it is measured r times with
-independent fine-tuning and evaluation seeds (`speedup.finetune_subsets`, repeat r), each repeat clustered with
+independent fine-tuning and evaluation seeds (`training.stored_finetunes`, repeat r, shared with the speedup chapter), each repeat clustered with
 the same SDP (k of the profile), and the NOISE CEILING is their agreement: the mean pairwise NMI of the r
 clusterings and the mean pairwise correlation of their normalised affinities. A family whose ceiling stays
 near the NMI of random partitions has no stable affinity structure at that budget: no estimator can be checked
@@ -45,10 +45,11 @@ from pgxlib.config import (
 )
 from pgxlib.estimate.affinity import compute_affinity, sample_subsets
 from pgxlib.evaluate import evaluate_policy
-from pgxlib.experiments.speedup import BUDGET, finetune_config, finetune_subsets
+from pgxlib.experiments.speedup import BUDGET, finetune_config
 from pgxlib.nets import get_device
 from pgxlib.pipeline import cluster, new_policy, shared_meta_policy
 from pgxlib.tasks import design_groups, make_family
+from pgxlib.training import stored_finetunes
 
 PARAMETERS: dict[str, Any] = {"meta_steps": None, "finetune_steps": None, "repeats": 3, "n_subsets": None,
                               "n_jobs": 2}
@@ -175,10 +176,11 @@ def _compute(profile, family, seed, cache, meta_steps, finetune_steps, repeats, 
         theta = cache.get_or_compute(f"theta-{meta}", lambda: {"returns": evaluate(policy)})["returns"].numpy()
         state = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
         ppo = finetune_config(cfg, fine)
-        reps = [cache.get_or_compute(f"measured-{meta}-{fine}-r{r}",
-                                     lambda r=r: {"returns": torch.as_tensor(finetune_subsets(
-                                         fam, cfg, state, members, ppo, n_jobs, progress, r)["returns"])})["returns"]
-                .numpy() for r in range(repeats)]
+        reps = []
+        for r in range(repeats):
+            out = stored_finetunes(fam, cfg, state, members, ppo, n_jobs, progress, r)
+            stage_times[f"measured-{meta}-{fine}-r{r}"] = out["seconds"]
+            reps.append(out["returns"])
         row = ceiling_row(members, reps, theta, cfg, groups)
         return {"meta_steps": meta, "finetune_steps": fine, "theta_return": float(np.mean(theta)),
                 "theta_returns": theta.tolist(), **row}

@@ -54,30 +54,33 @@ def main_table(metrics: Mapping[str, Any]):
 
 
 def main_sentence(metrics: Mapping[str, Any]) -> str:
-    """Where PolicyGradEx stands against each baseline at our budget, and the order beside the paper's."""
+    """Where PolicyGradEx stands against each baseline at our budget (above, level with or below it), and the
+    order of the methods beside the paper's."""
     methods = metrics["methods"]
     ours = methods["policygradex"]["success"]
-    above, below = [], []
+    n_seeds = len(ours["seeds"])
+    sides: dict[str, list[str]] = {"above": [], "level with": [], "below": []}
     for key in BASELINES:
         base = methods[key]["success"]
         diff = 100 * (ours["mean"] - base["mean"])
         won = sum(a > b for a, b in zip(ours["seeds"], base["seeds"]))
         clear = abs(diff) > 100 * max(ours["std"], base["std"])
-        text = (f"{LABELS[key]} ({diff:+.1f} points, {won}/{len(ours['seeds'])} seeds, "
-                f"{'more' if clear else 'less'} than the seed std)")
-        (above if diff > 0 else below).append(text)
-    order = sorted(LABELS, key=lambda k: -methods[k]["success"]["mean"])
-    paper_order = sorted(LABELS, key=lambda k: -(paper_success(k) or -np.inf))
-    parts = [f"At our budget ({len(ours['seeds'])} seeds), PolicyGradEx's mean success is "
-             f"{100 * ours['mean']:.1f}%"]
-    if above:
-        parts.append(", above " + "; ".join(above))
-    if below:
-        parts.append(("; and " if above else ", ") + "not above " + "; ".join(below))
-    same = "the same" if order == paper_order else "not the same"
-    parts.append(f". Our order (best first): {', '.join(LABELS[k] for k in order)}; the paper's: "
-                 f"{', '.join(LABELS[k] for k in paper_order)} ({same}).")
-    if below:
+        side = "above" if diff > 0 else "below" if diff < 0 else "level with"
+        detail = "" if side == "level with" else f"{diff:+.1f} points, {'more' if clear else 'less'} than the seed std, "
+        sides[side].append(f"{LABELS[key]} ({detail}{won}/{n_seeds} seeds ahead)")
+    parts = [f"At our budget ({n_seeds} seed{'s' if n_seeds != 1 else ''}), PolicyGradEx's mean success is "
+             f"{100 * ours['mean']:.1f}%, " + "; ".join(f"{side} {'; '.join(texts)}"
+                                                       for side, texts in sides.items() if texts) + "."]
+    means = {k: methods[k]["success"]["mean"] for k in LABELS}
+    if len(set(means.values())) == 1:
+        parts.append(" Every method has the same mean success, so there is no order to set beside the paper's.")
+    else:
+        order = sorted(LABELS, key=lambda k: -means[k])
+        paper_order = sorted(LABELS, key=lambda k: -(paper_success(k) or -np.inf))
+        same = "the same" if order == paper_order else "not the same"
+        parts.append(f" Our order (best first): {', '.join(LABELS[k] for k in order)}; the paper's: "
+                     f"{', '.join(LABELS[k] for k in paper_order)} ({same}).")
+    if sides["below"]:
         parts.append(" PolicyGradEx does not beat every baseline at this budget: see the per-task success and the "
                      "learning curves below for where the difference comes from.")
     return "".join(parts)
@@ -164,8 +167,12 @@ def k_sentence(metrics: Mapping[str, Any]) -> str:
     """Which k is best in our ablation and whether success rises from k=1 to k=3 as in the paper."""
     knob = metrics["k"]
     by_k = {int(k): r["success"] for k, r in zip(knob["values"], knob["rows"])}
-    best = max(by_k, key=by_k.get)
-    text = f"Our best k is {best} ({100 * by_k[best]:.1f}% success, one seed)."
+    top = max(by_k.values())
+    best = [k for k, v in by_k.items() if v == top]
+    if len(best) == 1:
+        text = f"Our best k is {best[0]} ({100 * top:.1f}% success, one seed)."
+    else:
+        text = f"k = {', '.join(map(str, best[:-1]))} and {best[-1]} tie for best ({100 * top:.1f}% success, one seed)."
     if 1 in by_k and 3 in by_k:
         text += (f" From k=1 to k=3 success {'rises' if by_k[3] > by_k[1] else 'does not rise'} "
                  f"({100 * by_k[1]:.1f}% → {100 * by_k[3]:.1f}%); the paper rises from about 71% to 94.0%.")
