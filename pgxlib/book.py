@@ -388,26 +388,11 @@ class OutdatedRun:
 
     @property
     def command(self) -> str:
-        """The command line that computes it: ``pgx run``, ``pgx group`` for a grouping run, or ``pgx refresh --only``
-        for another run without a notebook."""
-        if self.experiment == "group":
-            return group_command_line(self.profile, self.family, self.seed, **self.params)
-        if not notebook_source(notebook_for(self.experiment, self.family)).exists():
+        """The command line that computes it (`experiments.run_command`; ``pgx refresh --only`` for another run
+        without a notebook)."""
+        if self.experiment != "group" and not notebook_source(notebook_for(self.experiment, self.family)).exists():
             return f"pgx refresh --profile {self.profile} --only {self.experiment}:{self.family}"
         return experiments.run_command(self.experiment, self.profile, self.family, self.seed, **self.params)
-
-
-def group_command_line(profile: str, family: str, seed: int = 0, k: int | None = None,
-                       overrides: dict[str, Any] | None = None) -> str:
-    """The ``pgx group`` command line that stores the grouping run with these parameters."""
-    parts = ["pgx", "group", "--profile", profile, "--family", family]
-    if seed:
-        parts += ["--seed", str(seed)]
-    if k is not None:
-        parts += ["--k", str(k)]
-    for key, value in (overrides or {}).items():
-        parts += ["-p", key, experiments.cli_literal(value)]
-    return " ".join(parts) + " --force"
 
 
 def outdated_runs(profile: str = "default") -> list[OutdatedRun]:

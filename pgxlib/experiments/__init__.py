@@ -136,7 +136,10 @@ def preflight(name: str, profile: str, family: str, seed: int = 0, **params: Any
 
 
 def run_command(name: str, profile: str, family: str, seed: int = 0, **params: Any) -> str:
-    """The ``pgx run ...`` command line that computes this result (non-default parameters only)."""
+    """The command line that computes this result: ``pgx run ...`` (non-default parameters only), or for a grouping
+    run the ``pgx group ... --force`` that recomputes it."""
+    if name == "group":
+        return _group_command(profile, family, seed, **params)
     module = get(name)
     parts = ["pgx", "run", name, "--profile", profile, "-p", "family", family]
     if seed:
@@ -145,6 +148,18 @@ def run_command(name: str, profile: str, family: str, seed: int = 0, **params: A
         if module.PARAMETERS.get(key, object()) != value:
             parts += ["-p", key, cli_literal(value)]
     return " ".join(parts)
+
+
+def _group_command(profile: str, family: str, seed: int = 0, k: int | None = None,
+                   overrides: dict[str, Any] | None = None) -> str:
+    parts = ["pgx", "group", "--profile", profile, "--family", family]
+    if seed:
+        parts += ["--seed", str(seed)]
+    if k is not None:
+        parts += ["--k", str(k)]
+    for key, value in (overrides or {}).items():
+        parts += ["-p", key, cli_literal(value)]
+    return " ".join(parts + ["--force"])
 
 
 def cli_literal(value: Any) -> str:
