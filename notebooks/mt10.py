@@ -62,6 +62,7 @@ pd.Series({key: str(value) for key, value in m["env"].items()}, name="Meta-World
 report.main_table(m)
 
 # %%
+display(Markdown(report.budget_sentence(m)))
 display(Markdown(report.main_sentence(m)))
 display(Markdown(report.shortfall_sentence(m, a)))
 

@@ -134,3 +134,20 @@ def test_k_sentence_names_the_best_k_or_the_ks_that_tie():
     assert "From k=1 to k=3 success rises (50.0% → 90.0%)" in report.k_sentence(knob([0.5, 0.8, 0.9, 0.85]))
     tied = report.k_sentence(knob([0.0, 0.0, 0.0, 0.0]))
     assert tied.startswith("k = 1, 2, 3 and 4 tie for best (0.0% success") and "does not rise" in tied
+
+
+def test_budget_sentence_says_when_success_cannot_show_and_compares_returns_as_ratios():
+    def entry(success, returns):
+        return {**_success(success), "returns": {"mean": float(np.mean(returns)), "std": float(np.std(returns, ddof=1))}}
+
+    methods = {key: entry([0.1, 0.1], [400.0, 600.0]) for key in report.LABELS}
+    methods["policygradex"] = entry([0.2, 0.0], [900.0, 1100.0])
+    low = report.budget_sentence({"methods": methods, "budget": {"group_steps_per_task": 150_000}})
+    assert "150,000 environment steps per task" in low and "2,000,000 (13× ours)" in low
+    assert "best mean success here is 10.0%" in low and "from 58.2% to 94.0%" in low
+    assert "neither confirm nor refute" in low
+    assert "Multi-task training 2.00×, +3.5 seed std" in low  # (1000 - 500) / 141.4
+
+    methods = {key: entry([0.6, 0.8], [0.0, 0.0]) for key in report.LABELS}
+    high = report.budget_sentence({"methods": methods, "budget": {"group_steps_per_task": 2_000_000}})
+    assert "(1× ours)" in high and "neither confirm" not in high and "CARE (mean return 0)" in high

@@ -201,3 +201,34 @@ def shortfall_sentence(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarr
             f"steps per task, so a PolicyGradEx group (mean size {np.mean(sizes):.1f} of {len(names)} tasks) takes "
             "the same number of PPO updates as a one-policy baseline, each on its own tasks' transitions only "
             f"(about {np.mean(sizes) / len(names):.0%} of the batch).")
+
+
+CARE_PAPER_STEPS = 2_000_000
+"""Environment steps per task behind the published MT10 success rates we quote for context (`PAPER.md`)."""
+
+
+def budget_sentence(metrics: Mapping[str, Any]) -> str:
+    """Whether our budget lets success show at all, and the mean returns (non-negative under reward v2) of
+    PolicyGradEx against each baseline as ratios and in seed standard deviations."""
+    methods = metrics["methods"]
+    steps = metrics["budget"]["group_steps_per_task"]
+    best = max(LABELS, key=lambda k: methods[k]["success"]["mean"])
+    top = methods[best]["success"]["mean"]
+    papers = [v for v in map(paper_success, LABELS) if v is not None]
+    text = (f"Every policy here had {steps:,} environment steps per task; the published MT10 success rates we quote "
+            f"for context were reached with {CARE_PAPER_STEPS:,} ({CARE_PAPER_STEPS / steps:.0f}× ours). The best mean "
+            f"success here is {100 * top:.1f}% ({LABELS[best]}); the paper's methods range from {min(papers):.1f}% to "
+            f"{max(papers):.1f}%.")
+    if top < 0.5:
+        text += (" At this budget no method solves most of the tasks, so these success rates can neither confirm nor "
+                 "refute the paper's order; a difference smaller than the seed std is not evidence.")
+    ours = methods["policygradex"]["returns"]
+    ratios = []
+    for key in BASELINES:
+        base = methods[key]["returns"]
+        spread = max(ours["std"], base["std"])
+        in_std = f", {(ours['mean'] - base['mean']) / spread:+.1f} seed std" if spread > 0 else ""
+        ratios.append(f"{LABELS[key]} {ours['mean'] / base['mean']:.2f}×{in_std}" if base["mean"] > 0
+                      else f"{LABELS[key]} (mean return 0)")
+    return text + (" Mean return moves before success does: PolicyGradEx's mean return against each baseline's is "
+                   + "; ".join(ratios) + ".")
