@@ -98,7 +98,7 @@ report.curve_table(m).round(5)
 report.curve_figure(m, family);
 
 # %%
-display(Markdown(report.verdict(m)))
+display(Markdown(report.verdict(m, a)))
 
 # %% [markdown]
 # ## Per layer, at the last measuring point

@@ -1,6 +1,7 @@
 """Hessian traces and the bound: Hutchinson against the exact Hessian, determinism, golden values, bad input, smoke run."""
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -190,6 +191,9 @@ def test_report_sentences_are_computed_from_the_numbers():
     assert "The gap falls as groups grow" in text
     metrics["bound_to_gap_ratio"] = 50.0
     assert "not of the same scale" in report.verdict(metrics)
+    spread = report.verdict(metrics, {"group_gap": np.array([[0.01, 0.03], [0.01, np.nan]])})
+    assert "pooled std of 0.0141; the mean gaps of all sizes span 0.01, so no difference" in spread
+    assert "not measured" in report.verdict(metrics, {"group_gap": np.array([[0.02], [0.01]])})
     assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
     assert math.isnan(spearman([1, 2, 3], [1, 1, 1]))
     assert spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(3 / 10 ** 0.5)  # ties get average ranks

@@ -401,3 +401,19 @@ def test_positive_order_within_seed_noise():
     verdict = judge(-30.0, "%", _StubLookup({"a": 7.0, "b": 10.0, "s": 2.0}))
     assert verdict.ok is False and verdict.noise == "" and "does not hold" in verdict.why
     assert judge(10.0, "%", _StubLookup({"a": 11.0, "b": 10.0})).noise == ""
+
+
+def test_a_gap_by_group_size_is_judged_against_the_spread_between_subsets_of_one_size():
+    from pgxlib.report.scorecard import Below, Metric, SubsetSpread
+
+    # sizes 1, 2, 10; size 10 has one subset (masked). Sample variances: 2.0 (1 vs 3), 8.0 (0 vs 4) -> std sqrt(5)
+    gaps = np.ma.masked_invalid(np.array([[1.0, 3.0], [0.0, 4.0], [5.0, np.nan]]))
+    lookup = _StubLookup({"arrays.group_gap": gaps, "one": 2.0})
+    spread = SubsetSpread("planted", 10.0)
+    assert spread.measure(lookup).value == pytest.approx(10 * np.sqrt(5.0))
+    close = Below(Metric("x", {}, "one"), "the gap with 1 task", spread=spread).judge(-20.0, "", lookup)
+    assert close.ok and "within the spread 22.4 between random subsets" in close.noise
+    far = Below(Metric("x", {}, "one"), "the gap with 1 task", spread=spread).judge(-30.0, "", lookup)
+    assert far.ok and far.noise == ""
+    lonely = _StubLookup({"arrays.group_gap": np.ma.masked_invalid(np.array([[1.0, np.nan]]))})
+    assert spread.measure(lonely).value is None and "no group size has two subsets" in spread.measure(lonely).problems[0]

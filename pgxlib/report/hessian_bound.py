@@ -16,6 +16,14 @@ from pgxlib.report.plots import readable
 SAME_SCALE = 10.0
 """'Same scale' is read as: bound / |observed gap| within a factor of 10 either way (the scorecard's rule)."""
 
+def subset_spread(group_gap) -> float | None:
+    """The pooled sample std of the gap between random subsets of one size: `group_gap` [sizes, subsets] (masked
+    or NaN where a size has fewer subsets); None when no size has two. The noise of a gap by group size."""
+    gaps = np.ma.masked_invalid(np.ma.asarray(group_gap, dtype=float))
+    variances = [np.var(row.compressed(), ddof=1) for row in gaps if row.count() >= 2]
+    return float(np.sqrt(np.mean(variances))) if variances else None
+
+
 BOUND_FORM = (r"$\text{gap} = \text{test loss} - \text{train loss} \le \sum_i \sqrt{C\, T_i D_i / N}$, with $T_i$ "
               r"the maximum over mini-batches of the Hutchinson estimate of $\operatorname{Tr}[\nabla^2_{W_i} \ell]$, "
               r"$D_i = \lVert W_i - W_i^{(0)} \rVert_F^2$, $N$ the training transitions, $C$ the loss bound; the "
@@ -117,8 +125,9 @@ def group_figure(metrics: Mapping, arrays: Mapping, family: str) -> plt.Figure:
     return fig
 
 
-def verdict(metrics: Mapping) -> str:
-    """The paper's two claims checked against our numbers, as sentences computed from them."""
+def verdict(metrics: Mapping, arrays: Mapping | None = None) -> str:
+    """The paper's two claims checked against our numbers, as sentences computed from them; with `arrays`, the
+    gaps by group size are set beside the spread between random subsets of one size (`subset_spread`)."""
     gap, bound = np.asarray(metrics["generalization_error"]), np.asarray(metrics["bound"])
     ratio = metrics["bound_to_gap_ratio"]
     holds = int(np.sum(bound >= gap))
@@ -152,6 +161,16 @@ def verdict(metrics: Mapping) -> str:
             f"{rows[int(np.argmax(gaps))][0]} training task(s) (on Meta-World the paper's gap peaks at size 3). "
             f"The bound goes from {first['bound']:.3g} to "
             f"{last['bound']:.3g}.")
+        spread = None if arrays is None or "group_gap" not in arrays else subset_spread(arrays["group_gap"])
+        if spread is not None:
+            widest = float(np.max(gaps) - np.min(gaps))
+            parts[-1] += (f" Between random subsets of one size the gap varies with a pooled std of {spread:.3g}; the "
+                          f"mean gaps of all sizes span {widest:.3g}, so "
+                          + ("differences between sizes smaller than that std are not evidence." if widest > spread
+                             else "no difference between sizes is evidence at these subsets."))
+        elif arrays is not None:
+            parts[-1] += (" With one random subset per size, the spread between subsets is not measured, so nothing "
+                          "says which of these differences are noise.")
     return "\n\n".join(parts)
 
 

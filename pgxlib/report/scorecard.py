@@ -13,7 +13,8 @@ How a claim counts as reproduced (stated in each row's "why"); no rule flatters:
 - orderings (PolicyGradEx above a baseline, k=3 above k=2): the order holds in our numbers; where a seed std
   is stored and the gap is within it, the row is "within seed noise". Returns can be negative, so the
   ablations' orders are measured in seed stds (`StdGap`) and a relative `Gain` is only taken where every
-  return involved is positive;
+  return involved is positive; an order of generalization gaps by group size is judged against the spread
+  between random subsets of one size (`SubsetSpread`) the same way;
 - a speedup counts only where the agreement it was bought with clears the guard (`agreement_clears`: NMI at
   the truth's noise ceiling and rank correlation ≥ `RANK_FLOOR`);
 - a headline claim holds only if it holds on every family measured (`OnEveryFamily`), and is measured on
@@ -44,9 +45,12 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence
 
+import numpy as np
+
 from pgxlib.analysis.speedup import reaches_ceiling
 from pgxlib.config import CONTROL_FAMILIES, FAMILIES, ConfigError
 from pgxlib.report import paper
+from pgxlib.report.hessian_bound import subset_spread
 from pgxlib.store.results import Result, ResultError
 
 STATUSES = ("reproduced", "not reproduced", "within seed noise", "not yet measured")
@@ -278,6 +282,34 @@ def _noise(gap: float, a: Metric | None, b: Metric | None, unit: str, lookup: Lo
 
 
 @dataclass(frozen=True)
+class SubsetSpread:
+    """The spread of a `hessian_bound` result's gaps between random subsets of one size: the pooled sample std
+    over the sizes with two or more subsets (``arrays.group_gap``, [sizes, subsets], masked where a size has
+    fewer), times `scale`. It is the noise of a gap by group size, as the seed std is of a mean over seeds."""
+
+    family: str
+    scale: float = 1.0
+
+    def measure(self, lookup: Lookup) -> Measurement:
+        result, problem = lookup.result("hessian_bound", {"family": self.family})
+        if result is None:
+            return Measurement(None, (), (problem or "no result",))
+        spread = subset_spread(result.get("arrays.group_gap", np.zeros((0, 0))))
+        if spread is None:
+            return Measurement(None, (result,), ("no group size has two subsets: no spread to judge a gap by",))
+        return Measurement(spread * self.scale, (result,))
+
+
+def _spread_noise(gap: float, spread: SubsetSpread | None, unit: str, lookup: Lookup) -> str:
+    """Why an order by group size is not established: |gap| within the spread between subsets of one size."""
+    value = None if spread is None else spread.measure(lookup).value
+    if value is None or abs(gap) > value:
+        return ""
+    return (f"the difference {_fmt(abs(gap), unit)} is within the spread {_fmt(value, unit)} between random subsets "
+            f"of one size, so our subsets do not establish the order")
+
+
+@dataclass(frozen=True)
 class Above:
     """Reproduced when ours is above every one of `others` (named by `labels`) in our own numbers;
     "within seed noise" when the gap to the best of them is within the seed std (`ours_metric` and
@@ -286,6 +318,7 @@ class Above:
     others: tuple[Metric, ...]
     labels: tuple[str, ...]
     ours_metric: Metric | None = None
+    spread: SubsetSpread | None = None
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
         got = [m.measure(lookup) for m in self.others]
@@ -296,7 +329,8 @@ class Above:
         best = max(range(len(got)), key=lambda i: got[i].value)
         ok = ours > got[best].value
         return Verdict(ok, f"ours {_fmt(ours, unit)} {'above' if ok else 'not above'} " + ", ".join(below),
-                       combined, _noise(ours - got[best].value, self.ours_metric, self.others[best], unit, lookup))
+                       combined, _noise(ours - got[best].value, self.ours_metric, self.others[best], unit, lookup)
+                       or _spread_noise(ours - got[best].value, self.spread, unit, lookup))
 
 
 @dataclass(frozen=True)
@@ -307,6 +341,7 @@ class Below:
     other: Metric
     label: str
     ours_metric: Metric | None = None
+    spread: SubsetSpread | None = None
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
         got = self.other.measure(lookup)
@@ -315,7 +350,8 @@ class Below:
         ok = ours < got.value
         return Verdict(ok, f"ours {_fmt(ours, unit)} {'below' if ok else 'not below'} {self.label} "
                            f"{_fmt(got.value, unit)}", got,
-                       _noise(got.value - ours, self.ours_metric, self.other, unit, lookup))
+                       _noise(got.value - ours, self.ours_metric, self.other, unit, lookup)
+                       or _spread_noise(got.value - ours, self.spread, unit, lookup))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -896,7 +932,8 @@ def mt10_hessian_claims() -> list[Claim]:
               Between(0.1, 10.0, "mean bound / mean |observed gap| over training within a factor of 10"),
               "hessian_bound", "Bound of the gap's scale", "metaworld"),
         *(Claim(f"Generalization error (×10⁻³ loss) on MT10 peaks at 3 tasks: above the gap with {other} task(s)",
-                "peak at size 3 (Fig. 2)", "10⁻³ loss", gap("3"), Above((gap(other),), (f"the gap with {other}",)),
+                "peak at size 3 (Fig. 2)", "10⁻³ loss", gap("3"),
+                Above((gap(other),), (f"the gap with {other}",), spread=SubsetSpread("metaworld", 1e3)),
                 "hessian_bound", f"Gap peaks at 3 tasks (vs {other})", "metaworld") for other in ("1", "10")),
     ]
 
@@ -955,7 +992,8 @@ def hessian_claims() -> list[Claim]:
                   "10⁻³ loss",
                   Metric("hessian_bound", {"family": family}, ("metrics", "by_group_size", "10", "gap"), 1e3),
                   Below(Metric("hessian_bound", {"family": family}, ("metrics", "by_group_size", "1", "gap"), 1e3),
-                        "the gap with 1 task"), "hessian_bound", "Gap falls as groups grow", family)
+                        "the gap with 1 task", spread=SubsetSpread(family, 1e3)), "hessian_bound",
+                  "Gap falls as groups grow", family)
             for family in CONTROL_FAMILIES]
     return scale + size
 
