@@ -115,3 +115,4 @@ else:
     display(Markdown(provenance_markdown(abl)))
     display(report.k_table(abl.metrics))
     display(Markdown(report.k_sentence(abl.metrics)))
+    display(Markdown(report.repeated_groups_sentence(abl.metrics, m["task_names"])))

@@ -151,3 +151,19 @@ def test_budget_sentence_says_when_success_cannot_show_and_compares_returns_as_r
     methods = {key: entry([0.6, 0.8], [0.0, 0.0]) for key in report.LABELS}
     high = report.budget_sentence({"methods": methods, "budget": {"group_steps_per_task": 2_000_000}})
     assert "(1× ours)" in high and "neither confirm" not in high and "CARE (mean return 0)" in high
+
+
+def test_repeated_groups_sentence_compares_a_group_trained_with_another_seed_only():
+    rows = [{"groups": [[0, 1, 2]], "per_task_success": [0.1, 0.0, 1.0]},
+            {"groups": [[0], [1, 2]], "per_task_success": [0.1, 0.0, 1.0]},
+            {"groups": [[0], [2], [1]], "per_task_success": [0.1, 0.0, 0.0]}]
+    metrics = {"k": {"values": [1, 2, 3], "rows": rows}}
+    text = report.repeated_groups_sentence(metrics, ["reach", "push", "drawer-close"])
+    assert "tasks push, drawer-close" not in text  # trained once
+    assert "tasks reach at k=2 and k=3" not in text  # the same index, hence the same seed
+    four = [{"groups": [[0, 3], [1, 2]], "per_task_success": [0.1, 0.0, 1.0, 0.0]},
+            {"groups": [[0], [3], [1, 2]], "per_task_success": [0.1, 0.0, 0.0, 0.0]}]
+    repeated = {"k": {"values": [2, 3], "rows": four}}
+    text = report.repeated_groups_sentence(repeated, ["reach", "push", "drawer-close", "x"])
+    assert "tasks push, drawer-close at k=2 and k=3: drawer-close 100% vs 0%" in text
+    assert report.repeated_groups_sentence(metrics).startswith("No group of tasks")

@@ -6,7 +6,7 @@ shown in percent; the paper's numbers come from `pgxlib.report.paper`.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -232,3 +232,28 @@ def budget_sentence(metrics: Mapping[str, Any]) -> str:
                       else f"{LABELS[key]} (mean return 0)")
     return text + (" Mean return moves before success does: PolicyGradEx's mean return against each baseline's is "
                    + "; ".join(ratios) + ".")
+
+
+def repeated_groups_sentence(metrics: Mapping[str, Any], names: Sequence[str] | None = None) -> str:
+    """Task groups that the k ablation trained more than once (the same tasks at two values of k): group g of a
+    partition is trained with seed ``seed + 1000 + g``, so a group at another index differs in its training seed
+    only, and its success difference is the training noise of one group policy at this budget."""
+    knob = metrics["k"]
+    seen: dict[tuple[int, ...], list[tuple[int, int, list[float]]]] = {}
+    for k, row in zip(knob["values"], knob["rows"]):
+        for g, group in enumerate(row["groups"]):
+            seen.setdefault(tuple(sorted(group)), []).append((int(k), g, [row["per_task_success"][i] for i in group]))
+    label = (lambda i: names[i]) if names is not None else str
+    parts = []
+    for group, runs in seen.items():
+        for (k1, g1, s1), (k2, g2, s2) in zip(runs, runs[1:]):
+            if g1 == g2:
+                continue
+            diff = [f"{label(i)} {100 * a:.0f}% vs {100 * b:.0f}%" for i, a, b in zip(group, s1, s2) if a != b]
+            parts.append(f"tasks {', '.join(label(i) for i in group)} at k={k1} and k={k2}: "
+                         + (", ".join(diff) if diff else "the same success on every task"))
+    if not parts:
+        return "No group of tasks was trained more than once with different seeds in this ablation."
+    return ("The same group of tasks, trained more than once with different seeds only (it sits at another index of "
+            "the partition): " + "; ".join(parts) + ". A difference here is the training noise of one group policy at "
+            "this budget, against which the rows above are to be read.")
