@@ -151,6 +151,9 @@ def test_budget_sentence_says_when_success_cannot_show_and_compares_returns_as_r
     methods = {key: entry([0.6, 0.8], [0.0, 0.0]) for key in report.LABELS}
     high = report.budget_sentence({"methods": methods, "budget": {"group_steps_per_task": 2_000_000}})
     assert "(1× ours)" in high and "neither confirm" not in high and "CARE (mean return 0)" in high
+    methods = {key: entry([0.0, 0.0], [1.0, 2.0]) for key in report.LABELS}
+    none = report.budget_sentence({"methods": methods, "budget": {"group_steps_per_task": 1000}})
+    assert "No method succeeds in any evaluation episode here" in none and "neither confirm" in none
 
 
 def test_repeated_groups_sentence_compares_a_group_trained_with_another_seed_only():

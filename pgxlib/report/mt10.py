@@ -215,10 +215,11 @@ def budget_sentence(metrics: Mapping[str, Any]) -> str:
     best = max(LABELS, key=lambda k: methods[k]["success"]["mean"])
     top = methods[best]["success"]["mean"]
     papers = [v for v in map(paper_success, LABELS) if v is not None]
+    reached = (f"The best mean success here is {100 * top:.1f}% ({LABELS[best]})" if top > 0
+               else "No method succeeds in any evaluation episode here")
     text = (f"Every policy here had {steps:,} environment steps per task; the published MT10 success rates we quote "
-            f"for context were reached with {CARE_PAPER_STEPS:,} ({CARE_PAPER_STEPS / steps:.0f}× ours). The best mean "
-            f"success here is {100 * top:.1f}% ({LABELS[best]}); the paper's methods range from {min(papers):.1f}% to "
-            f"{max(papers):.1f}%.")
+            f"for context were reached with {CARE_PAPER_STEPS:,} ({CARE_PAPER_STEPS / steps:.0f}× ours). {reached}; "
+            f"the paper's methods range from {min(papers):.1f}% to {max(papers):.1f}%.")
     if top < 0.5:
         text += (" At this budget no method solves most of the tasks, so these success rates can neither confirm nor "
                  "refute the paper's order; a difference smaller than the seed std is not evidence.")
