@@ -16,6 +16,7 @@ from pgxlib.report.plots import readable
 SAME_SCALE = 10.0
 """'Same scale' is read as: bound / |observed gap| within a factor of 10 either way (the scorecard's rule)."""
 
+
 def subset_spread(group_gap) -> float | None:
     """The pooled sample std of the gap between random subsets of one size: `group_gap` [sizes, subsets] (masked
     or NaN where a size has fewer subsets); None when no size has two. The noise of a gap by group size."""
