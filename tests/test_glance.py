@@ -70,6 +70,22 @@ def test_glance_table_and_sentences_come_from_the_stored_results():
     assert "STALE" not in readme and "stale result" not in readme and "| PolicyGradEx | 120 ± 1.0 (159.2)" in readme
 
 
+def test_metaworld_verdict_counts_care_and_speaks_in_points_of_success():
+    """On MT10 the table is in success %; CARE is a baseline there like any other."""
+    def mw(ours, care, rest):
+        rows = {"policygradex": ours, "care": care, **{k: rest for k in BASES}}
+        return {"methods": {k: {"mean": 0.0, "std": 0.0, "seeds": [0.0, 0.0, 0.0], "status": "measured",
+                                "success": {"mean": m, "std": 0.01, "seeds": [m - 0.01, m, m + 0.01]}}
+                            for k, m in rows.items()}}
+
+    reg = Registry({("main_results", "metaworld"): Result(mw(0.10, 0.20, 0.05))})
+    rows = glance.collect("default", reg, families=["metaworld"])
+    assert glance.glance_table(rows).loc["CARE", "metaworld"] == "20.0 ± 1.0 (84.0%)"
+    verdict = glance.family_verdict(rows[0])
+    assert (verdict.kind, verdict.best) == ("trails", "care")
+    assert "metaworld (-10 points of success against CARE, 10.0 seed stds)" in glance.sentences(rows)[1]
+
+
 def test_glance_with_nothing_stored_says_so():
     rows = glance.collect("default", Registry({}))
     assert all(r.result is None for r in rows)

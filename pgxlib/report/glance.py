@@ -6,8 +6,9 @@ Everything is read from stored `main_results` and `speedup` results through a re
 labelled stale. No number here is typed: the paper's come from `pgxlib.report.paper`.
 
 Verdict per family (`family_verdict`): PolicyGradEx "leads" when its mean over seeds is above every
-measured baseline by more than the larger of the two seed stds, "trails" when some baseline is above it
-by more than that, and "ties" otherwise (within seed noise).
+measured baseline (CARE included where it is measured) by more than the larger of the two seed stds, "trails"
+when some baseline is above it by more than that, and "ties" otherwise (within seed noise). Gaps are in return,
+or in points of success on Meta-World.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from pgxlib.config import FAMILIES
 from pgxlib.report import paper
-from pgxlib.report.main_results import BASELINES, LABELS
+from pgxlib.report.main_results import LABELS
 
 OURS = "policygradex"
 ROWS = (*LABELS, "care")
@@ -140,7 +141,7 @@ def missing_note(rows: Sequence[Stored]) -> str:
 @dataclass(frozen=True)
 class FamilyVerdict:
     """PolicyGradEx on one family: ``kind`` is "leads", "ties" or "trails"; `best` the strongest baseline,
-    `gap` ours − best in return, `noise` the larger seed std of the two, `seeds` the number of seeds."""
+    `gap` ours − best (in return; in points of success on Meta-World), `noise` the larger seed std of the two, `seeds` the number of seeds."""
 
     family: str
     kind: str
@@ -154,7 +155,7 @@ class FamilyVerdict:
 def family_verdict(stored: Stored) -> FamilyVerdict | None:
     """How PolicyGradEx compares with the best measured baseline on a stored family (None if not measured)."""
     ours = stored.entry(OURS)
-    bases = {k: stored.entry(k) for k in BASELINES if stored.entry(k) is not None}
+    bases = {k: stored.entry(k) for k in ROWS if k != OURS and stored.entry(k) is not None}
     if ours is None or not bases:
         return None
     best = max(bases, key=lambda k: bases[k]["mean"])
@@ -176,6 +177,11 @@ def _names(items: Sequence[str]) -> str:
 
 def _stale(v: FamilyVerdict) -> str:
     return ", stale result" if v.stale else ""
+
+
+def _gap_unit(family: str) -> str:
+    """What a gap between two methods' means is measured in on `family`."""
+    return "points of success" if _percent(family) else "return"
 
 
 def _in_stds(v: FamilyVerdict) -> str:
@@ -200,7 +206,7 @@ def sentences(rows: Sequence[Stored], speedups: Sequence[Stored] = (), status: b
     down = [v for v in tie if v.gap <= 0]
 
     def item(v: FamilyVerdict) -> str:
-        return f"{v.family} ({v.gap:+.3g} return against {ROW_LABELS[v.best]}, {_in_stds(v)}{_stale(v)})"
+        return f"{v.family} ({v.gap:+.3g} {_gap_unit(v.family)} against {ROW_LABELS[v.best]}, {_in_stds(v)}{_stale(v)})"
 
     out = []
     if lead:
