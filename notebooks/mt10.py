@@ -66,6 +66,10 @@ report.main_table(m)
 display(Markdown(report.budget_sentence(m)))
 display(Markdown(report.main_sentence(m)))
 display(Markdown(report.shortfall_sentence(m, a)))
+structure = experiments.find_result("speedup", profile, family, seed)
+display(Markdown(report.structure_sentence(structure.metrics) if structure is not None else
+                 "Whether MT10 has an affinity structure at this budget is measured by the speedup chapter: `"
+                 + experiments.run_command("speedup", profile, family, seed) + "`."))
 
 # %% [markdown]
 # ## Per task

@@ -123,6 +123,7 @@ display(Markdown(report.correlation_text(m)))
 
 # %%
 report.stage_bars(m);
+display(Markdown(report.cost_text(m)))
 times = pd.DataFrame({f"{d} layers": {**{f"estimated: {k}": v for k, v in r["stages"]["estimated"].items()},
                                       **{f"measured: {k}": v for k, v in r["stages"]["measured"].items()},
                                       "θ* meta-training (shared)": r["seconds"]["meta_train"]}

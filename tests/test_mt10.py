@@ -104,6 +104,7 @@ def test_smoke_first_order_error_and_speedup_run_on_mt10(mt10_store):
     assert m["budget"]["finetune_steps_per_task"] == 500 and m["budget"]["repeats"] == 2
     assert sp.arrays["members"].shape == (m["budget"]["n_subsets"], pipeline_config("smoke", "metaworld").n_tasks)
     assert -1.0 <= m["noise_ceiling_nmi"] <= 1.0 and m["speedup"] > 0
+    assert report.structure_sentence(m).startswith("Is there a structure to find?")
 
 
 def _success(seeds):
@@ -170,3 +171,23 @@ def test_repeated_groups_sentence_compares_a_group_trained_with_another_seed_onl
     text = report.repeated_groups_sentence(repeated, ["reach", "push", "drawer-close", "x"])
     assert "tasks push, drawer-close at k=2 and k=3: drawer-close 100% vs 0%" in text
     assert report.repeated_groups_sentence(metrics).startswith("No group of tasks")
+
+
+def _speedup_metrics(ceilings: dict[str, float], floor: float = 0.28, sd: float = 0.1) -> dict:
+    """The parts of a stored speedup result that `structure_sentence` reads: per depth, the rollout truth's noise
+    ceiling beside the random floor."""
+    by_layers = {d: {"by_score": {"rollout": {"nmi": 0.2, "noise_ceiling_nmi": c, "random_nmi": floor,
+                                              "random_nmi_std": sd}}} for d, c in ceilings.items()}
+    return {"by_layers": by_layers, "default_score": "rollout", "repeats": 3,
+            "budget": {"finetune_steps_per_task": 4096}}
+
+
+def test_structure_sentence_tells_no_structure_from_weak_and_real_structure():
+    none = report.structure_sentence(_speedup_metrics({"2": 0.35, "4": 0.11}))
+    assert "no affinity structure" in none and "repeats agree at NMI 0.35" in none and "4,096" in none
+    weak = report.structure_sentence(_speedup_metrics({"2": 0.41, "4": 0.11}))
+    assert "weak at best" in weak and "1.3 random-partition stds" in weak
+    real = report.structure_sentence(_speedup_metrics({"2": 0.41, "4": 0.9}))
+    assert "has an affinity structure" in real and "6.2" in real
+    old = {"by_layers": {"2": {"nmi": 0.3}}}
+    assert "--force" in report.structure_sentence(old)

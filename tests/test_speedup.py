@@ -297,6 +297,8 @@ def test_report_shows_the_noise_ceiling_and_survives_old_results():
     assert "within noise of the truth" in verdicts.split("**4 layers**")[1]
     assert "within noise" not in verdicts.split("**4 layers**")[0]
     assert "repeated 2 times" in report.budget_text(m) and "undefined" in report.correlation_text(m)
+    cost = report.cost_text(m)
+    assert "spends 50% of its 1 s scoring" in cost and "`ppo` 12× (NMI 0.10, ceiling 0.22)" in cost
     for fig in (report.ceiling_figure(m), report.stage_bars(m)):
         plt.close(fig)
 
@@ -307,6 +309,7 @@ def test_report_shows_the_noise_ceiling_and_survives_old_results():
     assert "--force" in report.ceiling_text(old) and "--force" in report.verdicts(old)
     assert "--force" in report.budget_text(old)
     report.correlation_text(old)
+    assert report.NOT_MEASURED in report.cost_text(old)
     for fig in (report.ceiling_figure(old), report.stage_bars(old)):
         plt.close(fig)
 

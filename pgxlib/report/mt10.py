@@ -258,3 +258,35 @@ def repeated_groups_sentence(metrics: Mapping[str, Any], names: Sequence[str] | 
     return ("The same group of tasks, trained more than once with different seeds only (it sits at another index of "
             "the partition): " + "; ".join(parts) + ". A difference here is the training noise of one group policy at "
             "this budget, against which the rows above are to be read.")
+
+
+def structure_sentence(speedup_metrics: Mapping[str, Any]) -> str:
+    """Whether MT10 has an affinity structure for a grouping to find at our budget, from the speedup chapter's
+    repeated fine-tuning truth: its noise ceiling (repeats against each other) per depth beside the random floor,
+    and the estimate's agreement with it (headline evaluator)."""
+    parts, excess = [], []
+    for depth, r in speedup_metrics["by_layers"].items():
+        s = (r.get("by_score") or {}).get(speedup_metrics.get("default_score", "rollout"))
+        if s is None or s.get("noise_ceiling_nmi") is None:
+            return ("The speedup chapter's MT10 result has no repeated truth; recompute it with --force to see "
+                    "whether MT10 has an affinity structure at this budget.")
+        c, floor, sd = s["noise_ceiling_nmi"], s["random_nmi"], s["random_nmi_std"]
+        excess.append((c - floor) / sd if sd > 0 else (float("inf") if c > floor else 0.0))
+        parts.append(f"{depth} layers: repeats agree at NMI {c:.2f}, random partitions {floor:.2f} ± {sd:.2f}, "
+                     f"the estimate {s['nmi']:.2f}")
+    repeats = speedup_metrics.get("repeats", "several")
+    steps = speedup_metrics.get("budget", {}).get("finetune_steps_per_task")
+    budget = f" for {steps:,} environment steps per task" if steps else ""
+    text = (f"Is there a structure to find? The speedup chapter fine-tunes θ* on the same subsets of MT10{budget}, "
+            f"{repeats} times with independent seeds, and groups the tasks from each repeat "
+            f"({'; '.join(parts)}).")
+    if all(z <= 1 for z in excess):
+        return text + (" At no depth do independent fine-tunings agree on a grouping better than random partitions "
+                       "do: at this budget MT10 has no affinity structure that a grouping could exploit, so a "
+                       "difference between groupings here says nothing about the estimator.")
+    if max(excess) <= 2:
+        return text + (f" Independent fine-tunings agree on a grouping at most {max(excess):.1f} random-partition "
+                       "stds above random partitions: at this budget MT10's affinity structure is weak at best, and "
+                       "a difference between groupings is mostly noise.")
+    return text + (f" At the best depth independent fine-tunings agree {max(excess):.1f} random-partition stds above "
+                   "random partitions: MT10 has an affinity structure at this budget.")

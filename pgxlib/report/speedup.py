@@ -321,6 +321,29 @@ def correlation_text(metrics: Mapping[str, Any]) -> str:
             f"centring per task ({head} layers, `{default_score(metrics)}`).")
 
 
+def cost_text(metrics: Mapping[str, Any]) -> str:
+    """One paragraph on where the headline depth's time goes: the share of the estimate spent scoring the θ̂_S,
+    the share of full training spent evaluating, and the speedup of each evaluator (rollout scores cost the
+    same episodes on both sides, so they bound the ratio)."""
+    head = str(metrics["headline_depth"])
+    r = metrics["by_layers"][head]
+    est = r["stages"]["estimated"]
+    est_total = sum(est.values())
+    score_share = est.get("scores", 0.0) / est_total if est_total > 0 else 0.0
+    eval_share = r["seconds"].get("measured_eval_share")
+    by_score = r.get("by_score") or {}
+    per_score = "; ".join(f"`{name}` {s['speedup']:.3g}× (NMI {s['nmi']:.2f}, ceiling {s['noise_ceiling_nmi']:.2f})"
+                          for name, s in by_score.items() if s.get("speedup") is not None
+                          and s.get("noise_ceiling_nmi") is not None)
+    evaluation = ("" if eval_share is None else
+                  f" One repeat of full training spends {eval_share:.0%} of its subsets' time evaluating them.")
+    return (f"Where the time goes at {head} layers: the estimate spends {score_share:.0%} of its "
+            f"{est_total:.0f} s scoring the θ̂_S with the headline evaluator `{default_score(metrics)}`.{evaluation} "
+            f"An evaluator that rolls out episodes costs both sides the same number of episodes, so the speedup can only come "
+            f"from the fine-tuning it replaces; it grows with the fine-tuning budget. Speedup per evaluator: "
+            f"{per_score or NOT_MEASURED}.")
+
+
 @readable
 def stage_bars(metrics: Mapping[str, Any]) -> plt.Figure:
     """Wall time of each stage, per depth: the estimate (stacked) beside one repeat of full training (stacked)."""
