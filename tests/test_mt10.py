@@ -176,8 +176,9 @@ def test_repeated_groups_sentence_compares_a_group_trained_with_another_seed_onl
 def _speedup_metrics(ceilings: dict[str, float], floor: float = 0.28, sd: float = 0.1) -> dict:
     """The parts of a stored speedup result that `structure_sentence` reads: per depth, the rollout truth's noise
     ceiling beside the random floor."""
-    by_layers = {d: {"by_score": {"rollout": {"nmi": 0.2, "noise_ceiling_nmi": c, "random_nmi": floor,
-                                              "random_nmi_std": sd}}} for d, c in ceilings.items()}
+    by_layers = {d: {"noise_ceiling_nmi": c, "by_score": {"rollout": {"nmi": 0.2, "noise_ceiling_nmi": c,
+                                                                      "random_nmi": floor, "random_nmi_std": sd}}}
+                 for d, c in ceilings.items()}
     return {"by_layers": by_layers, "default_score": "rollout", "repeats": 3,
             "budget": {"finetune_steps_per_task": 4096}}
 

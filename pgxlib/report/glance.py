@@ -141,7 +141,8 @@ def missing_note(rows: Sequence[Stored]) -> str:
 @dataclass(frozen=True)
 class FamilyVerdict:
     """PolicyGradEx on one family: ``kind`` is "leads", "ties" or "trails"; `best` the strongest baseline,
-    `gap` ours − best (in return; in points of success on Meta-World), `noise` the larger seed std of the two, `seeds` the number of seeds."""
+    `gap` ours − best (in return; in points of success on Meta-World), `noise` the larger seed std of the two,
+    `seeds` the number of seeds."""
 
     family: str
     kind: str
@@ -206,7 +207,8 @@ def sentences(rows: Sequence[Stored], speedups: Sequence[Stored] = (), status: b
     down = [v for v in tie if v.gap <= 0]
 
     def item(v: FamilyVerdict) -> str:
-        return f"{v.family} ({v.gap:+.3g} {_gap_unit(v.family)} against {ROW_LABELS[v.best]}, {_in_stds(v)}{_stale(v)})"
+        return (f"{v.family} ({v.gap:+.3g} {_gap_unit(v.family)} against {ROW_LABELS[v.best]}, "
+                f"{_in_stds(v)}{_stale(v)})")
 
     out = []
     if lead:

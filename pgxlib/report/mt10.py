@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pgxlib.report import paper
+from pgxlib.report.speedup import ceiling_excess, default_score, has_ceiling
 
 LABELS = {
     "multitask": "Multi-task training",
@@ -264,16 +265,15 @@ def structure_sentence(speedup_metrics: Mapping[str, Any]) -> str:
     """Whether MT10 has an affinity structure for a grouping to find at our budget, from the speedup chapter's
     repeated fine-tuning truth: its noise ceiling (repeats against each other) per depth beside the random floor,
     and the estimate's agreement with it (headline evaluator)."""
-    parts, excess = [], []
-    for depth, r in speedup_metrics["by_layers"].items():
-        s = (r.get("by_score") or {}).get(speedup_metrics.get("default_score", "rollout"))
-        if s is None or s.get("noise_ceiling_nmi") is None:
-            return ("The speedup chapter's MT10 result has no repeated truth; recompute it with --force to see "
-                    "whether MT10 has an affinity structure at this budget.")
-        c, floor, sd = s["noise_ceiling_nmi"], s["random_nmi"], s["random_nmi_std"]
-        excess.append((c - floor) / sd if sd > 0 else (float("inf") if c > floor else 0.0))
-        parts.append(f"{depth} layers: repeats agree at NMI {c:.2f}, random partitions {floor:.2f} ± {sd:.2f}, "
-                     f"the estimate {s['nmi']:.2f}")
+    if not has_ceiling(speedup_metrics):
+        return ("The speedup chapter's MT10 result has no repeated truth; recompute it with --force to see "
+                "whether MT10 has an affinity structure at this budget.")
+    score = default_score(speedup_metrics)
+    heads = {depth: r["by_score"][score] for depth, r in speedup_metrics["by_layers"].items()}
+    excess = [ceiling_excess(s) for s in heads.values()]
+    parts = [f"{depth} layers: repeats agree at NMI {s['noise_ceiling_nmi']:.2f}, random partitions "
+             f"{s['random_nmi']:.2f} ± {s['random_nmi_std']:.2f}, the estimate {s['nmi']:.2f}"
+             for depth, s in heads.items()]
     repeats = speedup_metrics.get("repeats", "several")
     steps = speedup_metrics.get("budget", {}).get("finetune_steps_per_task")
     budget = f" for {steps:,} environment steps per task" if steps else ""

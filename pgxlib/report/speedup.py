@@ -107,11 +107,20 @@ def ceiling_table(metrics: Mapping[str, Any]):
     return pd.DataFrame(rows).set_index(["layers", "evaluator"])
 
 
+def ceiling_excess(comparison: Mapping[str, Any]) -> float:
+    """How far the truth's noise ceiling lies above the NMI of random partitions, in their stds; at most 1 means the
+    truth reproduces itself no better than chance."""
+    c, floor, sd = comparison["noise_ceiling_nmi"], comparison["random_nmi"], comparison["random_nmi_std"]
+    if sd > 0:
+        return (c - floor) / sd
+    return float("inf") if c > floor else 0.0
+
+
 def _ceiling_sentence(depth: str, s: Mapping[str, Any], repeats: int) -> str:
     """One evaluator at one depth: the estimate's NMI against the truth's noise ceiling and the random floor."""
     x, c, floor, sd = s["nmi"], s["noise_ceiling_nmi"], s["random_nmi"], s["random_nmi_std"]
     head = f"- **{depth} layers, {s.get('label', s.get('estimate', '?'))}**: "
-    chance = c <= floor + sd
+    chance = ceiling_excess(s) <= 1
     below = not reaches_ceiling(x, c)
     if below and chance:
         return (head + f"the truth does not reproduce itself: its {repeats} repeats agree at NMI {c:.2f}, no better "
@@ -339,8 +348,8 @@ def cost_text(metrics: Mapping[str, Any]) -> str:
                   f" One repeat of full training spends {eval_share:.0%} of its subsets' time evaluating them.")
     return (f"Where the time goes at {head} layers: the estimate spends {score_share:.0%} of its "
             f"{est_total:.0f} s scoring the θ̂_S with the headline evaluator `{default_score(metrics)}`.{evaluation} "
-            f"An evaluator that rolls out episodes costs both sides the same number of episodes, so the speedup can only come "
-            f"from the fine-tuning it replaces; it grows with the fine-tuning budget. Speedup per evaluator: "
+            f"An evaluator that rolls out episodes costs both sides the same number of episodes, so the speedup can "
+            f"only come from the fine-tuning it replaces; it grows with the fine-tuning budget. Speedup per evaluator: "
             f"{per_score or NOT_MEASURED}.")
 
 
