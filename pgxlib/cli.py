@@ -69,7 +69,8 @@ def _fail(message: str) -> int:
 def _validate_run(args: argparse.Namespace) -> tuple[str, int, dict[str, Any], str]:
     """(family, seed, params, key) of a `pgx run` request; raises `ConfigError`/`ValueError`."""
     from pgxlib import experiments
-    from pgxlib.book import notebook_for, notebook_source
+    from pgxlib.book.chapters import notebook_for
+    from pgxlib.book.execution import notebook_source
 
     params = parse_params(args.params)
     profile = params.pop("profile", args.profile)
@@ -86,7 +87,8 @@ def _validate_run(args: argparse.Namespace) -> tuple[str, int, dict[str, Any], s
 def cmd_run(args: argparse.Namespace) -> int:
     """Validate, then execute ``notebooks/<experiment>.py`` with papermill; print where things went."""
     from pgxlib import experiments
-    from pgxlib.book import _last_line, execute_notebook, log_path, notebook_for
+    from pgxlib.book.chapters import notebook_for
+    from pgxlib.book.execution import _last_line, execute_notebook, log_path
     from pgxlib.store.results import runs_root
 
     try:
@@ -145,7 +147,8 @@ def run_summary(meta: dict[str, Any], fresh: bool = True) -> str:
 
 def cmd_book(args: argparse.Namespace) -> int:
     """Execute the chapters and build the HTML book (see `pgxlib.book.build_book`)."""
-    from pgxlib.book import build_book, plan_book
+    from pgxlib.book.pages import build_book
+    from pgxlib.book.plan import plan_book
 
     try:
         plan_book(args.profile, args.force, args.no_compute)
@@ -159,7 +162,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     book order: a stale result is removed first, so the run resumes the stages that an interrupted run of the
     current code left. `--only` keeps the runs of those experiments (``experiment`` or ``experiment:family``)."""
     from pgxlib import experiments
-    from pgxlib.book import outdated_runs
+    from pgxlib.book.plan import outdated_runs
 
     try:
         runs = outdated_runs(args.profile)
@@ -208,7 +211,7 @@ def cmd_group(args: argparse.Namespace) -> int:
 def cmd_glance(args: argparse.Namespace) -> int:
     """Print the results at a glance (`pgxlib.report.glance`), or write them into README.md."""
     from pgxlib import experiments
-    from pgxlib.book import chapter_params
+    from pgxlib.book.chapters import chapter_params
     from pgxlib.report.glance import glance_markdown, with_readme_block
     from pgxlib.store.results import repo_root
 
@@ -254,7 +257,7 @@ class _RunParser(_Parser):
 def experiments_help() -> str:
     """Every experiment with a notebook, and its parameters with their defaults."""
     from pgxlib import experiments
-    from pgxlib.book import notebook_source
+    from pgxlib.book.execution import notebook_source
 
     lines = ["experiments (parameters beyond profile, family and seed, with their defaults):"]
     for name in experiments.available():

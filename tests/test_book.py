@@ -6,16 +6,17 @@ import sys
 import nbformat
 import yaml
 
-from pgxlib import book
+from pgxlib.book import chapters, execution, plan
+from pgxlib.book.pages import book_toc, decorate, reproduce_box
 
 
 def _pages(profile="default"):
-    return book.plan_book(profile, no_compute=True)
+    return plan.plan_book(profile, no_compute=True)
 
 
 def test_toc_nests_the_runs_of_a_chapter_under_it_with_distinct_titles():
     pages = _pages()
-    toc = yaml.safe_load(book.book_toc(pages))
+    toc = yaml.safe_load(book_toc(pages))
     assert toc["root"] == "intro"
     captions = [p["caption"] for p in toc["parts"]]
     assert captions[0] == "The method" and "Experiments" in captions
@@ -43,8 +44,8 @@ def test_decorate_hides_the_parameter_cells_and_adds_the_reproduce_box(tmp_path)
     path = tmp_path / "page.ipynb"
     nbformat.write(nb, path)
     page = next(p for p in _pages() if p.chapter.notebook == "main_results")
-    box = book.reproduce_box(page, "default")
-    book.decorate(path, "cartpole", box)
+    box = reproduce_box(page, "default")
+    decorate(path, "cartpole", box)
     cells = nbformat.read(path, as_version=4).cells
     assert cells[0].source == "# Title (cartpole)" and cells[1].source == box and cells[2].source == "\nIntro text."
     assert "remove-cell" in cells[3].metadata["tags"] and "remove-cell" in cells[4].metadata["tags"]
@@ -59,19 +60,19 @@ def test_reproduce_box_names_the_command_and_the_measured_wall_time():
                 "device": {"cpu_count": 2}, "parameters": {"params": {"seeds": [0, 1, 2], "k": None}}}
 
     page = next(p for p in _pages() if p.chapter.notebook == "main_results")
-    box = book.reproduce_box(page, "default", Stored())
+    box = reproduce_box(page, "default", Stored())
     assert f"    {page.command}" in box and "31 min on 2 CPU cores" in box and "`95a50d88dd`" in box
     assert "STALE" in box and "`seeds` = `[0, 1, 2]`" in box
     Stored.meta = {**Stored.meta, "resumed_stages": ["seed0-features", "seed0-surrogate"]}
     assert ("31 min, resuming 2 stages computed by an earlier, interrupted run, on 2 CPU cores"
-            in book.reproduce_box(page, "default", Stored()))
+            in reproduce_box(page, "default", Stored()))
     reader = next(p for p in _pages() if p.chapter.experiment is None)
-    assert "pgx book --profile default --no-compute" in book.reproduce_box(reader, "default", seconds=12.0)
+    assert "pgx book --profile default --no-compute" in reproduce_box(reader, "default", seconds=12.0)
 
 
 def test_kernel_messages_go_to_the_log_not_the_terminal(tmp_path, capfd):
     log = tmp_path / "logs" / "page.log"
-    with book.kernel_log(log) as terminal:
+    with execution.kernel_log(log) as terminal:
         os.write(2, b"[IPKernelApp] WARNING | noise\n")
         print("progress", file=terminal)
     print("after", file=sys.stderr)
@@ -83,7 +84,7 @@ def test_kernel_messages_go_to_the_log_not_the_terminal(tmp_path, capfd):
 def test_page_links_point_at_the_pages_the_toc_lists():
     pages = _pages()
     names = {p.name + ".html" for p in pages} | {f"{p.name.split('-', 1)[0]}-{p.chapter.notebook}.html" for p in pages}
-    links = book.page_links("default")
+    links = plan.page_links("default")
     assert links[("main_results", "cartpole")] in names
     assert all(href in names for href in links.values())
 
@@ -95,9 +96,9 @@ def test_every_chapter_parameter_is_a_notebook_parameter(monkeypatch):
 
     from pgxlib.config import ConfigError
 
-    for profile in book.BOOK_PROFILES:
-        book.plan_book(profile, no_compute=True)
-    chapter = book.Chapter("structure", {"default": ({"family": "planted", "n_tasks": 20},)}, "structure")
-    monkeypatch.setattr(book, "CHAPTERS", (chapter,))
+    for profile in chapters.BOOK_PROFILES:
+        plan.plan_book(profile, no_compute=True)
+    chapter = chapters.Chapter("structure", {"default": ({"family": "planted", "n_tasks": 20},)}, "structure")
+    monkeypatch.setattr(plan, "CHAPTERS", (chapter,))
     with pytest.raises(ConfigError, match="n_tasks, which notebooks/structure.py does not declare"):
-        book.plan_book("default", no_compute=True)
+        plan.plan_book("default", no_compute=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pgxlib import book, cli, experiments
+from pgxlib import cli, experiments
+from pgxlib.book import chapters, execution, plan
 from pgxlib import store as results
 
 
@@ -73,7 +74,7 @@ def test_run_executes_the_notebook_with_papermill(store, monkeypatch, tmp_path, 
         'meta = {"parameters": {"profile": profile, "family": family, "seed": seed, "params": {"k": k}},\n'
         '        "fingerprint": {"sha256": "x"}}\n'
         'results.write_result(path, {"groups": [[0, 1]], "k": k}, {}, meta)\n')
-    monkeypatch.setattr(book, "notebook_source", lambda name: notebook)
+    monkeypatch.setattr(execution, "notebook_source", lambda name: notebook)
     monkeypatch.setattr(experiments, "_fingerprint", lambda *_: {"sha256": "x", "files": []})
     code = cli.main(["run", "walkthrough", "-p", "family", "nav2d", "-p", "k", "2", "--out", str(tmp_path / "nb")])
     out = capsys.readouterr().out
@@ -109,15 +110,15 @@ def test_missing_result_key_matches_cli(store):
 def test_run_picks_the_notebook_of_the_family(store, monkeypatch, tmp_path):
     """`pgx run main_results -p family metaworld` executes the MT10 notebook, the ablations on metaworld its k-only
     notebook; every notebook named so exists and has a parameters cell taking the run's parameters."""
-    assert book.notebook_for("main_results", "metaworld") == "mt10"
-    assert book.notebook_for("ablations", "metaworld") == "mt10_k"
-    assert book.notebook_for("main_results", "cartpole") == "main_results"
-    for (experiment, family), name in book.NOTEBOOK_OF.items():
-        text = book.notebook_source(name).read_text()
+    assert chapters.notebook_for("main_results", "metaworld") == "mt10"
+    assert chapters.notebook_for("ablations", "metaworld") == "mt10_k"
+    assert chapters.notebook_for("main_results", "cartpole") == "main_results"
+    for (experiment, family), name in chapters.NOTEBOOK_OF.items():
+        text = execution.notebook_source(name).read_text()
         assert 'tags=["parameters"]' in text and f'family = "{family}"' in text
         assert f'run_experiment("{experiment}"' in text
     ran = []
-    monkeypatch.setattr(book, "execute_notebook", lambda name, *a, **k: ran.append(name))
+    monkeypatch.setattr(execution, "execute_notebook", lambda name, *a, **k: ran.append(name))
     code = cli.main(["run", "main_results", "--profile", "smoke", "-p", "family", "metaworld", "--out", str(tmp_path)])
     assert ran == ["mt10"] and code == 1  # the double executed nothing, so no result was stored
 
@@ -145,7 +146,7 @@ def test_refresh_recomputes_a_stale_result_and_only_then(store, tmp_path, capsys
 def test_pgx_refresh_computes_what_is_missing_or_stale_and_nothing_else(store, capsys):
     assert cli.main(["refresh", "--profile", "smoke", "--dry-run"]) == 0
     listed = capsys.readouterr().out
-    runs = sum(len(c.runs["smoke"]) * (1 + len(c.also)) for c in book.CHAPTERS if c.experiment is not None)
+    runs = sum(len(c.runs["smoke"]) * (1 + len(c.also)) for c in chapters.CHAPTERS if c.experiment is not None)
     assert f"{runs} result(s) of the smoke profile to compute" in listed and "stale" not in listed
     assert "missing  pgx run first_order_error --profile smoke -p family cartpole" in listed
     assert "missing  pgx run ablations --profile smoke -p family metaworld" in listed  # read by the MT10 chapter
@@ -169,12 +170,12 @@ def test_pgx_refresh_computes_what_is_missing_or_stale_and_nothing_else(store, c
 
 
 def test_an_outdated_grouping_run_lists_the_pgx_group_command_that_recomputes_it():
-    run = book.OutdatedRun("group", "default", "nav2d", 0, {"k": None, "overrides": {"n_tasks": 100}}, "stale")
+    run = plan.OutdatedRun("group", "default", "nav2d", 0, {"k": None, "overrides": {"n_tasks": 100}}, "stale")
     assert run.command == "pgx group --profile default --family nav2d -p n_tasks 100 --force"
     args = cli.build_parser().parse_args(run.command.split()[1:])
     assert (args.family, args.profile, cli.parse_params(args.params), args.force) == ("nav2d", "default", {"n_tasks": 100},
                                                                                 True)
-    seeded = book.OutdatedRun("group", "smoke", "planted", 2, {"k": 3, "overrides": {}}, "missing")
+    seeded = plan.OutdatedRun("group", "smoke", "planted", 2, {"k": 3, "overrides": {}}, "missing")
     assert seeded.command == "pgx group --profile smoke --family planted --seed 2 --k 3 --force"
 
 
