@@ -251,9 +251,9 @@ def test_report_shows_both_definitions_and_tolerates_old_results():
 
 
 def test_scorecard_judges_first_order_claims_by_the_authors_definition():
-    from pgxlib.report import scorecard
+    from pgxlib.report import first_order_error, scorecard
 
-    claims = {c.name: c for c in scorecard.first_order_claims()}
+    claims = {c.name: c for c in first_order_error.claims()}
     at1 = claims["First-order error (authors' definition), CartPole, distance 1.0%"]
     grows = claims["First-order error (authors' definition) grows to about 10% at 5% distance, CartPole"]
     both = {"relative_error_pct": {"1": 13.9, "5": 40.0}, "paper_definition_error_pct": {"1": 2.5e-5, "5": 1e-3}}

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from pgxlib import experiments
-from pgxlib.report import glance, scorecard
+from pgxlib.report import ablations, glance, scorecard
+from pgxlib.report.claims import CLAIMS, headline_claims
+from pgxlib.report.main_results import method_score
 from pgxlib.report.scorecard_view import COLOURS, chapter_links, details_html, grid_html
 
 from doubles import StoredLookup, StoredResult
@@ -130,17 +132,39 @@ def test_scorecard_grid_is_computed_from_stored_results():
 
 @pytest.mark.parametrize("k4, status", [(-3.28, "not reproduced"), (-0.5, "reproduced"), (1.5, "not reproduced")])
 def test_adds_little_has_a_tolerance_on_both_sides(k4, status):
-    claim = next(c for c in scorecard.ablation_claims("cartpole") if c.label == "k=4 adds little over k=3")
+    claim = next(c for c in ablations.family_claims("cartpole") if c.label == "k=4 adds little over k=3")
     metrics = {"k": {"by_value": {"3": {"score": 10.0}, "4": {"score": 10.0 + k4 * 2.0}}},
                "methods": {"policygradex": {"std": 2.0}}}
     row = scorecard.evaluate_claim(claim, StoredLookup(metrics))
     assert (row["ours"], row["status"]) == (f"{k4:+.2f} seed std", status)
 
 
+def test_a_main_result_is_read_under_its_own_protocol():
+    """The protocol is data: the paper's table says which family it reports under which protocol, a stored result
+    says (or its metrics show) which protocol computed it, and a score is read only where the two agree."""
+    from pgxlib.report import paper
+    from pgxlib.report.main_results import result_protocol
+
+    assert paper.protocol("metaworld") == "multi_objective" and paper.protocol("cartpole") == "meta_rl"
+    assert paper.protocol("nav2d") == "meta_rl"  # a family the paper does not report: our control protocol
+    success = {"methods": {"policygradex": {"mean": 1.0, "success": {"mean": 0.9}}}}
+    returns = {"methods": {"policygradex": {"mean": 150.0, "before": {"mean": 120.0}}}}
+    assert result_protocol(StoredResult(success)) == "multi_objective"
+    assert result_protocol(StoredResult(returns)) == "meta_rl"
+    declared = StoredResult(success)
+    declared.meta["protocol"] = "meta_rl"
+    assert result_protocol(declared) == "meta_rl"
+    mt10 = method_score("metaworld", "policygradex")
+    assert mt10.measure(StoredLookup(success)).value == pytest.approx(90.0)
+    got = mt10.measure(StoredLookup(returns))
+    assert got.value is None and "meta_rl protocol" in got.problems[0]
+    assert method_score("cartpole", "policygradex").measure(StoredLookup(returns)).value == 150.0
+
+
 def test_no_relative_gain_on_negative_returns():
     lookup = StoredLookup({"methods": {"policygradex": {"mean": -40.0, "seeds": [-41.0, -39.0]},
                                        "multitask": {"mean": -50.0, "seeds": [-51.0, -49.0]}}})
-    gain = scorecard.Gain(scorecard._score("lunarlander", "policygradex"), scorecard._score("lunarlander", "multitask"))
+    gain = scorecard.Gain(method_score("lunarlander", "policygradex"), method_score("lunarlander", "multitask"))
     got = gain.measure(lookup)
     assert got.value is None and "not defined" in got.problems[0]
     positive = StoredLookup({"methods": {"policygradex": {"mean": 110.0, "seeds": [100.0, 120.0]},
@@ -150,7 +174,7 @@ def test_no_relative_gain_on_negative_returns():
                                       "multitask": {"mean": 4.0, "seeds": [3.0, 5.0]}}})
     assert gain.measure(mixed).value is None  # one negative seed: returns can be negative here
     # the ablation orders are measured in seed stds instead, which negative returns do not distort
-    claim = next(c for c in scorecard.ablation_claims("lunarlander") if c.label == "k=3 above k=2")
+    claim = next(c for c in ablations.family_claims("lunarlander") if c.label == "k=3 above k=2")
     metrics = {"k": {"by_value": {"2": {"score": -50.0}, "3": {"score": -40.0}}},
                "methods": {"policygradex": {"std": 4.0}}}
     row = scorecard.evaluate_claim(claim, StoredLookup(metrics))
@@ -158,7 +182,7 @@ def test_no_relative_gain_on_negative_returns():
 
 
 def test_a_headline_holds_only_on_every_family_measured():
-    claim = next(c for c in scorecard.headline_claims() if c.label == "Headline: first-order error within 2%")
+    claim = next(c for c in headline_claims() if c.label == "Headline: first-order error within 2%")
     ok = {("first_order_error", "cartpole"): Result({"paper_definition_error_pct": {"0.1": 0.1, "0.5": 0.2, "1": 0.5}})}
     row = scorecard.evaluate_claim(claim, scorecard.Lookup("default", Registry(ok)))
     assert row["status"] == "reproduced" and "holds on cartpole" in row["why"] and "not measured on" in row["why"]
@@ -174,7 +198,7 @@ def _speed(nmi, ceiling, rank, speedup):
 
 
 def test_the_headline_speedup_counts_only_runs_whose_agreement_clears_the_ceiling():
-    claim = next(c for c in scorecard.headline_claims() if c.label == "Headline: up to 26× faster")
+    claim = next(c for c in headline_claims() if c.label == "Headline: up to 26× faster")
     stored = {("speedup", "lunarlander"): _speed(0.9, 0.8, 0.02, 20.0),   # fast, but ranks agree by chance
               ("speedup", "planted"): _speed(1.0, 1.0, 0.8, 3.0)}          # agrees, but slow
     row = scorecard.evaluate_claim(claim, scorecard.Lookup("default", Registry(stored)))
@@ -221,7 +245,7 @@ def test_scorecard_reads_the_result_its_chapter_shows():
     speedup = {"by_layers": {str(d): {"nmi": 0.7, "speedup": 12.0, "noise_ceiling_nmi": 0.6,
                                       "rank_correlation": 0.5} for d in (2, 4, 8)}}
     reg = ByParams({("speedup", "lunarlander", (("finetune_steps", 16384),)): Result(speedup)})
-    claims = [c for c in scorecard.CLAIMS if c.name.startswith("Speedup over full training, 4-layer policy (Lunar")]
+    claims = [c for c in CLAIMS if c.name.startswith("Speedup over full training, 4-layer policy (Lunar")]
     assert len(claims) == 1
     default = scorecard.build_scorecard("default", reg, claims)
     assert default.iloc[0]["status"] == "not yet measured"

@@ -331,7 +331,7 @@ class MainResultsDouble:
 
 
 def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path):
-    from pgxlib.report import scorecard
+    from pgxlib.report import main_results, scorecard
 
     monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
@@ -347,7 +347,7 @@ def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path)
     experiments.run_experiment("main_results", "default", "cartpole")
 
     card = scorecard.build_scorecard("default", experiments).set_index("claim")
-    note = f" ({scorecard.PROTOCOL_NOTE})"
+    note = f" ({main_results.PROTOCOL_NOTE})"
     row = card.loc["Main results, CartPole: Random grouping below PolicyGradEx" + note]
     assert (row["paper"], row["ours"], row["status"]) == ("144.1", "120.0", "not reproduced")
     row = card.loc["Main results, CartPole: Multi-task training below PolicyGradEx" + note]
@@ -404,7 +404,8 @@ def test_positive_order_within_seed_noise():
 
 
 def test_a_gap_by_group_size_is_judged_against_the_spread_between_subsets_of_one_size():
-    from pgxlib.report.scorecard import Below, Metric, SubsetSpread
+    from pgxlib.report.hessian_bound import SubsetSpread
+    from pgxlib.report.scorecard import Below, Metric
 
     # sizes 1, 2, 10; size 10 has one subset (masked). Sample variances: 2.0 (1 vs 3), 8.0 (0 vs 4) -> std sqrt(5)
     gaps = np.ma.masked_invalid(np.array([[1.0, 3.0], [0.0, 4.0], [5.0, np.nan]]))

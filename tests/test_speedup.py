@@ -315,9 +315,9 @@ def test_report_shows_the_noise_ceiling_and_survives_old_results():
 
 
 def test_scorecard_counts_a_speedup_only_above_the_noise_ceiling():
-    from pgxlib.report import scorecard
+    from pgxlib.report import scorecard, speedup
 
-    claims = {c.name: c for c in scorecard.surrogate_claims()}
+    claims = {c.name: c for c in speedup.claims()}
     new, old = StoredLookup(_fake_metrics()), StoredLookup(_fake_metrics(new=False))
     speed2, speed4 = (claims[f"Speedup over full training, {d}-layer policy (LunarLander)"] for d in (2, 4))
     row = scorecard.evaluate_claim(speed2, new)  # 12× ≥ 10.5×, NMI 0.8 above the ceiling 0.6
@@ -344,9 +344,9 @@ def test_an_estimate_at_a_perfect_ceiling_counts():
 
 def test_a_speedup_bought_with_no_rank_agreement_does_not_count():
     """NMI at the ceiling is not enough: the same run's rank correlation must be clearly positive."""
-    from pgxlib.report import scorecard
+    from pgxlib.report import scorecard, speedup
 
-    claims = {c.name: c for c in scorecard.surrogate_claims()}
+    claims = {c.name: c for c in speedup.claims()}
     speed2 = claims["Speedup over full training, 2-layer policy (LunarLander)"]
     metrics = _fake_metrics()
     metrics["by_layers"]["2"]["rank_correlation"] = 0.02

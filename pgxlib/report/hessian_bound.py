@@ -5,13 +5,16 @@ matplotlib Figure or a string; nothing here computes an experiment.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from pgxlib.analysis.stats import as_nan, spearman
+from pgxlib.config import CONTROL_FAMILIES
 from pgxlib.report.plots import readable
+from pgxlib.report.scorecard import Above, Below, Between, Claim, Lookup, Measurement, Metric
 
 SAME_SCALE = 10.0
 """'Same scale' is read as: bound / |observed gap| within a factor of 10 either way (the scorecard's rule)."""
@@ -190,3 +193,66 @@ def budget_sentence(profile: str, seed: int = 0) -> str:
     each = ", ".join(f"{fam} {t / 60:.1f}" for fam, t in times.items())
     return (f"Stored `{profile}` runs of this chapter (wall minutes on the machine that computed them): {each}; "
             f"{sum(times.values()) / 60:.1f} minutes in all for {len(times)} famil{'y' if len(times) == 1 else 'ies'}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# The scorecard's claims of this chapter (collected by `pgxlib.report.claims`)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SubsetSpread:
+    """The spread of a `hessian_bound` result's gaps between random subsets of one size: the pooled sample std
+    over the sizes with two or more subsets (``arrays.group_gap``, [sizes, subsets], masked where a size has
+    fewer), times `scale`. It is the noise of a gap by group size, as the seed std is of a mean over seeds."""
+
+    family: str
+    scale: float = 1.0
+
+    def measure(self, lookup: Lookup) -> Measurement:
+        result, problem = lookup.result("hessian_bound", {"family": self.family})
+        if result is None:
+            return Measurement(None, (), (problem or "no result",))
+        spread = subset_spread(result.get("arrays.group_gap", np.zeros((0, 0))))
+        if spread is None:
+            return Measurement(None, (result,), ("no group size has two subsets: no spread to judge a gap by",))
+        return Measurement(spread * self.scale, (result,))
+
+
+def control_claims() -> list[Claim]:
+    """Figure 2: the Hessian-trace measure is of the same scale as the generalization gap (ratio of the means over
+    training of bound and |gap|), and on the meta-RL control task the gap falls as groups grow (gap of the
+    policies trained on all 10 source tasks below that of single-task policies)."""
+    scale = [Claim(f"Hessian-trace bound of the same scale as the generalization error ({family})",
+                   "same scale (Fig. 2)", "ratio", Metric("hessian_bound", {"family": family},
+                                                           "metrics.bound_to_gap_ratio"),
+                   Between(0.1, 10.0, "mean bound / mean |observed gap| over training within a factor of 10"),
+                   "hessian_bound", "Bound of the gap's scale", family)
+             for family in CONTROL_FAMILIES]
+    size = [Claim(f"Generalization error (×10⁻³ loss) falls as groups grow ({family})", "falls (Fig. 2)",
+                  "10⁻³ loss",
+                  Metric("hessian_bound", {"family": family}, ("metrics", "by_group_size", "10", "gap"), 1e3),
+                  Below(Metric("hessian_bound", {"family": family}, ("metrics", "by_group_size", "1", "gap"), 1e3),
+                        "the gap with 1 task", spread=SubsetSpread(family, 1e3)), "hessian_bound",
+                  "Gap falls as groups grow", family)
+            for family in CONTROL_FAMILIES]
+    return scale + size
+
+
+def mt10_claims() -> list[Claim]:
+    """Figure 2 on MT10: the Hessian measure of the same scale as the gap, and the gap peaking at 3 tasks."""
+    gap = lambda size: Metric("hessian_bound", {"family": "metaworld"}, ("metrics", "by_group_size", size, "gap"), 1e3)  # noqa: E731
+    return [
+        Claim("Hessian-trace bound of the same scale as the generalization error (metaworld)", "same scale (Fig. 2)",
+              "ratio", Metric("hessian_bound", {"family": "metaworld"}, "metrics.bound_to_gap_ratio"),
+              Between(0.1, 10.0, "mean bound / mean |observed gap| over training within a factor of 10"),
+              "hessian_bound", "Bound of the gap's scale", "metaworld"),
+        *(Claim(f"Generalization error (×10⁻³ loss) on MT10 peaks at 3 tasks: above the gap with {other} task(s)",
+                "peak at size 3 (Fig. 2)", "10⁻³ loss", gap("3"),
+                Above((gap(other),), (f"the gap with {other}",), spread=SubsetSpread("metaworld", 1e3)),
+                "hessian_bound", f"Gap peaks at 3 tasks (vs {other})", "metaworld") for other in ("1", "10")),
+    ]
+
+
+def claims() -> list[Claim]:
+    """Figure 2 on the control families, then on MT10."""
+    return control_claims() + mt10_claims()

@@ -6,6 +6,7 @@ from `pgxlib.report.paper`; no number is typed into prose here.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import matplotlib.pyplot as plt
@@ -13,6 +14,8 @@ import numpy as np
 
 from pgxlib.report import paper
 from pgxlib.report.plots import readable
+from pgxlib.report.scorecard import Above, Below, Claim, Lookup, Measurement, Metric
+from pgxlib.store.results import Result
 
 LABELS = {
     "multitask": "Multi-task training",
@@ -353,3 +356,91 @@ def design_sentence(metrics: Mapping[str, Any]) -> str:
     return (f"**Designed groups.** {metrics['family']} was built with groups that conflict by construction; the NMI "
             f"of each method's groups with them, per seed (1 = found exactly; random grouping shows chance): "
             + "; ".join(parts) + ".")
+
+
+# ---------------------------------------------------------------------------------------------
+# The scorecard's claims of this chapter (collected by `pgxlib.report.claims`)
+# ---------------------------------------------------------------------------------------------
+
+MAIN_KEYS = {"random": "random_grouping", "gradient_similarity": "gradient_similarity_grouping"}
+"""`paper.METHODS` keys whose `main_results` key differs (the others are the same)."""
+MEASURED_BASELINES = ("multitask", "soft_modularization", "paco", "care", "random", "gradient_similarity")
+"""The baselines `main_results` implements (CARE under the multi-objective protocol only, as in the paper)."""
+PROTOCOL_NOTE = "ordering only: both meta-RL on target tasks after adaptation, our task ranges and budgets"
+MT10_PROTOCOL_NOTE = "ordering only: both MT10 success, multi-objective; our learner (PPO) and budget"
+
+
+def result_protocol(result: Result) -> str:
+    """The protocol a stored main result was computed under: its ``meta["protocol"]`` ("meta_rl" or
+    "multi_objective"), or for a result stored without it, what its metrics show: the multi-objective protocol
+    stores success rates (``metrics.methods.<method>.success``), the meta-RL protocol returns after adaptation."""
+    protocol = result.meta.get("protocol")
+    if protocol is not None:
+        return protocol
+    methods = result.get("metrics.methods", None) or {}
+    return "multi_objective" if any(isinstance(e, Mapping) and "success" in e for e in methods.values()) else "meta_rl"
+
+
+@dataclass(frozen=True)
+class Score(Metric):
+    """A method's score in a `main_results` result, read under `protocol` (the one the paper reports the family
+    under); a result stored under another protocol is not measured, and the row says so."""
+
+    protocol: str = "meta_rl"
+
+    def measure(self, lookup: Lookup) -> Measurement:
+        result, _ = lookup.result(self.experiment, self.params)
+        if result is not None and result_protocol(result) != self.protocol:
+            return Measurement(None, (result,), (f"the stored {self.experiment} result was computed under the "
+                                                 f"{result_protocol(result)} protocol, the paper's number under "
+                                                 f"{self.protocol}",))
+        return super().measure(lookup)
+
+
+def method_score(family: str, method: str) -> Score:
+    """`method`'s mean score over seeds on `family` under the protocol the paper reports it under
+    (`paper.protocol`): success in percent (multi-objective) or return after adaptation (meta-RL)."""
+    key = MAIN_KEYS.get(method, method)
+    protocol = paper.protocol(family)
+    if protocol == "multi_objective":
+        return Score("main_results", {"family": family}, f"metrics.methods.{key}.success.mean", 100.0, protocol)
+    return Score("main_results", {"family": family}, f"metrics.methods.{key}.mean", protocol=protocol)
+
+
+def _reported(family: str) -> list[tuple[str, str, float]]:
+    column = paper.FAMILY_COLUMNS[family]
+    out = []
+    for method, label in paper.METHODS.items():
+        value = paper.MAIN_RESULTS.value(label, column)
+        if value is not None:
+            out.append((method, label, value))
+    return out
+
+
+def claims() -> list[Claim]:
+    """Every cell of the main table: PolicyGradEx above each baseline, per family.
+
+    The paper's control numbers and ours are both meta-RL (MAML per group, target tasks after
+    adaptation), but task ranges, budgets and network sizes are ours, so only the order of the
+    methods is judged, not the values. The PolicyGradEx row
+    is judged against the baselines we implement (`MEASURED_BASELINES`); the others stay "not yet measured".
+    """
+    claims = []
+    for family, column in paper.FAMILY_COLUMNS.items():
+        unit = paper.MAIN_RESULTS.unit(column)
+        note = MT10_PROTOCOL_NOTE if paper.protocol(family) == "multi_objective" else PROTOCOL_NOTE
+        baselines = [(m, label) for m, label, _ in _reported(family) if m in MEASURED_BASELINES]
+        for method, label, value in _reported(family):
+            if method == "policygradex":
+                compare = Above(tuple(method_score(family, m) for m, _ in baselines), tuple(lbl for _, lbl in baselines),
+                                method_score(family, method))
+                name = (f"Main results, {column}: PolicyGradEx above "
+                        f"{', '.join(lbl for _, lbl in baselines)} ({note})")
+                short = "PolicyGradEx above every baseline"
+            else:
+                compare = Below(method_score(family, "policygradex"), "PolicyGradEx", method_score(family, method))
+                name = f"Main results, {column}: {label} below PolicyGradEx ({note})"
+                short = f"{label} below PolicyGradEx"
+            claims.append(Claim(name, value, unit, method_score(family, method), compare, paper.MAIN_RESULTS.name,
+                                short, family))
+    return claims

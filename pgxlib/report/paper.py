@@ -88,6 +88,19 @@ MAIN_RESULTS = PaperTable(
     ),
 )
 
+PROTOCOLS = {MAIN_RESULTS.name: {"Meta-World": "multi_objective", "CartPole": "meta_rl", "Highway": "meta_rl",
+                                  "LunarLander": "meta_rl"}}
+"""table → column → the protocol the paper reports it under: "multi_objective" (policies trained per group on the
+source tasks, scored by success rate) or "meta_rl" (meta-trained per group, scored on unseen target tasks after
+adaptation)."""
+
+
+def protocol(family: str, table: str = MAIN_RESULTS.name) -> str:
+    """The protocol under which the paper reports `family` (`FAMILY_COLUMNS`) in `table`; "meta_rl", the protocol
+    of our own control families, for a family the paper does not report."""
+    return PROTOCOLS[table].get(FAMILY_COLUMNS.get(family, ""), "meta_rl")
+
+
 FIRST_ORDER = PaperTable(
     name="first_order_error",
     caption="First-order approximation: relative error of the estimate at relative distance ‖Δθ‖/‖θ*‖",

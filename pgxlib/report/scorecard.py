@@ -1,6 +1,9 @@
 """The reproduction scorecard: every claim of the paper beside our stored measurement.
 
-`CLAIMS` is the registry. A `Claim` names the paper's number (from `pgxlib.report.paper`), where our
+`pgxlib.report.claims.CLAIMS` is the registry: the `claims()` of each chapter's report module
+(`report.main_results`, `report.first_order_error`, `report.speedup`, `report.ablations`, `report.mt10`,
+`report.hessian_bound`) and the headline claims over all of them. This module is the engine: a `Claim`
+names the paper's number (from `pgxlib.report.paper`), where our
 number comes from (a `Metric` of a stored result, a relative `Gain`, or an `Aggregate` of several)
 and how the two are compared. `build_scorecard(profile)` reads whatever results are stored under
 ``results/<profile>/`` and never computes or invents a number: a claim without a stored result is
@@ -14,7 +17,7 @@ How a claim counts as reproduced (stated in each row's "why"); no rule flatters:
   is stored and the gap is within it, the row is "within seed noise". Returns can be negative, so the
   ablations' orders are measured in seed stds (`StdGap`) and a relative `Gain` is only taken where every
   return involved is positive; an order of generalization gaps by group size is judged against the spread
-  between random subsets of one size (`SubsetSpread`) the same way;
+  between random subsets of one size (`report.hessian_bound.SubsetSpread`) the same way;
 - a speedup counts only where the agreement it was bought with clears the guard (`agreement_clears`: NMI at
   the truth's noise ceiling and rank correlation ≥ `RANK_FLOOR`);
 - a headline claim holds only if it holds on every family measured (`OnEveryFamily`), and is measured on
@@ -45,12 +48,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence
 
-import numpy as np
-
-from pgxlib.analysis.speedup import reaches_ceiling
-from pgxlib.config import CONTROL_FAMILIES, FAMILIES, ConfigError
+from pgxlib.config import ConfigError
 from pgxlib.report import paper
-from pgxlib.report.hessian_bound import subset_spread
 from pgxlib.store.results import Result, ResultError
 
 STATUSES = ("reproduced", "not reproduced", "within seed noise", "not yet measured")
@@ -132,6 +131,13 @@ def _combine(parts: Sequence[Measurement], value: float | None) -> Measurement:
 # ---------------------------------------------------------------------------------------------
 # Sources of our numbers
 # ---------------------------------------------------------------------------------------------
+
+class Source(Protocol):
+    """Where a claim's number comes from: a `Metric`, `Gain`, `StdGap` or `Aggregate` here, or a chapter's own
+    source (`report.hessian_bound.SubsetSpread`, `report.speedup.GuardedSpeedup`)."""
+
+    def measure(self, lookup: Lookup) -> Measurement: ...
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -281,26 +287,7 @@ def _noise(gap: float, a: Metric | None, b: Metric | None, unit: str, lookup: Lo
             f"so our seeds do not establish the order")
 
 
-@dataclass(frozen=True)
-class SubsetSpread:
-    """The spread of a `hessian_bound` result's gaps between random subsets of one size: the pooled sample std
-    over the sizes with two or more subsets (``arrays.group_gap``, [sizes, subsets], masked where a size has
-    fewer), times `scale`. It is the noise of a gap by group size, as the seed std is of a mean over seeds."""
-
-    family: str
-    scale: float = 1.0
-
-    def measure(self, lookup: Lookup) -> Measurement:
-        result, problem = lookup.result("hessian_bound", {"family": self.family})
-        if result is None:
-            return Measurement(None, (), (problem or "no result",))
-        spread = subset_spread(result.get("arrays.group_gap", np.zeros((0, 0))))
-        if spread is None:
-            return Measurement(None, (result,), ("no group size has two subsets: no spread to judge a gap by",))
-        return Measurement(spread * self.scale, (result,))
-
-
-def _spread_noise(gap: float, spread: SubsetSpread | None, unit: str, lookup: Lookup) -> str:
+def _spread_noise(gap: float, spread: Source | None, unit: str, lookup: Lookup) -> str:
     """Why an order by group size is not established: |gap| within the spread between subsets of one size."""
     value = None if spread is None else spread.measure(lookup).value
     if value is None or abs(gap) > value:
@@ -318,7 +305,7 @@ class Above:
     others: tuple[Metric, ...]
     labels: tuple[str, ...]
     ours_metric: Metric | None = None
-    spread: SubsetSpread | None = None
+    spread: Source | None = None
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
         got = [m.measure(lookup) for m in self.others]
@@ -341,7 +328,7 @@ class Below:
     other: Metric
     label: str
     ours_metric: Metric | None = None
-    spread: SubsetSpread | None = None
+    spread: Source | None = None
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
         got = self.other.measure(lookup)
@@ -434,7 +421,8 @@ def build_scorecard(profile: str, registry: Registry, claims: Sequence[Claim] | 
     """The scorecard of `profile` as a pandas DataFrame with columns `COLUMNS`, one row per claim;
     `registry` finds the stored results (pass `pgxlib.experiments`); `chapter_params` (experiment → family →
     parameters, `pgxlib.book.chapter_params(profile)`) makes each claim read the result its chapter shows,
-    e.g. a speedup whose truth fine-tunes at the family's own budget.
+    e.g. a speedup whose truth fine-tunes at the family's own budget. `claims` defaults to every claim
+    (`pgxlib.report.claims.CLAIMS`).
 
     ``table`` names the paper table (`pgxlib.report.paper`) a claim comes from; ``result`` gives the commit
     and time stamp of the stored result(s) used, with STALE where the code has changed since.
@@ -442,7 +430,10 @@ def build_scorecard(profile: str, registry: Registry, claims: Sequence[Claim] | 
     import pandas as pd
 
     lookup = Lookup(profile, registry, chapter_params or {})
-    rows = [evaluate_claim(c, lookup) for c in (CLAIMS if claims is None else claims)]
+    if claims is None:
+        from pgxlib.report.claims import CLAIMS  # the chapters' claims import this engine: read them when called
+        claims = CLAIMS
+    rows = [evaluate_claim(c, lookup) for c in claims]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -479,265 +470,6 @@ def chapter_of(claim: Claim) -> str:
     return found[0] if found else ""
 
 
-def claims_for(experiment: str) -> list[Claim]:
-    """The claims whose numbers come (at least partly) from `experiment`."""
-    def uses(source) -> bool:
-        if isinstance(source, Metric):
-            return source.experiment == experiment
-        if isinstance(source, Gain):
-            return uses(source.better) or uses(source.base)
-        return any(uses(p) for p in getattr(source, "parts", ()))
-    return [c for c in CLAIMS if uses(c.source)]
-
-
-# ---------------------------------------------------------------------------------------------
-# The registry, built from the paper's tables
-# ---------------------------------------------------------------------------------------------
-
-MAIN_KEYS = {"random": "random_grouping", "gradient_similarity": "gradient_similarity_grouping"}
-"""`paper.METHODS` keys whose `main_results` key differs (the others are the same)."""
-MEASURED_BASELINES = ("multitask", "soft_modularization", "paco", "care", "random", "gradient_similarity")
-"""The baselines `main_results` implements (CARE on Meta-World only, as in the paper)."""
-PROTOCOL_NOTE = "ordering only: both meta-RL on target tasks after adaptation, our task ranges and budgets"
-MT10_PROTOCOL_NOTE = "ordering only: both MT10 success, multi-objective; our learner (PPO) and budget"
-
-
-def _score(family: str, method: str) -> Metric:
-    key = MAIN_KEYS.get(method, method)
-    if family == "metaworld":
-        return Metric("main_results", {"family": family}, f"metrics.methods.{key}.success.mean", 100.0)
-    return Metric("main_results", {"family": family}, f"metrics.methods.{key}.mean")
-
-
-def _reported(family: str) -> list[tuple[str, str, float]]:
-    column = paper.FAMILY_COLUMNS[family]
-    out = []
-    for method, label in paper.METHODS.items():
-        value = paper.MAIN_RESULTS.value(label, column)
-        if value is not None:
-            out.append((method, label, value))
-    return out
-
-
-def main_results_claims() -> list[Claim]:
-    """Every cell of the main table: PolicyGradEx above each baseline, per family.
-
-    The paper's control numbers and ours are both meta-RL (MAML per group, target tasks after
-    adaptation), but task ranges, budgets and network sizes are ours, so only the order of the
-    methods is judged, not the values. The PolicyGradEx row
-    is judged against the baselines we implement (`MEASURED_BASELINES`); the others stay "not yet measured".
-    """
-    claims = []
-    for family, column in paper.FAMILY_COLUMNS.items():
-        unit = paper.MAIN_RESULTS.unit(column)
-        note = MT10_PROTOCOL_NOTE if family == "metaworld" else PROTOCOL_NOTE
-        baselines = [(m, label) for m, label, _ in _reported(family) if m in MEASURED_BASELINES]
-        for method, label, value in _reported(family):
-            if method == "policygradex":
-                compare = Above(tuple(_score(family, m) for m, _ in baselines), tuple(lbl for _, lbl in baselines),
-                                _score(family, method))
-                name = (f"Main results, {column}: PolicyGradEx above "
-                        f"{', '.join(lbl for _, lbl in baselines)} ({note})")
-                short = "PolicyGradEx above every baseline"
-            else:
-                compare = Below(_score(family, "policygradex"), "PolicyGradEx", _score(family, method))
-                name = f"Main results, {column}: {label} below PolicyGradEx ({note})"
-                short = f"{label} below PolicyGradEx"
-            claims.append(Claim(name, value, unit, _score(family, method), compare, paper.MAIN_RESULTS.name,
-                                short, family))
-    return claims
-
-
-_DISTANCES = {"0.1%": "0.1", "0.5%": "0.5", "1.0%": "1"}
-_FO_FAMILIES = {"MT10": "metaworld", "CartPole": "cartpole", "Highway": "highway", "LunarLander": "lunarlander"}
-
-
-def _fo(family: str, at: str) -> Metric:
-    return Metric("first_order_error", {"family": family}, ("metrics", "relative_error_pct", at))
-
-
-def _fo_authors(family: str, at: str) -> Metric:
-    """The authors' first-order error (their definition: mean over samples of (|residual| / |log π|)², in %)."""
-    return Metric("first_order_error", {"family": family}, ("metrics", "paper_definition_error_pct", at))
-
-
-_AUTHORS = "ours by the authors' definition"
-_OURS = "ours by our stricter definition (‖residual‖/‖change of log π‖), not judged:"
-
-
-def _pct(value: float) -> str:
-    """A first-order error in percent to 3 significant digits (the authors' errors are far below 0.01%)."""
-    return f"{value:.3g}%"
-
-
-def _our_definition(metric: Metric, lookup: Lookup) -> str:
-    """The row's note on our stricter definition's number at the same distance."""
-    ours = metric.measure(lookup)
-    return f"{_OURS} {_pct(ours.value)}" if ours.value is not None else f"{_OURS} not stored"
-
-
-@dataclass(frozen=True)
-class _AuthorsAtMost:
-    """Reproduced when ours by the authors' definition ≤ `threshold`; our own definition's number (`ours`) is
-    added to the text."""
-
-    threshold: float
-    rule: str
-    ours: Metric
-
-    def judge(self, value: float, unit: str, lookup: Lookup) -> Verdict:
-        ok = value <= self.threshold
-        return Verdict(ok, f"{_AUTHORS} {_pct(value)} {'≤' if ok else '>'} {self.threshold:g}% ({self.rule}); "
-                           + _our_definition(self.ours, lookup))
-
-
-@dataclass(frozen=True)
-class _AuthorsBetween:
-    """Reproduced when `low` ≤ ours (authors' definition) ≤ `high`; our own definition's number is added."""
-
-    low: float
-    high: float
-    rule: str
-    ours: Metric
-
-    def judge(self, value: float, unit: str, lookup: Lookup) -> Verdict:
-        ok = self.low <= value <= self.high
-        return Verdict(ok, f"{_AUTHORS} {_pct(value)} {'within' if ok else 'outside'} [{self.low:g}%, {self.high:g}%] "
-                           f"({self.rule}); " + _our_definition(self.ours, lookup))
-
-
-def first_order_claims() -> list[Claim]:
-    """The first-order error table (within the 2% bound) and its growth beyond 5% distance, judged under the
-    authors' definition (`_fo_authors`, PAPER.md "How the authors measure"); each row's text adds our stricter
-    definition's number (``metrics.relative_error_pct``) at the same distance. A stored result without the
-    authors' key reads "not yet measured" with the key it lacks."""
-    claims = []
-    for distance, values in paper.FIRST_ORDER.rows:
-        for column, value in zip(paper.FIRST_ORDER.columns, values):
-            bound = max(2.0, value)
-            family, at = _FO_FAMILIES[column], _DISTANCES[distance]
-            claims.append(Claim(f"First-order error (authors' definition), {column}, distance {distance}", value,
-                                "%", _fo_authors(family, at),
-                                _AuthorsAtMost(bound, f"the paper's bound: error in [0, {bound:g}%]", _fo(family, at)),
-                                paper.FIRST_ORDER.name, f"First-order error ≤ 2% at {distance} distance", family))
-    far = paper.FIRST_ORDER_FAR.value("5%", "all settings")
-    low, high = band(far)
-    for column, family in _FO_FAMILIES.items():
-        claims.append(Claim(f"First-order error (authors' definition) grows to about {far:g}% at 5% distance, {column}",
-                            far, "%", _fo_authors(family, "5"),
-                            _AuthorsBetween(low, high, f"about {far:g}%: within a factor of 2 either side",
-                                            _fo(family, "5")),
-                            paper.FIRST_ORDER_FAR.name, f"First-order error ≈ {far:g}% at 5% distance", family))
-    return claims
-
-
-_RECOMPUTE = "the stored speedup result predates the repeated truth: recompute it with --force"
-
-
-def _speedup_metric(family: str, depth: str, key: str) -> Metric:
-    return Metric("speedup", {"family": family}, f"metrics.by_layers.{depth}.{key}")
-
-
-RANK_FLOOR = 0.3
-"""The Spearman ρ (estimated vs fine-tuned scores over all subset members) a speedup's run must reach: a
-grouping that agrees with the truth by chance (ρ ≈ 0) was not bought by the speedup."""
-
-
-@dataclass(frozen=True)
-class _NmiBesideCeiling:
-    """Reproduced when `low` ≤ ours ≤ `high` (the paper's NMI ± 0.1); the truth's noise ceiling (`ceiling`: the
-    mean NMI between repeats of full training) is shown beside it, "not measured" for a result stored before the
-    truth was repeated."""
-
-    low: float
-    high: float
-    rule: str
-    ceiling: Metric
-
-    def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
-        verdict = Between(self.low, self.high, self.rule).judge(ours, unit, lookup)
-        got = self.ceiling.measure(lookup)
-        if got.value is None:
-            return Verdict(verdict.ok, f"{verdict.why}; the truth's noise ceiling: not measured ({_RECOMPUTE})")
-        side = "above it" if ours > got.value else "not above it (the agreement does not clear the truth's own noise)"
-        return Verdict(verdict.ok, f"{verdict.why}; the truth's noise ceiling (NMI between repeats of full training) "
-                                   f"{_fmt(got.value, unit)}, ours {side}", got)
-
-
-def agreement_clears(nmi: float, ceiling: float, rank: float | None) -> bool:
-    """Whether the agreement a speedup was bought with counts: the estimate's NMI with the truth reaches the
-    truth's noise ceiling and the rank correlation of their scores is at least `RANK_FLOOR`."""
-    return reaches_ceiling(nmi, ceiling) and rank is not None and rank >= RANK_FLOOR
-
-
-@dataclass(frozen=True)
-class _SpeedupAboveCeiling:
-    """Reproduced when ours is within the tolerance band [`low`, `high`] AND the agreement the speedup was bought
-    with clears the guard (`agreement_clears`: NMI `nmi` at the truth's noise ceiling `ceiling`, rank correlation
-    `rank` ≥ `RANK_FLOOR`); otherwise the speedup does not count and the row is "within seed noise", its text
-    saying "within noise of the truth"."""
-
-    low: float
-    high: float
-    rule: str
-    nmi: Metric
-    ceiling: Metric
-    rank: Metric
-
-    def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
-        got = [self.nmi.measure(lookup), self.ceiling.measure(lookup), self.rank.measure(lookup)]
-        combined = _combine(got, 0.0)
-        if combined.problems:
-            return Verdict(None, "", Measurement(None, combined.results, (*combined.problems, _RECOMPUTE)))
-        verdict = Between(self.low, self.high, self.rule).judge(ours, unit, lookup)
-        agreement, ceiling, rank = (g.value for g in got)
-        bought = f"bought with NMI {agreement:.2f} (truth's noise ceiling {ceiling:.2f}) and rank correlation {rank:.2f}"
-        if agreement_clears(agreement, ceiling, rank):
-            return Verdict(verdict.ok, f"{verdict.why}; {bought}: the agreement clears the ceiling", combined)
-        return Verdict(verdict.ok, f"{verdict.why}; {bought}", combined,
-                       f"within noise of the truth: the agreement this speedup was bought with does not clear the "
-                       f"truth's noise ceiling (NMI between repeats of full training) with a rank correlation of at "
-                       f"least {RANK_FLOOR:g}, so the speedup does not count")
-
-
-def surrogate_claims() -> list[Claim]:
-    """NMI of estimated vs. measured affinity clusters, and the speedup, per policy depth.
-
-    Our numbers are the headline evaluator's (``metrics.by_layers.<depth>``, the same evaluator on both sides,
-    the truth the mean of repeated fine-tunings). Each NMI row is judged within ± 0.1 of the paper's and shows the
-    truth's noise ceiling beside it; a speedup is judged within a factor of 2 of the paper's and counts only where
-    the agreement it was bought with clears the guard (`agreement_clears`; "within seed noise" otherwise)."""
-    claims = []
-    nmi_columns = {"Meta-World NMI": "metaworld", "LunarLander NMI": "lunarlander"}
-    for depth, values in paper.SURROGATE.rows:
-        for column, value in zip(paper.SURROGATE.columns, values):
-            if column in nmi_columns:
-                family = nmi_columns[column]
-                compare = _NmiBesideCeiling(value - 0.1, value + 0.1, "the paper's NMI ± 0.1",
-                                            _speedup_metric(family, depth, "noise_ceiling_nmi"))
-                claims.append(Claim(f"Surrogate {column}, {depth}-layer policy", value, "NMI",
-                                    _speedup_metric(family, depth, "nmi"), compare, paper.SURROGATE.name,
-                                    f"Surrogate NMI ≈ paper, {depth} layers", family))
-            else:
-                low, high = band(value)
-                compare = _SpeedupAboveCeiling(low, high, "within a factor of 2 of the paper's speedup",
-                                               _speedup_metric("lunarlander", depth, "nmi"),
-                                               _speedup_metric("lunarlander", depth, "noise_ceiling_nmi"),
-                                               _speedup_metric("lunarlander", depth, "rank_correlation"))
-                claims.append(Claim(f"Speedup over full training, {depth}-layer policy (LunarLander)", value, "×",
-                                    _speedup_metric("lunarlander", depth, "speedup"), compare, paper.SURROGATE.name,
-                                    f"Speedup ≈ paper, {depth} layers", "lunarlander"))
-    for column, family in nmi_columns.items():
-        claims.append(Claim(f"Random clustering NMI near chance, about {paper.RANDOM_NMI:g} ({column.split()[0]})",
-                            paper.RANDOM_NMI, "NMI", Metric("speedup", {"family": family}, "metrics.random_nmi"),
-                            Between(paper.RANDOM_NMI - 0.1, paper.RANDOM_NMI + 0.1, "the paper's ≈ 0.2 ± 0.1"),
-                            paper.SURROGATE.name, f"Random clustering NMI ≈ {paper.RANDOM_NMI:g}", family))
-    return claims
-
-
-ABLATION_FAMILIES = CONTROL_FAMILIES
-"""Families whose ablation chapter page judges the paper's Meta-World ablations (direction only)."""
-
 
 @dataclass(frozen=True)
 class Positive:
@@ -772,63 +504,8 @@ class Near:
         return Verdict(ok, f"ours {_fmt(ours, unit)} {'within' if ok else 'outside'} ± {self.tol:g} ({self.rule})")
 
 
-def _abl(family: str, key: str) -> Metric:
-    return Metric("ablations", {"family": family}, key)
-
-
-def _k(family: str, k: str) -> Metric:
-    return _abl(family, f"metrics.k.by_value.{k}.score")
-
-
-def _pgx_std(family: str) -> Metric:
-    return Metric("main_results", {"family": family}, "metrics.methods.policygradex.std")
-
-
-def _ablation_order(family: str, better: Metric, base: Metric) -> Positive:
-    return Positive(better, base, _pgx_std(family))
-
-
 STD_UNIT = "seed std"
 """The unit of an order measured in seed stds (`StdGap`)."""
-
-
-def ablation_claims(family: str) -> list[Claim]:
-    """Number of groups, projection dimension and grouping strategy: the paper's Meta-World ablations,
-    judged by the direction of the effect in our ablation on `family` (another env and protocol, one
-    seed). Orders are measured as the difference of scores in units of PolicyGradEx's seed std on the family
-    (returns can be negative, so no relative gain); the paper's column gives its relative gain on MT10 success."""
-    note = f"paper: Meta-World MT10 success; ours: {family} target return after adaptation, meta-RL"
-    mw = {k: paper.N_GROUPS.value(k, "Meta-World") for k, _ in paper.N_GROUPS.rows}
-
-    def gain(a: float, b: float) -> str:
-        return f"{100 * (a - b) / b:+.1f}% (MT10 success)"
-
-    claims = [Claim(f"Number of groups: k=3 above k={k}, gap in seed stds ({note})", gain(mw["3"], mw[k]), STD_UNIT,
-                    StdGap(_k(family, "3"), _k(family, k), _pgx_std(family)),
-                    _ablation_order(family, _k(family, "3"), _k(family, k)), paper.N_GROUPS.name,
-                    f"k=3 above k={k}", family)
-              for k in ("1", "2")]
-    claims.append(Claim(f"Number of groups: k=4 adds little over k=3, gap in seed stds ({note})",
-                        gain(mw["4"], mw["3"]), STD_UNIT, StdGap(_k(family, "4"), _k(family, "3"), _pgx_std(family)),
-                        Near(1.0, "adds little: within one seed std of k=3, on either side"), paper.N_GROUPS.name,
-                        "k=4 adds little over k=3", family))
-    claims.append(Claim(f"Projection dimension flat beyond d=400: smallest NMI of the clusters at d=800, 1000 against "
-                        f"d=400 (paper: Meta-World MT10 success; ours: {family} clusters)",
-                        paper.PROJECTION_DIM.value("200–1000", "effect"), "NMI",
-                        _abl(family, "metrics.proj_dim.min_nmi_above_reference"),
-                        Between(0.73, 1.0, "the clusters agree at least as well as the paper's surrogate agrees with "
-                                           "real fine-tuning on LunarLander (NMI 0.73), up to identical (1)"),
-                        paper.PROJECTION_DIM.name, "Flat beyond d=400", family))
-    strat = paper.GROUPING_STRATEGY
-    loss = strat.value("loss-based (PolicyGradEx)", "Meta-World")
-    sdp = _abl(family, "metrics.strategy.by_value.sdp.score")
-    for key, label in (("gradient_similarity", "gradient similarity"), ("random", "random")):
-        base = _abl(family, f"metrics.strategy.by_value.{key}.score")
-        claims.append(Claim(f"Grouping strategy: loss-based SDP above {label}, gap in seed stds ({note})",
-                            gain(loss, strat.value(label, "Meta-World")), STD_UNIT,
-                            StdGap(sdp, base, _pgx_std(family)), _ablation_order(family, sdp, base), strat.name,
-                            f"SDP above {label} grouping", family))
-    return claims
 
 
 @dataclass(frozen=True)
@@ -853,151 +530,3 @@ class OnEveryFamily:
                + (f"; not measured on {', '.join(missing)}" if missing else ""))
         results = _combine([m for _, m in got if m.value is not None], 0.0).results
         return Verdict(bool(measured) and not outside, why, Measurement(None, results))
-
-
-@dataclass(frozen=True)
-class GuardedSpeedup:
-    """The largest speedup that counts: over the (family, depth) cells of the speedup results whose agreement
-    clears the guard (`agreement_clears`), judged within [`low`, `high`]; a run whose agreement does not clear it
-    is shown but not counted. Also the claim's source, so that the number shown is the one judged (the largest
-    of all cells only when none counts)."""
-
-    cells: tuple[tuple[str, str], ...]
-    low: float
-    high: float
-    rule: str
-
-    def _cells(self, lookup: Lookup):
-        counted, shown, used = [], [], []
-        for family, depth in self.cells:
-            got = [_speedup_metric(family, depth, k).measure(lookup)
-                   for k in ("speedup", "nmi", "noise_ceiling_nmi", "rank_correlation")]
-            if any(g.value is None for g in got[:2]):
-                continue
-            used += got
-            speed, nmi, ceiling, rank = (g.value for g in got)
-            clears = ceiling is not None and agreement_clears(nmi, ceiling, rank)
-            (counted if clears else shown).append((speed, f"{family} {depth} layers {speed:.1f}×"))
-        return counted, shown, _combine(used, 0.0).results
-
-    def measure(self, lookup: Lookup) -> Measurement:
-        counted, shown, results = self._cells(lookup)
-        if not counted and not shown:
-            return _combine([_speedup_metric(f, d, "speedup").measure(lookup) for f, d in self.cells], None)
-        return Measurement(max(counted or shown)[0], results)
-
-    def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
-        counted, shown, results = self._cells(lookup)
-        if not counted:
-            return Verdict(False, "no measured speedup counts: none was bought with an agreement at the truth's "
-                                  f"noise ceiling and a rank correlation ≥ {RANK_FLOOR:g} (not counted: "
-                                  + (", ".join(t for _, t in shown) or "none") + ")", Measurement(None, results))
-        best, text = max(counted)
-        ok = self.low <= best <= self.high
-        return Verdict(ok, f"the largest speedup that counts, {text}, is {'within' if ok else 'outside'} "
-                           f"[{_fmt(self.low, unit)}, {_fmt(self.high, unit)}] ({self.rule})"
-                           + (f"; not counted (agreement below the guard): {', '.join(t for _, t in shown)}"
-                              if shown else ""), Measurement(None, results))
-
-
-def mt10_k_claims() -> list[Claim]:
-    """The number of groups on MT10 itself (multi-objective, success; `ablations` on metaworld stores only k):
-    k=3 above k=1 and k=2, k=4 adds little, as gaps in PolicyGradEx's seed std of MT10 success, like the control
-    families' k rows."""
-    note = "paper and ours: MT10 success, multi-objective"
-    mw = {k: paper.N_GROUPS.value(k, "Meta-World") for k, _ in paper.N_GROUPS.rows}
-    std = Metric("main_results", {"family": "metaworld"}, "metrics.methods.policygradex.success.std")
-
-    def gain(a: float, b: float) -> str:
-        return f"{100 * (a - b) / b:+.1f}% (MT10 success)"
-
-    claims = [Claim(f"Number of groups on MT10: k=3 above k={k}, gap in seed stds ({note})", gain(mw["3"], mw[k]),
-                    STD_UNIT, StdGap(_k("metaworld", "3"), _k("metaworld", k), std),
-                    Positive(_k("metaworld", "3"), _k("metaworld", k), std), paper.N_GROUPS.name,
-                    f"k=3 above k={k}", "metaworld")
-              for k in ("1", "2")]
-    claims.append(Claim(f"Number of groups on MT10: k=4 adds little over k=3, gap in seed stds ({note})",
-                        gain(mw["4"], mw["3"]), STD_UNIT, StdGap(_k("metaworld", "4"), _k("metaworld", "3"), std),
-                        Near(1.0, "adds little: within one seed std of k=3, on either side"), paper.N_GROUPS.name,
-                        "k=4 adds little over k=3", "metaworld"))
-    return claims
-
-
-def mt10_hessian_claims() -> list[Claim]:
-    """Figure 2 on MT10: the Hessian measure of the same scale as the gap, and the gap peaking at 3 tasks."""
-    gap = lambda size: Metric("hessian_bound", {"family": "metaworld"}, ("metrics", "by_group_size", size, "gap"), 1e3)  # noqa: E731
-    return [
-        Claim("Hessian-trace bound of the same scale as the generalization error (metaworld)", "same scale (Fig. 2)",
-              "ratio", Metric("hessian_bound", {"family": "metaworld"}, "metrics.bound_to_gap_ratio"),
-              Between(0.1, 10.0, "mean bound / mean |observed gap| over training within a factor of 10"),
-              "hessian_bound", "Bound of the gap's scale", "metaworld"),
-        *(Claim(f"Generalization error (×10⁻³ loss) on MT10 peaks at 3 tasks: above the gap with {other} task(s)",
-                "peak at size 3 (Fig. 2)", "10⁻³ loss", gap("3"),
-                Above((gap(other),), (f"the gap with {other}",), spread=SubsetSpread("metaworld", 1e3)),
-                "hessian_bound", f"Gap peaks at 3 tasks (vs {other})", "metaworld") for other in ("1", "10")),
-    ]
-
-
-def headline_claims() -> list[Claim]:
-    """Average gains, the largest speedup and the first-order bound. A headline claim holds only if it holds on
-    every family measured (`OnEveryFamily`): the value shown is over the families measured, each family's own
-    value is judged. Relative gains are taken only where returns are positive (`Gain`); the speedup only where
-    it was bought with an agreement that clears the noise ceiling (`GuardedSpeedup`)."""
-    def gains(family: str, methods) -> Aggregate:
-        return Aggregate("mean", tuple(Gain(_score(family, "policygradex"), _score(family, m)) for m in methods))
-
-    every = tuple(FAMILIES)
-    all_gains = tuple((f, gains(f, [m for m in MEASURED_BASELINES if f == "metaworld" or m != "care"])) for f in every)
-    grouping = tuple((f, gains(f, ("random", "gradient_similarity"))) for f in every)
-    worst = tuple((f, Aggregate("max", tuple(_fo_authors(f, at) for at in _DISTANCES.values()), partial=True))
-                  for f in every)
-    depths = tuple(d for d, _ in paper.SURROGATE.rows)
-    cells = tuple((f, d) for f in every for d in depths)
-    speedups = GuardedSpeedup(cells, *band(26.0), "within a factor of 2 of the paper's 26×")
-    gain_19 = paper.GROUPING_STRATEGY.value("average gain over the two", "Meta-World")
-
-    def across(per_family) -> Aggregate:
-        return Aggregate("mean", tuple(src for _, src in per_family), partial=True)
-
-    return [
-        Claim("Average gain over all baselines (mean relative gain of PolicyGradEx over the baselines we run, per "
-              "family, where returns are positive; the paper's table gives 19.9% by this definition)", 16.0, "%",
-              across(all_gains), OnEveryFamily(all_gains, *band(16.0), "within a factor of 2 of the paper's +16%"),
-              paper.HEADLINE.name, "Headline: +16% over baselines", "all"),
-        Claim("Average gain over random and gradient-similarity grouping (mean relative gain per family, where "
-              "returns are positive; 19.4% from the paper's table)", gain_19, "%", across(grouping),
-              OnEveryFamily(grouping, *band(gain_19), "within a factor of 2 of the paper's gain"),
-              paper.GROUPING_STRATEGY.name, f"Headline: +{gain_19:g}% over other groupings", "all"),
-        Claim("Speedup over full training: up to 26× (largest speedup measured; it counts only where bought with an "
-              "agreement at the truth's noise ceiling)", 26.0, "×", speedups, speedups, paper.HEADLINE.name,
-              "Headline: up to 26× faster", "all"),
-        Claim("First-order error within 2% up to 1% distance (largest cell per family, authors' definition)", 2.04,
-              "%", Aggregate("max", tuple(src for _, src in worst), partial=True),
-              OnEveryFamily(worst, 0.0, 2.04, "the paper's largest cell, 2.04%"), paper.HEADLINE.name,
-              "Headline: first-order error within 2%", "all"),
-    ]
-
-
-def hessian_claims() -> list[Claim]:
-    """Figure 2: the Hessian-trace measure is of the same scale as the generalization gap (ratio of the means over
-    training of bound and |gap|), and on the meta-RL control task the gap falls as groups grow (gap of the
-    policies trained on all 10 source tasks below that of single-task policies)."""
-    scale = [Claim(f"Hessian-trace bound of the same scale as the generalization error ({family})",
-                   "same scale (Fig. 2)", "ratio", Metric("hessian_bound", {"family": family},
-                                                           "metrics.bound_to_gap_ratio"),
-                   Between(0.1, 10.0, "mean bound / mean |observed gap| over training within a factor of 10"),
-                   "hessian_bound", "Bound of the gap's scale", family)
-             for family in CONTROL_FAMILIES]
-    size = [Claim(f"Generalization error (×10⁻³ loss) falls as groups grow ({family})", "falls (Fig. 2)",
-                  "10⁻³ loss",
-                  Metric("hessian_bound", {"family": family}, ("metrics", "by_group_size", "10", "gap"), 1e3),
-                  Below(Metric("hessian_bound", {"family": family}, ("metrics", "by_group_size", "1", "gap"), 1e3),
-                        "the gap with 1 task", spread=SubsetSpread(family, 1e3)), "hessian_bound",
-                  "Gap falls as groups grow", family)
-            for family in CONTROL_FAMILIES]
-    return scale + size
-
-
-CLAIMS: tuple[Claim, ...] = (*main_results_claims(), *first_order_claims(), *surrogate_claims(),
-                             *(c for f in ABLATION_FAMILIES for c in ablation_claims(f)), *mt10_k_claims(),
-                             *headline_claims(), *hessian_claims(), *mt10_hessian_claims())
