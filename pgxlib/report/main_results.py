@@ -432,8 +432,8 @@ def claims() -> list[Claim]:
         baselines = [(m, label) for m, label, _ in _reported(family) if m in MEASURED_BASELINES]
         for method, label, value in _reported(family):
             if method == "policygradex":
-                compare = Above(tuple(method_score(family, m) for m, _ in baselines), tuple(lbl for _, lbl in baselines),
-                                method_score(family, method))
+                compare = Above(tuple(method_score(family, m) for m, _ in baselines),
+                                tuple(lbl for _, lbl in baselines), method_score(family, method))
                 name = (f"Main results, {column}: PolicyGradEx above "
                         f"{', '.join(lbl for _, lbl in baselines)} ({note})")
                 short = "PolicyGradEx above every baseline"
