@@ -15,6 +15,7 @@ from pgxlib.store.provenance import (
 )
 from pgxlib.store.results import (
                                      ARRAYS_FILE,
+                                     CorruptResult,
                                      PACKAGE_DIR,
                                      RESULT_FILE,
                                      Result,
@@ -34,7 +35,7 @@ from pgxlib.store.results import (
                                      write_result,
 )
 
-__all__ = ["ARRAYS_FILE", "PACKAGE_DIR", "RESULT_FILE", "MemoryCache", "Result", "ResultError", "StageCache",
+__all__ = ["ARRAYS_FILE", "CorruptResult", "PACKAGE_DIR", "RESULT_FILE", "MemoryCache", "Result", "ResultError", "StageCache",
            "StageView", "build_meta", "canonical", "code_files", "code_fingerprint", "device_info", "flatten_config",
            "git_state", "lookup", "package_versions", "provenance_markdown", "read_result", "repo_root",
            "result_dir", "result_key", "results_root", "runs_root", "show_provenance", "stage_dir",
