@@ -61,14 +61,18 @@ def parse_params(pairs: Sequence[Sequence[str]] | None) -> dict[str, Any]:
     return out
 
 
-MAX_ERROR_CHARS = 300
+MAX_ERROR_CHARS = 400
 """An error line is cut to this many characters (a huge parameter value is not echoed whole)."""
 
 
 def one_line(message: object, limit: int = MAX_ERROR_CHARS) -> str:
-    """`message` on one line, cut to `limit` characters (the cut marked with "…")."""
+    """`message` on one line, cut to `limit` characters in its middle (marked "…"), so that both the start (what
+    failed) and the end (what to do) are kept."""
     text = " ".join(str(message).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
 
 
 def _fail(message: str) -> int:
