@@ -332,9 +332,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Run the benchmark suite, write its JSON and print its table."""
     from pgxlib import bench
 
+    target = Path(args.out) if args.out else bench.default_path(args.quick)
+    try:
+        check_places(("the benchmark folder", target.parent))
+    except ValueError as err:
+        return _fail(str(err))
     result = bench.run_bench(quick=args.quick, threads=torch.get_num_threads(),
                              say=lambda msg: print(msg, file=sys.stderr))
-    path = bench.write_bench(result, Path(args.out) if args.out else bench.default_path(args.quick))
+    path = bench.write_bench(result, target)
     print(bench.format_table(result))
     print(f"written to {path}")
     return 0

@@ -1,6 +1,8 @@
 """The results store: stored results, code fingerprints, provenance, stage caches, golden values.
 
-Writes are atomic (temporary file, then rename); nothing is unpickled from a stored result.
+Writes are atomic (temporary file, then rename) and carry SHA-256 digests checked on load (`checksums`); stored
+results follow a schema (`schema`); `guard` checks the folders and variables before anything is computed.
+Nothing is unpickled from a stored result.
 """
 from pgxlib.store.cache import MemoryCache, StageCache, StageView
 from pgxlib.store.fingerprint import code_files, code_fingerprint

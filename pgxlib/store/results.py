@@ -12,7 +12,9 @@ over the experiment module and the pgxlib modules it imports. A stored result wh
 differs from the current code is *stale*: it is still loaded, but flagged, never passed off as current.
 
 Writes are atomic: a result is written into a hidden temporary directory beside its target and
-renamed into place, so an interrupted run leaves no half result.
+renamed into place, so an interrupted run leaves no half result. Each result carries the SHA-256 of its
+files (``checksums.json``, `pgxlib.store.checksums`) and is checked against its schema
+(`pgxlib.store.schema`) when written and when read.
 """
 from __future__ import annotations
 
