@@ -26,6 +26,7 @@ import re
 import shutil
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass, is_dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -323,7 +324,7 @@ def read_result(path: Path, fingerprint: str | None = None) -> Result:
         try:
             with np.load(path / ARRAYS_FILE, allow_pickle=False) as npz:
                 raw = {name: npz[name] for name in npz.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as err:
             raise CorruptResult(path, f"{ARRAYS_FILE} cannot be read ({type(err).__name__})") from None
         for name, arr in raw.items():
             if name.endswith(MASK_SUFFIX):
