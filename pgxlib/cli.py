@@ -17,13 +17,17 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
 from pgxlib.config import PROFILES, ConfigError
+from pgxlib.store.cache import CURRENT_STAGE
+from pgxlib.store.guard import check_environment, interrupted_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,9 +61,38 @@ def parse_params(pairs: Sequence[Sequence[str]] | None) -> dict[str, Any]:
     return out
 
 
+MAX_ERROR_CHARS = 400
+"""An error line is cut to this many characters (a huge parameter value is not echoed whole)."""
+
+
+def one_line(message: object, limit: int = MAX_ERROR_CHARS) -> str:
+    """`message` on one line, cut to `limit` characters in its middle (marked "…"), so that both the start (what
+    failed) and the end (what to do) are kept."""
+    text = " ".join(str(message).split())
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
+
+
 def _fail(message: str) -> int:
-    print(f"pgx: error: {' '.join(str(message).split())}", file=sys.stderr)
+    print(f"pgx: error: {one_line(message)}", file=sys.stderr)
     return 2
+
+
+def _places(*extra: tuple[str, Path]) -> dict[str, Path]:
+    """The folders a computing command writes: results, stage caches, logs (and `extra`)."""
+    from pgxlib.store.results import results_root, runs_root
+
+    return {"PGX_RESULTS": results_root(), "PGX_RUNS": runs_root(), "the log folder": runs_root() / "logs",
+            **dict(extra)}
+
+
+def check_places(*extra: tuple[str, Path]) -> None:
+    """Raise `ResultError` (one line) unless every folder the command writes can take its output."""
+    from pgxlib.store.guard import check_writable
+
+    check_writable(_places(*extra))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,16 +126,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         family, seed, params, key = _validate_run(args)
-        if not args.force:
-            experiments.preflight(args.experiment, args.profile, family, seed, **params)
+        removed = [] if args.force else experiments.preflight(args.experiment, args.profile, family, seed, **params)
+        out_dir = Path(args.out) if args.out else runs_root() / "notebooks"
+        check_places(("the notebook folder", out_dir))
     except (ConfigError, ValueError) as err:
         return _fail(str(err))
+    for line in removed:
+        print(f"pgx: {one_line(line)}", file=sys.stderr)
     if args.refresh and not args.force:
         dropped = experiments.drop_stale(args.experiment, args.profile, family, seed, **params)
         if dropped is not None:
             print(f"pgx: {dropped} was computed by older code: recomputing it, resuming the stages an "
                   "interrupted run of the current code left")
-    out_dir = Path(args.out) if args.out else runs_root() / "notebooks"
+    before = None if args.force else experiments.find_result(args.experiment, args.profile, family, seed, **params)
     output = out_dir / f"{args.experiment}-{args.profile}-{key}.ipynb"
     # papermill writes a tuple as its text: hand sequences over as lists
     parameters = {"profile": args.profile, "family": family, "seed": seed, "force": args.force,
@@ -110,12 +146,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         execute_notebook(notebook_for(args.experiment, family), output, parameters, stream=True)
     except Exception as err:  # papermill raises its own error type with the failing cell
-        print(f"pgx: notebook failed: {_last_line(err)} (traceback in {output}; kernel messages in "
+        print(f"pgx: notebook failed: {one_line(_last_line(err))} (traceback in {output}; kernel messages in "
               f"{log_path(output)})", file=sys.stderr)
         return 1
     from pgxlib.report.headline import headline
 
-    result = experiments.find_result(args.experiment, args.profile, family, seed, **params)
+    try:
+        result = experiments.find_result(args.experiment, args.profile, family, seed, **params)
+    except ValueError as err:
+        print(f"pgx: error: {one_line(err)}", file=sys.stderr)
+        return 1
     if result is None:
         print(f"notebook: {output}")
         print("pgx: the notebook ran but stored no result for these parameters", file=sys.stderr)
@@ -125,8 +165,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  {line}")
     print(f"notebook: {output}")
     print(f"result:   {result.path}" + ("  (STALE: computed by older code)" if result.stale else ""))
-    print(run_summary(result.meta, fresh=result.fresh))
+    print(run_summary(result.meta, fresh=computed_now(before, result)))
     return 0
+
+
+def computed_now(before: Any, after: Any) -> bool:
+    """Whether the notebook computed the stored result `after` (rather than loading `before`, the one stored
+    when it started): nothing was stored, or what is stored now was written by another run."""
+    return before is None or before.meta.get("timestamp") != after.meta.get("timestamp") \
+        or before.meta.get("key") != after.meta.get("key")
 
 
 def run_summary(meta: dict[str, Any], fresh: bool = True) -> str:
@@ -152,6 +199,8 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     try:
         plan_book(args.profile, args.force, args.no_compute)
+        if not args.no_compute:
+            check_places()
     except (ConfigError, ValueError) as err:
         return _fail(str(err))
     return build_book(args.profile, force=args.force, check=args.check, no_compute=args.no_compute)
@@ -176,15 +225,22 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         print(f"  {r.state:7}  {r.command}")
     if args.dry_run or not runs:
         return 0
+    try:
+        check_places()
+    except ValueError as err:
+        return _fail(str(err))
     failed = 0
     for i, r in enumerate(runs, start=1):
         print(f"[{i}/{len(runs)}] {r.command}", flush=True)
         try:
-            experiments.drop_stale(r.experiment, r.profile, r.family, r.seed, **r.params)
-            result = experiments.run_experiment(r.experiment, r.profile, r.family, r.seed, **r.params)
+            corrupt = r.state == "corrupt"
+            if not corrupt:
+                experiments.drop_stale(r.experiment, r.profile, r.family, r.seed, **r.params)
+            result = experiments.run_experiment(r.experiment, r.profile, r.family, r.seed, force=corrupt, **r.params)
         except Exception as err:  # one failed run does not stop the others
             failed += 1
-            print(f"pgx: {r.experiment} on {r.family} failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+            print(f"pgx: {r.experiment} on {r.family} failed: {one_line(f'{type(err).__name__}: {err}')}",
+                  file=sys.stderr, flush=True)
             continue
         print(f"  {result.path}: {run_summary(result.meta, fresh=result.fresh)}", flush=True)
     return 1 if failed else 0
@@ -204,7 +260,7 @@ def cmd_group(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as err:
         return _fail(str(err))
     except NonFiniteError as err:
-        print(f"pgx: error: {err}", file=sys.stderr)
+        print(f"pgx: error: {one_line(err)}", file=sys.stderr)
         return 1
 
 
@@ -237,7 +293,7 @@ def cmd_golden(args: argparse.Namespace) -> int:
         return 0
     try:
         changes = golden.compare(golden.load(args.profile), golden.snapshot(args.profile))
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         return _fail(str(err))
     print(golden.format_changes(changes))
     if changes:
@@ -259,7 +315,8 @@ def experiments_help() -> str:
     from pgxlib import experiments
     from pgxlib.book.execution import notebook_source
 
-    lines = ["experiments (parameters beyond profile, family and seed, with their defaults):"]
+    lines = ["experiments (parameters beyond profile, family and seed, with their defaults; a list parameter holds "
+             f"at most {experiments.MAX_LIST_ITEMS} items, seeds at most {experiments.MAX_SEEDS}):"]
     for name in experiments.available():
         if not experiments.implemented(name) or not notebook_source(name).exists():
             continue
@@ -278,9 +335,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Run the benchmark suite, write its JSON and print its table."""
     from pgxlib import bench
 
+    target = Path(args.out) if args.out else bench.default_path(args.quick)
+    try:
+        check_places(("the benchmark folder", target.parent))
+    except ValueError as err:
+        return _fail(str(err))
     result = bench.run_bench(quick=args.quick, threads=torch.get_num_threads(),
                              say=lambda msg: print(msg, file=sys.stderr))
-    path = bench.write_bench(result, Path(args.out) if args.out else bench.default_path(args.quick))
+    path = bench.write_bench(result, target)
     print(bench.format_table(result))
     print(f"written to {path}")
     return 0
@@ -288,6 +350,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `pgx` argument parser."""
+    from pgxlib.experiments import MAX_LIST_ITEMS
+
     parser = _Parser(prog="pgx", description="PolicyGradEx, reproduced: experiments, the book, task grouping.")
     parser.add_argument("--engine", choices=("joblib", "ray"), help="executor of independent runs (default "
                         "$PGX_ENGINE or joblib; ray joins $RAY_ADDRESS or starts a local Ray)")
@@ -327,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--k", type=int, default=None, help="number of groups (default: the profile's)")
     group.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)} (default smoke)")
     group.add_argument("--seed", type=int, default=0)
-    group.add_argument("-p", help="a config override, e.g. -p d 200 or -p meta_ppo.lr 1e-3 (repeatable)", **param)
+    group.add_argument("-p", help="a config override, e.g. -p d 200 or -p meta_ppo.lr 1e-3 (repeatable); a list "
+                                 f"value holds at most {MAX_LIST_ITEMS} items", **param)
     group.add_argument("--force", action="store_true", help="recompute even if a result is stored")
     group.set_defaults(func=cmd_group)
 
@@ -362,17 +427,55 @@ def single_threaded_torch() -> None:
     torch.set_num_threads(int(threads))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that it ends the way Ctrl-C does (exit code 143)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `pgx` console script; returns the exit code."""
+    """Entry point of the `pgx` console script; returns the exit code. Ctrl-C (SIGINT) and SIGTERM end with one
+    line naming the stage, exit codes 130 and 143; a rerun resumes from the stored stages."""
     args = build_parser().parse_args(argv)
     if args.engine:
         os.environ["PGX_ENGINE"] = args.engine
+    try:
+        check_environment()
+    except ConfigError as err:
+        return _fail(str(err))
     single_threaded_torch()
-    return args.func(args)
+    note = _stage_note()
+    saved_note = os.environ.get("PGX_STAGE_NOTE")
+    if note is not None:
+        os.environ["PGX_STAGE_NOTE"] = str(note)
+    saved_term = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt as err:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM during clean-up is not a traceback
+        print(interrupted_line(note), file=sys.stderr, flush=True)
+        CURRENT_STAGE.clear()
+        return 143 if isinstance(err, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, saved_term)
+        if saved_note is None:
+            os.environ.pop("PGX_STAGE_NOTE", None)
+        else:
+            os.environ["PGX_STAGE_NOTE"] = saved_note
+        if note is not None:
+            note.unlink(missing_ok=True)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _stage_note() -> Path | None:
+    """A temporary file where this process and the notebook kernels it starts note the stage they compute."""
+    try:
+        fd, name = tempfile.mkstemp(prefix="pgx-stage-", suffix=".txt")
+    except OSError:
+        return None
+    os.close(fd)
+    return Path(name)
 
 
 def group_command(profile: str, family: str, seed: int = 0, k: int | None = None,
@@ -381,8 +484,14 @@ def group_command(profile: str, family: str, seed: int = 0, k: int | None = None
     from pgxlib import experiments
 
     params = {"k": k, "overrides": overrides or {}}
-    if not force:
-        experiments.preflight("group", profile, family, seed, **params)
+    if force:
+        experiments.resolve("group", profile, family, seed, **params)
+        removed = []
+    else:
+        removed = experiments.preflight("group", profile, family, seed, **params)
+    check_places()
+    for line in removed:
+        print(f"pgx: {one_line(line)}", file=sys.stderr)
     result = experiments.run_experiment("group", profile, family, seed=seed, force=force, **params)
     if not result.fresh:
         print(f"{run_summary(result.meta, fresh=False)}"
@@ -440,3 +549,7 @@ def format_group_report(metrics: dict[str, Any], meta: dict[str, Any] | None = N
     if meta and "stage_times" in meta:
         lines.append("stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in meta["stage_times"].items()))
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

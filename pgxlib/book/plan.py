@@ -2,7 +2,6 @@
 missing or unwritten chapter), the pages' names and links, and the runs whose results are missing or stale."""
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -11,7 +10,7 @@ from pgxlib import experiments
 from pgxlib.book.chapters import BOOK_PROFILES, CHAPTERS, Chapter, notebook_for
 from pgxlib.book.execution import notebook_parameters, notebook_source
 from pgxlib.config import ConfigError
-from pgxlib.store.results import RESULT_FILE, results_root
+from pgxlib.store.results import RESULT_FILE, CorruptResult, read_result, results_root
 
 @dataclass(frozen=True)
 class Page:
@@ -86,7 +85,12 @@ def plan_page(chapter: Chapter, index: int, run: int, params: dict[str, Any], pr
     if not experiments.implemented(exp):
         return Page(**page, action="unimplemented", reason=f"pgxlib/experiments/{exp}.py is not written yet")
     family, seed, rest = _split(params)
-    stored = experiments.find_result(exp, profile, family, seed, **rest)
+    try:
+        stored = experiments.find_result(exp, profile, family, seed, **rest)
+    except CorruptResult:
+        if not force:
+            raise
+        stored = None  # --force recomputes it
     command = experiments.run_command(exp, profile, family, seed, **rest)
     if stored is not None and not force:
         return Page(**page, action="execute", reason="stored result" + (" (STALE)" if stored.stale else ""),
@@ -113,7 +117,8 @@ def plan_book(profile: str, force: bool = False, no_compute: bool = False) -> li
 
 @dataclass(frozen=True)
 class OutdatedRun:
-    """A chapter run whose result is not stored ("missing") or was computed by older code ("stale")."""
+    """A chapter run whose result is not stored ("missing"), was computed by older code ("stale") or fails its
+    digest or schema ("corrupt")."""
 
     experiment: str
     profile: str
@@ -128,7 +133,8 @@ class OutdatedRun:
         without a notebook)."""
         if self.experiment != "group" and not notebook_source(notebook_for(self.experiment, self.family)).exists():
             return f"pgx refresh --profile {self.profile} --only {self.experiment}:{self.family}"
-        return experiments.run_command(self.experiment, self.profile, self.family, self.seed, **self.params)
+        command = experiments.run_command(self.experiment, self.profile, self.family, self.seed, **self.params)
+        return command + " --force" if self.state == "corrupt" and not command.endswith("--force") else command
 
 
 def outdated_runs(profile: str = "default") -> list[OutdatedRun]:
@@ -142,7 +148,12 @@ def outdated_runs(profile: str = "default") -> list[OutdatedRun]:
         if key in seen:
             return
         seen.add(key)
-        stored = experiments.find_result(experiment, profile, family, seed, **rest)
+        try:
+            stored = experiments.find_result(experiment, profile, family, seed, **rest)
+        except CorruptResult as err:
+            shown.add(err.path.resolve())
+            out.append(OutdatedRun(experiment, profile, family, seed, rest, "corrupt"))
+            return
         if stored is not None:
             shown.add(stored.path.resolve())
         if stored is None or stored.stale:
@@ -159,9 +170,13 @@ def outdated_runs(profile: str = "default") -> list[OutdatedRun]:
     for path in sorted((results_root() / profile).glob(f"*/*/{RESULT_FILE}")):  # stored, but no chapter's run
         if path.parent.resolve() in shown:
             continue
-        meta = json.loads(path.read_text(encoding="utf-8"))["meta"]
-        given = meta["parameters"]
-        if not experiments.implemented(meta["experiment"]):
+        try:
+            meta = read_result(path.parent).meta
+        except CorruptResult as err:
+            raise err.with_fix(f"its parameters cannot be read; remove {path.parent} and rerun the command that "
+                               "computed it") from None
+        given = meta.get("parameters") or {}
+        if not experiments.implemented(str(meta.get("experiment"))) or not {"family", "seed", "params"} <= set(given):
             continue
         stored = experiments.find_result(meta["experiment"], profile, given["family"], given["seed"], **given["params"])
         if stored is not None and stored.stale:

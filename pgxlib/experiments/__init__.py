@@ -30,6 +30,10 @@ EXPERIMENTS = ("walkthrough", "main_results", "ablations", "adaptation", "lambda
                "first_order_error", "hessian_bound")
 CONTRACT = ("PARAMETERS", "EXPECTED_KEYS", "check", "compute")
 RESERVED = ("profile", "family", "seed")
+MAX_SEEDS = 20
+"""The most seeds one run may take (``-p seeds``): each is a full run of the pipeline."""
+MAX_LIST_ITEMS = 64
+"""The most items any list parameter may hold (knob values of a sweep, group sizes, ...)."""
 _HERE = Path(__file__).resolve().parent
 
 
@@ -79,12 +83,25 @@ def resolve(name: str, profile: str, family: str, seed: int = 0, **params: Any) 
         if key not in module.PARAMETERS:
             raise ConfigError(f"unknown parameter {key!r} for experiment {name}: allowed {', '.join(allowed)}")
     full = {**module.PARAMETERS, **params}
+    _check_list_lengths(params)
     try:
         store.canonical(full)
     except store.ResultError as err:
         raise ConfigError(f"invalid parameters for experiment {name}: {err}") from None
     module.check(profile, family, seed, **full)
     return module, full
+
+
+def _check_list_lengths(params: dict[str, Any], prefix: str = "") -> None:
+    """`ConfigError` for a list parameter longer than its bound (`MAX_SEEDS` for seeds, else `MAX_LIST_ITEMS`),
+    before its items are looked at."""
+    for key, value in params.items():
+        if isinstance(value, dict):
+            _check_list_lengths(value, f"{prefix}{key}.")
+        elif isinstance(value, (list, tuple)):
+            bound = MAX_SEEDS if key == "seeds" else MAX_LIST_ITEMS
+            if len(value) > bound:
+                raise ConfigError(f"invalid {prefix}{key}: {len(value)} items; allowed at most {bound}")
 
 
 def result_key(module: ModuleType, family: str, seed: int, params: dict[str, Any]) -> str:
@@ -104,13 +121,29 @@ def _matches(result: store.Result, profile: str, family: str, seed: int, params:
     return result.meta.get("parameters") == wanted
 
 
+def recompute_fix(name: str, profile: str, family: str, seed: int, params: dict[str, Any]) -> str:
+    """How to replace a corrupt stored result: the command that computes it, with ``--force``."""
+    command = run_command(name, profile, family, seed, **params)
+    return f"recompute it with: {command}" + ("" if command.endswith("--force") else " --force")
+
+
+def _read(path: Path, fingerprint: str | None, name: str, profile: str, family: str, seed: int,
+          params: dict[str, Any]) -> store.Result:
+    """`store.read_result`, a corrupt result's error naming the command that recomputes it."""
+    try:
+        return store.read_result(path, fingerprint)
+    except store.CorruptResult as err:
+        raise err.with_fix(recompute_fix(name, profile, family, seed, params)) from None
+
+
 def find_result(name: str, profile: str, family: str, seed: int = 0, **params: Any) -> store.Result | None:
-    """The stored result for these parameters (stale or not), or None; never computes."""
+    """The stored result for these parameters (stale or not), or None; never computes. A corrupt one raises
+    `store.CorruptResult` naming the file, the field or fault, and the command that recomputes it."""
     module, full = resolve(name, profile, family, seed, **params)
     path = store.result_dir(profile, name, result_key(module, family, seed, full))
     if not (path / store.RESULT_FILE).exists():
         return None
-    result = store.read_result(path, _fingerprint(module, profile, family)["sha256"])
+    result = _read(path, _fingerprint(module, profile, family)["sha256"], name, profile, family, seed, full)
     return result if _matches(result, profile, family, seed, full) else None
 
 
@@ -124,15 +157,17 @@ def drop_stale(name: str, profile: str, family: str, seed: int = 0, **params: An
     return stored.path
 
 
-def preflight(name: str, profile: str, family: str, seed: int = 0, **params: Any) -> None:
+def preflight(name: str, profile: str, family: str, seed: int = 0, **params: Any) -> list[str]:
     """Everything a run would read, checked before it starts: the parameters, the stored result (if
     any) and the files of its resumable stages. Raises `ConfigError` or `ResultError`, one line naming
-    the parameter or the file and the fix; `--force` recomputes unreadable files."""
+    the parameter or the file and the command that recomputes it. A corrupt stage file is removed (it is
+    recomputed); returns one line per removed file."""
     module, full = resolve(name, profile, family, seed, **params)
     key = result_key(module, family, seed, full)
-    if (store.result_dir(profile, name, key) / store.RESULT_FILE).exists():
-        store.read_result(store.result_dir(profile, name, key))
-    store.StageCache(store.stage_dir(profile, name, key)).verify()
+    path = store.result_dir(profile, name, key)
+    if (path / store.RESULT_FILE).exists():
+        _read(path, None, name, profile, family, seed, full)
+    return store.StageCache(store.stage_dir(profile, name, key)).verify()
 
 
 def run_command(name: str, profile: str, family: str, seed: int = 0, **params: Any) -> str:
@@ -191,7 +226,7 @@ def run_experiment(name: str, profile: str, family: str, seed: int = 0, force: b
     path = store.result_dir(profile, name, key)
     fingerprint = _fingerprint(module, profile, family)
     if not force and (path / store.RESULT_FILE).exists():
-        result = store.read_result(path, fingerprint["sha256"])
+        result = _read(path, fingerprint["sha256"], name, profile, family, seed, full)
         if _matches(result, profile, family, seed, full):
             return result
     cache = store.StageCache(store.stage_dir(profile, name, key), fingerprint=fingerprint["sha256"])

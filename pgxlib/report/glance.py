@@ -33,6 +33,7 @@ class Stored:
     family: str
     result: Any
     command: str
+    problem: str = ""
 
     @property
     def methods(self) -> Mapping[str, Any]:
@@ -85,6 +86,12 @@ def collect(profile: str, registry, experiment: str = "main_results", families: 
             result = registry.find_result(experiment, profile, family, seed, **extra)
             command = registry.run_command(experiment, profile, family, seed, **extra)
         except ValueError as err:  # ConfigError, ResultError: an unreadable result is shown, not hidden
+            detail = getattr(err, "detail", None)  # a corrupt stored result: the file, the fault, the fix
+            if detail is not None:
+                fix = registry.run_command(experiment, profile, family, seed, **extra)
+                out.append(Stored(family, None, fix + ("" if fix.endswith("--force") else " --force"),
+                                  f"{err.path}/{detail}"))
+                continue
             result, command = None, f"pgx run {experiment} --profile {profile} -p family {family} ({err})"
         out.append(Stored(family, result, command))
     return out
@@ -126,16 +133,18 @@ def glance_table(rows: Sequence[Stored]):
 def missing_note(rows: Sequence[Stored]) -> str:
     """One line naming the families without a stored result, with the paper's PolicyGradEx number where it has
     one and the command that computes ours ("" when every family is stored)."""
-    missing = [s for s in rows if s.result is None]
+    missing = [s for s in rows if s.result is None and not s.problem]
+    corrupt = "".join(f"Corrupt, so not in the table: {s.family} ({s.problem}); recompute it with `{s.command}`. "
+                      for s in rows if s.problem)
     if not missing:
-        return ""
+        return corrupt.strip()
     parts = []
     for s in missing:
         theirs = paper_value(OURS, s.family)
         unit = paper.MAIN_RESULTS.unit(paper.FAMILY_COLUMNS[s.family]) if theirs is not None else ""
         parts.append(f"{s.family}" + (f" (paper: PolicyGradEx {paper.format_value(theirs, unit)})"
                                       if theirs is not None else "") + f", `{s.command}`")
-    return "Not stored, so not in the table: " + "; ".join(parts) + "."
+    return corrupt + "Not stored, so not in the table: " + "; ".join(parts) + "."
 
 
 @dataclass(frozen=True)
@@ -311,7 +320,8 @@ def glance_markdown(profile: str, registry, status: bool = True,
     speed = collect(profile, registry, "speedup", params=params.get("speedup"))
     struct = collect(profile, registry, "structure", params=params.get("structure"))
     if not status:
-        rows, speed, struct = ([Stored(s.family, _Unflagged(s.result) if s.result is not None else None, s.command)
+        rows, speed, struct = ([Stored(s.family, _Unflagged(s.result) if s.result is not None else None, s.command,
+                                       s.problem)
                                 for s in group] for group in (rows, speed, struct))
     table = glance_table(rows)
     legend = (f"Mean target return after adaptation, mean ± std over seeds (Meta-World: success %), profile "

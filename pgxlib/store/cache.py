@@ -14,6 +14,8 @@ import os
 import pickle
 import re
 import shutil
+import socket
+import sys
 import time
 import uuid
 import zipfile
@@ -22,6 +24,7 @@ from typing import Any, Callable, Mapping, Protocol
 
 import torch
 
+from pgxlib.store.checksums import digest_problem, record_digest, sidecar
 from pgxlib.store.results import ResultError
 
 
@@ -90,13 +93,14 @@ class Checkpoint:
         return time.monotonic() - self._last >= self.every
 
     def load(self) -> dict | None:
+        """The saved state; None when there is none, or when it is corrupt (removed, with one line saying so)."""
         if not self.path.exists():
             return None
-        try:
-            return torch.load(self.path, weights_only=True)
-        except UNREADABLE as err:
-            raise ResultError(f"checkpoint {self.path} is unreadable ({type(err).__name__}); "
-                              "rerun with --force to start over") from None
+        state, problem = _load_checked(self.path)
+        if problem is None:
+            return state
+        _discard(self.path, f"checkpoint {self.path} {problem}: starting that training run over")
+        return None
 
     def save(self, state: dict) -> None:
         _atomic_save(self.path, state)
@@ -104,14 +108,63 @@ class Checkpoint:
 
 
 def _atomic_save(path: Path, payload: Any) -> None:
-    """`torch.save` to a temporary file beside `path`, then rename it into place."""
+    """`torch.save` to a temporary file beside `path`, record its digest, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         torch.save(payload, tmp)
+        record_digest(tmp, path)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _load_checked(path: Path) -> tuple[Any, str | None]:
+    """(payload, None) for a file that matches its digest and loads; (None, what is wrong) otherwise."""
+    problem = digest_problem(path)
+    if problem is not None:
+        return None, problem
+    try:
+        return torch.load(path, weights_only=True), None
+    except UNREADABLE as err:
+        return None, f"is unreadable ({type(err).__name__})"
+
+
+def say(line: str) -> None:
+    """One line on stderr, for what the store does on its own (recomputing a corrupt file, waiting on a lock)."""
+    print(f"pgx: {line}", file=sys.stderr, flush=True)
+
+
+def _discard(path: Path, line: str) -> None:
+    say(line)
+    path.unlink(missing_ok=True)
+    sidecar(path).unlink(missing_ok=True)
+
+
+CURRENT_STAGE: list[str] = []
+"""The stages this process is computing, innermost last (what an interrupt names)."""
+
+
+def note_stage(stage: str) -> None:
+    """Record that `stage` is being computed: in this process, and in ``$PGX_STAGE_NOTE`` when set (a file that the
+    command line reads when a notebook kernel it started is interrupted)."""
+    CURRENT_STAGE.append(stage)
+    note = os.environ.get("PGX_STAGE_NOTE")
+    if note:
+        with contextlib.suppress(OSError):
+            Path(note).write_text(stage + "\n", encoding="utf-8")
+
+
+def lock_wait_seconds() -> float:
+    """Seconds between the lines a run waiting on another's lock prints: ``$PGX_LOCK_NOTICE_SECONDS`` (default 5)."""
+    text = os.environ.get("PGX_LOCK_NOTICE_SECONDS", "5")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 1e6:
+        raise ResultError(f"invalid PGX_LOCK_NOTICE_SECONDS={text[:40]!r}: allowed a number of seconds > 0")
+    return seconds
 
 
 class StageCache:
@@ -160,30 +213,46 @@ class StageCache:
         """An exclusive lock on `stage` across processes (``locks/<stage>.lock``, released on exit or death)."""
         lock = self.root / "locks" / f"{stage}.lock"
         lock.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock, "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        with open(lock, "a+") as fh:
+            _acquire(fh, stage)
             try:
+                fh.seek(0)
+                fh.truncate()
+                fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}\n")
+                fh.flush()
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _load_or_compute(self, stage: str, path: Path, fn: Callable[[], dict]) -> dict:
         if path.exists():
-            try:
-                payload = torch.load(path, weights_only=True)
-            except UNREADABLE as err:
-                raise ResultError(f"stage file {path} is unreadable ({type(err).__name__}); "
-                                  "rerun with --force to recompute it") from None
-            self.times[stage] = float(payload["seconds"])
-            self.resumed[stage] = float(payload["seconds"])
-            self._values[stage] = payload["value"]
-            return payload["value"]
+            payload, problem = _load_checked(path)
+            if problem is None and not (isinstance(payload, dict) and "value" in payload
+                                        and isinstance(payload.get("seconds"), float)):
+                problem = "is not a stage file (no value and seconds)"
+            if problem is None:
+                self.times[stage] = payload["seconds"]
+                self.resumed[stage] = payload["seconds"]
+                self._values[stage] = payload["value"]
+                return payload["value"]
+            _discard(path, f"stage file {path} {problem}: recomputing it")
+        return self._compute(stage, path, fn)
+
+    def _compute(self, stage: str, path: Path, fn: Callable[[], dict]) -> dict:
+        note_stage(stage)
         start = time.perf_counter()
-        value = fn()
+        try:
+            value = fn()
+        except KeyboardInterrupt:
+            raise  # the stage stays in CURRENT_STAGE: the interrupt's message names it
+        except BaseException:
+            CURRENT_STAGE.pop()
+            raise
+        CURRENT_STAGE.pop()
         seconds = time.perf_counter() - start
         _check_stage_value(value, stage)
         self._save(path, {"value": value, "seconds": seconds})
-        for done in self.root.glob(f"checkpoints/{glob.escape(stage)}.*.pt"):
+        for done in self.root.glob(f"checkpoints/{glob.escape(stage)}.*.pt*"):
             done.unlink(missing_ok=True)
         self.times[stage] = seconds
         self._values[stage] = value
@@ -211,21 +280,55 @@ class StageCache:
         self.resumed.clear()
         self._values.clear()
 
-    def verify(self) -> None:
-        """Raise `ResultError` (one line, naming the file and `--force`) when a stored stage is not a
-        complete file; cheap: reads each file's directory, not its tensors."""
+    def verify(self) -> list[str]:
+        """Remove every stored stage that fails its digest or is not a complete file, so that it is recomputed;
+        returns one line per removed file. Cheap: hashes the files and reads each one's directory, not its tensors."""
+        removed = []
         for stage in self.stages():
             path = self.path(stage)
-            try:
-                with zipfile.ZipFile(path) as archive:
-                    archive.namelist()
-            except (zipfile.BadZipFile, OSError) as err:
-                raise ResultError(f"stage file {path} is unreadable ({type(err).__name__}); "
-                                  "rerun with --force to recompute it") from None
+            problem = digest_problem(path)
+            if problem is None:
+                try:
+                    with zipfile.ZipFile(path) as archive:
+                        archive.namelist()
+                except (zipfile.BadZipFile, OSError) as err:
+                    problem = f"is unreadable ({type(err).__name__})"
+            if problem is not None:
+                path.unlink(missing_ok=True)
+                sidecar(path).unlink(missing_ok=True)
+                removed.append(f"stage file {path} {problem}: removed; it will be recomputed")
+        return removed
 
     def stages(self) -> list[str]:
         """Names of the stages stored on disk."""
         return sorted(p.stem for p in self.root.glob("*.pt")) if self.root.is_dir() else []
+
+
+def _holder(fh) -> str:
+    fh.seek(0)
+    return fh.read().strip()[:120] or "another process"
+
+
+def _acquire(fh, stage: str) -> None:
+    """Lock `fh` exclusively; while another process holds it, say who every `lock_wait_seconds()`."""
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    every, waited = lock_wait_seconds(), 0.0
+    say(f"stage {stage} is being computed by {_holder(fh)}; waiting for it")
+    next_notice = every
+    while True:
+        time.sleep(0.2)
+        waited += 0.2
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if waited >= next_notice:
+                say(f"still waiting for stage {stage} ({waited:.0f} s), held by {_holder(fh)}")
+                next_notice += every
 
 
 class StageView:

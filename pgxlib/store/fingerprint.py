@@ -20,7 +20,7 @@ FINGERPRINT_EXCLUDED = ("pgxlib.cli", "pgxlib.book", "pgxlib.experiments", "pgxl
 
 
 def _excluded(module: str) -> bool:
-    return module in FINGERPRINT_EXCLUDED or module.startswith(("pgxlib.store.", "pgxlib.report."))
+    return module in FINGERPRINT_EXCLUDED or module.startswith(("pgxlib.store.", "pgxlib.report.", "pgxlib.book."))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,12 +45,16 @@ def flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def snapshot(profile: str = "smoke") -> dict[str, dict[str, Any]]:
-    """The compared metrics of every result stored under ``results/<profile>/``."""
-    from pgxlib.store.results import RESULT_FILE, results_root
+    """The compared metrics of every result stored under ``results/<profile>/``; a corrupt one raises
+    `CorruptResult` naming the file, the field or fault, and ``pgx book --profile <profile> --force``."""
+    from pgxlib.store.results import RESULT_FILE, CorruptResult, read_result, results_root
 
     out: dict[str, dict[str, Any]] = {}
     for path in sorted((results_root() / profile).glob(f"*/*/{RESULT_FILE}")):
-        metrics = json.loads(path.read_text(encoding="utf-8")).get("metrics", {})
+        try:
+            metrics = read_result(path.parent).metrics
+        except CorruptResult as err:
+            raise err.with_fix(f"recompute the {profile} results with: pgx book --profile {profile} --force") from None
         name = f"{path.parent.parent.name}/{path.parent.name}"
         out[name] = {key: leaf for key, leaf in flatten(metrics) if not VOLATILE.search(key)}
     return out

@@ -12,7 +12,9 @@ over the experiment module and the pgxlib modules it imports. A stored result wh
 differs from the current code is *stale*: it is still loaded, but flagged, never passed off as current.
 
 Writes are atomic: a result is written into a hidden temporary directory beside its target and
-renamed into place, so an interrupted run leaves no half result.
+renamed into place, so an interrupted run leaves no half result. Each result carries the SHA-256 of its
+files (``checksums.json``, `pgxlib.store.checksums`) and is checked against its schema
+(`pgxlib.store.schema`) when written and when read.
 """
 from __future__ import annotations
 
@@ -24,11 +26,15 @@ import re
 import shutil
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass, is_dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from pgxlib.store.checksums import seal, sealed_problem
+from pgxlib.store.schema import SchemaError, check_document
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 RESULT_FILE = "result.json"
@@ -38,6 +44,18 @@ MASK_SUFFIX = "__mask"
 
 class ResultError(ValueError):
     """A result cannot be stored or read (NaN/inf, a non-JSON value, a malformed file)."""
+
+
+class CorruptResult(ResultError):
+    """A stored result that fails its digest or its schema: `path` (the result directory), `detail` (the file and
+    the field or the fault). `str()` ends with the generic fix; readers that know the command name it instead."""
+
+    def __init__(self, path: Path, detail: str, fix: str = "rerun with --force to recompute it"):
+        self.path, self.detail = Path(path), detail
+        super().__init__(f"stored result {path} is corrupt: {detail}; {fix}")
+
+    def with_fix(self, fix: str) -> "CorruptResult":
+        return CorruptResult(self.path, self.detail, fix)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,6 +264,10 @@ def write_result(path: Path, metrics: Mapping[str, Any], arrays: Mapping[str, An
     `path` is replaced: it is moved aside, the new one is renamed in, and the old one is deleted.
     """
     document = {"metrics": to_json(metrics, "metrics"), "meta": to_json(meta, "meta")}
+    try:
+        check_document(document)
+    except SchemaError as err:
+        raise ResultError(f"result for {path} not stored: {err}") from None
     text = json.dumps(document, indent=1, allow_nan=False)
     clean_arrays = _check_arrays(arrays)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -257,6 +279,7 @@ def write_result(path: Path, metrics: Mapping[str, Any], arrays: Mapping[str, An
         if clean_arrays:
             with open(tmp / ARRAYS_FILE, "wb") as fh:
                 np.savez_compressed(fh, **clean_arrays)
+        seal(tmp, (RESULT_FILE, ARRAYS_FILE))
         _fsync_dir(tmp)
         if path.exists():
             path.rename(old)
@@ -277,33 +300,41 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def read_result(path: Path, fingerprint: str | None = None) -> Result:
-    """Load the result stored at `path`; it is stale when its fingerprint differs from `fingerprint`."""
+    """Load the result stored at `path`; it is stale when its fingerprint differs from `fingerprint`.
+
+    Each file is checked against its recorded digest (none recorded: a legacy result, read as before), then the
+    document against the schema (`pgxlib.store.schema`); a failure is a `CorruptResult` naming the file and the
+    fault or field."""
+    for name in (RESULT_FILE, ARRAYS_FILE):
+        problem = sealed_problem(path, name)
+        if problem is not None:
+            raise CorruptResult(path, f"{name} {problem}")
     try:
         document = _strict_json_loads((path / RESULT_FILE).read_text(encoding="utf-8"))
     except ResultError as err:
-        raise ResultError(f"cannot read {path / RESULT_FILE}: {err}; rerun with --force to recompute it") from None
+        raise CorruptResult(path, f"{RESULT_FILE}: {err}") from None
     except (OSError, ValueError) as err:
-        raise ResultError(f"cannot read {path / RESULT_FILE} ({type(err).__name__}); "
-                          "rerun with --force to recompute it") from None
-    if not isinstance(document, dict):
-        raise ResultError(f"cannot read {path / RESULT_FILE} (not a JSON object); rerun with --force to recompute it")
+        raise CorruptResult(path, f"{RESULT_FILE} cannot be read ({type(err).__name__})") from None
+    try:
+        check_document(document)
+    except SchemaError as err:
+        raise CorruptResult(path, f"{RESULT_FILE}: {err}") from None
     arrays: dict[str, np.ndarray] = {}
     if (path / ARRAYS_FILE).exists():
         try:
             with np.load(path / ARRAYS_FILE, allow_pickle=False) as npz:
                 raw = {name: npz[name] for name in npz.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-            raise ResultError(f"cannot read {path / ARRAYS_FILE} ({type(err).__name__}); "
-                              "rerun with --force to recompute it") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as err:
+            raise CorruptResult(path, f"{ARRAYS_FILE} cannot be read ({type(err).__name__})") from None
         for name, arr in raw.items():
             if name.endswith(MASK_SUFFIX):
                 continue
             mask = raw.get(name + MASK_SUFFIX)
             arrays[name] = np.ma.MaskedArray(arr, mask=mask) if mask is not None else arr
-    meta = document.get("meta", {})
+    meta = document["meta"]
     stored = (meta.get("fingerprint") or {}).get("sha256")
     stale = fingerprint is not None and stored != fingerprint
-    return Result(metrics=document.get("metrics", {}), arrays=arrays, meta=meta, path=path, stale=stale, fresh=False)
+    return Result(metrics=document["metrics"], arrays=arrays, meta=meta, path=path, stale=stale, fresh=False)
 
 
 def stored_results(profile: str, experiment: str) -> list[Path]:
