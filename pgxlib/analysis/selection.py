@@ -57,14 +57,15 @@ class EvaluatorScore:
 class EvaluatorChoice:
     """The evaluator rule's outcome.
 
-    pick: the chosen evaluator, None when no family has structure.
-    families: the families with structure (noise ceiling ≥ `STRUCTURE_CEILING`), in order of the rows.
-    family_ceilings: every family's noise ceiling (see `choose_evaluator`).
-    table: one `EvaluatorScore` per evaluator, best first (the rule's order).
-    leave_one_family_out: {family f: {"pick": the rule's pick on f alone, "scores": {other family g:
-        that pick's seed-mean score on g}, "best": {g: the best score any evaluator reaches on g}}}.
-    per_seed_picks: {seed: the rule's pick on that seed's rows alone (same families)}.
-    flips_with_seed: whether the per-seed picks differ.
+    Attributes:
+        pick: the chosen evaluator, None when no family has structure.
+        families: the families with structure (noise ceiling ≥ `STRUCTURE_CEILING`), in order of the rows.
+        family_ceilings: every family's noise ceiling (see `choose_evaluator`).
+        table: one `EvaluatorScore` per evaluator, best first (the rule's order).
+        leave_one_family_out: {family f: {"pick": the rule's pick on f alone, "scores": {other family g:
+            that pick's seed-mean score on g}, "best": {g: the best score any evaluator reaches on g}}}.
+        per_seed_picks: {seed: the rule's pick on that seed's rows alone (same families)}.
+        flips_with_seed: whether the per-seed picks differ.
     """
     pick: str | None
     families: tuple[str, ...]
@@ -151,8 +152,9 @@ def choose_evaluator(rows: Iterable[Mapping], structure_ceiling: float = STRUCTU
     rows = _check_rows(rows)
     family_ceilings = {}
     for f in _ordered(r["family"] for r in rows):
-        family_ceilings[f] = max(float(np.mean([r["ceiling"] for r in rows if r["family"] == f and r["evaluator"] == ev]))
-                                 for ev in _ordered(r["evaluator"] for r in rows if r["family"] == f))
+        mine = [r for r in rows if r["family"] == f]
+        family_ceilings[f] = max(float(np.mean([r["ceiling"] for r in mine if r["evaluator"] == ev]))
+                                 for ev in _ordered(r["evaluator"] for r in mine))
     families = [f for f, c in family_ceilings.items() if c >= structure_ceiling]
     table = _table(rows, families) if families else []
     pick = table[0].evaluator if table else None

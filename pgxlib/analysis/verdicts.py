@@ -40,12 +40,16 @@ a method could not tell from a reseed. The same fraction holds for every family.
 class PairedInterval:
     """The paired comparison of a with b over seeds (a − b).
 
-    gap: mean over kept seeds of d_s = a_s − b_s (d_s the mean over targets when there are targets).
-    interval: (lo, hi), the bootstrap interval of the gap at `confidence`; (−inf, inf) with fewer than
-        `MIN_SEEDS_FOR_INTERVAL` seeds; (gap, gap) when every d_s is the same.
-    probability_of_improvement: P(a_s > b_s) + ½ P(a_s = b_s) over the kept seeds, in [0, 1].
-    seeds: number of seeds kept; paired_std: sample std (ddof = 1) of d_s, NaN for one seed.
-    differences: d_s per kept seed [seeds]; dropped_seeds: indices of the input's seeds dropped for NaN.
+    Attributes:
+        gap: mean over kept seeds of d_s = a_s − b_s (d_s the mean over targets when there are targets).
+        interval: (lo, hi), the bootstrap interval of the gap at `confidence`; (−inf, inf) with fewer
+            than `MIN_SEEDS_FOR_INTERVAL` seeds; (gap, gap) when every d_s is the same.
+        probability_of_improvement: P(a_s > b_s) + ½ P(a_s = b_s) over the kept seeds, in [0, 1].
+        seeds: number of seeds kept.
+        paired_std: sample std (ddof = 1) of d_s, NaN for one seed.
+        confidence: the interval's level.
+        differences: d_s per kept seed [seeds].
+        dropped_seeds: indices of the input's seeds dropped for NaN.
     """
     gap: float
     interval: tuple[float, float]
@@ -218,13 +222,15 @@ def verdict(interval: PairedInterval, paper_side: int = 1, smallest_effect: floa
             paper_value: float | None = None, magnitude: bool = False) -> Verdict:
     """The verdict on a paper's order claim from the paired interval of a − b.
 
-    The rule (checked in this order, so a row says one thing):
-      reproduced: the interval lies strictly on the paper's side of zero and, for a magnitude claim,
-          includes the paper's value or lies beyond it (its far end reaches the paper's value);
-      refuted: the interval excludes the smallest effect of interest on the paper's side (its far end is
-          below it: the gap, if any, is too small to matter or has the other sign);
-      undecided: neither; `seeds_to_decide` then says how many seeds would decide at the observed paired std
-          (at least one more than the seeds used, since those did not decide).
+    The rule, checked in this order so that a row says one thing:
+
+    - reproduced: the interval lies strictly on the paper's side of zero and, for a magnitude claim,
+      includes the paper's value or lies beyond it (its far end reaches the paper's value);
+    - refuted: the interval excludes the smallest effect of interest on the paper's side (its far end is
+      below it: the gap, if any, is too small to matter or has the other sign);
+    - undecided: neither; `seeds_to_decide` then says how many seeds would decide at the observed paired
+      std (at least one more than the seeds used, since those did not decide).
+
     An interval that cannot be formed (too few seeds: ±inf; no seeds: NaN) is undecided.
 
     Args:
@@ -236,23 +242,25 @@ def verdict(interval: PairedInterval, paper_side: int = 1, smallest_effect: floa
         magnitude: whether the claim is about the size of the gap, not only its sign.
 
     Returns:
-        `Verdict`(status, reason, seeds_to_decide).
+        `Verdict` (status, reason, seeds_to_decide).
     """
     p = _on_paper_side(paper_side, smallest_effect, paper_value, magnitude)
     lo, hi = interval.interval
-    shown = f"gap {interval.gap:.3g}, {interval.confidence:.0%} interval [{lo:.3g}, {hi:.3g}] over {interval.seeds} seeds"
+    shown = (f"gap {interval.gap:.3g}, {interval.confidence:.0%} interval [{lo:.3g}, {hi:.3g}] "
+             f"over {interval.seeds} seeds")
     if not (np.isfinite(lo) and np.isfinite(hi)):
         need = seeds_to_decide(interval.gap, interval.paired_std, smallest_effect, paper_side,
                                interval.confidence, paper_value, magnitude)
         if interval.seeds < MIN_SEEDS_FOR_INTERVAL:
             need = max(need, MIN_SEEDS_FOR_INTERVAL) if need is not None else None
-        return Verdict(UNDECIDED, f"no interval from {interval.seeds} seed(s) (at least {MIN_SEEDS_FOR_INTERVAL} needed)",
-                       need)
+        return Verdict(UNDECIDED, f"no interval from {interval.seeds} seed(s) "
+                                  f"(at least {MIN_SEEDS_FOR_INTERVAL} needed)", need)
     side_lo, side_hi = sorted((paper_side * lo, paper_side * hi))
     status = _decides(side_lo, side_hi, smallest_effect, p, magnitude)
     if status == REPRODUCED:
         beyond = " and reaches the paper's value" if magnitude else ""
-        small = f" (though below the smallest effect of interest {smallest_effect:.3g})" if side_hi < smallest_effect else ""
+        small = (f" (though below the smallest effect of interest {smallest_effect:.3g})"
+                 if side_hi < smallest_effect else "")
         return Verdict(status, f"{shown}: on the paper's side of zero{beyond}{small}")
     if status == REFUTED:
         return Verdict(status, f"{shown}: excludes the smallest effect of interest {smallest_effect:.3g}")
