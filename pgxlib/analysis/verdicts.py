@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -58,7 +58,7 @@ class PairedInterval:
     paired_std: float
     confidence: float
     differences: tuple[float, ...] = ()
-    dropped_seeds: tuple[int, ...] = field(default_factory=tuple)
+    dropped_seeds: tuple[int, ...] = ()
 
     @property
     def half_width(self) -> float:
@@ -80,6 +80,10 @@ def paired_interval(a, b, confidence: float = 0.95, n_resamples: int = 9_999, me
     The interval is `scipy.stats.bootstrap` with `paired=True` on (a_s, b_s), statistic mean(a_s − b_s),
     `method="percentile"` by default (as rliable's interval estimates). A seed with a NaN anywhere (a or b,
     any target) is dropped and listed in `dropped_seeds`. Deterministic for a given `seed`.
+
+    The probability of improvement is paired too: the share of seeds on which a beats b (on the target
+    means; a tie counts half), not rliable's unpaired P(X > Y) over every pair of runs, which would compare
+    a seed's a with another seed's b and so mix the methods' gap with the spread between θ*s.
 
     Args:
         a, b: float [seeds] or [seeds, targets], the same shape; scores of the two methods per seed.
