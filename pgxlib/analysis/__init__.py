@@ -1,2 +1,3 @@
 """Analysis maths: first-order error, Hessian terms and the generalisation bound, speedup and agreement
-measures, small statistics."""
+measures (like with like), the evaluator rule (`selection`), paired intervals and verdicts (`verdicts`),
+small statistics."""

@@ -11,10 +11,14 @@ matrices `[m, n]` holding f_i(S_l) at member positions (NaN elsewhere), as in `p
 - `speedup`: the ratio of two wall times.
 - `noise_ceiling`: how well independent repeats of the measured truth agree with each other (mean
   pairwise NMI of their clusterings, mean pairwise off-diagonal correlation of their affinities).
+- `agreement_with_single_repeats`, `split_half_agreement`: the estimate's agreement with the truth and the
+  truth's ceiling on one footing (both against single repeats, or both against means of equally many
+  repeats), so that "at or above the ceiling" compares like with like.
 """
 from __future__ import annotations
 
 from itertools import combinations
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -145,3 +149,82 @@ def reaches_ceiling(agreement: float, ceiling: float, tol: float = 1e-9) -> bool
     At the ceiling the estimate agrees with the truth as well as the truth agrees with itself, which is all an
     estimate can do (with a perfectly reproducible truth, ceiling 1, only equality is possible)."""
     return bool(agreement >= ceiling - tol)
+
+
+def _mean_finite(values) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def agreement_with_single_repeats(estimate_labels, repeat_labelings, estimate_affinity=None,
+                                  repeat_affinities=None) -> dict:
+    """The estimate against each single repeat of the truth, beside the ceiling between single repeats.
+
+    Both numbers pair one clustering with one repeat's clustering, so neither gains from averaging repeats
+    (the estimate against the mean of r repeats would: a mean is steadier than any one repeat).
+
+    Args:
+        estimate_labels: int [n], the estimate's clustering.
+        repeat_labelings: r ≥ 2 labelings [n], one per repeat of the truth.
+        estimate_affinity: float [n, n] or None; repeat_affinities: r matrices [n, n] or None (both or neither).
+
+    Returns:
+        {"footing": "single repeats", "nmi": mean over repeats of NMI(estimate, repeat), "nmi_per_repeat",
+        "ceiling_nmi": mean pairwise NMI between repeats, "pairs_nmi", "reaches_ceiling": nmi ≥ ceiling_nmi,
+        and with affinities "affinity_corr" (mean off-diagonal correlation with each repeat, over those
+        defined), "affinity_corr_per_repeat", "ceiling_affinity_corr" (mean over defined pairs)}.
+    """
+    repeat_labelings = [np.asarray(x) for x in repeat_labelings]
+    if len(repeat_labelings) < 2:
+        raise ValueError(f"need at least two repeats, got {len(repeat_labelings)}")
+    if (estimate_affinity is None) != (repeat_affinities is None):
+        raise ValueError("give both estimate_affinity and repeat_affinities, or neither")
+    per_repeat = [nmi(estimate_labels, lab) for lab in repeat_labelings]
+    pairs = pairwise_nmi(repeat_labelings)
+    out = {"footing": "single repeats", "nmi": float(np.mean(per_repeat)), "nmi_per_repeat": per_repeat,
+           "ceiling_nmi": float(np.mean(pairs)), "pairs_nmi": pairs}
+    out["reaches_ceiling"] = reaches_ceiling(out["nmi"], out["ceiling_nmi"])
+    if repeat_affinities is not None:
+        repeat_affinities = list(repeat_affinities)
+        if len(repeat_affinities) != len(repeat_labelings):
+            raise ValueError(f"{len(repeat_affinities)} affinities for {len(repeat_labelings)} labelings")
+        corr = [offdiag_corr(estimate_affinity, a) for a in repeat_affinities]
+        out.update({"affinity_corr": _mean_finite(corr), "affinity_corr_per_repeat": corr,
+                    "ceiling_affinity_corr": _mean_finite(pairwise_corr(repeat_affinities))})
+    return out
+
+
+def split_half_agreement(estimate_labels, repeats: int, truth_of: Callable[[Sequence[int]], tuple],
+                         estimate_affinity=None) -> dict:
+    """The estimate against truths built from half of the repeats, beside the ceiling between two halves.
+
+    The r repeats are split every way into two disjoint halves of h = r // 2 repeats each (with r odd one
+    repeat sits out of each split); a half's truth is `truth_of(indices)`, e.g. the clustering of the
+    affinity of its repeats' mean scores. The estimate is scored against every half's truth (averaged), the
+    ceiling is the agreement between the two halves of each split (averaged): both sides against means of h
+    repeats. With r = 2 or 3 (h = 1) this is `agreement_with_single_repeats`.
+
+    Args:
+        estimate_labels: int [n].
+        repeats: r ≥ 2.
+        truth_of: indices of a half (a sorted tuple of h repeats) → (labels [n], affinity [n, n] or None);
+            called once per distinct half.
+        estimate_affinity: float [n, n] or None, correlated with each half's affinity when both are given.
+
+    Returns:
+        {"footing": "means of h repeats", "half": h, "splits": number of splits, "nmi", "ceiling_nmi",
+        "reaches_ceiling", and with affinities "affinity_corr", "ceiling_affinity_corr"}.
+    """
+    if not isinstance(repeats, (int, np.integer)) or isinstance(repeats, bool) or repeats < 2:
+        raise ValueError(f"invalid repeats={repeats!r}: allowed an integer >= 2")
+    h = repeats // 2
+    halves = {idx: truth_of(idx) for idx in combinations(range(repeats), h)}
+    splits = [(a, b) for a, b in combinations(halves, 2) if not set(a) & set(b)]
+    out = {"footing": f"means of {h} repeat{'s' if h > 1 else ''}", "half": h, "splits": len(splits),
+           "nmi": float(np.mean([nmi(estimate_labels, lab) for lab, _ in halves.values()])),
+           "ceiling_nmi": float(np.mean([nmi(halves[a][0], halves[b][0]) for a, b in splits]))}
+    out["reaches_ceiling"] = reaches_ceiling(out["nmi"], out["ceiling_nmi"])
+    if estimate_affinity is not None and all(aff is not None for _, aff in halves.values()):
+        out["affinity_corr"] = _mean_finite([offdiag_corr(estimate_affinity, aff) for _, aff in halves.values()])
+        out["ceiling_affinity_corr"] = _mean_finite([offdiag_corr(halves[a][1], halves[b][1]) for a, b in splits])
+    return out
