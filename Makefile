@@ -7,7 +7,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PGX := $(VENV)/bin/pgx
 
-.PHONY: install test book unit clean
+.PHONY: install test book unit clean browser-check
+
+BROWSER_PROFILE ?= smoke
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,16 @@ test: install
 
 book: install
 	$(PGX) book --profile default
+
+# Opens every page of the built book in headless Chromium, offline, at 1280 px (tools/browser_check.py);
+# skips with one line when chromium is not installed. `make browser-check BROWSER_PROFILE=default` checks
+# the book of the committed results.
+browser-check: install
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+	  echo "browser check skipped: chromium is not installed (apt-get install chromium chromium-driver)"; exit 0; }; \
+	$(PY) -m pip install --quiet -e ".[browser]" && \
+	$(PGX) book --profile $(BROWSER_PROFILE) && \
+	$(PY) tools/browser_check.py book/_build/html
 
 clean:
 	rm -rf book/_build book/notebooks

@@ -116,7 +116,7 @@ def knob_plot(metrics: Mapping[str, Any], knob: str) -> plt.Figure:
         x = np.arange(len(values))
         ax.bar(x, [s if s is not None else np.nan for s in scores],
                color=["tab:red" if v == k["reference"] else "tab:blue" for v in values], alpha=0.75)
-        ax.set_xticks(x, [value_label(knob, v) for v in values], rotation=20, ha="right", fontsize=8)
+        ax.set_xticks(x, [value_label(knob, v) for v in values], rotation=20, ha="right")
         zoom_to_theta(ax, [{"mean": s, "std": 0.0, "seeds": [s]} for s in scores if s is not None], theta)
     else:
         trained = [(v, s) for v, s in zip(values, scores) if s is not None]
@@ -138,7 +138,7 @@ def knob_plot(metrics: Mapping[str, Any], knob: str) -> plt.Figure:
         handles, names = handles + h2, names + n2
     ax.set_ylabel("mean target return after adaptation")
     ax.set_title(f"Ours: {metrics['family']}, seed {metrics['seed']}, meta-RL", fontsize=10)
-    ax.legend(handles, names, fontsize=8, loc="best")
+    ax.legend(handles, names, loc="best")
     ax.grid(alpha=0.3)
     if paper_panel:
         axp = axes[0, 1]
@@ -151,12 +151,10 @@ def knob_plot(metrics: Mapping[str, Any], knob: str) -> plt.Figure:
             names = list(_PAPER_STRATEGY)
             axp.bar(np.arange(len(names)), [paper.GROUPING_STRATEGY.value(_PAPER_STRATEGY[s], "Meta-World")
                                             for s in names], color="tab:purple", alpha=0.6)
-            axp.set_xticks(np.arange(len(names)), [STRATEGY_LABELS[s] for s in names], rotation=20, ha="right",
-                           fontsize=8)
+            axp.set_xticks(np.arange(len(names)), [STRATEGY_LABELS[s] for s in names], rotation=20, ha="right")
         axp.set_ylabel("MT10 success (%)")
         axp.set_title("Paper: Meta-World MT10 (other env and protocol)")
         axp.grid(alpha=0.3)
-    fig.tight_layout()
     return fig
 
 
@@ -277,15 +275,14 @@ def ablation_overview_plot(results: Mapping[str, Mapping[str, Any]], stds: Mappi
             ax.plot(x, [np.nan if per.get(v) is None else per[v] for v in labels], "o-", label=family, alpha=0.8)
         ax.axhspan(-1, 1, color="gray", alpha=0.15, lw=0)
         ax.axhline(0, color="gray", lw=1, ls="--")
-        ax.set_xticks(x, labels, rotation=20 if knob in CATEGORICAL_LABELS else 0, fontsize=8)
+        ax.set_xticks(x, labels, rotation=20 if knob in CATEGORICAL_LABELS else 0)
         ax.set_title(KNOB_TITLES[knob], fontsize=10)
         ax.grid(alpha=0.3)
     for ax in axes[:, 0]:
         ax.set_ylabel("(score − reference) / seed std")
-    axes.flat[0].legend(fontsize=8)
+    axes.flat[0].legend()
     fig.suptitle("Each knob's effect on the target return after adaptation, in seed stds "
                  "(shaded: within one seed std of the reference)", fontsize=10)
-    fig.tight_layout()
     return fig
 
 

@@ -45,7 +45,6 @@ def adaptation_heatmap(metrics: Mapping[str, Any]) -> plt.Figure:
     ax.set_ylabel("inner lr α")
     ax.set_title(f"{metrics['family']}: gain from adaptation (blue: helps)", fontsize=10)
     fig.colorbar(image, ax=ax, label="after − before")
-    fig.tight_layout()
     return fig
 
 

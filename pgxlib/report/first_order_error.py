@@ -67,7 +67,7 @@ def error_vs_distance(arrays: Mapping, family: str) -> plt.Figure:
     directions, for log π (left) and the objective J (right); the paper's points and the 2% bound overlaid."""
     rho = 100 * np.asarray(arrays["distances"], dtype=float)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharex=True)
-    styles = {"surrogate": ("tab:blue", "o", "surrogate directions Δθ_S"),
+    styles = {"surrogate": ("tab:blue", "o", r"surrogate directions $\Delta\theta_S$"),
               "random": ("tab:orange", "s", "random Gaussian directions")}
     ref = paper_points(family)
     for ax, what, title in zip(axes, ("logp", "objective"), ("log π(a|s), over held-out transitions",
@@ -93,9 +93,8 @@ def error_vs_distance(arrays: Mapping, family: str) -> plt.Figure:
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3, which="both")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False)
     fig.suptitle(f"First-order error on {family}")
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return fig
 
 
@@ -111,9 +110,8 @@ def scatter_true_vs_estimate(true: np.ndarray, est: np.ndarray, distance_pct: fl
     ax.set_xlabel("first-order estimate g_tᵀΔ (nats)")
     ax.set_ylabel("true change of log π(a_t|s_t) (nats)")
     ax.set_title(f"{family}: one surrogate direction at {distance_pct:g}% distance", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
     return fig
 
 
@@ -241,8 +239,7 @@ def definitions_vs_distance(arrays: Mapping, family: str) -> plt.Figure:
     ax.set_title(f"First-order error on {family}: our definition and the authors'", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7.5, frameon=False)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
     return fig
 
 

@@ -92,9 +92,8 @@ def curve_figure(metrics: Mapping, family: str) -> plt.Figure:
     ax.set_xlabel("PPO environment steps per task")
     ax.set_ylabel("loss difference (loss units, ℓ ∈ [0, C])")
     ax.set_title(f"Generalization gap and Hessian bound over training ({family})")
-    ax.legend(fontsize=8)
+    ax.legend()
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
     return fig
 
 
@@ -112,7 +111,7 @@ def group_figure(metrics: Mapping, arrays: Mapping, family: str) -> plt.Figure:
     ax.set_xlabel("group size (source tasks trained on)")
     ax.set_ylabel("gap = test − train loss")
     ax.set_title("Observed generalization error")
-    ax.legend(fontsize=8)
+    ax.legend()
     ax = axes[1]
     ax.plot(sizes, np.nanmean(bounds, 1), "o-", color="C0", label="Hessian bound")
     ax.plot(sizes, np.abs(np.nanmean(gaps, 1)), "s--", color="C3", label="|mean gap|")
@@ -120,12 +119,11 @@ def group_figure(metrics: Mapping, arrays: Mapping, family: str) -> plt.Figure:
     ax.set_xlabel("group size (source tasks trained on)")
     ax.set_ylabel("loss difference (log scale)")
     ax.set_title("Bound against observed gap")
-    ax.legend(fontsize=8)
+    ax.legend()
     for a in axes:
         a.set_xticks(sizes)
         a.grid(alpha=0.3)
     fig.suptitle(f"Across group sizes ({family})")
-    fig.tight_layout()
     return fig
 
 

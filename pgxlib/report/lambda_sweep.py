@@ -42,19 +42,19 @@ def sweep_figure(metrics: Mapping[str, Any]) -> plt.Figure:
     def col(key):
         return np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
 
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), constrained_layout=True)
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
     ax = axes[0]
     ax.loglog(lams, col("raw_step_median"), "o-", label="raw (median)")
     ax.loglog(lams, col("raw_step_max"), "s--", label="raw (max)")
     ax.axhline(metrics["rule"]["step_target"], color="k", lw=0.8, ls=":", label="rule's bound")
     ax.axhline(metrics["rule"]["max_rel_dist"], color="grey", lw=0.8, label="rescaled to")
     ax.set(title="step length / ‖θ*‖", xlabel="λ")
-    ax.legend(fontsize=8)
+    ax.legend()
     ax = axes[1]
     ax.loglog(lams, col("first_order_error_pct"), "o-", label="ours")
     ax.loglog(lams, col("paper_definition_error_pct"), "s--", label="authors'")
     ax.set(title=f"first-order error at {100 * metrics['rule']['max_rel_dist']:g}% (%)", xlabel="λ")
-    ax.legend(fontsize=8)
+    ax.legend()
     ax = axes[2]
     ax.semilogx(lams, col("gradient_cosine_median"), "o-")
     ax.set(title="cos(ŵ, summed gradient)", xlabel="λ", ylim=(-1, 1))
@@ -64,7 +64,7 @@ def sweep_figure(metrics: Mapping[str, Any]) -> plt.Figure:
         ax.semilogx(lams, col("affinity_within"), "s--", label="affinity within")
         ax.semilogx(lams, col("affinity_across"), "^:", label="affinity across")
         ax.set(title="grouping", xlabel="λ")
-        ax.legend(fontsize=8)
+        ax.legend()
     else:
         ax.axis("off")
         ax.text(0.5, 0.5, "no planted groups\nin this family", ha="center", va="center")

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pgxlib.report import paper
-from pgxlib.report.plots import readable
+from pgxlib.report.plots import readable, task_label
 from pgxlib.report.scorecard import Above, Below, Claim, Lookup, Measurement, Metric
 from pgxlib.store.results import Result
 
@@ -219,18 +219,18 @@ def main_bar_chart(metrics: Mapping[str, Any]) -> plt.Figure:
     for i, key in enumerate(keys):
         e = methods[key]
         if e["mean"] is None:
-            ax.text(i, 0.02, "not\nimplemented", ha="center", va="bottom", fontsize=7, transform=ax.get_xaxis_transform())
+            ax.text(i, 0.02, "not\nimplemented", ha="center", va="bottom", transform=ax.get_xaxis_transform())
             continue
         ax.errorbar(i, e["mean"], yerr=e["std"], fmt="o", ms=10, color=colors[i], capsize=6, lw=2, zorder=3)
         ax.scatter(np.full(len(e["seeds"]), i) + 0.15, e["seeds"], color="k", s=10, zorder=3)
     before = [methods[k].get("before", {}).get("mean") for k in keys]
     ax.scatter(x, [np.nan if b is None else b for b in before], marker="_", s=300, color="gray", zorder=4,
                label="before adaptation (mean over seeds)")
-    ax.set_xticks(x, [LABELS[k] for k in keys], rotation=30, ha="right", fontsize=8)
+    ax.set_xticks(x, [LABELS[k] for k in keys], rotation=30, ha="right")
     ax.set_ylabel("mean return on target tasks after adaptation")
     ax.set_title(f"Ours: {family}, {len(methods['policygradex']['seeds'])} seeds (mean ± std, seeds as dots)",
                  fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend()
     ax.grid(axis="y", alpha=0.3)
     finite_before = [b for b in before if b is not None]
     zoom_to_theta(ax, [methods[k] for k in keys if methods[k]["mean"] is not None],
@@ -239,15 +239,11 @@ def main_bar_chart(metrics: Mapping[str, Any]) -> plt.Figure:
         ax2 = axes[0, 1]
         vals = [paper_value(k, family) for k in keys]
         ax2.bar(x, [v if v is not None else 0 for v in vals], color=colors, alpha=0.5)
-        ax2.set_xticks(x, [LABELS[k] for k in keys], rotation=30, ha="right", fontsize=8)
+        ax2.set_xticks(x, [LABELS[k] for k in keys], rotation=30, ha="right")
         ax2.set_ylabel("mean return after adaptation")
         ax2.set_title(f"Paper: {col} (50 target tasks)", fontsize=10)
         ax2.grid(axis="y", alpha=0.3)
-        finite = [v for v in vals if v is not None]
-        if finite:
-            lo, hi = min(finite), max(finite)
-            ax2.set_ylim(lo - 0.3 * (hi - lo + 1), hi + 0.2 * (hi - lo + 1))
-    fig.tight_layout()
+        ax2.axhline(0, color="k", lw=0.8)
     return fig
 
 
@@ -290,8 +286,7 @@ def meta_training_curves(metrics: Mapping[str, Any], arrays: Mapping[str, np.nda
     ax.set_title(f"{metrics['family']}: meta-training, mean over {len(metrics['seeds'])} seeds ± std\n"
                  "(solid: after the inner step, dotted: before)", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    ax.legend(ncol=2)
     return fig
 
 
@@ -316,7 +311,7 @@ def target_scatter(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
     ax.scatter(src[:, 0], src[:, 1], c=[cmap(g % 10) for g in src_group], marker="*", s=260, edgecolors="k",
                label=f"training tasks (colour: {LABELS[method]} group)")
     for i, (x, y) in enumerate(src):
-        ax.annotate(f"S{i}", (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        ax.annotate(task_label(i), (x, y), textcoords="offset points", xytext=(6, 6))
     if metrics["family"] in ("nav2d", "planted"):
         ax.scatter([0], [0], marker="x", color="k", s=60, label="start")
         ax.set_aspect("equal")
@@ -324,9 +319,8 @@ def target_scatter(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
     ax.set_ylabel(names[1] if len(names) > 1 else "")
     ax.set_title(f"{metrics['family']}, seed {metrics['seeds'][seed_index]}: training vs test tasks\n"
                  f"mean test return after adaptation {np.nanmean(after):.3g}", fontsize=10)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(loc="best")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
     return fig
 
 

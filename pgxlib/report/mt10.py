@@ -13,6 +13,7 @@ import numpy as np
 
 from pgxlib.report import paper
 from pgxlib.report.ablations import k_score
+from pgxlib.report.plots import readable
 from pgxlib.report.scorecard import STD_UNIT, Claim, Metric, Near, Positive, StdGap
 from pgxlib.report.speedup import ceiling_excess, default_score, has_ceiling
 
@@ -102,6 +103,7 @@ def per_task_table(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray])
     return table
 
 
+@readable
 def learning_curves(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> plt.Figure:
     """Success rate (mean over tasks) against environment steps per task, one line per method: the mean over
     seeds with a band from the lowest to the highest seed."""
@@ -115,11 +117,11 @@ def learning_curves(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
     ax.set_xlabel("environment steps per task")
     ax.set_ylabel("success rate during training (%)")
     ax.set_title("MT10: training success (seed mean, band: min–max over seeds)")
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    ax.legend(loc="upper left")
     return fig
 
 
+@readable
 def group_task_curves(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray], seed_index: int = 0) -> plt.Figure:
     """Per-task training success of PolicyGradEx's group policies on one seed, one panel per group."""
     steps = np.asarray(arrays["curve_steps"])
@@ -131,9 +133,8 @@ def group_task_curves(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarra
             ax.plot(steps, 100 * curve[:, i], label=metrics["task_names"][i])
         ax.set_title(f"group {', '.join(str(i) for i in group)}", fontsize=9)
         ax.set_xlabel("env steps per task")
-        ax.legend(fontsize=6)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=1, frameon=False)
     axes[0][0].set_ylabel("success during training (%)")
-    fig.tight_layout()
     return fig
 
 

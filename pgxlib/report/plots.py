@@ -17,6 +17,16 @@ PAGE_WIDTH_IN = 7.0
 """The width, in inches at the figures' 100 dpi, that a book page shows a figure at (wider ones are shrunk)."""
 MIN_PT = 9.0
 """The smallest text size, in points at the page width, of any label of a figure."""
+STYLE = {"figure.constrained_layout.use": True, "figure.dpi": 100, "axes.grid": False, "legend.fontsize": MIN_PT,
+         "legend.framealpha": 0.85, "axes.titlesize": 11, "axes.labelsize": 10, "mathtext.fontset": "dejavusans"}
+"""The one figure style of the book: constrained layout (labels of neighbouring panels never overlap) and
+legends no smaller than `MIN_PT`. Applied when this module is imported, which every figure of the book does."""
+plt.rcParams.update(STYLE)
+
+
+def task_label(i: int) -> str:
+    """Source task i as a mathtext label, $S_{i}$."""
+    return f"$S_{{{i}}}$"
 
 
 def fit_fonts(fig: plt.Figure, page_width: float = PAGE_WIDTH_IN, min_pt: float = MIN_PT) -> plt.Figure:
@@ -30,9 +40,8 @@ def fit_fonts(fig: plt.Figure, page_width: float = PAGE_WIDTH_IN, min_pt: float 
     for text in fig.findobj(Text):
         if text.get_text() and text.get_fontsize() < floor:
             text.set_fontsize(floor)
-    engine = fig.get_layout_engine()
-    if engine is None or type(engine).__name__ == "TightLayoutEngine":
-        fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.set_layout_engine("constrained")
     return fig
 
 
@@ -46,7 +55,7 @@ def readable(make):
 
 
 def _short(n: int) -> list[str]:
-    return [f"S{i}" for i in range(n)]
+    return [task_label(i) for i in range(n)]
 
 
 @readable
@@ -60,14 +69,13 @@ def learning_curves(steps: np.ndarray, returns: np.ndarray, title: str, labels: 
     for j in range(returns.shape[1]):
         ok = np.isfinite(returns[:, j])
         color = cmap(labels[j] % 10) if labels is not None else cmap(j % 10)
-        key = f"S{j} (group {labels[j]})" if labels is not None else f"S{j}"
+        key = f"{task_label(j)} (group {labels[j]})" if labels is not None else task_label(j)
         ax.plot(steps[ok], returns[ok, j], color=color, lw=1.2, alpha=0.85, label=key)
     ax.set_xlabel("environment steps per task")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(ncol=2 if labels is not None else 5, fontsize=7, loc="lower right")
-    fig.tight_layout()
+    ax.legend(ncol=2 if labels is not None else 5, loc="lower right")
     return fig
 
 
@@ -81,9 +89,9 @@ def matrix_heatmap(M: np.ndarray, title: str, cbar_label: str, labels: Sequence[
     vmax = np.abs(A).max() if center else None
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
     im = ax.imshow(A, cmap=cmap, vmin=-vmax if center else None, vmax=vmax)
-    names = [f"S{i}" for i in order]
-    ax.set_xticks(range(n), names, fontsize=8, rotation=90)
-    ax.set_yticks(range(n), names, fontsize=8)
+    names = [task_label(i) for i in order]
+    ax.set_xticks(range(n), names, rotation=90)
+    ax.set_yticks(range(n), names)
     if labels is not None:
         sorted_labels = np.asarray(labels)[order]
         for b in np.flatnonzero(np.diff(sorted_labels)) + 0.5:
@@ -93,7 +101,6 @@ def matrix_heatmap(M: np.ndarray, title: str, cbar_label: str, labels: Sequence[
     ax.set_ylabel("target task i")
     ax.set_title(title)
     fig.colorbar(im, ax=ax, label=cbar_label)
-    fig.tight_layout()
     return fig
 
 
@@ -110,8 +117,7 @@ def per_task_returns(series: dict[str, np.ndarray], title: str, ylabel: str = "m
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.legend()
     return fig
 
 
@@ -122,7 +128,6 @@ def histogram(values: np.ndarray, title: str, xlabel: str, bins: int = 20) -> pl
     ax.set_xlabel(xlabel)
     ax.set_ylabel("subsets")
     ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 
@@ -138,11 +143,10 @@ def task_map(source: np.ndarray, target: np.ndarray, names: Sequence[str], title
     ax.scatter(target[:, 0], target[:, 1], s=18, color="tab:gray", alpha=0.5, label="target tasks (unseen)")
     ax.scatter(source[:, 0], source[:, 1], s=160, marker="*", color="tab:red", edgecolors="k", label="source tasks")
     for i, (x, y) in enumerate(source[:, :2]):
-        ax.annotate(f"S{i}", (x, y), textcoords="offset points", xytext=(5, 5))
+        ax.annotate(task_label(i), (x, y), textcoords="offset points", xytext=(5, 5))
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1] if len(names) > 1 else "")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
-    fig.tight_layout()
     return fig

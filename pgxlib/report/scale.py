@@ -55,7 +55,7 @@ def cost_figure(metrics: Mapping[str, Any], cost: str = "wall") -> plt.Figure:
     point."""
     ns = np.array([r["n"] for r in metrics["rows"]], dtype=float)
     slopes = metrics[SLOPES[cost]]
-    fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(8, 5))
     markers = "os^vD<>ph"
     for j, stage in enumerate(metrics["stages"]):
         y = _column(metrics, stage, cost)

@@ -16,7 +16,7 @@ import numpy as np
 from pgxlib.analysis.speedup import centre_per_task, reaches_ceiling
 from pgxlib.analysis.stats import as_nan
 from pgxlib.report import paper
-from pgxlib.report.plots import readable
+from pgxlib.report.plots import readable, task_label
 from pgxlib.report.scorecard import Between, Claim, Lookup, Measurement, Metric, Verdict, _combine, _fmt, band
 
 NMI_TOLERANCE = 0.1  # the scorecard's rule: within 0.1 of the paper's NMI, or above
@@ -187,8 +187,7 @@ def ceiling_figure(metrics: Mapping[str, Any]) -> plt.Figure:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("NMI")
     ax.set_title("Estimate vs truth (bars) against the truth's own reproducibility (black)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -281,9 +280,9 @@ def affinity_pair(est: np.ndarray, true: np.ndarray, labels_est, labels_true, de
         A = as_nan(M)[np.ix_(order, order)]
         vmax = np.nanmax(np.abs(A)) or 1.0
         im = ax.imshow(A, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-        names = [f"S{i}" for i in order]
-        ax.set_xticks(range(n), names, fontsize=8, rotation=90)
-        ax.set_yticks(range(n), names, fontsize=8)
+        names = [task_label(i) for i in order]
+        ax.set_xticks(range(n), names, rotation=90)
+        ax.set_yticks(range(n), names)
         sorted_true = np.asarray(labels_true)[order]
         for b in np.flatnonzero(np.diff(sorted_true)) + 0.5:
             ax.axhline(b, color="k", lw=1.5)
@@ -295,7 +294,6 @@ def affinity_pair(est: np.ndarray, true: np.ndarray, labels_est, labels_true, de
         ax.set_ylabel("target task i")
         fig.colorbar(im, ax=ax, label="normalised affinity (z-score)")
     fig.suptitle(f"Task affinity, {depth}-layer policy (ordered and bordered by the measured groups)")
-    fig.tight_layout()
     return fig
 
 
@@ -311,13 +309,12 @@ def score_scatter(members, est, true, depth: int, score_name: str, truth_name: s
     for ax, (a, b, title) in zip(axes, panels):
         for i in range(members.shape[1]):
             sel = members[:, i]
-            ax.scatter(a[sel, i], b[sel, i], s=18, color=cmap(i % 10), label=f"S{i}", alpha=0.8)
-        ax.set_xlabel(f"estimated score f̂_i(S) ({score_name})")
-        ax.set_ylabel(f"measured f_i(S) after fine-tuning ({truth_name})")
+            ax.scatter(a[sel, i], b[sel, i], s=18, color=cmap(i % 10), label=task_label(i), alpha=0.8)
+        ax.set_xlabel(rf"estimated score $\hat f_i(S)$ ({score_name})")
+        ax.set_ylabel(rf"measured $f_i(S)$ after fine-tuning ({truth_name})")
         ax.set_title(f"{title}, {depth}-layer policy")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, ncol=2, title="task", title_fontsize=7)
-    fig.tight_layout()
+    axes[1].legend(ncol=2, title="task")
     return fig
 
 
@@ -376,13 +373,12 @@ def stage_bars(metrics: Mapping[str, Any]) -> plt.Figure:
                 seen.add(label)
                 bottom += sec
             ax.text(d + (s - 0.5) * 0.42, bottom, f"{bottom:.1f} s" if bottom < 10 else f"{bottom:.0f} s",
-                    ha="center", va="bottom", fontsize=8)
+                    ha="center", va="bottom")
     ax.set_xticks(range(len(depths)), [f"{d} layers" for d in depths])
     ax.set_ylabel("wall time (s)")
     ax.set_title("Wall time per stage: estimate (left) vs one repeat of full training (right)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.margins(y=0.15)
-    fig.tight_layout()
     return fig
 
 

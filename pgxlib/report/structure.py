@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pgxlib.report.plots import readable
+from pgxlib.report.tables import tidy
 
 STABLE_CEILING = 0.8
 """A family has a stable affinity structure at its budget when its noise ceiling NMI reaches this."""
@@ -32,11 +33,17 @@ COLUMNS = {"theta_return": "θ* return", "theta_return_normalised": "θ* return 
            "noise_ceiling_affinity_corr": "ceiling affinity corr.", "design_nmi": "truth vs designed groups (NMI)"}
 
 
-def _table(rows: list[Mapping[str, Any]], index: str, label: str):
+MISSING_WHY = ("not defined for this row: θ*'s normalised return needs θ* budgets whose best return differs from "
+               "the untrained policy's, and is measured on the θ*-budget sweep only")
+
+
+def _table(rows: list[Mapping[str, Any]], index: str, label: str, leave_out: tuple[str, ...] = ()):
     import pandas as pd
 
-    out = [{label: f"{r[index]:,}", **{name: r.get(key) for key, name in COLUMNS.items() if key in r}} for r in rows]
-    return pd.DataFrame(out).set_index(label).round(3)
+    out = [{label: f"{r[index]:,}", **{name: r.get(key) for key, name in COLUMNS.items() if key not in leave_out}}
+           for r in rows]
+    frame = pd.DataFrame(out).set_index(label)
+    return tidy(frame.dropna(axis=1, how="all"), missing_why=MISSING_WHY)
 
 
 def meta_table(metrics: Mapping[str, Any]):
@@ -46,14 +53,15 @@ def meta_table(metrics: Mapping[str, Any]):
 
 def finetune_table(metrics: Mapping[str, Any]):
     """One row per fine-tuning budget (steps per task), from the chosen θ*."""
-    return _table(metrics["finetune_sweep"], "finetune_steps", "fine-tuning steps per task")
+    return _table(metrics["finetune_sweep"], "finetune_steps", "fine-tuning steps per task",
+                  leave_out=("theta_return_normalised",))
 
 
 @readable
 def sweep_figure(metrics: Mapping[str, Any]) -> plt.Figure:
     """Two panels: the ceiling (NMI and affinity correlation) against θ*'s budget, with θ*'s normalised
     return, and against the fine-tuning budget; the NMI of random partitions as a band."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     floor, band = metrics["random_nmi"], metrics["random_nmi_std"]
     for ax, rows, key, xlabel in ((axes[0], metrics["meta_sweep"], "meta_steps", "θ* steps per task"),
                                   (axes[1], metrics["finetune_sweep"], "finetune_steps",

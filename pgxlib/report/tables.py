@@ -35,3 +35,53 @@ def stage_summary(stage_times: Mapping[str, float]):
     return pd.DataFrame({"runs": [len(v) for v in rows.values()], "total s": [sum(v) for v in rows.values()],
                          "largest s": [max(v) for v in rows.values()]},
                         index=pd.Index(list(rows), name="stage")).round(1)
+
+
+MISSING = "–"
+"""How a missing value (None, NaN) is shown in a table; `tidy` adds a footnote saying why."""
+
+
+def significant(value, digits: int = 3) -> str:
+    """`value` with `digits` significant digits, thousands separated from 1,000 on, in scientific notation
+    below 0.001; `MISSING` for None or NaN. Strings and bools are returned as they are."""
+    if value is None:
+        return MISSING
+    if isinstance(value, (bool, str)):
+        return str(value)
+    x = float(value)
+    if x != x:
+        return MISSING
+    if x == 0:
+        return "0"
+    if abs(x) >= 10 ** (digits - 1):
+        return f"{x:,.0f}"
+    if abs(x) < 1e-3:
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def tidy(frame, caption: str = "", missing_why: str = "not measured for this row", digits: int = 3):
+    """A table that fits the page: numbers with `digits` significant digits that never wrap, columns that are
+    the same on every row moved into the caption, missing values shown as "–" with a footnote saying
+    `missing_why`. Returns a pandas Styler (displays as HTML in a notebook)."""
+    import pandas as pd
+
+    frame = frame.copy()
+    constant = [c for c in frame.columns if len(frame) > 1 and frame[c].astype(str).nunique(dropna=False) == 1]
+    notes = [f"{c} = {significant(frame[c].iloc[0], digits)}" for c in constant]
+    frame = frame.drop(columns=constant)
+    has_missing = bool(frame.isna().to_numpy().any())
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    shown = frame.astype(object).where(frame.notna(), None)
+    text = shown.apply(lambda col: col.map(lambda v: significant(v, digits)))
+    text = text.rename(columns=str)
+    parts = [caption] if caption else []
+    parts += ["; ".join(notes)] if notes else []
+    parts += [f"{MISSING}: {missing_why}."] if has_missing else []
+    styler = text.style.set_table_attributes('class="dataframe pgx-table"')
+    classes = pd.DataFrame([["pgx-num" if c in numeric else "" for c in frame.columns]] * len(frame),
+                           index=text.index, columns=text.columns)
+    styler = styler.set_td_classes(classes)
+    if parts:
+        styler = styler.set_caption(" ".join(p if p.endswith(".") else p + "." for p in parts))
+    return styler
