@@ -52,7 +52,7 @@ class ScoreContext:
     fit: SurrogateFit | None = None
     evaluate: Callable[[torch.Tensor, list[int], int], Any] | None = None
     seed: int = 0
-    _episodes: dict[int, Any] = field(default_factory=dict, repr=False)
+    _episodes: dict[int, Any] = field(default_factory=dict, init=False, repr=False)
 
     def need(self, evaluator: str, *names: str) -> None:
         missing = [n for n in names if getattr(self, n) is None]
