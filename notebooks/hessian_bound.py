@@ -38,7 +38,7 @@
 # (transitions of unseen *target* tasks of the family, each routed to the group by `family.nearest_source` and
 # conditioned on that source task's id).
 #
-# **Protocol.** A fresh policy (`training.new_policy`) is trained with multitask PPO (the profile's group-training
+# **Protocol.** A fresh policy (`nets.new_policy`) is trained with multitask PPO (the profile's group-training
 # settings, constant learning rate) on all source tasks in equal chunks, measuring after each; then, for each
 # group size, fresh policies are trained on random subsets of that many source tasks and measured at the end.
 

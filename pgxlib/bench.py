@@ -36,6 +36,7 @@ import torch
 from pgxlib.config import NetConfig, pipeline_config
 from pgxlib.estimate.features import GradFeatures, compute_features, make_projector, per_sample_grads
 from pgxlib.nets import Actor, actor_params
+from pgxlib.timing import peak_rss_kib, reset_peak_rss  # noqa: F401  (`_peak_mib`'s subprocess calls them as bench.*)
 from pgxlib.transitions import Rollout
 
 ACTORS = {
@@ -55,38 +56,6 @@ def _median_time(fn: Callable[[], Any], repeats: int, warmup: bool = True) -> fl
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def _status_kib(field: str) -> int | None:
-    """A ``Vm*`` field of /proc/self/status in KiB, or None where there is none."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def peak_rss_kib() -> int:
-    """This process's peak resident memory, KiB: VmHWM of /proc/self/status (ru_maxrss where there is none;
-    unlike VmHWM, ru_maxrss keeps the parent's peak across fork and exec)."""
-    peak = _status_kib("VmHWM")
-    if peak is not None:
-        return peak
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def reset_peak_rss() -> int | None:
-    """Reset this process's peak resident memory to its current one (Linux: ``5`` into /proc/self/clear_refs) and
-    return the current one, KiB; None where that is not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return None
-    return _status_kib("VmRSS")
 
 
 PEAK_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}
@@ -297,7 +266,7 @@ def bench_envs(quick: bool) -> list[dict]:
 
 
 def bench_ppo(quick: bool) -> list[dict]:
-    from pgxlib.pipeline import new_policy
+    from pgxlib.nets import new_policy
     from pgxlib.rl.ppo import train_ppo
     from pgxlib.tasks import make_family
 

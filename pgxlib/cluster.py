@@ -4,8 +4,8 @@
 solved with cvxpy, rounded to a hard partition and improved by `local_search` (moves and swaps of
 tasks) to a local optimum of `partition_score`, the SDP objective on partitions; `sdp_partition` keeps
 the best of the local searches from several roundings and random starts. `random_grouping`
-and `spectral_cluster` are the baselines (the gradient-similarity baseline clusters
-`affinity.gradient_similarity`). Labels are integer arrays [n] with values 0..g−1, numbered in order
+and `spectral_cluster` are the baselines (the gradient-similarity baseline is
+`pgxlib.estimate.gradient_similarity`). Labels are integer arrays [n] with values 0..g−1, numbered in order
 of first appearance over the tasks.
 """
 from __future__ import annotations
@@ -16,7 +16,6 @@ from fractions import Fraction
 import numpy as np
 
 from pgxlib.config import check_int
-from pgxlib.estimate.affinity import gradient_similarity
 from pgxlib.partition import groups_from_labels, labels_key  # noqa: F401  (re-exported)
 
 
@@ -436,20 +435,3 @@ def spectral_cluster(U, k: int, seed: int) -> np.ndarray:
                                  random_state=seed, n_init=10).fit_predict(A)
     groups = [list(map(int, np.flatnonzero(raw == c))) for c in np.unique(raw)]
     return _labels_from_groups(_enforce_k(groups, A, k), n)
-
-
-def nmi(labels_a, labels_b) -> float:
-    """Normalized mutual information of two labelings of the same n tasks (1 = same partition)."""
-    from sklearn.metrics import normalized_mutual_info_score
-
-    a, b = np.asarray(labels_a), np.asarray(labels_b)
-    if a.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"labelings must be 1-d of the same length, got shapes {a.shape} and {b.shape}")
-    return float(normalized_mutual_info_score(a, b))
-
-
-def gradient_similarity_labels(task_grads: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(labels [n], similarity [n, n]): the gradient-similarity baseline, SDP with k groups on the
-    cosine similarity of the per-task mean gradients (the same clustering as PolicyGradEx, other U)."""
-    sim = gradient_similarity(np.asarray(task_grads, dtype=float))
-    return sdp_cluster(sim, k), sim

@@ -439,7 +439,14 @@ class SurrogateConfig:
         _plain(self)
 
 
-SCORES = ("logistic", "ppo", "rollout")
+SCORES = ("logistic", "ppo", "rollout", "success")
+"""The evaluators of f̂_i(S) by name; `pgxlib.estimate.scores.EVALUATORS` maps each to its function (the one
+named ``<name>_scores`` there). The names are declared here, not there, because this module is the lowest layer:
+it validates a configuration without loading the maths, and the maths imports it (a config cannot import
+`pgxlib.estimate`, whose networks import the config). "success" needs a family that reports success."""
+DEFAULT_SCORE = "rollout"
+"""The evaluator of `pgx group` (`AffinityConfig.score`) and of the speedup chapter's headline: rollout return,
+the evaluator of the truth too, applied to θ̂_S (the method chapter gives the rule that chose it)."""
 NORMALIZATIONS = ("row_zscore", "subset_zscore")
 """Affinity normalisations (`pgxlib.estimate.affinity.NORMALIZATIONS` describes them)."""
 
@@ -452,9 +459,8 @@ class AffinityConfig:
     """Random task subsets m (count, 1..`MAX_SUBSETS`)."""
     subset_size: int = 4
     """Tasks per subset (2..`MAX_TASKS`, and at most n_tasks)."""
-    score: str = "rollout"
-    """How f̂_i(S) is scored: one of `SCORES`. Rollout return by default: the evaluator of the truth too,
-    applied to θ̂_S (the method chapter gives the rule that chose it)."""
+    score: str = DEFAULT_SCORE
+    """How f̂_i(S) is scored: one of `SCORES` (`DEFAULT_SCORE` unless set)."""
     seed: int = 0
     """Seed of the subset draw, added to the run seed (0..`MAX_SEED`)."""
     normalization: str = "row_zscore"
@@ -623,9 +629,23 @@ _DEFAULT_COMMON = {
     "meta_rl.episodes": 3,
 }
 
+FINETUNE_BUDGET = {"default": {"n_subsets": 30, "finetune_steps": 4096}}
+"""The measured affinity's budget (θ* fine-tuned on each subset: the speedup and structure chapters) per profile:
+m subsets and PPO steps per task; a profile without an entry uses its own m and `group_ppo` budget. Fine-tuning
+every subset for the `default` profile's full group budget (30k-60k steps per task) would take hours."""
+
+
+def finetune_config(cfg: PipelineConfig, steps: int) -> PPOConfig:
+    """The group fine-tuning PPO of `cfg` with `steps` environment steps per task."""
+    return dataclasses.replace(cfg.group_ppo, steps_per_task=steps)
+
+
 PAPER_META_STEPS = {"metaworld": 2_000_000, "planted": 15_000}
 """θ* budgets of the paper profile that differ from 500k per task: MT10's, and planted's, which stays at its
 default on purpose (a θ* that solves every planted task leaves no gradient to group by)."""
+PAPER_GROUP_STEPS = {"metaworld": 1_000_000}
+"""Group-training budgets of the paper profile that differ from 200k per task: MT10's (multi-objective: each group's
+policy is trained from scratch, with no adaptation afterwards)."""
 
 MT10_BUDGET = """How the default MT10 budget was chosen (measured on the project's 2-core machine, one torch thread,
 other jobs running: load about 5). PPO env steps/s on the 10 tasks with 4 envs × 500 steps per task per
@@ -678,7 +698,7 @@ PROFILE_TABLE: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {
         fam: {**_DEFAULT_COMMON, "meta_ppo.steps_per_task": PAPER_META_STEPS.get(fam, 500_000),
               "meta_ppo.num_envs": 4, "meta_ppo.rollout_len": 512, "features.steps_per_task": 2048,
-              "group_ppo.steps_per_task": 1_000_000 if fam == "metaworld" else 200_000,
+              "group_ppo.steps_per_task": PAPER_GROUP_STEPS.get(fam, 200_000),
               "maml.steps_per_task": 200_000}
         for fam in FAMILIES
     },

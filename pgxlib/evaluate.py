@@ -1,23 +1,20 @@
-"""Policy evaluation: rollout returns (and success rates) per task, and a cheap off-policy estimate.
+"""Policy evaluation: rollout returns (and success rates) per task.
 
 `evaluate_policy` runs `episodes` episodes of every task in parallel (one vector env) and reports
-the mean undiscounted return per task. `ppo_objective_scores` is the off-policy estimate: the
-importance-weighted advantage of held-out transitions under new parameters, computed by a forward
-pass instead of new rollouts.
+the mean undiscounted return per task. (The off-policy estimate without rollouts, `ppo_objective_scores`,
+is maths on transitions: `pgxlib.estimate.scores`.)
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 
-from pgxlib.nets import ActorCritic, actor_log_prob, actor_params, flat_params, unflatten_like
+from pgxlib.nets import ActorCritic, actor_params, flat_params, unflatten_like
 from pgxlib.rollout import TaskVecEnv
 from pgxlib.tasks import Task, TaskFamily
-from pgxlib.transitions import Rollout, standardize_per_task
 
 
 @dataclass
@@ -115,29 +112,3 @@ def _success(infos: dict, n: int) -> np.ndarray:
         return np.zeros(n)
     mask = np.asarray(infos.get("_success", np.ones(n, dtype=bool)))
     return np.where(mask, np.asarray(infos["success"], dtype=float), 0.0)
-
-
-@torch.no_grad()
-def ppo_objective_scores(policy: ActorCritic, rollout: Rollout, heldout: torch.Tensor,
-                         delta_of: Callable[[int], torch.Tensor], members: np.ndarray, clip: float = 0.2) -> np.ndarray:
-    """Off-policy estimate of each θ̂_l = θ* + delta_of(l) on each task, shape [m, n] (NaN if i ∉ S_l).
-
-    score_l(i) = mean over held-out transitions t of task i of min(r_t·Â_t, clip(r_t, 1±clip)·Â_t) with
-    r_t = π_θ̂(a_t|s_t) / π_θ*(a_t|s_t), Â standardised per task: PPO's clipped surrogate objective, a
-    pessimistic estimate of the improvement of the new policy over θ* on data θ* collected.
-    """
-    m, n = members.shape
-    params = actor_params(policy.actor)
-    theta = flat_params(params)
-    obs, act, tid = rollout.obs[heldout], rollout.actions[heldout], rollout.task_id[heldout]
-    adv = standardize_per_task(rollout.advantages[heldout], tid)
-    base_logp = actor_log_prob(policy.actor, params, obs, tid, act)
-    scores = np.full((m, n), np.nan)
-    for l in range(m):
-        new_params = unflatten_like(theta + delta_of(l).to(theta.device), params)
-        ratio = (actor_log_prob(policy.actor, new_params, obs, tid, act) - base_logp).exp()
-        gain = torch.minimum(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
-        for i in np.flatnonzero(members[l]):
-            sel = tid == i
-            scores[l, i] = float(gain[sel].mean())
-    return scores

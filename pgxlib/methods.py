@@ -10,7 +10,7 @@ adapted from its group's meta-policy:
   policy is trained exactly as θ* is (the same multitask PPO budget), since θ* is an MLP;
 - ``random_grouping``: a uniformly random partition into k groups;
 - ``gradient_similarity_grouping``: SDP on the cosine similarity of per-task mean projected policy
-  gradients at θ* (`task_mean_gradients`);
+  gradients at θ* (`estimate.gradient_similarity`);
 - ``policygradex``: SDP on the surrogate affinity U (`pipeline.run_policygradex`).
 
 Every method spends the same MAML steps per source task, hence the same total.
@@ -27,7 +27,6 @@ methods, two knob values or two experiments is trained once.
 """
 from __future__ import annotations
 
-from pgxlib.estimate.features import GradFeatures
 from pgxlib.training import cached_meta_rl, group_policies_key, trained_groups  # noqa: F401  (re-exported)
 
 METHOD_NAMES = ("multitask", "soft_modularization", "paco", "random_grouping", "gradient_similarity_grouping",
@@ -45,14 +44,3 @@ GROUP_ARCH = "soft_modularization"
 """The architecture of a group's policy on the multi-objective protocol: the paper trains one Soft
 Modularization policy per group on Meta-World (random and gradient-similarity groups too, so that the
 groupings differ only in their partition)."""
-
-
-def _missing_stage() -> dict:
-    raise RuntimeError("the features stage should have been stored by run_policygradex")
-
-
-def stored_features(view) -> GradFeatures:
-    """The gradient features a `run_policygradex` run just stored in `view` (stage "features")."""
-    return GradFeatures(**view.get_or_compute("features", _missing_stage)["features"])
-
-

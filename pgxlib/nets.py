@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from pgxlib.config import ConfigError, NetConfig
+from pgxlib.config import ConfigError, NetConfig, PipelineConfig
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -124,6 +124,13 @@ class ActorCritic(nn.Module):
         if not self.discrete:
             logp = logp.sum(-1)
         return action, logp, self.critic(obs, task_id)
+
+
+def new_policy(family, cfg: PipelineConfig, seed: int, device: torch.device | str) -> ActorCritic:
+    """A freshly initialised actor-critic for a task family (anything with `observation_space`, `action_space`
+    and `n_tasks`, such as `pgxlib.tasks.TaskFamily`), deterministic given `seed` (it reseeds torch)."""
+    torch.manual_seed(seed)
+    return ActorCritic(family.observation_space, family.action_space, family.n_tasks, cfg.net).to(device)
 
 
 def one_hot(index: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:

@@ -4,6 +4,11 @@
 
 `run_policygradex(cfg)` runs every stage in order. Each expensive stage goes through a stage cache
 (`StageCache.get_or_compute`), so an interrupted run resumes from the last finished stage.
+
+The stages are also functions of their own, each holding its seed (`rollout_of_theta`, `projector_of`,
+`features_of`, `subsets_of`, `surrogate_fits`, `score_context` and `estimate_scores`, `affinity_of`, `cluster`):
+every chapter that measures a stage calls them, so it measures the estimate `pgx group` makes. The names of the
+stage cache's stages are this module's alone (`features_stage`).
 """
 from __future__ import annotations
 
@@ -18,19 +23,23 @@ import torch
 from tqdm import tqdm
 
 from pgxlib.cluster import groups_from_labels, random_grouping, sdp_partition, sdp_solve, spectral_cluster
-from pgxlib.config import PipelineConfig, apply_overrides, progress_default, to_dict
+from pgxlib.config import ConfigError, PipelineConfig, apply_overrides, progress_default, to_dict
 from pgxlib.estimate.affinity import Affinity, compute_affinity, sample_subsets
 from pgxlib.estimate.features import GradFeatures, compute_features, make_projector
 from pgxlib.estimate.projector import Projector, SketchProjector
-from pgxlib.estimate.surrogate import SurrogateFit, heldout_logistic_scores, surrogate_fit
-from pgxlib.evaluate import Evaluation, evaluate_policy, ppo_objective_scores, with_actor_delta
-from pgxlib.nets import ActorCritic, actor_params, flat_params, get_device
+from pgxlib.estimate.scores import EVALUATORS, ScoreContext
+from pgxlib.estimate.surrogate import SurrogateFit, surrogate_fit
+from pgxlib.evaluate import Evaluation, evaluate_policy, with_actor_delta
+from pgxlib.nets import ActorCritic, actor_params, flat_params, get_device, new_policy
 from pgxlib.rl.ppo import TrainResult, train_ppo
 from pgxlib.rollout import collect_rollout
 from pgxlib.store.cache import MemoryCache
 from pgxlib.tasks import TaskFamily, make_family
-from pgxlib.training import new_policy
 from pgxlib.transitions import Rollout
+
+STAGES_BEFORE_SURROGATE = ("evaluate_meta", "features")
+"""The cached stages of a run that depend on θ* and the features settings alone: runs that differ from the
+surrogate on (its λ, say) can share them."""
 
 
 @dataclass
@@ -47,7 +56,8 @@ class PipelineResult:
     """Everything a PolicyGradEx run produced. n source tasks, m subsets, k groups.
 
     members [m, n] sampled subsets; scores [m, n] f̂_i(S_l) (NaN off the subset); rel_dist [m] the
-    relative parameter distance of each θ̂_l; sdp_X [n, n] the SDP solution; labels [n] group ids.
+    relative parameter distance of each θ̂_l; sdp_X [n, n] the SDP solution; labels [n] group ids; rollout,
+    features, fit and projector: what the stages made (θ*'s transitions, G̃ [N, d], the m surrogate fits, P).
     """
 
     config: PipelineConfig
@@ -64,6 +74,10 @@ class PipelineResult:
     sdp_X: np.ndarray | None
     labels: np.ndarray
     groups: list[GroupOutcome]
+    rollout: Rollout
+    features: GradFeatures
+    fit: SurrogateFit
+    projector: Projector | SketchProjector
     stage_times: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -131,23 +145,77 @@ def shared_meta_policy(family: TaskFamily, cfg: PipelineConfig, device: torch.de
     return policy, TrainResult.from_stage(stored["train"]), store.times[stage]
 
 
+def rollout_of_theta(policy: ActorCritic, family: TaskFamily, cfg: PipelineConfig, device: torch.device) -> Rollout:
+    """θ*'s transitions for the gradient features: `features.steps_per_task` per source task, seed ``seed + 17``."""
+    return collect_rollout(policy, family, list(range(family.n_tasks)), cfg.features.steps_per_task,
+                           cfg.meta_ppo.num_envs, cfg.meta_ppo.gamma, cfg.meta_ppo.gae_lambda, cfg.seed + 17, device)
+
+
+def features_seed(cfg: PipelineConfig) -> int:
+    """The seed of the projection and of the held-out split: ``features.seed + seed``."""
+    return cfg.features.seed + cfg.seed
+
+
+def projector_of(policy: ActorCritic, cfg: PipelineConfig) -> Projector | SketchProjector:
+    """The projection P [p, d] of θ*'s actor gradients (`features.projection`, `features.proj_dim`)."""
+    return make_projector(policy.actor, cfg.features.proj_dim, features_seed(cfg), cfg.features.projection)
+
+
+def features_of(policy: ActorCritic, rollout: Rollout, projector: Projector | SketchProjector, cfg: PipelineConfig,
+                progress: bool = False) -> GradFeatures:
+    """Projected per-sample gradient features G̃ [N, d] of θ*'s actor on `rollout`, with the held-out split."""
+    return compute_features(policy.actor, rollout, projector, cfg.features.chunk_size, cfg.features.heldout_frac,
+                            features_seed(cfg), progress)
+
+
+def features_stage(cache, policy: ActorCritic, family: TaskFamily, projector: Projector | SketchProjector,
+                   cfg: PipelineConfig, device: torch.device, progress: bool = False) -> tuple[Rollout, GradFeatures]:
+    """θ*'s rollout and its gradient features through `cache` (stage "features": computed once, then loaded)."""
+    def _features():
+        rollout = rollout_of_theta(policy, family, cfg, device)
+        feats = features_of(policy, rollout, projector, cfg, progress)
+        return {"rollout": dict(vars(rollout)), "features": dict(vars(feats))}
+    stored = cache.get_or_compute("features", _features)
+    return Rollout(**stored["rollout"]), GradFeatures(**stored["features"])
+
+
+def subsets_of(n: int, cfg: PipelineConfig, n_subsets: int | None = None) -> np.ndarray:
+    """The random task subsets, members [m, n] bool: `affinity.n_subsets` (or `n_subsets`) of `subset_size` tasks,
+    completed to cover every pair, seed ``affinity.seed + seed``."""
+    m = cfg.affinity.n_subsets if n_subsets is None else n_subsets
+    return sample_subsets(n, m, cfg.affinity.subset_size, cfg.affinity.seed + cfg.seed)
+
+
+def surrogate_fits(policy: ActorCritic, features: GradFeatures, members: np.ndarray,
+                   projector: Projector | SketchProjector, cfg: PipelineConfig) -> SurrogateFit:
+    """The surrogate fit of every subset (θ̂_l = θ* + `fit.delta(l, projector)`)."""
+    theta = flat_params(actor_params(policy.actor))
+    return surrogate_fit(features, members, projector, float(theta.norm()), cfg.surrogate)
+
+
+def score_context(policy: ActorCritic, family: TaskFamily, rollout: Rollout, features: GradFeatures,
+                  members: np.ndarray, fit: SurrogateFit, projector: Projector | SketchProjector, cfg: PipelineConfig,
+                  device: torch.device) -> ScoreContext:
+    """What every evaluator of `pgxlib.estimate.scores` needs to score θ̂_l = θ* + Δ_l; episodes of a candidate
+    run `evaluation.episodes` per task, seed ``seed + 1 + l`` for subset l."""
+    def evaluate(delta: torch.Tensor, tasks: list[int], seed: int) -> Evaluation:
+        return evaluate_policy(with_actor_delta(policy, delta), family, [family.source[i] for i in tasks], tasks,
+                               cfg.evaluation.episodes, seed, cfg.evaluation.deterministic, device)
+    return ScoreContext(members=members, delta_of=lambda l: fit.delta(l, projector), policy=policy, rollout=rollout,
+                        heldout=features.heldout, features=features, fit=fit, evaluate=evaluate, seed=cfg.seed)
+
+
 def estimate_scores(policy: ActorCritic, family: TaskFamily, rollout: Rollout, features: GradFeatures,
                     members: np.ndarray, fit: SurrogateFit, projector: Projector | SketchProjector,
                     cfg: PipelineConfig, device: torch.device) -> np.ndarray:
-    """f̂_i(S_l) for every subset l and task i ∈ S_l, shape [m, n], by `cfg.affinity.score`."""
-    score = cfg.affinity.score
-    if score == "logistic":
-        return heldout_logistic_scores(features, fit).cpu().numpy().astype(float)
-    if score == "ppo":
-        return ppo_objective_scores(policy, rollout, features.heldout, lambda l: fit.delta(l, projector), members)
-    scores = np.full(members.shape, np.nan)
-    for l in range(len(members)):
-        task_idx = list(np.flatnonzero(members[l]))
-        candidate = with_actor_delta(policy, fit.delta(l, projector))
-        ev = evaluate_policy(candidate, family, [family.source[i] for i in task_idx], task_idx,
-                             cfg.evaluation.episodes, cfg.seed + 1 + l, cfg.evaluation.deterministic, device)
-        scores[l, task_idx] = ev.mean_return
-    return scores
+    """f̂_i(S_l) for every subset l and task i ∈ S_l, shape [m, n], by the evaluator `cfg.affinity.score`."""
+    ctx = score_context(policy, family, rollout, features, members, fit, projector, cfg, device)
+    return EVALUATORS[cfg.affinity.score](ctx)
+
+
+def affinity_of(members: np.ndarray, scores: np.ndarray, cfg: PipelineConfig) -> Affinity:
+    """The task affinity U [n, n] of the scores, normalised by `affinity.normalization`."""
+    return compute_affinity(members, scores, cfg.affinity.normalization)
 
 
 def cluster(affinity: Affinity, cfg: PipelineConfig) -> tuple[np.ndarray, np.ndarray | None]:
@@ -186,12 +254,17 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
     (e.g. ``pipeline_config("default", "cartpole", k=3)``) and its `n_tasks` is taken from the family.
     """
     progress = progress_default() if progress is None else progress
+    if cfg.affinity.score not in EVALUATORS:
+        raise ConfigError(f"invalid affinity.score={cfg.affinity.score!r}: no evaluator of that name in "
+                          f"pgxlib.estimate.scores.EVALUATORS ({', '.join(EVALUATORS)})")
     if family is None:
         family = make_family(cfg.family, cfg.n_tasks, cfg.seed)
     elif cfg.n_tasks != family.n_tasks:
         cfg = apply_overrides(cfg, {"n_tasks": family.n_tasks})
     cache = cache if cache is not None else MemoryCache()
     device = get_device(cfg.device)
+    if cfg.affinity.score == "success" and not family.has_success:
+        raise ConfigError(f"invalid affinity.score='success': family {family.name} reports no success")
     n = family.n_tasks
     say = (lambda msg: tqdm.write(msg, file=sys.stderr)) if progress else (lambda msg: None)
     all_tasks, all_ids = list(family.source), list(range(n))
@@ -212,26 +285,15 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
 
     # ---- 2. collect rollouts of θ* and 3. gradient features
     say("[2/7] collecting rollouts of θ* and projecting gradient features")
-    theta = flat_params(actor_params(policy.actor))
-    projector = make_projector(policy.actor, cfg.features.proj_dim, cfg.features.seed + cfg.seed,
-                               cfg.features.projection)
-
-    def _features():
-        rollout = collect_rollout(policy, family, all_ids, cfg.features.steps_per_task, cfg.meta_ppo.num_envs,
-                                  cfg.meta_ppo.gamma, cfg.meta_ppo.gae_lambda, cfg.seed + 17, device)
-        feats = compute_features(policy.actor, rollout, projector, cfg.features.chunk_size,
-                                 cfg.features.heldout_frac, cfg.features.seed + cfg.seed, progress)
-        return {"rollout": dict(vars(rollout)), "features": dict(vars(feats))}
-    stored = cache.get_or_compute("features", _features)
-    rollout = Rollout(**stored["rollout"])
-    features = GradFeatures(**stored["features"])
+    projector = projector_of(policy, cfg)
+    rollout, features = features_stage(cache, policy, family, projector, cfg, device, progress)
 
     # ---- 4. surrogate on m subsets and 5. scores
-    members = sample_subsets(n, cfg.affinity.n_subsets, cfg.affinity.subset_size, cfg.affinity.seed + cfg.seed)
+    members = subsets_of(n, cfg)
     say(f"[3/7] fitting the surrogate on {len(members)} subsets of {cfg.affinity.subset_size} tasks")
 
     def _surrogate():
-        fit = surrogate_fit(features, members, projector, float(theta.norm()), cfg.surrogate)
+        fit = surrogate_fits(policy, features, members, projector, cfg)
         say(f"[4/7] scoring θ̂_S on each task of S ({cfg.affinity.score})")
         scores = estimate_scores(policy, family, rollout, features, members, fit, projector, cfg, device)
         return {"fit": dict(vars(fit)), "scores": torch.as_tensor(scores)}
@@ -241,7 +303,7 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
 
     # ---- 6. affinity and clustering
     say("[5/7] affinity matrix and clustering")
-    affinity = compute_affinity(members, scores, cfg.affinity.normalization)
+    affinity = affinity_of(members, scores, cfg)
     labels, X = cluster(affinity, cfg)
 
     # ---- 7. group-wise training
@@ -266,4 +328,5 @@ def run_policygradex(cfg: PipelineConfig, cache=None, progress: bool | None = No
                           meta_eval=Evaluation.from_stage(evals["meta"]), random_eval=Evaluation.from_stage(evals["random"]),
                           members=members, scores=scores, rel_dist_raw=fit.rel_dist_raw.cpu().numpy(),
                           rel_dist=fit.rel_dist.cpu().numpy(), affinity=affinity, sdp_X=X, labels=labels,
-                          groups=groups, stage_times=dict(cache.times))
+                          groups=groups, rollout=rollout, features=features, fit=fit, projector=projector,
+                          stage_times=dict(cache.times))

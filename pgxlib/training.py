@@ -1,68 +1,38 @@
 """Policies trained for a partition of the tasks, stored once and shared by every experiment.
 
-- `new_policy`: a freshly initialised actor-critic, deterministic given its seed;
 - `cached_meta_rl`: the meta-RL protocol (control families) for one partition, from a starting policy;
 - `trained_groups`: the multi-objective protocol (Meta-World) for one partition;
-- `stored_finetunes`: θ* fine-tuned on each of m subsets and evaluated (the measured affinity).
+(θ* fine-tuned on each of m subsets, the measured affinity, is `pgxlib.finetunes`: it runs no MAML.)
 
-Each is stored in a shared store, ``runs/<store>/<family>`` (``metarl_policies``, ``group_policies``,
-``finetunes``), under a key made of everything its result depends on (the task family and its tasks, the
+Each is stored in a shared store (`pgxlib.shared_stores`), ``runs/<store>/<family>`` (``metarl_policies``,
+``group_policies``), under a key made of everything its result depends on (the task family and its tasks, the
 seed, the settings it uses, the partition or subsets and the parameters of the starting policy), so main
-results, ablations, the structure and speedup chapters and a recompute train each once. A store is cleared
+results, ablations and a recompute train each once. A store is cleared
 when the code of this module or of the modules it imports changes (`training_store`); that code is
 training and evaluation alone (no estimator), so changing the gradient estimator retrains nothing.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from pgxlib.config import PipelineConfig, PPOConfig, apply_overrides, to_dict
+from pgxlib.config import PipelineConfig, apply_overrides, to_dict
 from pgxlib.evaluate import evaluate_policy
-from pgxlib.executor import map_jobs
 from pgxlib.metarl import evaluate_targets, meta_train_groups
-from pgxlib.nets import ActorCritic, actor_params, flat_params, get_device
+from pgxlib.nets import ActorCritic, new_policy
 from pgxlib.partition import groups_from_labels, labels_key
 from pgxlib.rl.ppo import train_ppo
+from pgxlib.shared_stores import digest, shared_store, state_digest
 from pgxlib.tasks import TaskFamily
 
 
-def new_policy(family: TaskFamily, cfg: PipelineConfig, seed: int, device: torch.device) -> ActorCritic:
-    """A freshly initialised actor-critic for `family`, deterministic given `seed`."""
-    torch.manual_seed(seed)
-    return ActorCritic(family.observation_space, family.action_space, family.n_tasks, cfg.net).to(device)
-
-
 def training_store(name: str, family: TaskFamily):
-    """The shared stage store ``runs/<name>/<family>``, cleared when this module's code (and what it imports,
-    of the task families only `family`'s) changes."""
-    from pgxlib.store.cache import StageCache
-    from pgxlib.store.fingerprint import code_fingerprint
-    from pgxlib.store.results import runs_root
-
-    return StageCache(runs_root() / name / family.name,
-                      fingerprint=code_fingerprint(__name__, family=family.name)["sha256"])
-
-
-def state_digest(state: torch.nn.Module | Mapping[str, torch.Tensor]) -> str:
-    """sha256 (12 hex digits) of a module's state (or a state dict): names, dtypes, shapes and values."""
-    digest = hashlib.sha256()
-    items = state.state_dict().items() if isinstance(state, torch.nn.Module) else state.items()
-    for name, value in sorted(items):
-        t = value.detach().cpu().contiguous()
-        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode() + b"\0")
-        digest.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
-    return digest.hexdigest()[:12]
-
-
-def _digest(d: dict) -> str:
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+    """The shared stage store ``runs/<name>/<family>`` of this module's trainings, cleared when its code (and what
+    it imports, of the task families only `family`'s) changes."""
+    return shared_store(name, family, __name__)
 
 
 def metarl_key(family: TaskFamily, cfg: PipelineConfig, start: ActorCritic, labels: np.ndarray, tag: str) -> str:
@@ -71,7 +41,7 @@ def metarl_key(family: TaskFamily, cfg: PipelineConfig, start: ActorCritic, labe
     d = {"family": family.name, "tasks": [t.name for t in family.source],
          "targets": [t.name for t in family.target[:cfg.meta_rl.n_targets]], "seed": cfg.seed,
          "maml": to_dict(cfg.maml), "meta_rl": to_dict(cfg.meta_rl), "start": state_digest(start)}
-    return f"{family.name}-seed{cfg.seed}-{tag}-{_digest(d)}-{labels_key(labels)}"
+    return f"{family.name}-seed{cfg.seed}-{tag}-{digest(d)}-{labels_key(labels)}"
 
 
 def cached_meta_rl(family: TaskFamily, start: ActorCritic, labels: np.ndarray, cfg: PipelineConfig, device,
@@ -121,7 +91,7 @@ def group_policies_key(family: TaskFamily, cfg: PipelineConfig, arch: str, label
     evaluation settings (hashed), and the partition."""
     d = {"family": family.name, "tasks": [t.name for t in family.source], "seed": cfg.seed, "arch": arch,
          "net": to_dict(cfg.net), "group_ppo": to_dict(cfg.group_ppo), "evaluation": to_dict(cfg.evaluation)}
-    return f"{family.name}-seed{cfg.seed}-{arch}-{_digest(d)}-{labels_key(labels)}"
+    return f"{family.name}-seed{cfg.seed}-{arch}-{digest(d)}-{labels_key(labels)}"
 
 
 def trained_groups(family: TaskFamily, labels: np.ndarray, arch: str, cfg: PipelineConfig, device, progress: bool,
@@ -171,99 +141,4 @@ def trained_groups(family: TaskFamily, labels: np.ndarray, arch: str, cfg: Pipel
     out = {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in stored.items()}
     out["groups"] = [list(map(int, g)) for g in stored["groups"]]
     out["seconds"] = cache.times.get(stage, float("nan"))
-    return out
-
-
-REPEAT_SEED_STRIDE = 100_003
-"""Seed offset between repeats of the measured side: repeat r fine-tunes and evaluates with seeds shifted
-by r times this prime, so repeats share nothing but θ* and the subsets."""
-
-
-def finetune_and_evaluate(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, tasks: list[int],
-                          ppo: PPOConfig, subset: int, repeat: int = 0) -> dict:
-    """f_i(S) for one subset S = `tasks` of `family` (any `TaskFamily`, a user's own too): θ* (`state_dict`)
-    fine-tuned by PPO on S, then evaluated by rollouts on each task.
-
-    Runs on one torch thread (restored afterwards); seeds depend on `cfg.seed`, `subset` and `repeat` only,
-    so the numbers are the same in any process. Returns {"returns": [|S|], "success": [|S|] or None,
-    "actor": [p] the fine-tuned actor's flat parameters (float32), "wall": s, "cpu": s, "finetune_wall": s,
-    "eval_wall": s}.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        wall, cpu = time.perf_counter(), time.process_time()
-        device = get_device(cfg.device)
-        shift = REPEAT_SEED_STRIDE * repeat
-        policy = new_policy(family, cfg, cfg.seed, device)
-        policy.load_state_dict(state_dict)
-        train_ppo(policy, family, list(tasks), ppo, cfg.seed + 1000 + subset + shift, device, progress=False)
-        tuned = time.perf_counter()
-        ev = evaluate_policy(policy, family, [family.source[i] for i in tasks], list(tasks), cfg.evaluation.episodes,
-                             cfg.seed + 1 + subset + shift, cfg.evaluation.deterministic, device)
-        end = time.perf_counter()
-        return {"returns": np.asarray(ev.mean_return, dtype=float),
-                "success": None if ev.success is None else np.asarray(ev.success, dtype=float),
-                "actor": flat_params(actor_params(policy.actor)).detach().cpu().numpy().astype(np.float32),
-                "wall": end - wall, "cpu": time.process_time() - cpu, "finetune_wall": tuned - wall,
-                "eval_wall": end - tuned}
-    finally:
-        torch.set_num_threads(threads)
-
-
-def finetune_subsets(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, members: np.ndarray, ppo: PPOConfig,
-                     n_jobs: int, progress: bool = False, repeat: int = 0) -> dict:
-    """`finetune_and_evaluate` on every subset, in `n_jobs` processes; `repeat` selects independent seeds.
-
-    Returns {"returns": [m, n] (NaN off the subsets), "success": [m, n] or None, "actors": [m, p] tensor,
-    "wall", "cpu", "finetune_wall", "eval_wall": [m] seconds of the workers}.
-    """
-    jobs = [(family, cfg, state_dict, [int(i) for i in np.flatnonzero(row)], ppo, l, repeat)
-            for l, row in enumerate(members)]
-    desc = f"fine-tune subsets (repeat {repeat})"
-    outs = list(tqdm(map_jobs(finetune_and_evaluate, jobs, n_jobs), total=len(jobs), desc=desc,
-                     disable=not progress))
-    returns = np.full(members.shape, np.nan)
-    success = np.full(members.shape, np.nan) if family.has_success else None
-    for l, out in enumerate(outs):
-        returns[l, np.flatnonzero(members[l])] = out["returns"]
-        if success is not None:
-            success[l, np.flatnonzero(members[l])] = out["success"]
-    return {"returns": returns, "success": success, "actors": torch.as_tensor(np.stack([o["actor"] for o in outs])),
-            **{k: np.array([o[k] for o in outs]) for k in ("wall", "cpu", "finetune_wall", "eval_wall")}}
-
-
-def finetune_key(family: TaskFamily, cfg: PipelineConfig, state_dict: Mapping[str, torch.Tensor],
-                 members: np.ndarray, ppo: PPOConfig, n_jobs: int, repeat: int) -> str:
-    """The stage name of one repeat of `finetune_subsets`: family, its tasks, seed, network, evaluation and
-    fine-tuning settings, θ*'s parameters, the subsets and the number of processes (it sets the wall time)."""
-    members = np.ascontiguousarray(np.asarray(members, dtype=bool))
-    d = {"family": family.name, "tasks": [t.name for t in family.source], "seed": cfg.seed,
-         "net": to_dict(cfg.net), "evaluation": to_dict(cfg.evaluation), "ppo": to_dict(ppo),
-         "start": state_digest(state_dict), "n_jobs": int(n_jobs), "members": list(members.shape),
-         "members_sha": hashlib.sha256(members.tobytes()).hexdigest()}
-    return f"{family.name}-seed{cfg.seed}-m{len(members)}-{_digest(d)}-r{repeat}"
-
-
-def stored_finetunes(family: TaskFamily, cfg: PipelineConfig, state_dict: Mapping[str, torch.Tensor],
-                     members: np.ndarray, ppo: PPOConfig, n_jobs: int, progress: bool = False, repeat: int = 0,
-                     store=None) -> dict:
-    """`finetune_subsets`, stored once in `store` (default: the shared ``runs/finetunes``, `training_store`)
-    under `finetune_key`, so the structure and speedup chapters and a recompute fine-tune a subset once.
-
-    Returns `finetune_subsets`' dict (arrays as numpy, "actors" a tensor) plus "seconds" and "process_cpu":
-    the wall and this process's CPU seconds of the whole stage when it was computed.
-    """
-    store = training_store("finetunes", family) if store is None else store
-    stage = finetune_key(family, cfg, state_dict, members, ppo, n_jobs, repeat)
-
-    def _run() -> dict:
-        cpu = time.process_time()
-        out = finetune_subsets(family, cfg, dict(state_dict), members, ppo, n_jobs, progress, repeat)
-        value = {k: (torch.as_tensor(v) if isinstance(v, np.ndarray) else v) for k, v in out.items()}
-        return {**value, "process_cpu": time.process_time() - cpu}
-
-    stored = store.get_or_compute(stage, _run)
-    out = {k: (v.numpy() if isinstance(v, torch.Tensor) and k != "actors" else v) for k, v in stored.items()}
-    out["seconds"] = store.times.get(stage, float("nan"))
     return out

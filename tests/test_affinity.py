@@ -3,7 +3,8 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from pgxlib.estimate.affinity import Affinity, compute_affinity, gradient_similarity, sample_subsets
+from pgxlib.estimate.affinity import Affinity, compute_affinity, sample_subsets
+from pgxlib.estimate.gradient_similarity import gradient_similarity
 
 NAN = np.nan
 

@@ -13,12 +13,12 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "pgxlib"
 
 LAYERS = (
-    ("configuration", ("config", "executor")),
+    ("configuration", ("config", "executor", "timing")),
     ("task families and networks", ("tasks/", "nets")),
     ("maths", ("transitions", "estimate/", "cluster", "partition", "analysis/")),
     ("environments and learners", ("rollout", "evaluate", "rl/")),
     ("store", ("store/",)),
-    ("pipeline", ("pipeline", "metarl", "methods", "training")),
+    ("pipeline", ("shared_stores", "finetunes", "pipeline", "metarl", "methods", "training")),
     ("report", ("report/",)),
     ("experiments", ("experiments/", "bench")),
     ("face", ("book/", "cli")),
@@ -28,7 +28,8 @@ LAYERS = (
 
 NOT_BELOW = {
     "maths": ("tasks/",),
-    "report": ("tasks/", "nets", "rollout", "evaluate", "rl/", "pipeline", "metarl", "methods", "training"),
+    "report": ("tasks/", "nets", "rollout", "evaluate", "rl/", "shared_stores", "finetunes", "pipeline", "metarl",
+               "methods", "training"),
 }
 """What a layer may not import although it lies below it: the maths builds no environment, and the report reads
 stored results (configuration, maths, store) without touching environments, networks or training."""

@@ -13,7 +13,7 @@ import torch
 
 from pgxlib import cli, experiments
 from pgxlib.config import MAX_TASKS, ConfigError, pipeline_config
-from pgxlib.pipeline import new_policy
+from pgxlib.nets import new_policy
 from pgxlib.rl.ppo import NonFiniteError, train_ppo
 from pgxlib.store import ResultError, StageCache, read_result, result_dir, stage_dir
 from pgxlib.tasks import make_family

@@ -3,7 +3,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pgxlib.cluster import (groups_from_labels, local_search, nmi, partition_score, random_grouping, round_sdp,
+from pgxlib.analysis.agreement import nmi
+from pgxlib.cluster import (groups_from_labels, local_search, partition_score, random_grouping, round_sdp,
                             sdp_cluster, sdp_partition, sdp_solve, spectral_cluster)
 from pgxlib.config import ConfigError
 

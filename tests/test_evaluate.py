@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from pgxlib.config import pipeline_config
-from pgxlib.evaluate import evaluate_policy, ppo_objective_scores
-from pgxlib.nets import actor_log_prob, actor_params, flat_params, unflatten_like
-from pgxlib.pipeline import new_policy
+from pgxlib.estimate.scores import ppo_objective_scores
+from pgxlib.evaluate import evaluate_policy
+from pgxlib.nets import actor_log_prob, actor_params, flat_params, new_policy, unflatten_like
 from pgxlib.tasks import make_family
 from pgxlib.transitions import Rollout, standardize_per_task
 

@@ -5,7 +5,7 @@ import pytest
 from pgxlib.config import ConfigError, pipeline_config
 from pgxlib.executor import map_jobs, resolve_engine
 from pgxlib.experiments import speedup as exp
-from pgxlib.pipeline import new_policy
+from pgxlib.nets import new_policy
 from pgxlib.tasks import make_family
 
 

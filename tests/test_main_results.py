@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from pgxlib.analysis.stats import seed_summary
-from pgxlib.cluster import gradient_similarity_labels, labels_key
+from pgxlib.cluster import labels_key
 from pgxlib.config import ConfigError
-from pgxlib.estimate.affinity import task_mean_gradients
+from pgxlib.estimate.gradient_similarity import gradient_similarity_labels, task_mean_gradients
 from pgxlib.experiments import get, resolve, run_experiment
 from pgxlib.methods import METHOD_NAMES
 from pgxlib.store.cache import MemoryCache, StageView

@@ -11,7 +11,7 @@ from pgxlib.cluster import groups_from_labels
 from pgxlib.config import ConfigError, NetConfig, pipeline_config
 from pgxlib.metarl import assign_targets, evaluate_targets, meta_train_groups
 from pgxlib.nets import ActorCritic, actor_params
-from pgxlib.pipeline import new_policy
+from pgxlib.nets import new_policy
 from pgxlib.rl.maml import (
     AdaptedActors,
     per_position,

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from pgxlib.analysis.scaling import log_log_slope
 from pgxlib.config import ConfigError
 from pgxlib.experiments import run_experiment
 from pgxlib.experiments import scale as exp
@@ -28,13 +29,15 @@ def test_check_rejects_bad_parameters(store, params, family, names):
 
 def test_log_log_slope_golden_values():
     ns = [10, 25, 50, 100]
-    assert exp.log_log_slope(ns, [3.0 * n ** 2 for n in ns]) == pytest.approx(2.0)
-    assert exp.log_log_slope(ns, [0.5 * n for n in ns]) == pytest.approx(1.0)
-    assert exp.log_log_slope(ns, [7.0] * 4) == pytest.approx(0.0, abs=1e-12)
-    assert exp.log_log_slope([10], [1.0]) is None
-    assert exp.log_log_slope(ns, [0.0, 0.0, 0.0, 1.0]) is None
+    for power in (1, 2, 4):  # synthetic power laws c·n^power: the slope is the power
+        assert log_log_slope(ns, [0.5 * n ** power for n in ns]) == pytest.approx(power)
+    assert log_log_slope(ns, [3.0 * n ** 2 for n in ns]) == pytest.approx(2.0)
+    assert log_log_slope(ns, [7.0] * 4) == pytest.approx(0.0, abs=1e-12)
+    assert log_log_slope([10], [1.0]) is None
+    assert log_log_slope([10, 10], [1.0, 2.0]) is None
+    assert log_log_slope(ns, [0.0, 0.0, 0.0, 1.0]) is None
     for values in ([3.0 * n ** 2 for n in ns], [1.0, 3.0, 2.0, 9.0], [0.0, 2.0, 4.0, 8.0]):
-        assert report.log_log_slope(ns, values) == exp.log_log_slope(ns, values)
+        assert report.log_log_slope(ns, values) == log_log_slope(ns, values)
     costs = np.array([[n, n ** 2] for n in ns], dtype=float)
     out = exp.slopes(ns, np.pad(costs, ((0, 0), (0, len(exp.STAGES) - 2)), constant_values=1.0))
     assert out["meta_train"] == pytest.approx(1.0) and out["rollout"] == pytest.approx(2.0)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from pgxlib.analysis.agreement import nmi
 from pgxlib.analysis.speedup import (
     centre_per_task,
     noise_ceiling,
@@ -16,11 +17,11 @@ from pgxlib.analysis.speedup import (
     reaches_ceiling,
     speedup,
 )
-from pgxlib.cluster import nmi
 from pgxlib.config import ConfigError, pipeline_config
+from pgxlib.estimate.scores import EVALUATORS, ScoreContext
 from pgxlib.experiments import run_experiment
 from pgxlib.experiments import speedup as exp
-from pgxlib.pipeline import new_policy
+from pgxlib.nets import new_policy
 from pgxlib.tasks import make_family
 
 from doubles import StoredLookup
@@ -160,16 +161,19 @@ def test_ppo_evaluator_is_the_same_function_on_both_sides():
     heldout = rollout.select(mask)
     members = np.array([[1, 1, 0, 0], [0, 1, 1, 1], [1, 0, 0, 1]], dtype=bool)
     theta = flat_params(actor_params(policy.actor))
-    zero = exp.ppo_estimated_scores(policy, rollout, mask, lambda l: torch.zeros_like(theta), members)
+    def estimated(delta_of):
+        ctx = ScoreContext(members, delta_of, policy=policy, rollout=rollout, heldout=mask)
+        return EVALUATORS["ppo"](ctx)
+    zero = estimated(lambda l: torch.zeros_like(theta))
     np.testing.assert_allclose(zero[members], 0.0, atol=1e-6)
     assert np.isnan(zero[~members]).all()
     unchanged = exp.ppo_truth_scores(policy, heldout, theta.repeat(len(members), 1), members)
     np.testing.assert_allclose(unchanged[members], 0.0, atol=1e-6)
     deltas = 0.05 * torch.randn(len(members), theta.numel(), generator=torch.Generator().manual_seed(0))
-    estimated = exp.ppo_estimated_scores(policy, rollout, mask, lambda l: deltas[l], members)
+    moved = estimated(lambda l: deltas[l])
     truth = exp.ppo_truth_scores(policy, heldout, theta + deltas, members)
-    assert np.abs(estimated[members]).max() > 1e-3  # a real change, not a trivial zero
-    np.testing.assert_allclose(truth[members], estimated[members], rtol=1e-4, atol=1e-6)
+    assert np.abs(moved[members]).max() > 1e-3  # a real change, not a trivial zero
+    np.testing.assert_allclose(truth[members], moved[members], rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="finetuned"):
         exp.ppo_truth_scores(policy, heldout, theta[None], members)
 

@@ -106,10 +106,10 @@ def test_speedup_truth_is_fine_tuned_where_the_ceiling_stops_rising():
     stored `default` structure result's ceiling stops rising (the speedup's own budget where none is stored)."""
     from pgxlib.book import chapter_params
     from pgxlib.experiments import find_result
-    from pgxlib.experiments.speedup import BUDGET
+    from pgxlib.config import FINETUNE_BUDGET
 
     runs = chapter_params("default")
-    own = BUDGET["default"]["finetune_steps"]
+    own = FINETUNE_BUDGET["default"]["finetune_steps"]
     checked = 0
     for family, params in runs["speedup"].items():
         stored = find_result("structure", "default", family, **runs["structure"][family]) \

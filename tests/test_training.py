@@ -4,19 +4,13 @@ import pytest
 import torch
 
 from pgxlib.config import apply_overrides, pipeline_config
+from pgxlib.finetunes import finetune_key, finetune_store, finetune_subsets, stored_finetunes
+from pgxlib.nets import new_policy
+from pgxlib.shared_stores import state_digest
 from pgxlib.store.fingerprint import code_files
 from pgxlib.store.results import PACKAGE_DIR
 from pgxlib.tasks import make_family
-from pgxlib.training import (
-    cached_meta_rl,
-    finetune_key,
-    finetune_subsets,
-    metarl_key,
-    new_policy,
-    state_digest,
-    stored_finetunes,
-    training_store,
-)
+from pgxlib.training import cached_meta_rl, metarl_key, training_store
 
 
 @pytest.mark.parametrize("family", ["cartpole", "metaworld"])
@@ -77,7 +71,7 @@ def test_finetunes_are_stored_once_and_keep_their_cost(store):
     direct = finetune_subsets(fam, cfg, state, members, ppo, n_jobs=1)
     np.testing.assert_array_equal(first["returns"], direct["returns"])
     np.testing.assert_array_equal(first["actors"].numpy(), direct["actors"].numpy())
-    shared = training_store("finetunes", fam)
+    shared = finetune_store(fam)
     again = stored_finetunes(fam, cfg, state, members, ppo, n_jobs=1, store=shared)
     stage = finetune_key(fam, cfg, state, members, ppo, 1, 0)
     assert stage in shared.resumed and first["seconds"] > 0

@@ -23,7 +23,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from pgxlib.analysis.stats import spearman
-from pgxlib.cluster import nmi, random_grouping
+from pgxlib.analysis.agreement import nmi
+from pgxlib.cluster import random_grouping
 
 
 def random_nmi_floor(labels, k: int, n_draws: int = 100, seed: int = 0) -> tuple[float, float]:

@@ -4,14 +4,14 @@ An experiment module ``pgxlib/experiments/<name>.py`` exposes
 
 - ``PARAMETERS: dict[str, Any]``: its own knobs and their defaults, beyond profile, family and seed;
 - ``EXPECTED_KEYS: tuple[str, ...]``: dotted keys a finished result must have (``"metrics.groups"``); a module
-  whose result differs by family (Meta-World's protocol) also has ``expected_keys(family)``;
+  whose result differs by family protocol (`TaskFamily.protocol`) also has ``expected_keys(family)``;
 - ``check(profile, family, seed, **params) -> None``: raises `ConfigError` before any computation;
 - ``compute(profile, family, seed, cache, **params) -> dict`` with ``"metrics"`` (JSON-able),
   ``"arrays"`` (name -> ndarray), ``"stage_times"`` (stage -> seconds) and ``"config"`` (a dict or a
   config dataclass); `cache` is a `pgxlib.store.StageCache` for resumable stages.
 
 `run_experiment` validates, then loads the stored result with identical parameters, or computes
-and stores it.
+and stores it; a stored result's ``meta.protocol`` is its family's protocol (`TaskFamily.protocol`).
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from typing import Any
 
 from pgxlib import store
 from pgxlib.config import FAMILIES, PROFILES, ConfigError, check_seed
+from pgxlib.tasks import protocol_of
 
 EXPERIMENTS = ("walkthrough", "main_results", "ablations", "adaptation", "lambda_sweep", "speedup", "scale",
                "first_order_error", "hessian_bound")
@@ -241,6 +242,7 @@ def run_experiment(name: str, profile: str, family: str, seed: int = 0, force: b
     meta = store.to_json(store.build_meta(name, profile, family, seed, full, key, out["config"],
                                           {**cache.times, **out["stage_times"]}, total, fingerprint,
                                           cache.resumed), "meta")
+    meta["protocol"] = protocol_of(family)
     result = store.Result(metrics=store.to_json(out["metrics"]), arrays=dict(out["arrays"]), meta=meta, path=path,
                           stale=False, fresh=True)
     absent = [k for k in expected_keys(module, family) if not result.has(k)]

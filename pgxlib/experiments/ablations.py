@@ -36,7 +36,8 @@ import numpy as np
 
 from pgxlib.analysis.speedup import offdiag_corr
 from pgxlib.analysis.stats import finite_mean
-from pgxlib.cluster import gradient_similarity_labels, labels_key, nmi, random_grouping, spectral_cluster
+from pgxlib.analysis.agreement import nmi
+from pgxlib.cluster import labels_key, random_grouping, spectral_cluster
 from pgxlib.config import (
     PROJECTIONS,
     ConfigError,
@@ -46,11 +47,12 @@ from pgxlib.config import (
     pipeline_config,
     progress_default,
 )
-from pgxlib.estimate.affinity import task_mean_gradients
-from pgxlib.methods import GROUP_ARCH, cached_meta_rl, stored_features, trained_groups
+from pgxlib.estimate.gradient_similarity import gradient_similarity_labels, task_mean_gradients
+from pgxlib.methods import GROUP_ARCH, cached_meta_rl, trained_groups
 from pgxlib.nets import get_device
 from pgxlib.pipeline import run_policygradex
 from pgxlib.store.cache import StageView
+from pgxlib.tasks import MULTI_OBJECTIVE, protocol_of
 
 PARAMETERS: dict[str, Any] = {"ks": None, "proj_dims": [100, 200, 400, 800, 1000],
                               "projections": ["gaussian", "sketch"], "n_subsets": [10, 20, 40, 60, 100],
@@ -71,7 +73,7 @@ def resolve_values(cfg, ks=None, proj_dims=(100, 200, 400, 800, 1000), projectio
                    train_sweeps=True) -> dict[str, list]:
     """The knob values of a run; None picks k in 1..min(5, n) and subset sizes 2..min(5, n − 1)."""
     n = cfg.n_tasks
-    if cfg.family == "metaworld" and ks is None:
+    if protocol_of(cfg.family) == MULTI_OBJECTIVE and ks is None:
         ks = [k for k in MT10_KS if k <= n]
     if not isinstance(train_sweeps, bool):
         raise ConfigError(f"invalid train_sweeps={train_sweeps!r}: allowed True, False")
@@ -121,11 +123,11 @@ def protocol_text(cfg) -> str:
 
 def expected_keys(family: str) -> tuple[str, ...]:
     """`EXPECTED_KEYS`, and on the control families the meta-RL sweeps' `SWEEP_KEYS`."""
-    return (*EXPECTED_KEYS, *(() if family == "metaworld" else SWEEP_KEYS))
+    return (*EXPECTED_KEYS, *(() if protocol_of(family) == MULTI_OBJECTIVE else SWEEP_KEYS))
 
 
 def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
-    if family == "metaworld":
+    if protocol_of(family) == MULTI_OBJECTIVE:
         return compute_k_multi_objective(profile, family, seed, cache, **params)
     return compute_sweeps(profile, family, seed, cache, **params)
 
@@ -238,7 +240,7 @@ def compute_sweeps(profile: str, family: str, seed: int, cache, **params) -> dic
     stage_times["depth"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    feats = stored_features(ref_view)
+    feats = ref.features
     grads = task_mean_gradients(feats.G, feats.y, feats.w, feats.task_id, ~feats.heldout, n).numpy()
     U = ref.affinity.normalized
     strat_labels = {"sdp": ref.labels, "spectral": spectral_cluster(U, k, cfg.seed),

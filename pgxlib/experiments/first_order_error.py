@@ -30,14 +30,9 @@ from pgxlib.analysis.first_order import (
 )
 from pgxlib.analysis.stats import distance_key
 from pgxlib.config import ConfigError, check_float, check_int, pipeline_config, progress_default
-from pgxlib.estimate.affinity import sample_subsets
-from pgxlib.estimate.features import GradFeatures, compute_features, make_projector
-from pgxlib.estimate.surrogate import surrogate_fit
 from pgxlib.nets import actor_log_prob, actor_params, flat_params, get_device
-from pgxlib.pipeline import shared_meta_policy
-from pgxlib.rollout import collect_rollout
+from pgxlib.pipeline import features_stage, projector_of, shared_meta_policy, subsets_of, surrogate_fits
 from pgxlib.tasks import make_family
-from pgxlib.transitions import Rollout
 
 PARAMETERS: dict[str, Any] = {"n_directions": 8, "distances": None}
 EXPECTED_KEYS = ("metrics.relative_error_pct", "metrics.logp.surrogate", "metrics.logp.random",
@@ -80,23 +75,12 @@ def compute(profile: str, family: str, seed: int, cache, n_directions: int = 8, 
     policy, _, meta_seconds = shared_meta_policy(fam, cfg, device, progress)
     times["meta_train"] = meta_seconds
     theta = flat_params(actor_params(policy.actor))
-    projector = make_projector(policy.actor, cfg.features.proj_dim, cfg.features.seed + cfg.seed,
-                               cfg.features.projection)
-
-    def _features():
-        rollout = collect_rollout(policy, fam, list(range(fam.n_tasks)), cfg.features.steps_per_task,
-                                  cfg.meta_ppo.num_envs, cfg.meta_ppo.gamma, cfg.meta_ppo.gae_lambda, cfg.seed + 17,
-                                  device)
-        feats = compute_features(policy.actor, rollout, projector, cfg.features.chunk_size,
-                                 cfg.features.heldout_frac, cfg.features.seed + cfg.seed, progress)
-        return {"rollout": dict(vars(rollout)), "features": dict(vars(feats))}
-    stored = cache.get_or_compute("features", _features)
-    rollout, features = Rollout(**stored["rollout"]), GradFeatures(**stored["features"])
+    projector = projector_of(policy, cfg)
+    rollout, features = features_stage(cache, policy, fam, projector, cfg, device, progress)
 
     def _directions():
-        members = sample_subsets(fam.n_tasks, max(cfg.affinity.n_subsets, n_directions), cfg.affinity.subset_size,
-                                 cfg.affinity.seed + cfg.seed)[:n_directions]
-        fit = surrogate_fit(features, members, projector, float(theta.norm()), cfg.surrogate)
+        members = subsets_of(fam.n_tasks, cfg, max(cfg.affinity.n_subsets, n_directions))[:n_directions]
+        fit = surrogate_fits(policy, features, members, projector, cfg)
         steps = torch.stack([fit.delta(l, projector) for l in range(len(members))]).double()
         keep = (steps.norm(dim=1) > 0).cpu()
         return {"surrogate": unit_rows(steps), "members": torch.as_tensor(members)[keep],

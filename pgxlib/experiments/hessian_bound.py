@@ -1,6 +1,6 @@
 """Hessian trace and the generalization bound (PAPER.md, "Generalization analysis": Theorem 1, Figure 2).
 
-Two parts, both from a freshly initialised policy (`training.new_policy`; W^(0) is its initial actor):
+Two parts, both from a freshly initialised policy (`nets.new_policy`; W^(0) is its initial actor):
 
 1. **Over training.** Multitask PPO (`rl.ppo.train_ppo`, the profile's `group_ppo` settings, no learning-rate
    annealing) on all n source tasks, run in `checkpoints` equal chunks of `train_steps / checkpoints` steps per
@@ -46,7 +46,7 @@ from pgxlib.config import (
     progress_default,
 )
 from pgxlib.nets import actor_log_prob, actor_params, get_device
-from pgxlib.training import new_policy
+from pgxlib.nets import new_policy
 from pgxlib.rl.ppo import train_ppo
 from pgxlib.rollout import TaskVecEnv
 from pgxlib.tasks import TaskFamily, make_family

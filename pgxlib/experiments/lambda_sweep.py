@@ -28,17 +28,14 @@ import numpy as np
 import torch
 
 from pgxlib.analysis.first_order import first_order_errors, float64_actor, unit_rows
-from pgxlib.cluster import nmi
+from pgxlib.analysis.agreement import nmi
 from pgxlib.config import ConfigError, apply_overrides, check_float, pipeline_config, progress_default
 from pgxlib.estimate.affinity import NORMALIZATIONS, compute_affinity
-from pgxlib.estimate.features import make_projector
-from pgxlib.estimate.surrogate import SurrogateFit
-from pgxlib.methods import stored_features
 from pgxlib.nets import actor_params
-from pgxlib.pipeline import cluster, run_policygradex
+from pgxlib.pipeline import STAGES_BEFORE_SURROGATE, cluster, run_policygradex
 from pgxlib.store.cache import StageView
 from pgxlib.tasks import design_groups
-from pgxlib.transitions import Rollout, standardize_per_task
+from pgxlib.transitions import standardize_per_task
 
 PARAMETERS: dict[str, Any] = {"l2s": [1e-4, 1e-3, 1e-2, 1e-1, 1.0]}
 EXPECTED_KEYS = ("metrics.by_l2", "metrics.rule.chosen", "metrics.l2s", "arrays.raw_steps", "arrays.labels")
@@ -65,10 +62,6 @@ def check(profile: str, family: str, seed: int, l2s=()) -> None:
         apply_overrides(cfg, {"l2": lam})
 
 
-def _missing() -> dict:
-    raise RuntimeError("run_policygradex should have stored this stage")
-
-
 def summed_gradient_cosine(features, members: torch.Tensor, W: torch.Tensor) -> np.ndarray:
     """cos(ŵ_l, Σ_{t ∈ S_l, training} w_t y_t g̃_t) per subset, [m]: the angle between the fit and the subset's
     summed projected policy gradient (w·y = Â for advantages standardised per task)."""
@@ -92,7 +85,7 @@ def compute(profile: str, family: str, seed: int, cache, l2s=()) -> dict:
     cfg = pipeline_config(profile, family, seed=seed)
     lams = grid(l2s)
     progress = progress_default()
-    shared = {"features": "features", "evaluate_meta": "evaluate_meta"}
+    shared = {stage: stage for stage in STAGES_BEFORE_SURROGATE}  # one θ*, one set of features for every λ
     by_l2: dict[str, dict] = {}
     raw_steps, labels_all, affinities = [], [], []
     planted = None
@@ -104,11 +97,7 @@ def compute(profile: str, family: str, seed: int, cache, l2s=()) -> dict:
         stage_times.update({f"l2={lam:g} {k}": v for k, v in res.stage_times.items()})
         if planted is None:
             planted = design_groups(res.family)
-        features = stored_features(view)
-        rollout = Rollout(**view.get_or_compute("features", _missing)["rollout"])
-        fit = SurrogateFit(**view.get_or_compute("surrogate", _missing)["fit"])
-        projector = make_projector(res.policy.actor, cfg.features.proj_dim, cfg.features.seed + cfg.seed,
-                               cfg.features.projection)
+        features, rollout, fit, projector = res.features, res.rollout, res.fit, res.projector
         lifted = torch.stack([projector.lift(fit.W[l].double()) for l in range(len(fit.W))])   # [m, p]
         actor64 = float64_actor(res.policy.actor)
         params64 = {k: v.double() for k, v in actor_params(actor64).items()}

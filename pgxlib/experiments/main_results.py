@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from pgxlib.analysis.agreement import nmi
 from pgxlib.analysis.stats import finite_mean, seed_summary
-from pgxlib.cluster import gradient_similarity_labels, labels_key, nmi, random_grouping
+from pgxlib.cluster import labels_key, random_grouping
 from pgxlib.config import (
     MAX_TASKS,
     apply_overrides,
@@ -37,7 +38,7 @@ from pgxlib.config import (
     pipeline_config,
     progress_default,
 )
-from pgxlib.estimate.affinity import task_mean_gradients
+from pgxlib.estimate.gradient_similarity import gradient_similarity_labels, task_mean_gradients
 from pgxlib.methods import (
     ARCH_OF_METHOD,
     GROUP_ARCH,
@@ -45,13 +46,12 @@ from pgxlib.methods import (
     MULTI_OBJECTIVE_METHODS,
     SINGLE_POLICY_ARCH,
     cached_meta_rl,
-    stored_features,
     trained_groups,
 )
 from pgxlib.nets import get_device
 from pgxlib.pipeline import run_policygradex, shared_meta_policy
 from pgxlib.store.cache import StageView
-from pgxlib.tasks import design_groups, make_family
+from pgxlib.tasks import MULTI_OBJECTIVE, design_groups, make_family, protocol_of
 
 PARAMETERS: dict[str, Any] = {"seeds": [0, 1, 2], "k": None}
 EXPECTED_KEYS = (*(f"metrics.methods.{m}.mean" for m in METHOD_NAMES), "metrics.protocol",
@@ -114,7 +114,7 @@ def run_seed(cfg, cache, progress: bool) -> dict[str, Any]:
     device = get_device(cfg.device)
     k = cfg.cluster.k if cfg.cluster.k is not None else len(set(res.labels.tolist()))
 
-    feats = stored_features(view)
+    feats = res.features
     grads = task_mean_gradients(feats.G, feats.y, feats.w, feats.task_id, ~feats.heldout, n).numpy()
     gs_labels, gs_sim = gradient_similarity_labels(grads, k)
     one_group = np.zeros(n, dtype=np.int64)
@@ -147,11 +147,11 @@ def run_seed(cfg, cache, progress: bool) -> dict[str, Any]:
 
 def expected_keys(family: str) -> tuple[str, ...]:
     """`EXPECTED_KEYS` and the keys of the family's protocol."""
-    return (*EXPECTED_KEYS, *(MULTI_OBJECTIVE_KEYS if family == "metaworld" else META_RL_KEYS))
+    return (*EXPECTED_KEYS, *(MULTI_OBJECTIVE_KEYS if protocol_of(family) == MULTI_OBJECTIVE else META_RL_KEYS))
 
 
 def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
-    if family == "metaworld":
+    if protocol_of(family) == MULTI_OBJECTIVE:
         return compute_multi_objective(profile, family, seed, cache, **params)
     return compute_meta_rl(profile, family, seed, cache, **params)
 
@@ -251,7 +251,7 @@ def multi_objective_labels(cfg, cache, progress: bool) -> tuple[dict[str, np.nda
     res = run_policygradex(cfg, cache=view, progress=progress, train_groups_too=False)
     n = res.family.n_tasks
     k = cfg.cluster.k if cfg.cluster.k is not None else len(set(res.labels.tolist()))
-    feats = stored_features(view)
+    feats = res.features
     grads = task_mean_gradients(feats.G, feats.y, feats.w, feats.task_id, ~feats.heldout, n).numpy()
     gs_labels, gs_sim = gradient_similarity_labels(grads, k)
     one_group = np.zeros(n, dtype=np.int64)

@@ -35,15 +35,13 @@ its cost). An untimed `WARM_UP` run first keeps imports and first calls out of t
 """
 from __future__ import annotations
 
-import time
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
-from pgxlib.bench import peak_rss_kib
-from pgxlib.cluster import nmi
+from pgxlib.analysis.agreement import nmi
+from pgxlib.analysis.scaling import log_log_slope
 from pgxlib.config import (
     CONTROL_FAMILIES,
     MAX_TASKS,
@@ -54,13 +52,20 @@ from pgxlib.config import (
     progress_default,
     to_dict,
 )
-from pgxlib.estimate.affinity import compute_affinity, sample_subsets
-from pgxlib.estimate.features import compute_features, make_projector
-from pgxlib.estimate.surrogate import surrogate_fit
-from pgxlib.nets import actor_params, flat_params, get_device
-from pgxlib.pipeline import cluster, estimate_scores, meta_train, new_policy
-from pgxlib.rollout import collect_rollout
+from pgxlib.nets import actor_params, flat_params, get_device, new_policy
+from pgxlib.pipeline import (
+    affinity_of,
+    cluster,
+    estimate_scores,
+    features_of,
+    meta_train,
+    projector_of,
+    rollout_of_theta,
+    subsets_of,
+    surrogate_fits,
+)
 from pgxlib.tasks import design_groups, make_family
+from pgxlib.timing import StageClock
 
 PARAMETERS: dict[str, Any] = {"n_grid": None, "m_rule": "profile"}
 EXPECTED_KEYS = ("metrics.rows", "metrics.stages", "metrics.wall_slopes", "metrics.cpu_time_slopes",
@@ -115,34 +120,6 @@ def check(profile: str, family: str, seed: int, n_grid=None, m_rule="profile") -
 # Measuring
 # ---------------------------------------------------------------------------------------------
 
-def reset_peak() -> bool:
-    """Reset this process's peak resident memory (Linux: ``/proc/self/clear_refs``); False where it cannot."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-class StageClock:
-    """Wall and process-CPU seconds and peak resident memory (MiB) of named stages, run one after another."""
-
-    def __init__(self):
-        self.wall: dict[str, float] = {}
-        self.cpu: dict[str, float] = {}
-        self.peak_mib: dict[str, float] = {}
-        self.peak_reset = True
-
-    def run(self, name: str, fn: Callable[[], Any]) -> Any:
-        self.peak_reset = reset_peak() and self.peak_reset
-        w, c = time.perf_counter(), time.process_time()
-        out = fn()
-        self.wall[name] = time.perf_counter() - w
-        self.cpu[name] = time.process_time() - c
-        self.peak_mib[name] = peak_rss_kib() / 1024
-        return out
-
-
 def _meta_policy(fam, cfg, device, progress: bool):
     """θ* trained here, then reloaded into a fresh network as `pipeline.shared_meta_policy` does (which reseeds
     torch: the rollouts that follow draw the same actions as in `run_policygradex`)."""
@@ -158,26 +135,18 @@ def measure(profile: str, family: str, seed: int, n: int, m_rule: str, progress:
     cfg = config_at(profile, family, seed, n, m_rule)
     device = get_device(cfg.device)
     fam = make_family(cfg.family, n, cfg.seed)
-    ids = list(range(n))
     clock = StageClock()
     policy = clock.run("meta_train", lambda: _meta_policy(fam, cfg, device, progress))
-    rollout = clock.run("rollout", lambda: collect_rollout(policy, fam, ids, cfg.features.steps_per_task,
-                                                           cfg.meta_ppo.num_envs, cfg.meta_ppo.gamma,
-                                                           cfg.meta_ppo.gae_lambda, cfg.seed + 17, device))
-    projector = make_projector(policy.actor, cfg.features.proj_dim, cfg.features.seed + cfg.seed,
-                               cfg.features.projection)
-    features = clock.run("features", lambda: compute_features(policy.actor, rollout, projector,
-                                                              cfg.features.chunk_size, cfg.features.heldout_frac,
-                                                              cfg.features.seed + cfg.seed, progress))
-    members = clock.run("subsets", lambda: sample_subsets(n, cfg.affinity.n_subsets, cfg.affinity.subset_size,
-                                                          cfg.affinity.seed + cfg.seed))
-    theta = flat_params(actor_params(policy.actor))
-    fit = clock.run("surrogate", lambda: surrogate_fit(features, members, projector, float(theta.norm()),
-                                                       cfg.surrogate))
+    rollout = clock.run("rollout", lambda: rollout_of_theta(policy, fam, cfg, device))
+    projector = projector_of(policy, cfg)
+    features = clock.run("features", lambda: features_of(policy, rollout, projector, cfg, progress))
+    members = clock.run("subsets", lambda: subsets_of(n, cfg))
+    fit = clock.run("surrogate", lambda: surrogate_fits(policy, features, members, projector, cfg))
     scores = clock.run("scores", lambda: estimate_scores(policy, fam, rollout, features, members, fit, projector,
                                                          cfg, device))
-    affinity = clock.run("affinity", lambda: compute_affinity(members, scores, cfg.affinity.normalization))
+    affinity = clock.run("affinity", lambda: affinity_of(members, scores, cfg))
     labels, _ = clock.run("cluster", lambda: cluster(affinity, cfg))
+    theta = flat_params(actor_params(policy.actor))
     return {"wall": torch.tensor([clock.wall[s] for s in STAGES], dtype=torch.float64),
             "cpu": torch.tensor([clock.cpu[s] for s in STAGES], dtype=torch.float64),
             "peak_mib": torch.tensor([clock.peak_mib[s] for s in STAGES], dtype=torch.float64),
@@ -186,15 +155,6 @@ def measure(profile: str, family: str, seed: int, n: int, m_rule: str, progress:
             "features_rows": len(features),
             "k": int(cfg.cluster.k), "subset_size": int(cfg.affinity.subset_size),
             "meta_steps_per_task": int(cfg.meta_ppo.steps_per_task)}
-
-
-def log_log_slope(ns, costs) -> float | None:
-    """Least-squares slope of log(cost) against log(n); None with fewer than two positive costs."""
-    x, y = np.asarray(ns, dtype=float), np.asarray(costs, dtype=float)
-    ok = (x > 0) & (y > 0) & np.isfinite(y)
-    if ok.sum() < 2 or np.ptp(x[ok]) == 0:
-        return None
-    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
 
 
 def slopes(ns, costs: np.ndarray) -> dict[str, float | None]:

@@ -5,7 +5,7 @@ the profile's meta-training budget with ``net.depth = L``) is the common startin
 the same m random subsets S_l:
 
 - ESTIMATED (PolicyGradEx): rollouts of θ* and their projected gradient features, the surrogate fits of all m
-  subsets (θ̂_S = θ* + Δ_S), each θ̂_S scored on every task of S by each evaluator of `EVALUATORS`, then
+  subsets (θ̂_S = θ* + Δ_S), each θ̂_S scored on every task of S by each evaluator of `COMPARISONS`, then
   per evaluator the affinity and the SDP clustering;
 - MEASURED ("full training"): for every subset, a copy of θ* fine-tuned with PPO on the subset's tasks
   (`finetune_steps` environment steps per task) into θ_S, scored on each of them by the same evaluators;
@@ -16,9 +16,10 @@ the same m random subsets S_l:
   (`REPEAT_SEED_STRIDE`; repeat 0 is the single run of earlier versions), each repeat its own resumable
   stage ``measured-d<L>-r<r>``.
 
-One evaluator on both sides (PAPER.md, "How the authors measure": θ̂_S and θ_S are scored alike):
+One evaluator on both sides (PAPER.md, "How the authors measure": θ̂_S and θ_S are scored alike), from the
+registry `pgx group` scores with (`pgxlib.estimate.scores.EVALUATORS`):
 
-- ``"ppo"``: the held-out PPO objective (`evaluate.ppo_objective_scores`), a forward pass over the held-out
+- ``"ppo"``: the held-out PPO objective (`estimate.scores.ppo_objective_scores`), a forward pass over the held-out
   transitions of θ*'s own rollout (the estimate's features stage), for Δ = θ̂_S − θ* and Δ = θ_S − θ*;
 - ``"rollout"``: mean undiscounted return over `evaluation.episodes` episodes (`evaluate.evaluate_policy`,
   evaluation seed ``seed + 1 + l`` for subset l on both sides, shifted per repeat on the measured side);
@@ -41,13 +42,12 @@ Meta-training θ* is shared by both and excluded from `speedup` (the scorecard's
 """
 from __future__ import annotations
 
-import dataclasses
-import time
 from typing import Any
 
 import numpy as np
 import torch
 
+from pgxlib.analysis.agreement import nmi
 from pgxlib.analysis.speedup import (
     noise_ceiling,
     offdiag_corr,
@@ -56,8 +56,9 @@ from pgxlib.analysis.speedup import (
     reaches_ceiling,
     speedup,
 )
-from pgxlib.cluster import nmi
 from pgxlib.config import (
+    DEFAULT_SCORE,
+    FINETUNE_BUDGET,
     MAX_DEPTH,
     MAX_STEPS_PER_TASK,
     MAX_SUBSETS,
@@ -65,25 +66,33 @@ from pgxlib.config import (
     PPOConfig,
     check_int,
     check_int_list,
+    finetune_config,
     pipeline_config,
     progress_default,
     to_dict,
 )
-from pgxlib.estimate.affinity import compute_affinity, sample_subsets
-from pgxlib.estimate.features import compute_features, make_projector
-from pgxlib.estimate.surrogate import heldout_logistic_scores, surrogate_fit
-from pgxlib.evaluate import evaluate_policy, ppo_objective_scores, with_actor_delta
+from pgxlib.estimate.scores import EVALUATORS, ScoreContext
 from pgxlib.executor import warm_up
-from pgxlib.nets import actor_params, flat_params, get_device
-from pgxlib.pipeline import cluster, shared_meta_policy
-from pgxlib.rollout import collect_rollout
-from pgxlib.tasks import TaskFamily, make_family
-from pgxlib.training import (  # noqa: F401  (finetune_and_evaluate, REPEAT_SEED_STRIDE re-exported)
+from pgxlib.finetunes import (  # noqa: F401  (finetune_and_evaluate, REPEAT_SEED_STRIDE re-exported)
     REPEAT_SEED_STRIDE,
     finetune_and_evaluate,
     finetune_subsets,
     stored_finetunes,
 )
+from pgxlib.nets import actor_params, flat_params, get_device
+from pgxlib.pipeline import (
+    affinity_of,
+    cluster,
+    features_of,
+    projector_of,
+    rollout_of_theta,
+    score_context,
+    shared_meta_policy,
+    subsets_of,
+    surrogate_fits,
+)
+from pgxlib.tasks import TaskFamily, make_family
+from pgxlib.timing import StageClock
 from pgxlib.transitions import Rollout
 
 PARAMETERS: dict[str, Any] = {"depths": (2, 4, 8), "n_subsets": None, "finetune_steps": None, "n_jobs": 2,
@@ -93,20 +102,15 @@ EXPECTED_KEYS = ("metrics.nmi", "metrics.speedup", "metrics.rank_correlation", "
                  "metrics.stage_times", "metrics.by_score", "metrics.noise_ceiling_nmi",
                  "metrics.noise_ceiling_affinity_corr", "arrays.members")
 
-# The `default` profile's budget of this experiment (None elsewhere: the profile's own m and group_ppo budget).
-# Fine-tuning every subset for the profile's full group budget (30k-60k steps per task) would take hours here.
-BUDGET = {"default": {"n_subsets": 30, "finetune_steps": 4096}}
 RANDOM_DRAWS = 100
 THREADS = 1  # torch threads of the estimating process (each fine-tuning worker has one too)
 MAX_JOBS = 64
 MIN_REPEATS, MAX_REPEATS = 2, 10
 
-DEFAULT_SCORE = "rollout"
-"""The evaluator of the headline numbers (`metrics.nmi`, `metrics.speedup`, ...): rollout return, the paper's
-own metric of a policy, applied to θ̂_S and to θ_S alike. The method chapter argues for it; the others are in
-``metrics.by_score``."""
+# The evaluator of the headline numbers (`metrics.nmi`, `metrics.speedup`, ...) is `config.DEFAULT_SCORE`, that of
+# `pgx group`, applied to θ̂_S and to θ_S alike; the others are in ``metrics.by_score``.
 
-EVALUATORS = {
+COMPARISONS = {
     "ppo": ("ppo", "ppo", "held-out PPO objective, both sides"),
     "rollout": ("rollout", "rollout", "rollout return, both sides"),
     "success": ("success", "success", "rollout success rate, both sides"),
@@ -119,9 +123,14 @@ TRUTHS = ("ppo", "rollout", "success")
 """The scores of the measured side ("success" only where the family reports success)."""
 
 
+ESTIMATED_TIMED = ("logistic", "ppo", "rollout")
+"""The estimated side's evaluators, each timed as its own stage (``scores_<name>``); "success" reads the episodes
+of "rollout"."""
+
+
 def comparisons(has_success: bool) -> list[str]:
-    """The comparisons (keys of `EVALUATORS`) of a family, the default first."""
-    names = [DEFAULT_SCORE, *(k for k in EVALUATORS if k != DEFAULT_SCORE)]
+    """The comparisons (keys of `COMPARISONS`) of a family, the default first."""
+    names = [DEFAULT_SCORE, *(k for k in COMPARISONS if k != DEFAULT_SCORE)]
     return [k for k in names if has_success or k != "success"]
 
 
@@ -132,7 +141,7 @@ def comparisons(has_success: bool) -> list[str]:
 def budget(profile: str, family: str, seed: int, n_subsets: int | None, finetune_steps: int | None) -> tuple[int, int]:
     """(m, fine-tuning steps per task): the given values, else this experiment's budget of the profile."""
     cfg = pipeline_config(profile, family, seed=seed)
-    own = BUDGET.get(profile, {})
+    own = FINETUNE_BUDGET.get(profile, {})
     m = n_subsets if n_subsets is not None else own.get("n_subsets", cfg.affinity.n_subsets)
     steps = finetune_steps if finetune_steps is not None else own.get("finetune_steps", cfg.group_ppo.steps_per_task)
     return int(m), int(steps)
@@ -141,11 +150,6 @@ def budget(profile: str, family: str, seed: int, n_subsets: int | None, finetune
 def config_for(profile: str, family: str, seed: int, depth: int, n_subsets: int) -> PipelineConfig:
     """The pipeline configuration of one depth: the profile's, with ``net.depth = depth`` and m subsets."""
     return pipeline_config(profile, family, seed=seed, depth=depth, n_subsets=n_subsets)
-
-
-def finetune_config(cfg: PipelineConfig, steps: int) -> PPOConfig:
-    """The group fine-tuning PPO of the profile with `steps` environment steps per task."""
-    return dataclasses.replace(cfg.group_ppo, steps_per_task=steps)
 
 
 def headline_depth(profile: str, family: str, depths) -> int:
@@ -178,44 +182,6 @@ def _finite(x) -> float | None:
 # The evaluators
 # ---------------------------------------------------------------------------------------------
 
-class _Clock:
-    """Wall and process-CPU seconds of named stages."""
-
-    def __init__(self):
-        self.wall: dict[str, float] = {}
-        self.cpu: dict[str, float] = {}
-
-    def run(self, name: str, fn):
-        w, c = time.perf_counter(), time.process_time()
-        out = fn()
-        self.wall[name] = time.perf_counter() - w
-        self.cpu[name] = time.process_time() - c
-        return out
-
-
-def rollout_scores(policy, family: TaskFamily, cfg: PipelineConfig, members: np.ndarray, delta_of,
-                   device) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mean return (and success rate, None where the family reports none) of θ* + delta_of(l) on each task of
-    S_l, [m, n] (NaN off the subsets): `evaluation.episodes` episodes, seed ``cfg.seed + 1 + l``, the loop of
-    `pipeline.estimate_scores` and the seeds of repeat 0 of the measured side."""
-    returns = np.full(members.shape, np.nan)
-    success = np.full(members.shape, np.nan) if family.has_success else None
-    for l in range(len(members)):
-        task_idx = [int(i) for i in np.flatnonzero(members[l])]
-        ev = evaluate_policy(with_actor_delta(policy, delta_of(l)), family, [family.source[i] for i in task_idx],
-                             task_idx, cfg.evaluation.episodes, cfg.seed + 1 + l, cfg.evaluation.deterministic,
-                             device)
-        returns[l, task_idx] = ev.mean_return
-        if success is not None:
-            success[l, task_idx] = ev.success
-    return returns, success
-
-
-def ppo_estimated_scores(policy, rollout: Rollout, heldout: torch.Tensor, delta_of, members: np.ndarray) -> np.ndarray:
-    """The "ppo" evaluator on θ̂_S = θ* + delta_of(l): `ppo_objective_scores` on θ*'s held-out transitions."""
-    return ppo_objective_scores(policy, rollout, heldout, delta_of, members)
-
-
 def ppo_truth_scores(policy, heldout: Rollout, finetuned: torch.Tensor, members: np.ndarray) -> np.ndarray:
     """The "ppo" evaluator on fine-tuned policies: `finetuned` [m, p] holds the flat actor parameters of θ_{S_l}
     (``flat_params(actor_params(actor))``), scored with Δ = θ_{S_l} − θ* on `heldout`, the held-out transitions
@@ -225,12 +191,12 @@ def ppo_truth_scores(policy, heldout: Rollout, finetuned: torch.Tensor, members:
     if finetuned.shape != (len(members), theta.numel()):
         raise ValueError(f"finetuned must be [m, p] = [{len(members)}, {theta.numel()}], got {tuple(finetuned.shape)}")
     everything = torch.ones(len(heldout), dtype=torch.bool, device=heldout.obs.device)
-    return ppo_objective_scores(policy, heldout, everything,
-                                lambda l: finetuned[l].to(theta.device, theta.dtype) - theta, members)
+    return EVALUATORS["ppo"](ScoreContext(members, lambda l: finetuned[l].to(theta.device, theta.dtype) - theta,
+                                          policy=policy, rollout=heldout, heldout=everything))
 
 
 def _cluster_scores(members: np.ndarray, scores: np.ndarray, cfg: PipelineConfig):
-    aff = compute_affinity(members, scores, cfg.affinity.normalization)
+    aff = affinity_of(members, scores, cfg)
     return aff.normalized, cluster(aff, cfg)[0]
 
 
@@ -242,31 +208,18 @@ def estimated_side(policy, fam, cfg: PipelineConfig, members: np.ndarray, device
     """PolicyGradEx's scores, affinity and clustering of `members` from θ* = `policy`, by every estimated score
     ("logistic", "ppo", "rollout" and "success" where reported), each stage timed. Also returns θ*'s held-out
     transitions (the "ppo" evaluator of the measured side scores the fine-tuned policies on them)."""
-    clock = _Clock()
-    n = fam.n_tasks
-    theta = flat_params(actor_params(policy.actor))
-    projector = make_projector(policy.actor, cfg.features.proj_dim, cfg.features.seed + cfg.seed,
-                               cfg.features.projection)
+    clock = StageClock()
+    projector = projector_of(policy, cfg)
 
     def _features():
-        rollout = collect_rollout(policy, fam, list(range(n)), cfg.features.steps_per_task, cfg.meta_ppo.num_envs,
-                                  cfg.meta_ppo.gamma, cfg.meta_ppo.gae_lambda, cfg.seed + 17, device)
-        return rollout, compute_features(policy.actor, rollout, projector, cfg.features.chunk_size,
-                                         cfg.features.heldout_frac, cfg.features.seed + cfg.seed, progress)
+        rollout = rollout_of_theta(policy, fam, cfg, device)
+        return rollout, features_of(policy, rollout, projector, cfg, progress)
     rollout, features = clock.run("features", _features)
-    fit = clock.run("surrogate", lambda: surrogate_fit(features, members, projector, float(theta.norm()),
-                                                       cfg.surrogate))
-
-    def delta_of(l):
-        return fit.delta(l, projector)
-    scores = {"logistic": clock.run("scores_logistic",
-                                    lambda: heldout_logistic_scores(features, fit).cpu().numpy().astype(float)),
-              "ppo": clock.run("scores_ppo", lambda: ppo_estimated_scores(policy, rollout, features.heldout, delta_of,
-                                                                          members))}
-    scores["rollout"], success = clock.run("scores_rollout",
-                                           lambda: rollout_scores(policy, fam, cfg, members, delta_of, device))
-    if success is not None:
-        scores["success"] = success
+    fit = clock.run("surrogate", lambda: surrogate_fits(policy, features, members, projector, cfg))
+    ctx = score_context(policy, fam, rollout, features, members, fit, projector, cfg, device)
+    scores = {name: clock.run(f"scores_{name}", lambda: EVALUATORS[name](ctx)) for name in ESTIMATED_TIMED}
+    if fam.has_success:  # the episodes of "rollout" again: no new cost
+        scores["success"] = EVALUATORS["success"](ctx)
     affinity, labels = {}, {}
     for name, s in scores.items():
         affinity[name], labels[name] = clock.run(f"cluster_{name}", lambda: _cluster_scores(members, s, cfg))
@@ -292,12 +245,12 @@ def measured_scores(family: TaskFamily, cfg: PipelineConfig, state_dict: dict, m
 def measured_side(policy, family: TaskFamily, cfg: PipelineConfig, members: np.ndarray, ppo: PPOConfig, n_jobs: int,
                   progress: bool, repeat: int = 0, heldout: Rollout | None = None) -> dict:
     """One repeat of the truth: scores, affinity and clustering of `members` by really fine-tuning θ* on each
-    subset of `family` (`training.stored_finetunes`, shared with the structure chapter; its time is the one
+    subset of `family` (`finetunes.stored_finetunes`, shared with the structure chapter; its time is the one
     measured when it was computed), by every truth score ("rollout", "success" where reported, and "ppo" on
     θ*'s held-out transitions `heldout`, skipped when None), each stage timed; `repeat` selects independent
     seeds. Also the relative distance ‖θ_S − θ*‖/‖θ*‖ of every fine-tuned actor (`rel_dist` [m]; the estimate's is capped at
     `surrogate.max_rel_dist`)."""
-    clock = _Clock()
+    clock = StageClock()
     state = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
     out = stored_finetunes(family, cfg, state, members, ppo, n_jobs, progress, repeat)
     clock.wall["finetune_eval"], clock.cpu["finetune_eval"] = out["seconds"], out["process_cpu"]
@@ -354,7 +307,7 @@ def mean_truth(members: np.ndarray, reps: list[dict], truth: str, cfg: PipelineC
 
 def _comparison(name: str, est: dict, reps: list[dict], truth: dict, members: np.ndarray, k: int,
                 meta_seconds: float, seed: int) -> dict:
-    est_score, truth_score, label = EVALUATORS[name]
+    est_score, truth_score, label = COMPARISONS[name]
     s_est, labels_est = est["scores"][est_score].numpy(), est["labels"][est_score].numpy()
     value = nmi(labels_est, truth["labels"])
     floor, floor_std = random_nmi_floor(truth["labels"], k, RANDOM_DRAWS, seed)
@@ -386,11 +339,11 @@ def _comparison(name: str, est: dict, reps: list[dict], truth: dict, members: np
 def _depth_metrics(est: dict, reps: list[dict], members: np.ndarray, cfg: PipelineConfig, meta_seconds: float,
                    seed: int, names: list[str]) -> tuple[dict, dict]:
     """(the depth's metrics, the mean truth of each truth score)."""
-    truth = {t: mean_truth(members, reps, t, cfg) for t in dict.fromkeys(EVALUATORS[c][1] for c in names)}
-    by_score = {c: _comparison(c, est, reps, truth[EVALUATORS[c][1]], members, cfg.cluster.k, meta_seconds, seed)
+    truth = {t: mean_truth(members, reps, t, cfg) for t in dict.fromkeys(COMPARISONS[c][1] for c in names)}
+    by_score = {c: _comparison(c, est, reps, truth[COMPARISONS[c][1]], members, cfg.cluster.k, meta_seconds, seed)
                 for c in names}
     top = by_score[DEFAULT_SCORE]
-    est_score, truth_score, _ = EVALUATORS[DEFAULT_SCORE]
+    est_score, truth_score, _ = COMPARISONS[DEFAULT_SCORE]
     mean_stage = {stage: float(np.mean([r["wall"][stage] for r in reps])) for stage in reps[0]["wall"]}
     mean_stage_cpu = {stage: float(np.mean([r["cpu"][stage] for r in reps])) for stage in reps[0]["cpu"]}
     sub_wall = np.concatenate([r["subset_wall"].numpy() for r in reps])
@@ -457,8 +410,7 @@ def _compute(profile: str, family: str, seed: int, cache, depths: list[int], n_s
         fam = make_family(cfg.family, cfg.n_tasks, cfg.seed)
         names = comparisons(fam.has_success)
         policy, _, meta_seconds = shared_meta_policy(fam, cfg, device, progress)
-        members = sample_subsets(fam.n_tasks, cfg.affinity.n_subsets, cfg.affinity.subset_size,
-                                 cfg.affinity.seed + cfg.seed)
+        members = subsets_of(fam.n_tasks, cfg)
         ppo = finetune_config(cfg, steps)
         est = cache.get_or_compute(f"estimated-d{depth}", lambda: estimated_side(policy, fam, cfg, members, device,
                                                                                   progress))
@@ -476,7 +428,7 @@ def _compute(profile: str, family: str, seed: int, cache, depths: list[int], n_s
         for r, rep in enumerate(reps):
             for stage, sec in rep["wall"].items():
                 stage_times[f"d{depth}_measured_r{r}_{stage}"] = sec
-        est_score, truth_score, _ = EVALUATORS[DEFAULT_SCORE]
+        est_score, truth_score, _ = COMPARISONS[DEFAULT_SCORE]
         arrays[f"affinity_estimated_d{depth}"] = est["affinity"][est_score].numpy()
         arrays[f"affinity_measured_d{depth}"] = truth[truth_score]["affinity"]
         arrays[f"labels_estimated_d{depth}"] = est["labels"][est_score].numpy()

@@ -2,7 +2,7 @@
 
 The measured truth of the speedup chapter (θ* fine-tuned by PPO on each of m random subsets S_l, every task of
 S_l scored by rollout return) is only evidence when it is reproducible. Here it is measured r times with
-independent fine-tuning and evaluation seeds (`training.stored_finetunes`, repeat r, shared with the speedup chapter), each repeat clustered with
+independent fine-tuning and evaluation seeds (`finetunes.stored_finetunes`, repeat r, shared with the speedup chapter), each repeat clustered with
 the same SDP (k of the profile), and the NOISE CEILING is their agreement: the mean pairwise NMI of the r
 clusterings and the mean pairwise correlation of their normalised affinities. A family whose ceiling stays
 near the NMI of random partitions has no stable affinity structure at that budget: no estimator can be checked
@@ -31,25 +31,25 @@ from typing import Any
 import numpy as np
 import torch
 
+from pgxlib.analysis.agreement import nmi
 from pgxlib.analysis.speedup import noise_ceiling, random_nmi_floor
-from pgxlib.cluster import nmi
 from pgxlib.config import (
+    FINETUNE_BUDGET,
     MAX_STEPS_PER_TASK,
     MAX_SUBSETS,
     ConfigError,
     check_int,
     check_int_list,
+    finetune_config,
     pipeline_config,
     progress_default,
     to_dict,
 )
-from pgxlib.estimate.affinity import compute_affinity, sample_subsets
 from pgxlib.evaluate import evaluate_policy
-from pgxlib.experiments.speedup import BUDGET, finetune_config
-from pgxlib.nets import get_device
-from pgxlib.pipeline import cluster, new_policy, shared_meta_policy
+from pgxlib.finetunes import stored_finetunes
+from pgxlib.nets import get_device, new_policy
+from pgxlib.pipeline import affinity_of, cluster, shared_meta_policy, subsets_of
 from pgxlib.tasks import design_groups, make_family
-from pgxlib.training import stored_finetunes
 
 PARAMETERS: dict[str, Any] = {"meta_steps": None, "finetune_steps": None, "repeats": 3, "n_subsets": None,
                               "n_jobs": 2}
@@ -62,7 +62,7 @@ PROFILE_FIELDS_IGNORED = ("meta_ppo.steps_per_task",)
 """Fields of the profile entry this experiment sets itself, left out of its results' fingerprint."""
 FINETUNE_GRID = {"smoke": (128, 256), "default": (2_048, 4_096, 8_192)}
 """Fine-tuning budgets (steps per task) swept when `finetune_steps` is None. The meta sweep and the headline
-ceiling use the speedup chapter's budget (`speedup.BUDGET`) when it is in the grid, else the first."""
+ceiling use the speedup chapter's budget (`config.FINETUNE_BUDGET`) when it is in the grid, else the first."""
 PLATEAU_TOL = 0.05
 """The fine-tuning budget where the ceiling stops rising: the smallest whose ceiling NMI is within this of the
 sweep's best."""
@@ -99,7 +99,7 @@ def best_meta_row(rows: list[dict]) -> dict:
 def n_subsets_of(profile: str, family: str, seed: int, n_subsets) -> int:
     cfg = pipeline_config(profile, family, seed=seed)
     return int(n_subsets if n_subsets is not None
-               else BUDGET.get(profile, {}).get("n_subsets", cfg.affinity.n_subsets))
+               else FINETUNE_BUDGET.get(profile, {}).get("n_subsets", cfg.affinity.n_subsets))
 
 
 def check(profile: str, family: str, seed: int, meta_steps=None, finetune_steps=None, repeats=3, n_subsets=None,
@@ -112,7 +112,7 @@ def check(profile: str, family: str, seed: int, meta_steps=None, finetune_steps=
 
 
 def _clustered(members: np.ndarray, scores: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray]:
-    aff = compute_affinity(members, scores, cfg.affinity.normalization)
+    aff = affinity_of(members, scores, cfg)
     return aff.normalized, cluster(aff, cfg)[0]
 
 
@@ -157,7 +157,7 @@ def _compute(profile, family, seed, cache, meta_steps, finetune_steps, repeats, 
     device = get_device(base.device)
     fam = make_family(base.family, base.n_tasks, base.seed)
     groups = design_groups(fam)
-    members = sample_subsets(fam.n_tasks, m, base.affinity.subset_size, base.affinity.seed + base.seed)
+    members = subsets_of(fam.n_tasks, base, m)
     episodes, eval_seed = base.evaluation.episodes, base.seed + 5_003
 
     def evaluate(policy) -> np.ndarray:
@@ -185,7 +185,7 @@ def _compute(profile, family, seed, cache, meta_steps, finetune_steps, repeats, 
         return {"meta_steps": meta, "finetune_steps": fine, "theta_return": float(np.mean(theta)),
                 "theta_returns": theta.tolist(), **row}
 
-    target = BUDGET.get(profile, {}).get("finetune_steps")
+    target = FINETUNE_BUDGET.get(profile, {}).get("finetune_steps")
     sweep_fine = target if target in fines else fines[0]
     meta_rows = [measure(b, sweep_fine) for b in metas]
     top = meta_rows[-1]["theta_return"]

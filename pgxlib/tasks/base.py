@@ -38,6 +38,14 @@ class Task:
         return dict(self.params)
 
 
+META_RL = "meta_rl"
+MULTI_OBJECTIVE = "multi_objective"
+PROTOCOLS = (META_RL, MULTI_OBJECTIVE)
+"""How a family's groupings are judged: "meta_rl" (a MAML meta-policy per group, adapted to unseen target tasks;
+`pgxlib.metarl`) or "multi_objective" (a policy per group trained on its source tasks and evaluated on them, no
+targets; `training.trained_groups`)."""
+
+
 @dataclass(frozen=True)
 class TaskFamily:
     """A family of related tasks sharing observation and action spaces.
@@ -47,6 +55,7 @@ class TaskFamily:
     `param_ranges` maps each varied parameter to its (low, high) range, for docs and normalisation.
     `fixed_length`: every episode lasts exactly `max_episode_steps` (no early termination), so rollouts of a
     multiple of that length end every episode together, which lets a training run resume exactly.
+    `protocol`: one of `PROTOCOLS`, how the family's groupings are judged.
     """
 
     name: str
@@ -60,6 +69,11 @@ class TaskFamily:
     description: str = ""
     env_kwargs: dict = field(default_factory=dict)
     fixed_length: bool = False
+    protocol: str = META_RL
+
+    def __post_init__(self):
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol={self.protocol!r} must be one of {', '.join(PROTOCOLS)}")
 
     @property
     def n_tasks(self) -> int:

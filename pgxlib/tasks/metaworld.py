@@ -44,7 +44,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.wrappers import TimeLimit
 
-from pgxlib.tasks.base import Task, TaskFamily, build_family
+from pgxlib.tasks.base import MULTI_OBJECTIVE, Task, TaskFamily, build_family
 
 NAME = "metaworld"
 MT10_NAMES = (
@@ -131,7 +131,7 @@ def make(n_tasks: int = 10, seed: int = 0, n_target: int = 50) -> TaskFamily:
                      for j, s in enumerate(goal_seeds))
 
     return build_family(NAME, n_tasks, n_target, seed, sample, make_env, MAX_EPISODE_STEPS, PARAM_RANGES,
-                        reward_scale=0.1, has_success=True, fixed_length=True,
+                        reward_scale=0.1, has_success=True, fixed_length=True, protocol=MULTI_OBJECTIVE,
                         description="Meta-World MT10 (v3 envs); targets are the same envs with unseen goal sets",
                         env_kwargs={"env_id": "Meta-World/MT10 (sources), Meta-World/MT1 (targets)",
                                     "benchmark_seed": int(seed), "mt10_names": MT10_NAMES,
