@@ -49,7 +49,7 @@ n_jobs = 2
 # %%
 from IPython.display import Markdown, display
 
-from pgxlib.config import pipeline_config
+from pgxlib.profiles import pipeline_config
 from pgxlib.experiments import find_result, run_experiment
 from pgxlib.report import structure as report
 from pgxlib.store.provenance import provenance_markdown

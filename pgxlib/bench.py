@@ -33,7 +33,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from pgxlib.config import NetConfig, pipeline_config
+from pgxlib.config import NetConfig
+from pgxlib.profiles import pipeline_config
 from pgxlib.estimate.features import GradFeatures, compute_features, make_projector, per_sample_grads
 from pgxlib.nets import Actor, actor_params
 from pgxlib.timing import peak_rss_kib, reset_peak_rss  # noqa: F401  (`_peak_mib`'s subprocess calls them as bench.*)

@@ -7,6 +7,7 @@ not the meta-RL protocol.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from typing import Mapping
@@ -22,6 +23,18 @@ from pgxlib.nets import actor_params, flat_params, get_device, new_policy
 from pgxlib.rl.ppo import train_ppo
 from pgxlib.shared_stores import digest, shared_store, state_digest
 from pgxlib.tasks import TaskFamily
+
+
+FINETUNE_BUDGET = {"default": {"n_subsets": 30, "finetune_steps": 4096}}
+"""The measured affinity's budget (θ* fine-tuned on each subset: the speedup and structure chapters) per profile:
+m subsets and PPO steps per task; a profile without an entry uses its own m and `group_ppo` budget. Fine-tuning
+every subset for the `default` profile's full group budget (30k-60k steps per task) would take hours."""
+
+
+def finetune_config(cfg: PipelineConfig, steps: int) -> PPOConfig:
+    """The group fine-tuning PPO of `cfg` with `steps` environment steps per task."""
+    return dataclasses.replace(cfg.group_ppo, steps_per_task=steps)
+
 
 
 def finetune_store(family: TaskFamily):

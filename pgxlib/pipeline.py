@@ -23,7 +23,8 @@ import torch
 from tqdm import tqdm
 
 from pgxlib.cluster import groups_from_labels, random_grouping, sdp_partition, sdp_solve, spectral_cluster
-from pgxlib.config import ConfigError, PipelineConfig, apply_overrides, progress_default, to_dict
+from pgxlib.config import ConfigError, PipelineConfig, progress_default, to_dict
+from pgxlib.profiles import apply_overrides
 from pgxlib.estimate.affinity import Affinity, compute_affinity, sample_subsets
 from pgxlib.estimate.features import GradFeatures, compute_features, make_projector
 from pgxlib.estimate.projector import Projector, SketchProjector

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from pgxlib.config import PipelineConfig, apply_overrides, to_dict
+from pgxlib.config import PipelineConfig, to_dict
+from pgxlib.profiles import apply_overrides
 from pgxlib.evaluate import evaluate_policy
 from pgxlib.metarl import evaluate_targets, meta_train_groups
 from pgxlib.nets import ActorCritic, new_policy

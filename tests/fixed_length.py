@@ -52,7 +52,7 @@ def train_metaworld(root: str, out: str, pause: float = 0.0) -> int:
     2 PPO iterations of whole 500-step episodes), stored under `root`; returns the iteration it started from."""
     import numpy as np
 
-    from pgxlib.config import pipeline_config
+    from pgxlib.profiles import pipeline_config
     from pgxlib.methods import group_policies_key, trained_groups
     from pgxlib.store.cache import Checkpoint
     from pgxlib.tasks import make_family

@@ -1,7 +1,8 @@
 """ablations: smoke run, parameter checks, knob values."""
 import pytest
 
-from pgxlib.config import ConfigError, pipeline_config
+from pgxlib.config import ConfigError
+from pgxlib.profiles import pipeline_config
 from pgxlib.experiments import get, resolve, run_experiment
 from pgxlib.experiments.ablations import KNOBS, STRATEGIES, resolve_values
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from pgxlib.config import ConfigError, pipeline_config
+from pgxlib.config import ConfigError
+from pgxlib.profiles import pipeline_config
 from pgxlib.experiments import get, resolve, run_experiment
 from pgxlib.experiments.adaptation import settings
 from pgxlib.report import adaptation as report

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pgxlib.analysis.speedup import agreement_with_single_repeats, offdiag_corr, split_half_agreement
-from pgxlib.cluster import nmi
+from pgxlib.analysis.agreement import nmi
 
 BLOCKS = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
 

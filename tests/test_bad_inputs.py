@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from pgxlib import cli, experiments
-from pgxlib.config import MAX_TASKS, ConfigError, pipeline_config
+from pgxlib.config import MAX_TASKS, ConfigError
+from pgxlib.profiles import pipeline_config
 from pgxlib.nets import new_policy
 from pgxlib.rl.ppo import NonFiniteError, train_ppo
 from pgxlib.store import ResultError, StageCache, read_result, result_dir, stage_dir

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from pgxlib.config import (
-    ALIASES,
     FAMILIES,
     MAX_DEPTH,
     MAX_ENVS,
@@ -18,7 +17,6 @@ from pgxlib.config import (
     MAX_SUBSETS,
     MAX_TASKS,
     MAX_WIDTH,
-    PROFILE_TABLE,
     PROFILES,
     AffinityConfig,
     ClusterConfig,
@@ -31,15 +29,13 @@ from pgxlib.config import (
     PipelineConfig,
     PPOConfig,
     SurrogateConfig,
-    apply_overrides,
     check_bool,
     check_choice,
     check_float,
     check_int,
     check_int_list,
-    flatten,
-    pipeline_config,
 )
+from pgxlib.profiles import ALIASES, PROFILE_TABLE, apply_overrides, flatten, pipeline_config
 
 NAN, INF = float("nan"), float("inf")
 STAGES = (NetConfig, PPOConfig, MAMLConfig, MetaRLConfig, FeatureConfig, SurrogateConfig, AffinityConfig,

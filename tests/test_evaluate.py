@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from pgxlib.config import pipeline_config
+from pgxlib.profiles import pipeline_config
 from pgxlib.estimate.scores import ppo_objective_scores
 from pgxlib.evaluate import evaluate_policy
 from pgxlib.nets import actor_log_prob, actor_params, flat_params, new_policy, unflatten_like

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from pgxlib.config import ConfigError, pipeline_config
+from pgxlib.config import ConfigError
+from pgxlib.profiles import pipeline_config
 from pgxlib.executor import map_jobs, resolve_engine
 from pgxlib.experiments import speedup as exp
 from pgxlib.nets import new_policy

@@ -8,7 +8,8 @@ import torch
 from torch.func import functional_call
 
 from pgxlib.cluster import groups_from_labels
-from pgxlib.config import ConfigError, NetConfig, pipeline_config
+from pgxlib.config import ConfigError, NetConfig
+from pgxlib.profiles import pipeline_config
 from pgxlib.metarl import assign_targets, evaluate_targets, meta_train_groups
 from pgxlib.nets import ActorCritic, actor_params
 from pgxlib.nets import new_policy

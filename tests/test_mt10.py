@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from pgxlib.config import ConfigError, pipeline_config
+from pgxlib.config import ConfigError
+from pgxlib.profiles import pipeline_config
 from pgxlib.experiments import resolve, run_experiment
 from pgxlib.methods import GROUP_ARCH, MULTI_OBJECTIVE_METHODS, SINGLE_POLICY_ARCH
 from pgxlib.report import mt10 as report

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from pgxlib import cli
-from pgxlib.config import CONTROL_FAMILIES, pipeline_config
+from pgxlib.config import CONTROL_FAMILIES
+from pgxlib.profiles import pipeline_config
 from pgxlib.pipeline import run_policygradex
 from pgxlib.store.cache import MemoryCache
 

@@ -270,8 +270,8 @@ def test_code_fingerprint_of_one_family_and_profile(tmp_path, monkeypatch):
     pkg = tmp_path / "pgxlib"
     files = {
         "__init__.py": "",
-        "config.py": "X = 1\nPROFILE_TABLE = {'default': {'a': {'k': 1}, 'b': {'k': 2}}}\n",
-        "tasks/__init__.py": "from pgxlib.config import X\n",
+        "profiles.py": "X = 1\nPROFILE_TABLE = {'default': {'a': {'k': 1}, 'b': {'k': 2}}}\n",
+        "tasks/__init__.py": "from pgxlib.profiles import X\n",
         "tasks/base.py": "",
         "tasks/a.py": "A = 1\n",
         "tasks/b.py": "B = 1\n",
@@ -291,7 +291,7 @@ def test_code_fingerprint_of_one_family_and_profile(tmp_path, monkeypatch):
     before = {None: sha(), "a": sha("a"), "b": sha("b")}
     (pkg / "tasks/b.py").write_text("B = 2\n")
     table["default"]["b"] = {"k": 3}
-    (pkg / "config.py").write_text("X = 1\nPROFILE_TABLE = {'default': {'a': {'k': 1}, 'b': {'k': 3}}}\n")
+    (pkg / "profiles.py").write_text("X = 1\nPROFILE_TABLE = {'default': {'a': {'k': 1}, 'b': {'k': 3}}}\n")
     assert sha("a") == before["a"]
     assert sha("b") != before["b"] and sha() != before[None]
     table["default"]["a"] = {"k": 5}
@@ -300,7 +300,7 @@ def test_code_fingerprint_of_one_family_and_profile(tmp_path, monkeypatch):
     table["default"]["a"] = {"k": 1}
     assert results.code_fingerprint("pgxlib.experiments.toy", family="a", profile="default",
                                     ignore=("k",))["sha256"] == ignoring["sha256"]
-    (pkg / "config.py").write_text("X = 2\nPROFILE_TABLE = {'default': {'a': {'k': 1}, 'b': {'k': 3}}}\n")
+    (pkg / "profiles.py").write_text("X = 2\nPROFILE_TABLE = {'default': {'a': {'k': 1}, 'b': {'k': 3}}}\n")
     table["default"]["a"] = {"k": 1}
     assert sha("a") != before["a"]
 

@@ -11,7 +11,8 @@ import torch
 
 import pgxlib.estimate.projector as projector_mod
 import pgxlib.estimate.features as features
-from pgxlib.config import ConfigError, FeatureConfig, NetConfig, pipeline_config
+from pgxlib.config import ConfigError, FeatureConfig, NetConfig
+from pgxlib.profiles import pipeline_config
 from pgxlib.estimate.features import compute_features, linear_layers, make_projector, per_sample_grads, sketch_features
 from pgxlib.estimate.projector import Projector, SketchProjector
 from pgxlib.nets import ActorCritic, actor_params

@@ -17,7 +17,8 @@ from pgxlib.analysis.speedup import (
     reaches_ceiling,
     speedup,
 )
-from pgxlib.config import ConfigError, pipeline_config
+from pgxlib.config import ConfigError
+from pgxlib.profiles import pipeline_config
 from pgxlib.estimate.scores import EVALUATORS, ScoreContext
 from pgxlib.experiments import run_experiment
 from pgxlib.experiments import speedup as exp

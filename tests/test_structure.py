@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from pgxlib.config import ConfigError, pipeline_config
+from pgxlib.config import ConfigError
+from pgxlib.profiles import pipeline_config
 from pgxlib.estimate.affinity import sample_subsets
 from pgxlib.experiments import run_experiment
 from pgxlib.experiments import structure as exp
@@ -106,7 +107,7 @@ def test_speedup_truth_is_fine_tuned_where_the_ceiling_stops_rising():
     stored `default` structure result's ceiling stops rising (the speedup's own budget where none is stored)."""
     from pgxlib.book import chapter_params
     from pgxlib.experiments import find_result
-    from pgxlib.config import FINETUNE_BUDGET
+    from pgxlib.finetunes import FINETUNE_BUDGET
 
     runs = chapter_params("default")
     own = FINETUNE_BUDGET["default"]["finetune_steps"]

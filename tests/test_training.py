@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from pgxlib.config import apply_overrides, pipeline_config
+from pgxlib.profiles import apply_overrides, pipeline_config
 from pgxlib.finetunes import finetune_key, finetune_store, finetune_subsets, stored_finetunes
 from pgxlib.nets import new_policy
 from pgxlib.shared_stores import state_digest

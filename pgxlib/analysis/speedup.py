@@ -22,8 +22,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from pgxlib.analysis.stats import spearman
 from pgxlib.analysis.agreement import nmi
+from pgxlib.analysis.stats import spearman
 from pgxlib.cluster import random_grouping
 
 

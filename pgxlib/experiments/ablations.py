@@ -38,15 +38,8 @@ from pgxlib.analysis.speedup import offdiag_corr
 from pgxlib.analysis.stats import finite_mean
 from pgxlib.analysis.agreement import nmi
 from pgxlib.cluster import labels_key, random_grouping, spectral_cluster
-from pgxlib.config import (
-    PROJECTIONS,
-    ConfigError,
-    apply_overrides,
-    check_choice,
-    check_int_list,
-    pipeline_config,
-    progress_default,
-)
+from pgxlib.config import PROJECTIONS, ConfigError, check_choice, check_int_list, progress_default
+from pgxlib.profiles import apply_overrides, pipeline_config
 from pgxlib.estimate.gradient_similarity import gradient_similarity_labels, task_mean_gradients
 from pgxlib.methods import GROUP_ARCH, cached_meta_rl, trained_groups
 from pgxlib.nets import get_device

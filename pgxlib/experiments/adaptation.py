@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from pgxlib.analysis.stats import finite_mean
-from pgxlib.config import ConfigError, apply_overrides, check_int_list, pipeline_config, progress_default
+from pgxlib.config import ConfigError, check_int_list, progress_default
+from pgxlib.profiles import apply_overrides, pipeline_config
 from pgxlib.metarl import evaluate_targets, meta_train_groups
 from pgxlib.nets import get_device
 from pgxlib.pipeline import run_policygradex

@@ -29,7 +29,8 @@ from pgxlib.analysis.first_order import (
     unit_rows,
 )
 from pgxlib.analysis.stats import distance_key
-from pgxlib.config import ConfigError, check_float, check_int, pipeline_config, progress_default
+from pgxlib.config import ConfigError, check_float, check_int, progress_default
+from pgxlib.profiles import pipeline_config
 from pgxlib.nets import actor_log_prob, actor_params, flat_params, get_device
 from pgxlib.pipeline import features_stage, projector_of, shared_meta_policy, subsets_of, surrogate_fits
 from pgxlib.tasks import make_family

@@ -7,7 +7,7 @@ import numpy as np
 
 from pgxlib.analysis.agreement import nmi
 from pgxlib.cluster import groups_from_labels
-from pgxlib.config import pipeline_config
+from pgxlib.profiles import pipeline_config
 from pgxlib.pipeline import PipelineResult, run_policygradex
 from pgxlib.tasks import design_groups
 

@@ -42,9 +42,9 @@ from pgxlib.config import (
     check_float,
     check_int,
     check_int_list,
-    pipeline_config,
     progress_default,
 )
+from pgxlib.profiles import pipeline_config
 from pgxlib.nets import actor_log_prob, actor_params, get_device
 from pgxlib.nets import new_policy
 from pgxlib.rl.ppo import train_ppo

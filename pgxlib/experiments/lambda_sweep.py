@@ -29,7 +29,8 @@ import torch
 
 from pgxlib.analysis.first_order import first_order_errors, float64_actor, unit_rows
 from pgxlib.analysis.agreement import nmi
-from pgxlib.config import ConfigError, apply_overrides, check_float, pipeline_config, progress_default
+from pgxlib.config import ConfigError, check_float, progress_default
+from pgxlib.profiles import apply_overrides, pipeline_config
 from pgxlib.estimate.affinity import NORMALIZATIONS, compute_affinity
 from pgxlib.nets import actor_params
 from pgxlib.pipeline import STAGES_BEFORE_SURROGATE, cluster, run_policygradex

@@ -30,14 +30,8 @@ import numpy as np
 from pgxlib.analysis.agreement import nmi
 from pgxlib.analysis.stats import finite_mean, seed_summary
 from pgxlib.cluster import labels_key, random_grouping
-from pgxlib.config import (
-    MAX_TASKS,
-    apply_overrides,
-    check_int,
-    check_int_list,
-    pipeline_config,
-    progress_default,
-)
+from pgxlib.config import MAX_TASKS, check_int, check_int_list, progress_default
+from pgxlib.profiles import apply_overrides, pipeline_config
 from pgxlib.estimate.gradient_similarity import gradient_similarity_labels, task_mean_gradients
 from pgxlib.methods import (
     ARCH_OF_METHOD,

@@ -48,10 +48,10 @@ from pgxlib.config import (
     ConfigError,
     check_choice,
     check_int_list,
-    pipeline_config,
     progress_default,
     to_dict,
 )
+from pgxlib.profiles import pipeline_config
 from pgxlib.nets import actor_params, flat_params, get_device, new_policy
 from pgxlib.pipeline import (
     affinity_of,

@@ -58,7 +58,6 @@ from pgxlib.analysis.speedup import (
 )
 from pgxlib.config import (
     DEFAULT_SCORE,
-    FINETUNE_BUDGET,
     MAX_DEPTH,
     MAX_STEPS_PER_TASK,
     MAX_SUBSETS,
@@ -66,16 +65,17 @@ from pgxlib.config import (
     PPOConfig,
     check_int,
     check_int_list,
-    finetune_config,
-    pipeline_config,
     progress_default,
     to_dict,
 )
+from pgxlib.profiles import pipeline_config
 from pgxlib.estimate.scores import EVALUATORS, ScoreContext
 from pgxlib.executor import warm_up
-from pgxlib.finetunes import (  # noqa: F401  (finetune_and_evaluate, REPEAT_SEED_STRIDE re-exported)
+from pgxlib.finetunes import (  # noqa: F401  (finetune_and_evaluate, REPEAT_SEED_STRIDE, finetune_config re-exported)
+    FINETUNE_BUDGET,
     REPEAT_SEED_STRIDE,
     finetune_and_evaluate,
+    finetune_config,
     finetune_subsets,
     stored_finetunes,
 )

@@ -34,19 +34,17 @@ import torch
 from pgxlib.analysis.agreement import nmi
 from pgxlib.analysis.speedup import noise_ceiling, random_nmi_floor
 from pgxlib.config import (
-    FINETUNE_BUDGET,
     MAX_STEPS_PER_TASK,
     MAX_SUBSETS,
     ConfigError,
     check_int,
     check_int_list,
-    finetune_config,
-    pipeline_config,
     progress_default,
     to_dict,
 )
+from pgxlib.profiles import pipeline_config
 from pgxlib.evaluate import evaluate_policy
-from pgxlib.finetunes import stored_finetunes
+from pgxlib.finetunes import FINETUNE_BUDGET, finetune_config, stored_finetunes
 from pgxlib.nets import get_device, new_policy
 from pgxlib.pipeline import affinity_of, cluster, shared_meta_policy, subsets_of
 from pgxlib.tasks import design_groups, make_family

@@ -2,7 +2,7 @@
 
 A stored result whose fingerprint differs from the current code's is shown as stale. A result is about
 one task family and one profile, so its fingerprint covers that family's module only (not the other
-families in `pgxlib.tasks`) and, of the profile table in `pgxlib.config`, only the entry of that profile
+families in `pgxlib.tasks`) and, of the profile table in `pgxlib.profiles`, only the entry of that profile
 and family: editing one family, or another family's profile, leaves the other results current."""
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def code_files(module: str, family: str | None = None) -> list[Path]:
 
 
 def _without_profile_table(source: str) -> str:
-    """`source` (the text of `pgxlib/config.py`) with the `PROFILE_TABLE` assignment blanked out."""
+    """`source` (the text of `pgxlib/profiles.py`) with the `PROFILE_TABLE` assignment blanked out."""
     lines = source.splitlines(keepends=True)
     for node in ast.parse(source).body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
@@ -121,7 +121,7 @@ def _without_profile_table(source: str) -> str:
 def profile_entry(profile: str, family: str, ignore: tuple[str, ...] = ()) -> str:
     """The canonical JSON of ``PROFILE_TABLE[profile][family]`` without the fields in `ignore` ("null" when
     there is no entry)."""
-    from pgxlib.config import PROFILE_TABLE as table
+    from pgxlib.profiles import PROFILE_TABLE as table
 
     entry = table.get(profile, {}).get(family)
     if entry is not None:
@@ -133,7 +133,7 @@ def code_fingerprint(module: str, family: str | None = None, profile: str | None
                      ignore: tuple[str, ...] = ()) -> dict[str, Any]:
     """``{"sha256": ..., "files": [...]}`` over the sources that `code_files(module, family)` lists.
 
-    With `family`, `pgxlib/config.py` is hashed without its profile table, and with `profile` too the
+    With `family`, `pgxlib/profiles.py` is hashed without its profile table, and with `profile` too the
     table's entry for (profile, family) is hashed in its place, less the fields in `ignore` (those the
     experiment sets itself): a result depends on its own preset only.
     """
@@ -142,7 +142,7 @@ def code_fingerprint(module: str, family: str | None = None, profile: str | None
     for path in files:
         digest.update(str(path.relative_to(PACKAGE_DIR.parent).as_posix()).encode() + b"\0")
         text = path.read_bytes()
-        if family is not None and path == PACKAGE_DIR / "config.py":
+        if family is not None and path == PACKAGE_DIR / "profiles.py":
             text = _without_profile_table(text.decode("utf-8")).encode()
         digest.update(text + b"\0")
     if family is not None and profile is not None:

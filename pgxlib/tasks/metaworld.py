@@ -47,6 +47,19 @@ from gymnasium.wrappers import TimeLimit
 from pgxlib.tasks.base import MULTI_OBJECTIVE, Task, TaskFamily, build_family
 
 NAME = "metaworld"
+DEFAULT_BUDGET_NOTE = """How the default MT10 budget was chosen (measured on the project's 2-core machine, one torch thread,
+other jobs running: load about 5). PPO env steps/s on the 10 tasks with 4 envs × 500 steps per task per
+iteration, env construction included: MLP 840, PaCo 750, CARE 640, Soft Modularization 610; MT10 stepping
+alone 1,100-1,900. With S group steps and M θ* steps per task, one seed of the main results costs
+10M/840 (θ*) + 10S (1/840 + 1/640 + 1/750 + 4/610) (multitask, CARE, PaCo, and Soft Modularization for its
+baseline and the three groupings) + about 450 s (evaluations: 10 episodes × 10 tasks per method; features)
+= 0.012 M + 0.106 S + 450 s. Two processes side by side: A runs the main results (seeds 0, 1; seed 2 is read
+from the shared stores), B runs the main results of seed 2 alone, then Figure 2 (hessian_bound: 42 S/840 s
+of MLP training plus about 600 s of measuring) and the k ablation (k = 2 and 4 are new: 2 × 10S/610 s).
+With M = 100k and S = 150k: one seed ≈ 1,190 + 15,960 + 450 ≈ 17,600 s; A ≈ 35,200 s ≈ 9.8 h;
+B ≈ 17,600 + 8,100 + 5,100 ≈ 30,800 s ≈ 8.6 h."""
+
+
 MT10_NAMES = (
     "reach-v3", "push-v3", "pick-place-v3", "door-open-v3", "drawer-open-v3", "drawer-close-v3",
     "button-press-topdown-v3", "peg-insert-side-v3", "window-open-v3", "window-close-v3",

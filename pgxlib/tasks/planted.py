@@ -38,7 +38,7 @@ Returns: about -2 to -8 walking straight to the goal (0.7 to 1.3 away: at most 1
 -35 to -65 standing still, down to about -140 walking away (as the right action of another group's
 frame does); used unscaled (`reward_scale` 1). Note for training: the task affinity lives in the
 gradient the meta-policy θ* leaves, so θ* must be stopped before it solves every task (see the
-"planted" rows of `PROFILE_TABLE` in `pgxlib.config`).
+"planted" rows of `PROFILE_TABLE` in `pgxlib.profiles`).
 
 Pure Python floats and numpy, no physics engine: one env (TimeLimit included) steps at about
 300,000 steps/s in one process.
