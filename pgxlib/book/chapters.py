@@ -56,7 +56,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("lambda_sweep", every_profile(*({"family": f} for f in ("planted", "cartpole", "nav2d", "lunarlander", "highway")),
                                           smoke=({"family": "planted", "l2s": [0.01, 1.0]},)), "lambda_sweep", "Regularisation λ"),
     # The truth is fine-tuned for the budget where the family's noise ceiling stops rising in its structure chapter
-    # (the method chapter's rule, checked by a test); MT10 at its own smaller budget (`speedup.BUDGET`: 30 subsets,
+    # (the method chapter's rule, checked by a test); MT10 at its own smaller budget (`finetunes.FINETUNE_BUDGET`: 30 subsets,
     # 4,096 steps per task) and at every depth the paper reports, each depth its own θ* of 10 × 100k PPO steps.
     Chapter("speedup", every_profile({"family": "lunarlander", "finetune_steps": 16_384},
                                      {"family": "cartpole", "finetune_steps": 16_384},

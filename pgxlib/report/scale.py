@@ -10,6 +10,8 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pgxlib.analysis.scaling import log_log_slope
+
 from pgxlib.report.plots import readable
 
 STAGE_LABELS = {"meta_train": "θ* meta-training", "rollout": "θ* rollouts", "features": "gradient features",
@@ -32,16 +34,6 @@ def _total(metrics: Mapping[str, Any], cost: str = "wall") -> np.ndarray:
 def peak_mib(row: Mapping[str, Any]) -> float:
     """The peak resident memory of the process over one n's stages, MiB."""
     return max(v["peak_rss_mib"] for v in row["stages"].values())
-
-
-def log_log_slope(ns, values) -> float | None:
-    """Least-squares slope of log(value) against log(n) (as `experiments.scale.log_log_slope`, which reporting may
-    not import); None with fewer than two positive values."""
-    x, y = np.asarray(ns, dtype=float), np.asarray(values, dtype=float)
-    ok = (x > 0) & (y > 0)
-    if ok.sum() < 2 or np.ptp(x[ok]) == 0:
-        return None
-    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
 
 
 def _slope(value: float | None) -> str:
