@@ -260,8 +260,8 @@ def test_scorecard_judges_first_order_claims_by_the_authors_definition():
     row = scorecard.evaluate_claim(at1, StoredLookup(both))
     assert row["status"] == "reproduced" and "2.5e-05% ≤ 2%" in row["why"] and "13.9%" in row["why"]
     row = scorecard.evaluate_claim(grows, StoredLookup(both))  # growing is not enough: "about 10%" is [5%, 20%]
-    assert row["status"] == "not reproduced" and "0.001% outside [5%, 20%]" in row["why"] and "40%" in row["why"]
-    for far, status in ((55.0, "not reproduced"), (12.0, "reproduced")):
+    assert row["status"] == "refuted" and "0.001% outside [5%, 20%]" in row["why"] and "40%" in row["why"]
+    for far, status in ((55.0, "refuted"), (12.0, "reproduced")):
         row = scorecard.evaluate_claim(grows, StoredLookup({**both, "paper_definition_error_pct": {"5": far}}))
         assert row["status"] == status, far
     old = {"relative_error_pct": {"1": 13.9, "5": 40.0}}

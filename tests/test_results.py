@@ -314,32 +314,34 @@ def test_result_get_dotted_keys(tmp_path):
 
 
 class MainResultsDouble:
-    """Stands in for the main_results experiment: stores the given per-method scores."""
+    """Stands in for the main_results experiment: stores the given per-seed scores of each method (seeds 0, 1, 2)."""
 
     PARAMETERS = {}
     EXPECTED_KEYS = ("metrics.methods",)
-    scores = {}
-    stds = {}
+    seeds = {}
 
     def check(self, profile, family, seed):
         pass
 
     def compute(self, profile, family, seed, cache):
-        methods = {m: {"mean": s, **({"std": self.stds[m]} if m in self.stds else {})}
-                   for m, s in self.scores[family].items()}
+        methods = {m: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "seeds": list(map(float, v))}
+                   for m, v in self.seeds[family].items()}
         return {"metrics": {"methods": methods}, "arrays": {}, "stage_times": {}, "config": {}}
 
 
-def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path):
+def test_scorecard_judges_orders_on_paired_seeds_and_never_invents(monkeypatch, tmp_path):
     from pgxlib.report import main_results, scorecard
 
     monkeypatch.setenv("PGX_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("PGX_RUNS", str(tmp_path / "runs"))
     double = MainResultsDouble()
-    double.scores = {"cartpole": {"multitask": 100.0, "soft_modularization": 90.0, "paco": 130.0,
-                                  "random_grouping": 120.0, "gradient_similarity_grouping": 80.0,
-                                  "policygradex": 110.0}}
-    double.stds = {"paco": 5.0, "policygradex": 2.0, "gradient_similarity_grouping": 40.0}
+    pgx = [110.0, 150.0, 70.0]  # seeds move every method together: the paired differences are what is steady
+    double.seeds = {"cartpole": {"multitask": [100.0, 141.0, 59.0],            # PGX − it: +10, +9, +11
+                                 "soft_modularization": [60.0, 100.0, 20.0],   # +50 each
+                                 "paco": [130.0, 170.0, 90.0],                 # −20 each: refuted
+                                 "random_grouping": [80.0, 180.0, 70.0],       # +30, −30, 0: undecided
+                                 "gradient_similarity_grouping": [80.0, 120.0, 40.0],
+                                 "policygradex": pgx}}
     real_get, real_implemented = experiments.get, experiments.implemented
     monkeypatch.setattr(experiments, "get", lambda n: double if n == "main_results" else real_get(n))
     monkeypatch.setattr(experiments, "implemented", lambda n: n == "main_results" or real_implemented(n))
@@ -348,31 +350,49 @@ def test_scorecard_reads_stored_results_and_never_invents(monkeypatch, tmp_path)
 
     card = scorecard.build_scorecard("default", experiments).set_index("claim")
     note = f" ({main_results.PROTOCOL_NOTE})"
-    row = card.loc["Main results, CartPole: Random grouping below PolicyGradEx" + note]
-    assert (row["paper"], row["ours"], row["status"]) == ("144.1", "120.0", "not reproduced")
     row = card.loc["Main results, CartPole: Multi-task training below PolicyGradEx" + note]
-    assert (row["ours"], row["status"]) == ("100.0", "reproduced")
+    assert (row["ours"], row["status"], row["gap"], row["seeds"]) == ("100.0", "reproduced", "+10", "3")
+    assert row["interval"] == "[+9, +11]" and row["P(improvement)"] == "1.00"
     assert "default" in row["profile & budget"] and row["result"] != "–"
+    paco = card.loc["Main results, CartPole: PaCo below PolicyGradEx" + note]
+    assert (paco["status"], paco["gap"], paco["seeds to decide"]) == ("refuted", "-20", "–")
+    random = card.loc["Main results, CartPole: Random grouping below PolicyGradEx" + note]
+    assert random["status"] == "undecided" and random["gap"] == "+0"
+    assert int(random["seeds to decide"]) > 3
     above = ("Main results, CartPole: PolicyGradEx above Multi-task training, Soft Modularization, PaCo, "
              "Random grouping, Gradient-similarity grouping" + note)
-    assert card.loc[above, "status"] == "not reproduced"
-    paco = card.loc["Main results, CartPole: PaCo below PolicyGradEx" + note]
-    assert (paco["ours"], paco["status"]) == ("130.0", "not reproduced")
-    grad = card.loc["Main results, CartPole: Gradient-similarity grouping below PolicyGradEx" + note]
-    assert (grad["ours"], grad["status"]) == ("80.0", "within seed noise")
-    assert "within the seed std 40.0" in grad["why"]
+    assert card.loc[above, "status"] == "refuted" and card.loc[above, "why"].startswith("vs PaCo:")
     unmeasured = card.loc["Main results, Highway: PaCo below PolicyGradEx" + note]
-    assert (unmeasured["ours"], unmeasured["status"]) == ("–", "not yet measured")
+    assert (unmeasured["ours"], unmeasured["status"], unmeasured["gap"]) == ("–", "not yet measured", "–")
     assert "pgx run main_results --profile default -p family highway" in unmeasured["why"]
-    headline = card[card["family"] == "all"]
-    gains = headline[headline["label"] == "Headline: +16% over baselines"].iloc[0]
-    # (110 − [100, 90, 130, 120, 80]) / base: +10%, +22.2%, −15.4%, −8.3%, +37.5%; mean 9.2% in [8%, 32%]
-    assert (gains["ours"], gains["status"]) == ("9.20%", "reproduced")
-    assert "holds on cartpole 9.20%" in gains["why"] and "not measured on lunarlander" in gains["why"]
     measured = card[card["status"] != "not yet measured"]
-    assert len(measured) == 8 and (measured["ours"] != "–").all()
-    assert scorecard.summary(card.reset_index()) == {"reproduced": 4, "not reproduced": 3, "within seed noise": 1,
-                                                     "not yet measured": len(card) - 8}
+    assert (measured["ours"] != "–").all()
+    assert set(scorecard.summary(card.reset_index())) == set(scorecard.STATUSES)
+    assert "within seed noise" not in set(card["status"]) and "not reproduced" not in set(card["status"])
+
+
+def test_an_order_without_per_seed_values_is_undecided():
+    from pgxlib.report.scorecard import NO_SEEDS, Below, Metric, Positive
+
+    lookup = _StubLookup({"a.mean": 11.0, "b.mean": 10.0, "s": 2.0})
+    better, base = Metric("x", {}, "a.mean"), Metric("x", {}, "b.mean")
+    verdict = Positive(better, base, Metric("x", {}, "s")).judge(0.5, "seed std", lookup)
+    assert (verdict.status, verdict.why) == ("undecided", NO_SEEDS)
+    assert Below(better, "PolicyGradEx", base).judge(10.0, "", lookup).status == "undecided"
+
+
+def test_positive_order_on_paired_seeds():
+    from pgxlib.report.scorecard import Metric, Positive
+
+    better, base, std, multitask = (Metric("x", {}, k) for k in ("a.score", "b.score", "s", "m.mean"))
+    win = _StubLookup({"a.score": 5.0, "a.seeds": [5.0, 6.0, 4.0, 5.0, 5.0], "b.score": 3.0,
+                       "b.seeds": [3.0, 4.0, 2.0, 3.0, 3.1], "s": 1.0, "m.mean": 0.0, "m.std": 1.0})
+    verdict = Positive(better, base, std, multitask).judge(2.0, "seed std", win)
+    assert verdict.status == "reproduced" and verdict.order.seeds == 5
+    null = _StubLookup({"a.score": 3.0, "a.seeds": [3.0, 4.0, 2.0, 3.0, 3.0], "b.score": 3.0,
+                        "b.seeds": [3.0, 4.0, 2.0, 3.0, 3.0], "s": 1.0, "m.mean": 0.0, "m.std": 10.0})
+    verdict = Positive(better, base, std, multitask).judge(0.0, "seed std", null)
+    assert verdict.status == "refuted" and verdict.order.smallest_effect == 5.0
 
 
 class _StubResult:
@@ -389,18 +409,6 @@ class _StubLookup:
 
     def result(self, experiment, params):
         return self.stub, None
-
-
-def test_positive_order_within_seed_noise():
-    from pgxlib.report.scorecard import Metric, Positive
-
-    better, base, std = (Metric("x", {}, key) for key in ("a", "b", "s"))
-    judge = Positive(better, base, std).judge
-    verdict = judge(10.0, "%", _StubLookup({"a": 11.0, "b": 10.0, "s": 2.0}))
-    assert verdict.ok and "within the seed std 2" in verdict.noise
-    verdict = judge(-30.0, "%", _StubLookup({"a": 7.0, "b": 10.0, "s": 2.0}))
-    assert verdict.ok is False and verdict.noise == "" and "does not hold" in verdict.why
-    assert judge(10.0, "%", _StubLookup({"a": 11.0, "b": 10.0})).noise == ""
 
 
 def test_a_gap_by_group_size_is_judged_against_the_spread_between_subsets_of_one_size():

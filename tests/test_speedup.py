@@ -329,7 +329,7 @@ def test_scorecard_counts_a_speedup_only_above_the_noise_ceiling():
     assert row["status"] == "reproduced" and "NMI 0.80 (truth's noise ceiling 0.60)" in row["why"]
     assert "rank correlation 0.40: the agreement clears the ceiling" in row["why"]
     row = scorecard.evaluate_claim(speed4, new)  # NMI 0.3 below the ceiling 0.7
-    assert row["status"] == "within seed noise" and "within noise of the truth" in row["why"]
+    assert row["status"] == "undecided" and "within noise of the truth" in row["why"]
     row = scorecard.evaluate_claim(speed2, old)
     assert row["status"] == "not yet measured" and "noise_ceiling_nmi" in row["why"] and "--force" in row["why"]
     nmi2, nmi4 = (claims[f"Surrogate LunarLander NMI, {d}-layer policy"] for d in (2, 4))
@@ -337,7 +337,7 @@ def test_scorecard_counts_a_speedup_only_above_the_noise_ceiling():
     assert (row["ours"], row["status"]) == ("0.80", "reproduced") and "noise ceiling" in row["why"]
     assert "0.60" in row["why"]
     row = scorecard.evaluate_claim(nmi4, new)
-    assert row["status"] == "not reproduced" and "0.70" in row["why"] and "does not clear the truth's own noise" in row["why"]
+    assert row["status"] == "refuted" and "0.70" in row["why"] and "does not clear the truth's own noise" in row["why"]
     row = scorecard.evaluate_claim(nmi2, old)
     assert row["status"] == "reproduced" and "not measured" in row["why"] and "--force" in row["why"]
 
@@ -356,10 +356,10 @@ def test_a_speedup_bought_with_no_rank_agreement_does_not_count():
     metrics = _fake_metrics()
     metrics["by_layers"]["2"]["rank_correlation"] = 0.02
     row = scorecard.evaluate_claim(speed2, StoredLookup(metrics))
-    assert row["status"] == "within seed noise" and "rank correlation 0.02" in row["why"]
+    assert row["status"] == "undecided" and "rank correlation 0.02" in row["why"]
     metrics["by_layers"]["2"].update(rank_correlation=0.9, speedup=100.0)  # far above the paper's 21×: outside
     row = scorecard.evaluate_claim(speed2, StoredLookup(metrics))
-    assert row["status"] == "not reproduced" and "outside [10.5×, 42×] (above)" in row["why"]
+    assert row["status"] == "refuted" and "outside [10.5×, 42×] (above)" in row["why"]
     nmi2 = claims["Surrogate LunarLander NMI, 2-layer policy"]
     metrics["by_layers"]["2"]["nmi"] = 0.95  # paper 0.73 ± 0.1: above the band is not a reproduction of 0.73
-    assert scorecard.evaluate_claim(nmi2, StoredLookup(metrics))["status"] == "not reproduced"
+    assert scorecard.evaluate_claim(nmi2, StoredLookup(metrics))["status"] == "refuted"

@@ -328,8 +328,14 @@ def _pgx_std(family: str) -> Metric:
     return Metric("main_results", {"family": family}, "metrics.methods.policygradex.std")
 
 
+def multitask_score(family: str) -> Metric:
+    """The family's multitask mean over seeds in its main results, in the ablations' units (return, or success as
+    a fraction on MT10): its seed std sets the smallest effect of interest of an ablation's order."""
+    return Metric("main_results", {"family": family}, "metrics.methods.multitask.mean")
+
+
 def _ablation_order(family: str, better: Metric, base: Metric) -> Positive:
-    return Positive(better, base, _pgx_std(family))
+    return Positive(better, base, _pgx_std(family), multitask_score(family))
 
 
 def family_claims(family: str) -> list[Claim]:

@@ -401,6 +401,14 @@ def method_score(family: str, method: str) -> Score:
     return Score("main_results", {"family": family}, f"metrics.methods.{key}.mean", protocol=protocol)
 
 
+def paper_relative_gain(ours: float | None, base: float | None) -> float | None:
+    """The paper's relative gain of `ours` over `base` as a fraction, where both of the paper's numbers are
+    positive (a relative gain on returns that can be negative means nothing); None otherwise."""
+    if ours is None or base is None or ours <= 0 or base <= 0:
+        return None
+    return (ours - base) / base
+
+
 def _reported(family: str) -> list[tuple[str, str, float]]:
     column = paper.FAMILY_COLUMNS[family]
     out = []
@@ -424,15 +432,19 @@ def claims() -> list[Claim]:
         unit = paper.MAIN_RESULTS.unit(column)
         note = MT10_PROTOCOL_NOTE if paper.protocol(family) == "multi_objective" else PROTOCOL_NOTE
         baselines = [(m, label) for m, label, _ in _reported(family) if m in MEASURED_BASELINES]
+        reported = {m: v for m, _, v in _reported(family)}
+        multitask = method_score(family, "multitask")
         for method, label, value in _reported(family):
             if method == "policygradex":
                 compare = Above(tuple(method_score(family, m) for m, _ in baselines),
-                                tuple(lbl for _, lbl in baselines), method_score(family, method))
+                                tuple(lbl for _, lbl in baselines), method_score(family, method), None, multitask,
+                                tuple(paper_relative_gain(reported["policygradex"], reported[m]) for m, _ in baselines))
                 name = (f"Main results, {column}: PolicyGradEx above "
                         f"{', '.join(lbl for _, lbl in baselines)} ({note})")
                 short = "PolicyGradEx above every baseline"
             else:
-                compare = Below(method_score(family, "policygradex"), "PolicyGradEx", method_score(family, method))
+                compare = Below(method_score(family, "policygradex"), "PolicyGradEx", method_score(family, method), None,
+                                multitask, paper_relative_gain(reported.get("policygradex"), value))
                 name = f"Main results, {column}: {label} below PolicyGradEx ({note})"
                 short = f"{label} below PolicyGradEx"
             claims.append(Claim(name, value, unit, method_score(family, method), compare, paper.MAIN_RESULTS.name,

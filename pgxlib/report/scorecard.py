@@ -13,11 +13,17 @@ How a claim counts as reproduced (stated in each row's "why"); no rule flatters:
 - every number has a tolerance stated on both sides: magnitudes (gains, speedups, "about 10%") within a
   factor of 2 of the paper's (`band`), NMI within ± 0.1, error bounds in [0, bound], "adds little" within
   one seed std either way (`Near`);
-- orderings (PolicyGradEx above a baseline, k=3 above k=2): the order holds in our numbers; where a seed std
-  is stored and the gap is within it, the row is "within seed noise". Returns can be negative, so the
-  ablations' orders are measured in seed stds (`StdGap`) and a relative `Gain` is only taken where every
-  return involved is positive; an order of generalization gaps by group size is judged against the spread
-  between random subsets of one size (`report.hessian_bound.SubsetSpread`) the same way;
+- orderings (PolicyGradEx above a baseline, k=3 above k=2) are judged on paired differences, seed by seed (same
+  seed, same θ*, same targets), with a 95% bootstrap interval (`pgxlib.analysis.verdicts.paired_interval`,
+  scipy): *reproduced* when the interval lies on the paper's side of zero, *refuted* when it excludes the
+  smallest effect of interest on the paper's side (`smallest_effect`: the paper's own relative gain where
+  returns are positive, else `SEED_STD_FRACTION` of the family's multitask seed std), *undecided* otherwise,
+  with the seeds that would decide at the observed paired std (`analysis.verdicts.verdict`). Every order row
+  stores its gap, interval, probability of improvement and seeds. Returns can be negative, so the ablations'
+  orders are shown in seed stds (`StdGap`) and a relative `Gain` is only taken where every return involved is
+  positive; an order of generalization gaps by group size has no seeds to pair and is undecided when its
+  difference is within the spread between random subsets of one size (`report.hessian_bound.SubsetSpread`);
+- a number judged against a tolerance (not an order) is reproduced inside it and refuted outside;
 - a speedup counts only where the agreement it was bought with clears the guard (`agreement_clears`: NMI at
   the truth's noise ceiling and rank correlation ≥ `RANK_FLOOR`);
 - a headline claim holds only if it holds on every family measured (`OnEveryFamily`), and is measured on
@@ -48,13 +54,19 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence
 
+import numpy as np
+
+from pgxlib.analysis.verdicts import paired_interval, smallest_effect_of_interest
+from pgxlib.analysis.verdicts import verdict as order_verdict
 from pgxlib.config import ConfigError
 from pgxlib.report import paper
 from pgxlib.store.results import Result, ResultError
 
-STATUSES = ("reproduced", "not reproduced", "within seed noise", "not yet measured")
-COLUMNS = ("table", "claim", "paper", "ours", "profile & budget", "status", "why", "result", "label", "family",
-           "chapter")
+STATUSES = ("reproduced", "refuted", "undecided", "not yet measured")
+COLUMNS = ("table", "claim", "paper", "ours", "profile & budget", "status", "why", "gap", "interval",
+           "P(improvement)", "seeds", "seeds to decide", "result", "label", "family", "chapter")
+ORDER_COLUMNS = ("gap", "interval", "P(improvement)", "seeds", "seeds to decide")
+"""What an order row stores of its paired comparison ("–" on other rows)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,12 +203,16 @@ class Gain:
 
 
 def _seed_values(metric: Metric, lookup: Lookup) -> list[float]:
-    """The per-seed values stored beside a mean metric (``….mean`` → ``….seeds``), [] when there are none."""
-    if not metric.key_text.endswith(".mean"):
+    """The per-seed values stored beside a metric over seeds (``….mean`` or ``….score`` → ``….seeds``), in the
+    result's seed order, [] when there are none."""
+    if not metric.key_text.endswith((".mean", ".score")):
         return []
     result, _ = lookup.result(metric.experiment, metric.params)
-    seeds = None if result is None else result.get(metric.key_text[:-len("mean")] + "seeds", None)
-    return [float(v) * metric.scale for v in seeds if isinstance(v, (int, float))] if isinstance(seeds, list) else []
+    seeds = None if result is None else result.get(metric.key_text.rsplit(".", 1)[0] + ".seeds", None)
+    if not isinstance(seeds, list):
+        return []
+    return [float(v) * metric.scale if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan")
+            for v in seeds]
 
 
 @dataclass(frozen=True)
@@ -241,13 +257,78 @@ class Aggregate:
 # ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class OrderEvidence:
+    """The paired comparison behind an order row: the mean over seeds of a − b (`gap`), its 95% bootstrap
+    `interval`, the probability that a seed improves, the number of seeds, the seeds that would decide an
+    undecided row at the observed paired std (None: no number would, or no std yet), the smallest effect."""
+
+    gap: float
+    interval: tuple[float, float]
+    probability_of_improvement: float
+    seeds: int
+    seeds_to_decide: int | None
+    smallest_effect: float
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """The outcome of a comparison: True/False, or None when something is not measured."""
+    """The outcome of a comparison: True/False, or None when something is not measured; `status` (one of
+    `STATUSES`) when the comparison decides it itself, as a paired order does, with its `order` evidence."""
 
     ok: bool | None
     why: str
     extra: Measurement = Measurement(None)
     noise: str = ""
+    status: str | None = None
+    order: OrderEvidence | None = None
+
+
+NO_SEEDS = "no per-seed values are stored beside the means, so no paired interval (at least 3 seeds needed)"
+"""Why an order without per-seed values (a result of one seed, or stored before they were) is undecided."""
+
+
+def smallest_effect(multitask: Metric | None, lookup: Lookup, paper_gain: float | None = None,
+                    base: Metric | None = None) -> tuple[float, str]:
+    """The smallest effect of interest of an order on one family, in the score's units, and where it comes from:
+    the paper's relative gain `paper_gain` (a fraction) times our `base` mean where that is defined
+    (`analysis.verdicts.smallest_effect_of_interest`), else `SEED_STD_FRACTION` of the family's multitask seed
+    std (the ``.std`` beside `multitask`); (0, why) when neither is stored."""
+    std = _seed_std(multitask, lookup)
+    base_mean = None if base is None else base.measure(lookup).value
+    if std is None:
+        return 0.0, "no multitask seed std stored: smallest effect 0"
+    effect = smallest_effect_of_interest(std, paper_gain, base_mean)
+    return effect.value, effect.source
+
+
+def paired_order(better: Metric, base: Metric, lookup: Lookup, effect: float) -> tuple[str, str, OrderEvidence] | None:
+    """(status, reason, evidence) of "better above base" from the per-seed values stored beside both metrics
+    (same seeds, same θ*, so paired); None when either has no per-seed values or they differ in number."""
+    a, b = _seed_values(better, lookup), _seed_values(base, lookup)
+    if not a or len(a) != len(b):
+        return None
+    interval = paired_interval(np.asarray(a), np.asarray(b))
+    decided = order_verdict(interval, paper_side=1, smallest_effect=effect)
+    evidence = OrderEvidence(interval.gap, interval.interval, interval.probability_of_improvement, interval.seeds,
+                             decided.seeds_to_decide, effect)
+    return decided.status, decided.reason, evidence
+
+
+def combined_order(pairs: Sequence[tuple[str, tuple[str, str, OrderEvidence]]]) -> Verdict:
+    """One verdict for "above every one of them": refuted when any pair is, reproduced when every pair is,
+    undecided otherwise; the row shows the deciding pair (the refuted one, the undecided one needing the most
+    seeds, or the reproduced one with the lowest interval) and names the others' statuses."""
+    statuses = [s for _, (s, _, _) in pairs]
+    status = "refuted" if "refuted" in statuses else "reproduced" if set(statuses) == {"reproduced"} else "undecided"
+    chosen = [p for p in pairs if p[1][0] == status]
+    if status == "undecided":
+        key = max(chosen, key=lambda p: p[1][2].seeds_to_decide or 10**9)
+    else:
+        key = min(chosen, key=lambda p: p[1][2].interval[0])
+    label, (_, reason, evidence) = key
+    others = [f"{lab}: {s}" for lab, (s, _, _) in pairs if lab != label]
+    why = f"vs {label}: {reason}" + (f"; {', '.join(others)}" if others else "")
+    return Verdict(status == "reproduced", why, status=status, order=evidence)
 
 
 @dataclass(frozen=True)
@@ -298,20 +379,33 @@ def _spread_noise(gap: float, spread: Source | None, unit: str, lookup: Lookup) 
 
 @dataclass(frozen=True)
 class Above:
-    """Reproduced when ours is above every one of `others` (named by `labels`) in our own numbers;
-    "within seed noise" when the gap to the best of them is within the seed std (`ours_metric` and
-    the others' ``.mean`` keys have a ``.std`` beside them)."""
+    """Ours (`ours_metric`) above every one of `others` (named by `labels`): judged on paired differences over
+    seeds where per-seed values are stored beside the metrics (`paired_order`, `combined_order`), with the
+    smallest effect from `paper_gains` (the paper's relative gain over each of `others`, a fraction, or None) and
+    the family's `multitask` seed std; without per-seed values (an order by group size), on our numbers, and
+    undecided when the gap is within `spread`."""
 
     others: tuple[Metric, ...]
     labels: tuple[str, ...]
     ours_metric: Metric | None = None
     spread: Source | None = None
+    multitask: Metric | None = None
+    paper_gains: tuple[float | None, ...] = ()
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
         got = [m.measure(lookup) for m in self.others]
         combined = _combine(got, 0.0)
         if combined.problems:
             return Verdict(None, "", combined)
+        if self.ours_metric is not None:
+            gains = self.paper_gains or (None,) * len(self.others)
+            pairs = [(label, paired_order(self.ours_metric, other, lookup,
+                                          smallest_effect(self.multitask, lookup, gain, other)[0]))
+                     for label, other, gain in zip(self.labels, self.others, gains)]
+            if all(p is not None for _, p in pairs):
+                v = combined_order(pairs)
+                return Verdict(v.ok, v.why, combined, status=v.status, order=v.order)
+            return Verdict(False, NO_SEEDS, combined, status="undecided")
         below = [f"{label} {_fmt(m.value, unit)}" for label, m in zip(self.labels, got)]
         best = max(range(len(got)), key=lambda i: got[i].value)
         ok = ours > got[best].value
@@ -322,18 +416,28 @@ class Above:
 
 @dataclass(frozen=True)
 class Below:
-    """Reproduced when ours is below `other` (named `label`) in our own numbers; "within seed noise"
-    as in `Above` (`ours_metric` is the claim's own source)."""
+    """Ours (`ours_metric`) below `other` (named `label`): the paired order "other above ours" as in `Above`
+    (`paper_gain`: the paper's relative gain of `other` over ours), else on our numbers with `spread`."""
 
     other: Metric
     label: str
     ours_metric: Metric | None = None
     spread: Source | None = None
+    multitask: Metric | None = None
+    paper_gain: float | None = None
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
         got = self.other.measure(lookup)
         if got.value is None:
             return Verdict(None, "", got)
+        if self.ours_metric is not None:
+            effect = smallest_effect(self.multitask, lookup, self.paper_gain, self.ours_metric)[0]
+            pair = paired_order(self.other, self.ours_metric, lookup, effect)
+            if pair is not None:
+                v = combined_order([(self.label, pair)])
+                return Verdict(v.ok, v.why.replace(f"vs {self.label}: ", f"{self.label} − ours: ", 1), got,
+                               status=v.status, order=v.order)
+            return Verdict(False, NO_SEEDS, got, status="undecided")
         ok = ours < got.value
         return Verdict(ok, f"ours {_fmt(ours, unit)} {'below' if ok else 'not below'} {self.label} "
                            f"{_fmt(got.value, unit)}", got,
@@ -389,8 +493,8 @@ def _provenance(result: Result) -> str:
 def evaluate_claim(claim: Claim, lookup: Lookup) -> dict[str, str]:
     """One scorecard row for `claim`."""
     row = {"table": claim.table, "claim": claim.name, "paper": _fmt(claim.paper, claim.unit), "ours": "–",
-           "profile & budget": "–", "status": "not yet measured", "why": "", "result": "–",
-           "label": claim.label or claim.name, "family": claim.family, "chapter": chapter_of(claim)}
+           "profile & budget": "–", "status": "not yet measured", "why": "", **dict.fromkeys(ORDER_COLUMNS, "–"),
+           "result": "–", "label": claim.label or claim.name, "family": claim.family, "chapter": chapter_of(claim)}
     measured = claim.source.measure(lookup)
     verdict = Verdict(None, "")
     if measured.value is not None:
@@ -405,8 +509,10 @@ def evaluate_claim(claim: Claim, lookup: Lookup) -> dict[str, str]:
     if verdict.ok is None:
         row["why"] = "; ".join(problems) or "not measured"
         return row
-    row["status"] = "within seed noise" if verdict.noise else "reproduced" if verdict.ok else "not reproduced"
+    row["status"] = verdict.status or ("undecided" if verdict.noise else "reproduced" if verdict.ok else "refuted")
     notes = [verdict.why, *([verdict.noise] if verdict.noise else [])]
+    if verdict.order is not None:
+        row.update(order_cells(verdict.order))
     if any(r.stale for r in used):
         row["status"] += " (stale)"
         notes.append("computed by older code: recompute with --force")
@@ -414,6 +520,15 @@ def evaluate_claim(claim: Claim, lookup: Lookup) -> dict[str, str]:
         notes.append("smoke budget: this checks the code path, not the claim")
     row["why"] = "; ".join(notes)
     return row
+
+
+def order_cells(order: OrderEvidence) -> dict[str, str]:
+    """The order columns of a row (`ORDER_COLUMNS`), as text."""
+    lo, hi = order.interval
+    return {"gap": f"{order.gap:+.3g}",
+            "interval": f"[{lo:+.3g}, {hi:+.3g}]" if np.isfinite(lo) and np.isfinite(hi) else "–",
+            "P(improvement)": f"{order.probability_of_improvement:.2f}", "seeds": str(order.seeds),
+            "seeds to decide": "–" if order.seeds_to_decide is None else str(order.seeds_to_decide)}
 
 
 def build_scorecard(profile: str, registry: Registry, claims: Sequence[Claim] | None = None,
@@ -441,6 +556,14 @@ def summary(card) -> dict[str, int]:
     """How many claims have each status (stale ones counted with their status)."""
     base = card["status"].str.replace(" (stale)", "", regex=False)
     return {s: int((base == s).sum()) for s in STATUSES}
+
+
+def undecided_share(card, leave_out: tuple[str, ...] = ("metaworld",)) -> float | None:
+    """The share of undecided claims among the measured claims outside the families `leave_out` (MT10 is run at a
+    fraction of the paper's budget); None when none is measured."""
+    base = card["status"].str.replace(" (stale)", "", regex=False)
+    measured = (base != "not yet measured") & ~card["family"].isin(leave_out)
+    return float((base[measured] == "undecided").mean()) if measured.any() else None
 
 
 def sections(card):
@@ -473,28 +596,31 @@ def chapter_of(claim: Claim) -> str:
 
 @dataclass(frozen=True)
 class Positive:
-    """Reproduced when the gap of `better` over `base` is positive; "within seed noise" when |better − base| is
-    within `std` (the family's seed std of PolicyGradEx in its main results)."""
+    """`better` above `base` (an ablation's order): judged on paired differences over the seeds stored beside
+    both (``….seeds``), with the smallest effect `SEED_STD_FRACTION` of the family's `multitask` seed std; a
+    result with one seed and no per-seed values is undecided (no interval from one seed). `std` (PolicyGradEx's
+    seed std) scales the gap shown."""
 
     better: Metric
     base: Metric
     std: Metric
+    multitask: Metric | None = None
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
-        ok = ours > 0
-        why = f"gap {_fmt(ours, unit)} {'>' if ok else '≤'} 0: the order {'holds' if ok else 'does not hold'}"
-        a, b, spread = (m.measure(lookup) for m in (self.better, self.base, self.std))
-        noise = ""
-        if None not in (a.value, b.value, spread.value) and abs(a.value - b.value) <= spread.value:
-            noise = (f"the difference {abs(a.value - b.value):.3g} is within the seed std {spread.value:.3g} of "
-                     f"PolicyGradEx in the main results, so one seed does not establish the order")
-        return Verdict(ok, why, Measurement(None, spread.results), noise)
+        pair = paired_order(self.better, self.base, lookup, smallest_effect(self.multitask, lookup)[0])
+        if pair is not None:
+            v = combined_order([("the base", pair)])
+            return Verdict(v.ok, v.why.replace("vs the base: ", "", 1), status=v.status, order=v.order)
+        a, b = self.better.measure(lookup), self.base.measure(lookup)
+        if None in (a.value, b.value):
+            return Verdict(None, "", _combine([a, b], None))
+        return Verdict(False, NO_SEEDS, _combine([a, b], 0.0), status="undecided")
 
 
 @dataclass(frozen=True)
 class Near:
     """Reproduced when |ours| ≤ `tol` (a gap in seed stds: "adds little" means within the seed noise, on either
-    side); not reproduced outside."""
+    side); refuted outside."""
 
     tol: float
     rule: str

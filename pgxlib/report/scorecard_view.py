@@ -14,9 +14,8 @@ from typing import Callable, Mapping
 from pgxlib.config import FAMILIES
 from pgxlib.report.scorecard import STATUSES, sections
 
-COLOURS = {"reproduced": "#b9e4b4", "not reproduced": "#f5b7b1", "within seed noise": "#fbe5a0",
-           "not yet measured": "#e6e6e6"}
-SYMBOLS = {"reproduced": "✓", "not reproduced": "✗", "within seed noise": "≈", "not yet measured": "–"}
+COLOURS = {"reproduced": "#b9e4b4", "refuted": "#f5b7b1", "undecided": "#fbe5a0", "not yet measured": "#e6e6e6"}
+SYMBOLS = {"reproduced": "✓", "refuted": "✗", "undecided": "?", "not yet measured": "–"}
 Link = Callable[[str, str], "str | None"]
 _TABLE = 'style="border-collapse:collapse;font-size:0.85em;width:100%;table-layout:auto"'
 _CELL = "border:1px solid #ccc;padding:2px 5px;vertical-align:top;white-space:normal;overflow-wrap:anywhere"
@@ -47,7 +46,7 @@ def columns(card) -> tuple[list[str], list[str]]:
 
 def legend_html() -> str:
     return " ".join(f'<span style="background:{COLOURS[s]};padding:1px 6px;border-radius:3px">{SYMBOLS[s]} {s}</span>'
-                    for s in STATUSES) + " <span>· * stale: computed by older code (shown, to be recomputed) · σ: PolicyGradEx's seed std on the family</span>"
+                    for s in STATUSES) + " <span>· * stale: computed by older code (shown, to be recomputed) · σ: PolicyGradEx's seed std on the family · a blank cell: the paper makes that claim on other families only · hover a cell for the paired gap, its 95% interval and the seeds that would decide</span>"
 
 
 def grid_html(card, link: Link | None = None) -> str:
@@ -75,7 +74,11 @@ def grid_html(card, link: Link | None = None) -> str:
             stale = " (stale)" if row["status"].endswith("(stale)") else ""
             ours = row["ours"].replace(" seed std", "σ")
             text = f"{SYMBOLS[status]} {html.escape(ours)}" + ("*" if stale else "")
-            tip = f"{row['status']}: {row['why']}"
+            order = (f" | gap {row['gap']}, 95% interval {row['interval']} over {row['seeds']} seeds, P(improvement) "
+                     f"{row['P(improvement)']}" + (f", {row['seeds to decide']} seeds would decide"
+                                                   if row["seeds to decide"] != "–" else "")
+                     if row.get("gap", "–") != "–" else "")
+            tip = f"{row['status']}: {row['why']}{order}"
             cells.append(f'<td style="{_CELL};background:{COLOURS[status]};text-align:center">'
                          f'{_a(text, link(chapter, family), tip)}</td>')
         name = _a(html.escape(label), link(chapter, "all"), sub["claim"].iloc[0])
@@ -94,6 +97,14 @@ def grid_html(card, link: Link | None = None) -> str:
             f'<tbody>{"".join(body)}</tbody></table>{note}')
 
 
+def _order_text(row) -> str:
+    """``+9.22 [−58.7, +132], 3 seeds (513 to decide)`` for an order row, "–" otherwise."""
+    if row.get("gap", "–") == "–":
+        return "–"
+    decide = f" ({row['seeds to decide']} to decide)" if row["seeds to decide"] != "–" else ""
+    return html.escape(f"{row['gap']} {row['interval']}, {row['seeds']} seeds{decide}")
+
+
 def counts_text(rows) -> str:
     counts = {s: int(sum(base_status(x) == s for x in rows["status"])) for s in STATUSES}
     return ", ".join(f"{n} {s}" for s, n in counts.items() if n)
@@ -104,7 +115,7 @@ def details_html(card, link: Link | None = None) -> str:
     paper, ours, coloured status, why with commands as code, result), and the claims not measured here grouped
     by their reason, each reason said once."""
     link = link or (lambda chapter, family: None)
-    cols = ("claim", "family", "paper", "ours", "status", "why", "result")
+    cols = ("claim", "family", "paper", "ours", "status", "gap [95% interval]", "why", "result")
     out = []
     for caption, rows in sections(card):
         lines = []
@@ -113,14 +124,14 @@ def details_html(card, link: Link | None = None) -> str:
             status = base_status(row["status"])
             cells = [_a(html.escape(row["label"]), link(row["chapter"], row["family"]), row["claim"]),
                      html.escape(row["family"]), html.escape(row["paper"]), html.escape(row["ours"]),
-                     html.escape(row["status"]), text_html(row["why"]),
+                     html.escape(row["status"]), _order_text(row), text_html(row["why"]),
                      text_html(f"{row['profile & budget']} · {row['result']}")]
-            style = [""] * 4 + [f";background:{COLOURS[status]}"] + [""] * 2
+            style = [""] * 4 + [f";background:{COLOURS[status]}", ";white-space:nowrap"] + [""] * 2
             lines.append("<tr>" + "".join(f'<td style="{_CELL}{st}">{c}</td>' for c, st in zip(cells, style)) + "</tr>")
         missing = rows[[base_status(s) == "not yet measured" for s in rows["status"]]]
         for why, group in missing.groupby("why", sort=False):
             claims = "; ".join(f"{lab} ({fam})" for lab, fam in zip(group["label"], group["family"]))
-            lines.append(f'<tr><td style="{_CELL};background:{COLOURS["not yet measured"]}" colspan="7">'
+            lines.append(f'<tr><td style="{_CELL};background:{COLOURS["not yet measured"]}" colspan="8">'
                          f"<b>not measured ({len(group)}):</b> {html.escape(claims)}. {text_html(why)}</td></tr>")
         head = "".join(f'<th style="{_CELL}">{c}</th>' for c in cols)
         out.append(f"<details><summary><b>{html.escape(caption)}</b>: {counts_text(rows)}</summary>"

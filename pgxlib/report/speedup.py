@@ -429,7 +429,7 @@ def agreement_clears(nmi: float, ceiling: float, rank: float | None) -> bool:
 class _SpeedupAboveCeiling:
     """Reproduced when ours is within the tolerance band [`low`, `high`] AND the agreement the speedup was bought
     with clears the guard (`agreement_clears`: NMI `nmi` at the truth's noise ceiling `ceiling`, rank correlation
-    `rank` ≥ `RANK_FLOOR`); otherwise the speedup does not count and the row is "within seed noise", its text
+    `rank` ≥ `RANK_FLOOR`); otherwise the speedup does not count and the row is "undecided", its text
     saying "within noise of the truth"."""
 
     low: float
@@ -461,7 +461,7 @@ def claims() -> list[Claim]:
     Our numbers are the headline evaluator's (``metrics.by_layers.<depth>``, the same evaluator on both sides,
     the truth the mean of repeated fine-tunings). Each NMI row is judged within ± 0.1 of the paper's and shows the
     truth's noise ceiling beside it; a speedup is judged within a factor of 2 of the paper's and counts only where
-    the agreement it was bought with clears the guard (`agreement_clears`; "within seed noise" otherwise)."""
+    the agreement it was bought with clears the guard (`agreement_clears`; "undecided" otherwise)."""
     claims = []
     nmi_columns = {"Meta-World NMI": "metaworld", "LunarLander NMI": "lunarlander"}
     for depth, values in paper.SURROGATE.rows:
