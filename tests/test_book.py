@@ -70,6 +70,26 @@ def test_reproduce_box_names_the_command_and_the_measured_wall_time():
     assert "pgx book --profile default --no-compute" in reproduce_box(reader, "default", seconds=12.0)
 
 
+def test_reproduce_box_tells_the_cold_cost_from_what_this_run_reused():
+    class Stored:
+        stale = False
+        meta = {"total_time": 50.0, "device": {"cpu_count": 2},
+                "stage_times": {"seed0": 16.0, "seed0-features": 4.0, "seed0-surrogate": 11.0,
+                                "seed0-metarl-mlp-0-1": 900.0, "seed0-metarl-paco-0-1": 935.0}}
+
+    page = next(p for p in _pages() if p.chapter.notebook == "main_results")
+    box = reproduce_box(page, "default", Stored())
+    assert "50 s here; 31 min cold (the sum of its stages as measured when computed), 30 min of it reused" in box
+    assert ":class: tip pgx-reproduce" in box
+
+
+def test_cold_seconds_counts_only_stages_that_contain_no_other():
+    from pgxlib.report.tables import cold_seconds
+
+    assert cold_seconds({"seed0": 16.0, "seed0-features": 4.0, "seed0-surrogate": 11.0, "seed1": 3.0}) == 18.0
+    assert cold_seconds({}) == 0.0
+
+
 def test_kernel_messages_go_to_the_log_not_the_terminal(tmp_path, capfd):
     log = tmp_path / "logs" / "page.log"
     with execution.kernel_log(log) as terminal:

@@ -14,6 +14,7 @@ from pgxlib import experiments
 from pgxlib.book.chapters import Chapter, chapter_params
 from pgxlib.book.execution import _last_line, execute_notebook, log_path, notebook_title
 from pgxlib.book.plan import Page, _page_name, _split, plan_book, run_label
+from pgxlib.report.tables import cold_seconds
 from pgxlib.store.results import repo_root
 
 def decorate(path: Path, suffix: str, box: str) -> None:
@@ -64,15 +65,22 @@ def reproduce_box(page: "Page", profile: str, result: Any = None, seconds: float
         device = meta.get("device") or {}
         where = device.get("gpu") or f"{device.get('cpu_count', '?')} CPU cores"
         resumed = len(meta.get("resumed_stages") or ())
-        took = _minutes(meta.get("total_time", 0.0))
-        if resumed:
+        here = float(meta.get("total_time", 0.0))
+        cold = max(cold_seconds(meta.get("stage_times") or {}), here)
+        took = _minutes(here)
+        if cold > here + 1:
+            took += (f" here; {_minutes(cold)} cold (the sum of its stages as measured when computed), "
+                     f"{_minutes(cold - here)} of it reused from the shared training stores"
+                     + (f" and {resumed} stage{'s' if resumed > 1 else ''} of an earlier, interrupted run" if resumed
+                        else "") + ",")
+        elif resumed:
             took += f", resuming {resumed} stage{'s' if resumed > 1 else ''} computed by an earlier, interrupted run,"
         body = (f"    {page.command}\n\ncomputed this page's result in {took} "
                 f"on {where} ({(meta.get('timestamp') or '?')[:10]}, commit "
                 f"`{((meta.get('git') or {}).get('commit') or 'unknown')[:10]}`"
                 f"{', STALE: the code has changed since' if result.stale else ''}). Stored, it is only re-drawn; "
                 "`--force` recomputes.")
-    return f"{line}\n\n```{{admonition}} Reproduce\n:class: tip\n{body}\n```\n"
+    return f"{line}\n\n```{{admonition}} Reproduce\n:class: tip pgx-reproduce\n{body}\n```\n"
 
 
 

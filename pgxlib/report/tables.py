@@ -24,6 +24,14 @@ def stage_kind(key: str) -> str:
     return "-".join(parts) or key
 
 
+def cold_seconds(stage_times: Mapping[str, float]) -> float:
+    """The wall time a cold run would take: the sum of the stage times, as measured when each stage was computed,
+    over the stages that contain no other (``seed0`` contains ``seed0-features``: only the latter counts)."""
+    names = list(stage_times)
+    leaves = [k for k in names if not any(o != k and o.startswith(k + "-") for o in names)]
+    return float(sum(float(stage_times[k]) for k in leaves))
+
+
 def stage_summary(stage_times: Mapping[str, float]):
     """Wall time per kind of stage (`stage_kind`): how many runs, their total and the largest, in seconds.
     Some stages contain others (a seed's total, a shared θ*), so the rows do not add up to the run's time."""
