@@ -56,3 +56,13 @@ def test_browser_rules_name_each_failure_once(tmp_path):
     api = tmp_path / "api.html"
     clean = dict(probe, rawTex=[], nan=[], split=[], overflow=[], images=[], links=[])
     assert check.page_failures(api, clean, tmp_path, max_height=5000) == []
+
+
+def test_scorecard_numbers_never_break_across_lines():
+    from pgxlib.report.scorecard_view import nowrap_numbers, text_html
+
+    span = '<span style="white-space:nowrap">'
+    assert nowrap_numbers("gap -3.5e-05% on 2026-11-30T15:08:20, commit 4c9626c6de") == (
+        f"gap {span}-3.5e-05%</span> on {span}2026-11-30T15:08:20</span>, commit 4c9626c6de")
+    assert text_html("run `pgx run x -p seed 2` for 13,909 s") == (
+        f"run <code>pgx run x -p seed 2</code> for {span}13,909</span> s")

@@ -18,7 +18,7 @@ COLOURS = {"reproduced": "#b9e4b4", "refuted": "#f5b7b1", "undecided": "#fbe5a0"
 SYMBOLS = {"reproduced": "✓", "refuted": "✗", "undecided": "?", "not yet measured": "–"}
 Link = Callable[[str, str], "str | None"]
 _TABLE = 'style="border-collapse:collapse;font-size:0.85em;width:100%;table-layout:auto"'
-_CELL = "border:1px solid #ccc;padding:2px 5px;vertical-align:top;white-space:normal;overflow-wrap:anywhere"
+_CELL = "border:1px solid #ccc;padding:2px 5px;vertical-align:top;white-space:normal;overflow-wrap:break-word"
 
 
 def base_status(status: str) -> str:
@@ -26,9 +26,21 @@ def base_status(status: str) -> str:
     return status.replace(" (stale)", "")
 
 
+NUMBER = re.compile(r"(?<![\w.\-−])[−\-+]?\d[\d,]*(?:\.\d+)?(?:e[−\-+]?\d+)?(?:[-:T]\d+)*%?(?![A-Za-z_\d])")
+"""A number as the scorecard writes it (``-3``, ``2.4e-05%``, ``13,909``; a date or time stays whole), not the
+digits that start a word (a commit hash)."""
+
+
+def nowrap_numbers(escaped: str) -> str:
+    """`escaped` HTML text with every number in a span that never breaks across lines."""
+    return NUMBER.sub(lambda m: f'<span style="white-space:nowrap">{m.group(0)}</span>', escaped)
+
+
 def text_html(text: str) -> str:
-    """Escaped text with markdown `code` spans as <code>."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(str(text), quote=False))
+    """Escaped text with markdown `code` spans as <code> and numbers that never break across lines."""
+    parts = re.split(r"(`[^`]+`)", html.escape(str(text), quote=False))
+    return "".join(f"<code>{p[1:-1]}</code>" if p.startswith("`") and p.endswith("`") and len(p) > 1
+                   else nowrap_numbers(p) for p in parts)
 
 
 def _a(text: str, href: str | None, title: str = "") -> str:
@@ -123,7 +135,8 @@ def details_html(card, link: Link | None = None) -> str:
         for _, row in measured.iterrows():
             status = base_status(row["status"])
             cells = [_a(html.escape(row["label"]), link(row["chapter"], row["family"]), row["claim"]),
-                     html.escape(row["family"]), html.escape(row["paper"]), html.escape(row["ours"]),
+                     html.escape(row["family"]), nowrap_numbers(html.escape(row["paper"])),
+                     nowrap_numbers(html.escape(row["ours"])),
                      html.escape(row["status"]), _order_text(row), text_html(row["why"]),
                      text_html(f"{row['profile & budget']} · {row['result']}")]
             style = [""] * 4 + [f";background:{COLOURS[status]}", ";white-space:nowrap"] + [""] * 2
