@@ -67,16 +67,22 @@ def _check_stage_value(value: Any, where: str) -> None:
                       "lists and dicts only (they load with torch.load(weights_only=True))")
 
 
+def env_number(name: str, default: str, low: float, high: float, allowed: str) -> float:
+    """The number in environment variable `name` (`default` when unset), in [`low`, `high`); one-line
+    `ResultError` naming the variable and `allowed` otherwise."""
+    text = os.environ.get(name, default)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value < high:
+        raise ResultError(f"invalid {name}={text[:40]!r}: allowed {allowed}")
+    return value
+
+
 def checkpoint_seconds() -> float:
     """Seconds between checkpoints: ``$PGX_CHECKPOINT_MINUTES`` (default 10) times 60."""
-    text = os.environ.get("PGX_CHECKPOINT_MINUTES", "10")
-    try:
-        minutes = float(text)
-    except ValueError:
-        minutes = -1.0
-    if not minutes >= 0:
-        raise ResultError(f"invalid PGX_CHECKPOINT_MINUTES={text!r}: allowed a number of minutes >= 0")
-    return 60.0 * minutes
+    return 60.0 * env_number("PGX_CHECKPOINT_MINUTES", "10", 0.0, float("inf"), "a number of minutes >= 0")
 
 
 class Checkpoint:
@@ -157,13 +163,9 @@ def note_stage(stage: str) -> None:
 
 def lock_wait_seconds() -> float:
     """Seconds between the lines a run waiting on another's lock prints: ``$PGX_LOCK_NOTICE_SECONDS`` (default 5)."""
-    text = os.environ.get("PGX_LOCK_NOTICE_SECONDS", "5")
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < 1e6:
-        raise ResultError(f"invalid PGX_LOCK_NOTICE_SECONDS={text[:40]!r}: allowed a number of seconds > 0")
+    seconds = env_number("PGX_LOCK_NOTICE_SECONDS", "5", 0.0, 1e6, "a number of seconds > 0")
+    if seconds == 0:
+        raise ResultError("invalid PGX_LOCK_NOTICE_SECONDS='0': allowed a number of seconds > 0")
     return seconds
 
 
