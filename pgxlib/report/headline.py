@@ -41,7 +41,8 @@ def _errors(metrics: Mapping[str, Any]) -> list[str]:
     slopes, chosen = metrics.get("scaling_slope"), metrics.get("matching_definition")
     if isinstance(slopes, Mapping):
         names = {"relative_error_pct": "ours", "paper_definition_error_pct": "authors'"}
-        lines.append("log-log slope over 0.1–1%: " + ", ".join(f"{names.get(k, k)} {_num(v)}" for k, v in slopes.items())
+        fitted = ", ".join(f"{names.get(k, k)} {_num(v)}" for k, v in slopes.items())
+        lines.append(f"log-log slope over 0.1–1%: {fitted}"
                      + (f"; scaling like the paper's: {names[chosen]}" if chosen in names else ""))
     return lines
 
