@@ -50,6 +50,7 @@ n_subsets = [10, 20, 40, 60, 100]
 subset_sizes = None
 depths = [2, 4, 8]
 train_sweeps = True
+paired_seeds = None
 
 # %%
 import matplotlib.pyplot as plt
@@ -62,7 +63,8 @@ from pgxlib.report.tables import folded, stage_summary
 from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("ablations", profile, family, seed=seed, force=force, ks=ks, proj_dims=proj_dims,
-                     projections=projections, n_subsets=n_subsets, subset_sizes=subset_sizes, depths=depths, train_sweeps=train_sweeps)
+                     projections=projections, n_subsets=n_subsets, subset_sizes=subset_sizes, depths=depths, train_sweeps=train_sweeps,
+                     paired_seeds=paired_seeds)
 m = res.metrics
 display(Markdown(provenance_markdown(res)))
 ref = m["reference"]
@@ -71,7 +73,7 @@ display(Markdown(f"**Protocol and budget.** {m['protocol']} Reference groups: "
                  + f"; target return after adaptation {ref['score']:.3f} (before adaptation: "
                  + f"{ref['score_before']:.3f})."
                  + ("" if m["train_sweeps"] else " d, m and subset size were not trained (NMI only).")))
-display(Markdown(report.noise_note(profile, family)))
+display(Markdown(report.noise_note(profile, family, m)))
 
 # %% [markdown]
 # ## Number of groups k

@@ -100,3 +100,75 @@ def test_chapter_runs():
                                                                           "nav2d", "planted"}
     with pytest.raises(KeyError, match="no chapter"):
         chapter_runs("nope", "default")
+
+
+@pytest.mark.slow
+def test_k_and_strategy_run_on_paired_seeds_and_reuse_the_shared_trainings(store):
+    from pgxlib.store.results import runs_root
+
+    cheap = dict(ks=[1, 2], proj_dims=[32], projections=["gaussian"], n_subsets=[8], subset_sizes=[2], depths=[2],
+                 train_sweeps=False)
+    main = run_experiment("main_results", "smoke", "cartpole", seeds=[0, 1]).metrics["per_seed"][1]["after"]
+    shared = runs_root() / "metarl_policies" / "cartpole"
+
+    def seed1_trainings() -> dict[str, int]:
+        return {p.name: p.stat().st_mtime_ns for p in shared.rglob("*.pt") if "cartpole-seed1-" in p.name}
+
+    by_main = seed1_trainings()
+    res = run_experiment("ablations", "smoke", "cartpole", paired_seeds=[0, 1], **cheap)
+    m = res.metrics
+    # where the main results trained the same thing on seed 1 (same θ*, same groups), it is read, not retrained
+    assert {n: t for n, t in seed1_trainings().items() if n in by_main} == by_main
+    for knob, value, method in (("k", "1", "multitask"), ("strategy", "sdp", "policygradex"),
+                                ("strategy", "random", "random_grouping"),
+                                ("strategy", "gradient_similarity", "gradient_similarity_grouping")):
+        assert m[knob]["by_value"][value]["seeds"][1] == pytest.approx(main[method]), (knob, value)
+    assert m["paired_seeds"] == [0, 1]
+    for knob in ("k", "strategy"):
+        for v, entry in m[knob]["by_value"].items():
+            seeds = entry["seeds"]
+            assert len(seeds) == 2 and all(isinstance(x, float) for x in seeds), (knob, v)
+            assert entry["score"] == pytest.approx(sum(seeds) / 2)
+        assert m[knob]["scores"] == [m[knob]["by_value"][str(v)]["score"] for v in m[knob]["values"]]
+    # seed 0 is the seed of the rows; the SDP strategy is the reference k on every seed
+    assert m["strategy"]["by_value"]["sdp"]["seeds"][0] == m["reference"]["score"]
+    assert m["strategy"]["by_value"]["sdp"]["seeds"] == m["k"]["by_value"]["2"]["seeds"]
+    assert m["k"]["by_value"]["1"]["seeds"][1] is not None and "seed1" in res.meta["stage_times"]
+    # the other knobs stay on seed 0
+    assert "seeds" not in m["proj_dim"]["by_value"]["32"] and "seeds" not in m["depth"]["by_value"]["2"]
+    # every meta-RL training of seed 1 is in the shared store: another run trains nothing new on it
+    before = seed1_trainings()
+    again = run_experiment("ablations", "smoke", "cartpole", paired_seeds=[0, 1], **{**cheap, "depths": [3]})
+    assert seed1_trainings() == before
+    assert again.metrics["k"]["by_value"]["1"]["seeds"] == m["k"]["by_value"]["1"]["seeds"]
+
+
+def test_paired_seeds_default_and_checks():
+    from pgxlib.experiments.ablations import DEFAULT_PAIRED_SEEDS, resolve_paired_seeds
+    from pgxlib.experiments.main_results import PARAMETERS as MAIN
+
+    assert resolve_paired_seeds("smoke") == [0]
+    assert resolve_paired_seeds("default") == DEFAULT_PAIRED_SEEDS == MAIN["seeds"]
+    assert resolve_paired_seeds("default", [3, 0, 1]) == [0, 1, 3]
+    for bad in ([1, 2], [0, 0], [], [-1, 0]):
+        with pytest.raises(ConfigError, match="paired_seeds"):
+            resolve_paired_seeds("default", bad)
+
+
+def test_knob_table_and_sentence_show_the_paired_seeds():
+    from pgxlib.report import ablations as report
+
+    rows = [{"groups": [[0, 1, 2, 3]], "nmi": 0.0, "score": 10.0, "success": None},
+            {"groups": [[0, 2], [1, 3]], "nmi": 1.0, "score": 12.0, "success": None}]
+    metrics = {"seed": 0, "paired_seeds": [0, 1],
+               "k": {"values": [1, 2], "rows": rows, "success": [None, None], "nmi": [0.0, 1.0], "reference": 2,
+                     "scores": [11.0, 9.0], "by_value": {"1": {"score": 11.0, "seeds": [10.0, 12.0]},
+                                                         "2": {"score": 9.0, "seeds": [12.0, 6.0]}}}}
+    table = report.knob_table(metrics, "k")
+    assert list(table["target return after adaptation, seed 0"]) == ["10.0", "12.0"]
+    assert list(table["mean over 2 seeds"]) == ["11.0", "9.000"] and table.iloc[1]["per seed"] == "12.0, 6.000"
+    assert report.knob_sentence(metrics, "k").startswith("Best target return after adaptation at k=1 (11.0)")
+    assert report.seed_scores(metrics, "k", 2) == [12.0, 6.0]
+    old = {"seed": 0, "k": {**metrics["k"], "by_value": {"1": {"score": 10.0}, "2": {"score": 12.0}}}}
+    assert report.paired_seeds(old) == [0] and report.seed_scores(old, "k", 1) == [10.0]
+    assert "target return after adaptation" in report.knob_table(old, "k").columns

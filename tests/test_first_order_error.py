@@ -192,6 +192,12 @@ def test_smoke_run_has_expected_keys(monkeypatch, tmp_path):
     for key in ("0.1", "0.5", "1"):
         assert theirs[key] is not None and 0 <= theirs[key] < errs[key]
     assert res.metrics["logp_abs_median"] > 0
+    slopes = res.metrics["scaling_slope"]
+    assert set(slopes) == {"relative_error_pct", "paper_definition_error_pct", "paper"}
+    assert slopes["paper"] == pytest.approx(0.949, abs=1e-3)
+    assert slopes["paper_definition_error_pct"] > slopes["relative_error_pct"] > 0
+    assert res.metrics["matching_definition"] == min(("relative_error_pct", "paper_definition_error_pct"),
+                                                     key=lambda k: abs(slopes[k] - slopes["paper"]))
 
 
 def test_masks_restrict_each_direction_to_its_transitions():
@@ -250,21 +256,80 @@ def test_report_shows_both_definitions_and_tolerates_old_results():
     plt.close(report.definitions_vs_distance(old_a, "cartpole"))
 
 
-def test_scorecard_judges_first_order_claims_by_the_authors_definition():
+def test_scorecard_judges_first_order_claims_by_the_matching_definition():
     from pgxlib.report import first_order_error, scorecard
 
     claims = {c.name: c for c in first_order_error.claims()}
-    at1 = claims["First-order error (authors' definition), CartPole, distance 1.0%"]
-    grows = claims["First-order error (authors' definition) grows to about 10% at 5% distance, CartPole"]
+    at1 = claims["First-order error (definition matching the paper's scaling), CartPole, distance 1.0%"]
+    grows = claims["First-order error (definition matching the paper's scaling) grows to about 10% at 5% distance, "
+                   "CartPole"]
+    assert scorecard.chapter_of(at1) == "first_order_error"
     both = {"relative_error_pct": {"1": 13.9, "5": 40.0}, "paper_definition_error_pct": {"1": 2.5e-5, "5": 1e-3}}
+    # a result stored before the slopes: the authors' definition as before, with a note
     row = scorecard.evaluate_claim(at1, StoredLookup(both))
     assert row["status"] == "reproduced" and "2.5e-05% ≤ 2%" in row["why"] and "13.9%" in row["why"]
+    assert "predates the slope fit" in row["why"]
     row = scorecard.evaluate_claim(grows, StoredLookup(both))  # growing is not enough: "about 10%" is [5%, 20%]
     assert row["status"] == "refuted" and "0.001% outside [5%, 20%]" in row["why"] and "40%" in row["why"]
     for far, status in ((55.0, "refuted"), (12.0, "reproduced")):
         row = scorecard.evaluate_claim(grows, StoredLookup({**both, "paper_definition_error_pct": {"5": far}}))
         assert row["status"] == status, far
+    # with the slopes: the change-relative definition scales like the paper's table, so it is the one judged
+    slopes = {"relative_error_pct": 1.0, "paper_definition_error_pct": 4.0, "paper": 0.95}
+    ours = {**both, "scaling_slope": slopes, "matching_definition": "relative_error_pct"}
+    row = scorecard.evaluate_claim(at1, StoredLookup(ours))
+    assert row["status"] == "not reproduced" and row["ours"] == "13.9%"
+    assert "change-relative definition (‖residual‖/‖change of log π‖) 13.9% > 2%" in row["why"]
+    assert "the authors' squared value-relative definition, not judged: 2.5e-05%" in row["why"]
+    assert "ours 1.00, the authors' 4.00, the paper's 0.95" in row["why"]
+    row = scorecard.evaluate_claim(grows, StoredLookup({**ours, "relative_error_pct": {"5": 14.5}}))
+    assert row["status"] == "reproduced" and "14.5% within [5%, 20%]" in row["why"]
+    theirs = {**ours, "matching_definition": "paper_definition_error_pct"}
+    assert "2.5e-05% ≤ 2%" in scorecard.evaluate_claim(at1, StoredLookup(theirs))["why"]
     old = {"relative_error_pct": {"1": 13.9, "5": 40.0}}
     for claim in (at1, grows):
         row = scorecard.evaluate_claim(claim, StoredLookup(old))
         assert row["status"] == "not yet measured" and "paper_definition_error_pct" in row["why"]
+
+
+def test_slopes_tell_the_definitions_apart_on_synthetic_power_laws():
+    from pgxlib.experiments.first_order_error import matching_definition, scaling_slopes
+
+    rhos = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1)
+    keys = [distance_key(r) for r in rhos]
+    linear = {k: 300 * r for k, r in zip(keys, rhos)}                     # error ∝ distance
+    quartic = {k: 4e6 * r ** 4 for k, r in zip(keys, rhos)}               # error ∝ distance⁴
+    quartic["10"] = None                                                  # unmeasured cells are left out
+    paper = {0.001: 0.12, 0.005: 0.73, 0.01: 0.98}                        # the paper's CartPole column
+    slopes = scaling_slopes(rhos, {"relative_error_pct": linear, "paper_definition_error_pct": quartic}, paper)
+    assert slopes["relative_error_pct"] == pytest.approx(1.0)
+    assert slopes["paper_definition_error_pct"] == pytest.approx(4.0)
+    assert slopes["paper"] == pytest.approx(0.949, abs=1e-3)
+    assert matching_definition(slopes) == "relative_error_pct"
+    # the fit covers the paper's range only: a bend beyond 1% does not move it
+    bent = {**linear, "5": 1e3, "10": 1e4}
+    assert scaling_slopes(rhos, {"relative_error_pct": bent}, paper)["relative_error_pct"] == pytest.approx(1.0)
+    steep = scaling_slopes(rhos, {"relative_error_pct": linear, "paper_definition_error_pct": quartic},
+                           {0.001: 1e-6, 0.01: 1e-2})
+    assert steep["paper"] == pytest.approx(4.0) and matching_definition(steep) == "paper_definition_error_pct"
+    no_paper = scaling_slopes(rhos, {"relative_error_pct": linear, "paper_definition_error_pct": quartic}, {})
+    assert no_paper["paper"] is None and no_paper["relative_error_pct"] == pytest.approx(1.0)
+    assert matching_definition(no_paper) is None
+    assert matching_definition({"relative_error_pct": None, "paper_definition_error_pct": None, "paper": 1.0}) is None
+
+
+def test_page_shows_the_slopes_and_judges_with_the_matching_definition():
+    from pgxlib.report import first_order_error as report
+
+    m, _ = _fake_result()
+    assert report.slopes_table(m, "cartpole") is None
+    assert "predates the slope fit" in report.verdict_matching(m, "cartpole")
+    assert "authors' definition" in report.verdict_matching(m, "cartpole")
+    m = {**m, "scaling_slope": {"relative_error_pct": 1.0, "paper_definition_error_pct": 4.0, "paper": 0.95},
+         "matching_definition": "relative_error_pct"}
+    html = report.slopes_table(m, "cartpole").to_html()
+    for text in (">1<", ">4<", "0.95", "paper (CartPole)", "0.98", "yes"):
+        assert text in html, text
+    sentence = report.verdict_matching(m, "cartpole")
+    assert "judged under our change-relative definition" in sentence and "1.5%" in sentence
+    assert "**within**" in sentence and "0.0015% at 1%" in sentence

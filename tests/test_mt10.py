@@ -138,6 +138,19 @@ def test_k_sentence_names_the_best_k_or_the_ks_that_tie():
     assert tied.startswith("k = 1, 2, 3 and 4 tie for best (0.0% success") and "does not rise" in tied
 
 
+def test_k_table_and_sentence_read_the_mean_over_paired_seeds():
+    per_seed = {"1": [0.5, 0.3, 0.4], "2": [0.8, 0.2, 0.2], "3": [0.6, 0.6, 0.9], "4": [0.5, 0.5, 0.5]}
+    metrics = {"seed": 0, "paired_seeds": [0, 1, 2],
+               "k": {"values": [1, 2, 3, 4],
+                     "rows": [{"success": v[0], "groups": [[0, 1]]} for v in per_seed.values()],
+                     "by_value": {k: {"score": float(np.mean(v)), "seeds": v} for k, v in per_seed.items()}}}
+    sentence = report.k_sentence(metrics)
+    assert sentence.startswith("Our best k is 3 (70.0% success, mean over 3 seeds).")
+    table = report.k_table(metrics)
+    assert list(table["ours: success % (seed 0)"]) == ["50.0", "80.0", "60.0", "50.0"]
+    assert table.loc[2, "ours: mean over 3 seeds"] == "40.0" and table.loc[2, "ours: per seed"] == "80.0, 20.0, 20.0"
+
+
 def test_budget_sentence_says_when_success_cannot_show_and_compares_returns_as_ratios():
     def entry(success, returns):
         return {**_success(success), "returns": {"mean": float(np.mean(returns)), "std": float(np.std(returns, ddof=1))}}

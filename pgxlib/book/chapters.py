@@ -33,6 +33,11 @@ class Chapter:
     (the MT10 chapter's k ablation): `outdated_runs` lists them too."""
 
 
+ABLATION_PAIRED_SEEDS = {"planted": 10, "cartpole": 10, "lunarlander": 5, "highway": 5, "nav2d": 5}
+"""How many seeds the ablations' k and strategy knobs run on per family: as many as the family's main results (MT10's
+k ablation: the default 3, `experiments.ablations.DEFAULT_PAIRED_SEEDS`)."""
+
+
 # The chapter table: one line per chapter, in book order. Add an experiment with e.g.
 #   Chapter("main_results", every_profile({"family": "cartpole"}, {"family": "highway"}), "main_results"),
 CHAPTERS: tuple[Chapter, ...] = (
@@ -40,7 +45,10 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("main_results", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "seeds": [0, 1]}, {"family": "nav2d", "seeds": [0, 1]})), "main_results", "Main results"),
     Chapter("mt10", every_profile({"family": "metaworld"}, smoke=({"family": "metaworld", "seeds": [0]},)), "main_results",
             "Meta-World MT10", also=("ablations",)),
-    Chapter("ablations", every_profile(*({"family": f} for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations", "Ablations"),
+    # The k and strategy knobs run on the seeds the main results use for the family (paired comparisons: same θ*).
+    Chapter("ablations", every_profile(*({"family": f, "paired_seeds": list(range(ABLATION_PAIRED_SEEDS[f]))}
+                                         for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")),
+                                       smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations", "Ablations"),
     Chapter("ablations_overview", title="Ablations across families"),
     Chapter("adaptation", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "inner_lrs": [0.02, 0.05], "inner_updates": [1, 2]},)), "adaptation", "Adaptation"),
     # A grid is extended by doubling while its ceiling (NMI or affinity correlation) still rises at the largest

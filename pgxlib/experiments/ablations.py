@@ -21,10 +21,21 @@ per group, target tasks adapted and evaluated). Knobs:
 The meta-RL stage is keyed by the partition, so a partition found by several knob values is trained
 once (all with the same `cfg.maml` budget and `cfg.meta_rl` evaluation).
 
+Paired seeds: the knobs that compare groupings or k (``k``, ``strategy``) also run on every seed of
+``paired_seeds`` (offsets from ``seed``, as the main results' ``seeds``; 0 must be among them), each from that
+seed's own θ* (`pipeline_config` with seed ``seed + s``, the main results' configuration), so that two knob values
+can be compared per seed (same θ*, same targets). ``metrics.<knob>.by_value.<v>.seeds`` holds the score per paired
+seed (in ``metrics.paired_seeds`` order) and ``score`` their mean; the rows, groups and NMIs are those of
+``seed``. The other knobs stay on ``seed``. θ* and the meta-RL trainings live in the shared stores, keyed by seed,
+starting policy and partition, so every training the main results already made on a seed (multitask = k=1,
+PolicyGradEx = the reference k and SDP, random and gradient-similarity grouping) is reused, and a resumed run
+reuses every seed's finished stages (``seed<s>-`` in the run's cache). ``paired_seeds=None`` is ``[0]`` on the
+smoke profile and `DEFAULT_PAIRED_SEEDS` (the main results' default seeds) on the others.
+
 On Meta-World (MT10) only the paper's ablation of the number of groups is run (`compute_k_multi_objective`,
-``ks`` default 1..4), on the multi-objective protocol of the main results: for each k, PolicyGradEx's groups
-from the same θ*, one `methods.GROUP_ARCH` policy per group trained from scratch on its tasks, every task
-evaluated with its group's policy; score = success rate over the tasks. The trainings are shared with the main
+``ks`` default 1..4, on every paired seed), on the multi-objective protocol of the main results: for each k,
+PolicyGradEx's groups from the same θ*, one `methods.GROUP_ARCH` policy per group trained from scratch on its
+tasks, every task evaluated with its group's policy; score = success rate over the tasks. The trainings are shared with the main
 results (`training.trained_groups`): k = 1 is the Soft Modularization baseline, the profile's k is PolicyGradEx.
 """
 from __future__ import annotations
@@ -49,7 +60,7 @@ from pgxlib.tasks import MULTI_OBJECTIVE, protocol_of
 
 PARAMETERS: dict[str, Any] = {"ks": None, "proj_dims": [100, 200, 400, 800, 1000],
                               "projections": ["gaussian", "sketch"], "n_subsets": [10, 20, 40, 60, 100],
-                              "subset_sizes": None, "depths": [2, 4, 8], "train_sweeps": True}
+                              "subset_sizes": None, "depths": [2, 4, 8], "train_sweeps": True, "paired_seeds": None}
 """Lists, not tuples: papermill passes a tuple to the notebook as a string."""
 KNOBS = ("k", "proj_dim", "projection", "n_subsets", "subset_size", "depth", "strategy")
 STRATEGIES = ("sdp", "spectral", "gradient_similarity", "random")
@@ -59,12 +70,29 @@ SWEEP_KEYS = tuple(f"metrics.{knob}.{field}" for knob in KNOBS for field in ("va
     "metrics.proj_dim.nmi", "metrics.n_subsets.nmi", "metrics.subset_size.nmi")
 MT10_KS = [1, 2, 3, 4]
 """The paper's k ablation on Meta-World."""
+PAIRED_KNOBS = ("k", "strategy")
+"""The knobs that compare groupings or k, run on every paired seed."""
+DEFAULT_PAIRED_SEEDS = [0, 1, 2]
+"""``paired_seeds=None`` outside the smoke profile: the main results' default seeds (`main_results.PARAMETERS`)."""
+
+
+def resolve_paired_seeds(profile: str, paired_seeds=None) -> list[int]:
+    """The paired seed offsets: `DEFAULT_PAIRED_SEEDS` for None ([0] on smoke), else the given ones, which must
+    include 0 (the seed every knob runs on)."""
+    if paired_seeds is None:
+        return [0] if profile == "smoke" else list(DEFAULT_PAIRED_SEEDS)
+    offsets = check_int_list("paired_seeds", paired_seeds, 0)
+    if 0 not in offsets:
+        raise ConfigError(f"invalid paired_seeds={paired_seeds!r}: allowed a list of distinct seed offsets that "
+                          "includes 0 (the seed every knob runs on)")
+    return sorted(offsets)
 
 
 def resolve_values(cfg, ks=None, proj_dims=(100, 200, 400, 800, 1000), projections=("gaussian", "sketch"),
                    n_subsets=(10, 20, 40, 60, 100), subset_sizes=None, depths=(2, 4, 8),
-                   train_sweeps=True) -> dict[str, list]:
-    """The knob values of a run; None picks k in 1..min(5, n) and subset sizes 2..min(5, n − 1)."""
+                   train_sweeps=True, paired_seeds=None) -> dict[str, list]:
+    """The knob values of a run; None picks k in 1..min(5, n) and subset sizes 2..min(5, n − 1). `paired_seeds`
+    (the seeds, not a knob) is resolved by `resolve_paired_seeds`."""
     n = cfg.n_tasks
     if protocol_of(cfg.family) == MULTI_OBJECTIVE and ks is None:
         ks = [k for k in MT10_KS if k <= n]
@@ -93,6 +121,7 @@ def check(profile: str, family: str, seed: int, **params) -> None:
     if cfg.cluster.k is None:
         raise ConfigError(f"invalid profile={profile!r} for ablations: its clustering has no fixed k")
     resolve_values(cfg, **params)
+    resolve_paired_seeds(profile, params.get("paired_seeds"))
 
 
 def variant_view(cache, cfg) -> StageView:
@@ -134,6 +163,7 @@ def compute_k_multi_objective(profile: str, family: str, seed: int, cache, **par
     start = time.perf_counter()
     ref = run_policygradex(cfg, cache=variant_view(cache, cfg), progress=progress, train_groups_too=False)
     stage_times = {"reference": time.perf_counter() - start}
+    offsets = resolve_paired_seeds(profile, params.get("paired_seeds"))
     rows = []
     for k in ks:
         start = time.perf_counter()
@@ -145,6 +175,18 @@ def compute_k_multi_objective(profile: str, family: str, seed: int, cache, **par
                      "return": finite_mean(tr["returns"]), "per_task_success": [float(x) for x in tr["success"]],
                      "train_seconds": tr["train_seconds"]})
         stage_times[f"k{k}"] = time.perf_counter() - start
+    paired = [{"k": {str(k): r["score"] for k, r in zip(ks, rows)}}]
+    for s in offsets[1:]:
+        c = config(profile, family, seed + s)
+        start = time.perf_counter()
+        seed_cache = StageView(cache, prefix=f"seed{c.seed}-")
+        by_k = {}
+        for k in ks:
+            ck = apply_overrides(c, {"k": k})
+            r = run_policygradex(ck, cache=variant_view(seed_cache, ck), progress=progress, train_groups_too=False)
+            by_k[str(k)] = finite_mean(trained_groups(r.family, r.labels, GROUP_ARCH, c, device, progress)["success"])
+        paired.append({"k": by_k})
+        stage_times[f"seed{c.seed}"] = time.perf_counter() - start
     g, e = cfg.group_ppo, cfg.evaluation
     protocol = (f"{family}, seed {cfg.seed}, multi-objective: for each k, PolicyGradEx's groups from the same θ* "
                 f"({cfg.meta_ppo.steps_per_task:,} PPO steps/task), one {GROUP_ARCH} policy per group trained from "
@@ -153,7 +195,8 @@ def compute_k_multi_objective(profile: str, family: str, seed: int, cache, **par
     metrics = {"family": family, "seed": seed, "tasks": [t.name for t in ref.family.source], "protocol": protocol,
                "reference": {"k": cfg.cluster.k, "proj_dim": cfg.features.proj_dim,
                              "n_subsets": cfg.affinity.n_subsets, "subset_size": cfg.affinity.subset_size},
-               "k": _knob(ks, rows, cfg.cluster.k)}
+               "k": _knob(ks, rows, cfg.cluster.k), "paired_seeds": [seed + s for s in offsets]}
+    with_paired_seeds(metrics, paired, ("k",))
     arrays = {"k_labels": np.asarray([r["labels"] for r in rows], dtype=np.int64),
               "k_success": np.asarray([r["per_task_success"] for r in rows], dtype=float),
               "affinity": ref.affinity.normalized}
@@ -172,7 +215,7 @@ def compute_sweeps(profile: str, family: str, seed: int, cache, **params) -> dic
     ref_view = variant_view(cache, cfg)
     ref = run_policygradex(cfg, cache=ref_view, progress=progress, train_groups_too=False)
     stage_times["meta_train"] = ref_view.times.get("meta_train", float("nan"))
-    fam, policy, n, k = ref.family, ref.policy, ref.family.n_tasks, cfg.cluster.k
+    fam, policy, k = ref.family, ref.policy, cfg.cluster.k
 
     def train(labels, prefix: str = "", start=None, c=None) -> dict:
         out = cached_meta_rl(fam, start or policy, labels, c or cfg, device, progress)
@@ -233,23 +276,77 @@ def compute_sweeps(profile: str, family: str, seed: int, cache, **params) -> dic
     stage_times["depth"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    feats = ref.features
-    grads = task_mean_gradients(feats.G, feats.y, feats.w, feats.task_id, ~feats.heldout, n).numpy()
-    U = ref.affinity.normalized
-    strat_labels = {"sdp": ref.labels, "spectral": spectral_cluster(U, k, cfg.seed),
-                    "gradient_similarity": gradient_similarity_labels(grads, k)[0],
-                    "random": random_grouping(n, k, cfg.seed)}
+    strat_labels, gs_sim = strategy_labels(ref, cfg)
     metrics["strategy"] = _knob(list(STRATEGIES), [entry(strat_labels[s], True) for s in STRATEGIES], "sdp")
     stage_times["strategy"] = time.perf_counter() - start
+
+    offsets = resolve_paired_seeds(profile, params.get("paired_seeds"))
+    metrics["paired_seeds"] = [seed + s for s in offsets]
+    paired = [{knob: dict(zip(map(str, metrics[knob]["values"]), metrics[knob]["scores"])) for knob in PAIRED_KNOBS}]
+    for s in offsets[1:]:
+        paired.append(paired_seed_scores(config(profile, family, seed + s), cache, values["k"], progress, device,
+                                         stage_times))
+    with_paired_seeds(metrics, paired, PAIRED_KNOBS)
     pd_ = metrics["proj_dim"]
     above = [x for v, x in zip(pd_["values"], pd_["nmi"]) if v > cfg.features.proj_dim]
     pd_["min_nmi_above_reference"] = min(above) if above else None
 
-    arrays = {"reference_labels": np.asarray(ref.labels, dtype=np.int64), "affinity": U,
-              "gradient_similarity": gradient_similarity_labels(grads, k)[1]}
+    arrays = {"reference_labels": np.asarray(ref.labels, dtype=np.int64), "affinity": ref.affinity.normalized,
+              "gradient_similarity": gs_sim}
     for knob in KNOBS:
         arrays[f"{knob}_labels"] = np.asarray([r["labels"] for r in metrics[knob]["rows"]], dtype=np.int64)
     return {"metrics": metrics, "arrays": arrays, "stage_times": stage_times, "config": cfg}
+
+
+def strategy_labels(ref, cfg) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The partition [n] of each grouping strategy of `STRATEGIES` from one PolicyGradEx run `ref` (its affinity U
+    and gradient features) at k = ``cfg.cluster.k``, and the gradient similarity [n, n] (the main results' random
+    and gradient-similarity groupings on the same seed)."""
+    feats, n, k = ref.features, ref.family.n_tasks, cfg.cluster.k
+    grads = task_mean_gradients(feats.G, feats.y, feats.w, feats.task_id, ~feats.heldout, n).numpy()
+    gs_labels, gs_sim = gradient_similarity_labels(grads, k)
+    labels = {"sdp": ref.labels, "spectral": spectral_cluster(ref.affinity.normalized, k, cfg.seed),
+              "gradient_similarity": gs_labels, "random": random_grouping(n, k, cfg.seed)}
+    return labels, gs_sim
+
+
+def paired_seed_scores(cfg, cache, ks: list[int], progress: bool, device, stage_times: dict) -> dict:
+    """{knob of `PAIRED_KNOBS`: {value: target return after adaptation}} on the seed of `cfg`, from its own θ*
+    (shared), with its stages in `cache` under ``seed<s>-`` and its meta-RL trainings in the shared store;
+    adds the seed's wall time and trainings to `stage_times`."""
+    prefix = f"seed{cfg.seed}-"
+    seed_cache = StageView(cache, prefix=prefix)
+    start = time.perf_counter()
+    view = variant_view(seed_cache, cfg)
+    ref = run_policygradex(cfg, cache=view, progress=progress, train_groups_too=False)
+    stage_times[f"{prefix}meta_train"] = view.times.get("meta_train", float("nan"))
+
+    def score(labels) -> float | None:
+        out = cached_meta_rl(ref.family, ref.policy, labels, cfg, device, progress)
+        stage_times[f"{prefix}metarl-mlp-{labels_key(labels)}"] = out["seconds"]
+        return finite_mean(out["after"])
+
+    by_k = {}
+    for k in ks:
+        c = apply_overrides(cfg, {"k": k})
+        r = run_policygradex(c, cache=variant_view(seed_cache, c), progress=progress, train_groups_too=False)
+        by_k[str(k)] = score(r.labels)
+    labels, _ = strategy_labels(ref, cfg)
+    out = {"k": by_k, "strategy": {s: score(labels[s]) for s in STRATEGIES}}
+    stage_times[f"seed{cfg.seed}"] = time.perf_counter() - start
+    return out
+
+
+def with_paired_seeds(metrics: dict, paired: list[dict], knobs) -> None:
+    """Store each paired seed's score per value of `knobs` (``by_value.<v>.seeds``, in the order of `paired`, one
+    {knob: {value: score}} per seed) and make ``score`` and ``scores`` their mean over the seeds with a score."""
+    for knob in knobs:
+        entry = metrics[knob]
+        for v in map(str, entry["values"]):
+            seeds = [p[knob].get(v) for p in paired]
+            entry["by_value"][v]["seeds"] = seeds
+            entry["by_value"][v]["score"] = finite_mean([np.nan if x is None else x for x in seeds])
+        entry["scores"] = [entry["by_value"][str(v)]["score"] for v in entry["values"]]
 
 
 def _reference_value(cfg, knob: str):

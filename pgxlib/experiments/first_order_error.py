@@ -8,6 +8,13 @@ steps Δθ_S, normalised, are the "surrogate" directions; as many Gaussian "rand
 |log π|) on the same transitions and steps. Direction i (surrogate or random) is evaluated on the
 held-out transitions (the features' held-out part, never used by the surrogate fits) of the tasks of subset S_i,
 the transitions the pipeline scores θ̂_S on; random direction i is paired with S_i so both sets see the same data.
+
+Which definition matches the paper's (`metrics.scaling_slope`, `metrics.matching_definition`): for each definition
+(by its stored name, `DEFINITIONS`) the least-squares log-log slope of its median error along the surrogate's
+directions against the distance, fitted over the distances the paper's table covers (0.1% to 1%), and
+"paper": the same fit to the paper's own column for the family (None where the paper has none). The matching
+definition is `analysis.verdicts.closest_definition`: the smallest |slope − paper's slope|, a tie going to our
+stricter change-relative definition; None where the paper has no column or no slope could be fitted.
 """
 from __future__ import annotations
 
@@ -28,9 +35,12 @@ from pgxlib.analysis.first_order import (
     summarise,
     unit_rows,
 )
+from pgxlib.analysis.scaling import log_log_slope
 from pgxlib.analysis.stats import distance_key
+from pgxlib.analysis.verdicts import closest_definition
 from pgxlib.config import ConfigError, check_float, check_int, progress_default
 from pgxlib.profiles import pipeline_config
+from pgxlib.report.paper import first_order_points
 from pgxlib.nets import actor_log_prob, actor_params, flat_params, get_device
 from pgxlib.pipeline import features_stage, projector_of, shared_meta_policy, subsets_of, surrogate_fits
 from pgxlib.tasks import make_family
@@ -39,10 +49,14 @@ PARAMETERS: dict[str, Any] = {"n_directions": 8, "distances": None}
 EXPECTED_KEYS = ("metrics.relative_error_pct", "metrics.logp.surrogate", "metrics.logp.random",
                  "metrics.objective.surrogate", "metrics.objective.random", "metrics.slope",
                  "metrics.paper_definition_error_pct", "metrics.paper_definition.surrogate",
-                 "metrics.paper_definition.random", "metrics.logp_abs_median",
+                 "metrics.paper_definition.random", "metrics.logp_abs_median", "metrics.scaling_slope",
+                 "metrics.matching_definition",
                  "arrays.distances", "arrays.logp_surrogate", "arrays.logp_random",
                  "arrays.objective_surrogate", "arrays.objective_random",
                  "arrays.paper_definition_surrogate", "arrays.paper_definition_random")
+DEFINITIONS = ("relative_error_pct", "paper_definition_error_pct")
+"""The stored names of the two definitions of the log π error: ours (‖residual‖/‖change of log π‖) and the
+authors' (mean squared residual relative to |log π|), the stricter first (it wins a tie of slopes)."""
 MAX_DIRECTIONS = 256
 SCATTER_POINTS = 2000
 
@@ -50,6 +64,37 @@ SCATTER_POINTS = 2000
 def distances_of(distances) -> tuple[float, ...]:
     """The distances to measure: `DISTANCES` for None, else the given ones, sorted."""
     return DISTANCES if distances is None else tuple(sorted(float(r) for r in distances))
+
+
+def scaling_slopes(distances, errors: dict[str, dict[str, float | None]], paper: dict[float, float]) -> dict:
+    """{each definition: its log-log slope, "paper": the paper's} over the paper's range of distances.
+
+    Args:
+        distances: the relative distances measured [D] (0.01 = 1%).
+        errors: {definition name: {distance key (`distance_key`): median error in %, or None}}.
+        paper: {relative distance: the paper's error in %} (`report.paper.first_order_points`); {} for none.
+
+    Returns:
+        {name: slope or None for each of `errors`, "paper": slope or None}; the fits use the distances within
+        [min, max] of the paper's (0.1%…1% when `paper` is {}).
+    """
+    lo, hi = (min(paper), max(paper)) if paper else (0.001, 0.01)
+    inside = [r for r in distances if lo - 1e-12 <= r <= hi + 1e-12]
+    slopes = {}
+    for name, by_key in errors.items():
+        values = [by_key.get(distance_key(r)) for r in inside]
+        slopes[name] = log_log_slope(inside, [np.nan if v is None else v for v in values])
+    slopes["paper"] = log_log_slope(list(paper), list(paper.values())) if paper else None
+    return slopes
+
+
+def matching_definition(slopes: dict) -> str | None:
+    """The definition (of `DEFINITIONS`) whose slope is closest to the paper's; None without a paper's slope or
+    without any definition's."""
+    ours = {name: slopes.get(name) for name in DEFINITIONS}
+    if slopes.get("paper") is None or all(v is None for v in ours.values()):
+        return None
+    return closest_definition(ours, slopes["paper"])
 
 
 def check(profile: str, family: str, seed: int, n_directions: int = 8, distances=None) -> None:
@@ -134,6 +179,9 @@ def compute(profile: str, family: str, seed: int, cache, n_directions: int = 8, 
                                "used_median": float(100 * dirs["rel_dist"].median())},
         "scatter_distance_pct": 100 * rhos[j1],
     }
+    metrics["scaling_slope"] = scaling_slopes(rhos, {name: metrics[name] for name in DEFINITIONS},
+                                              first_order_points(family))
+    metrics["matching_definition"] = matching_definition(metrics["scaling_slope"])
     arrays = {"distances": np.asarray(rhos), "subsets": dirs["members"].numpy(),
               "scatter_true": true[pick], "scatter_est": est[pick]}
     for name, e in errs.items():

@@ -49,13 +49,30 @@ def seed_std(profile: str, family: str) -> tuple[float, list[float]] | None:
     return entry["std"], list(entry["seeds"])
 
 
-def noise_note(profile: str, family: str) -> str:
+def paired_seeds(metrics: Mapping[str, Any]) -> list[int]:
+    """The seeds the k and strategy knobs ran on ([the result's seed] for results stored before paired seeds)."""
+    return list(metrics.get("paired_seeds") or [metrics.get("seed", 0)])
+
+
+def seed_scores(metrics: Mapping[str, Any], knob: str, value) -> list[float | None]:
+    """The score of one knob value on each paired seed (`paired_seeds` order); [the score] for a knob or a result
+    without per-seed scores."""
+    entry = metrics[knob]["by_value"][str(value)]
+    return list(entry["seeds"]) if isinstance(entry.get("seeds"), list) else [entry["score"]]
+
+
+def noise_note(profile: str, family: str, metrics: Mapping[str, Any] | None = None) -> str:
     """The yardstick of `seed_std` as a sentence ("" when the main results of `family` are not stored)."""
     found = seed_std(profile, family)
     if found is None:
         return ""
     std, seeds = found
-    return (f"**Noise yardstick.** The ablations use one seed. In the main results on {family} "
+    used = paired_seeds(metrics) if metrics is not None else [0]
+    runs = ("The ablations use one seed." if len(used) == 1 else
+            f"The k and strategy knobs ran on {len(used)} seeds (seeds {', '.join(map(str, used))}, each from its own "
+            f"θ*; a value's score is the mean over them, so two values compare on the same θ*s), the other knobs on "
+            f"seed {used[0]}.")
+    return (f"**Noise yardstick.** {runs} In the main results on {family} "
             f"({len(seeds)} seeds), PolicyGradEx's score has a seed-to-seed standard deviation of "
             f"{std:.3g} (per-seed scores {', '.join(f'{v:.3g}' for v in seeds)}); "
             f"differences between knob values smaller than that are within seed noise.")
@@ -80,17 +97,24 @@ def _fmt(v, pct: bool = False) -> str:
 
 
 def knob_table(metrics: Mapping[str, Any], knob: str):
-    """One row per value of `knob`: groups, NMI against the reference clustering, mean return, paper."""
+    """One row per value of `knob`: groups, NMI against the reference clustering, mean return (of the result's seed;
+    for the paired knobs also the mean over the paired seeds and each seed's), paper."""
     import pandas as pd
 
     k = metrics[knob]
     has_success = any(s is not None for s in k["success"])
+    seeds = paired_seeds(metrics)
+    per_seed = len(seeds) > 1 and all(isinstance(e.get("seeds"), list) for e in k["by_value"].values())
     rows = []
     for v, r in zip(k["values"], k["rows"]):
         row = {KNOB_TITLES[knob]: value_label(knob, v) + (" (reference)" if v == k["reference"] else ""),
                "groups": " | ".join(",".join(f"S{i}" for i in g) for g in r["groups"]),
                "NMI vs reference": f"{r['nmi']:.2f}", "target return after adaptation": _fmt(r["score"]),
                "before adaptation": _fmt(r.get("score_before"))}
+        if per_seed:
+            row[f"target return after adaptation, seed {seeds[0]}"] = row.pop("target return after adaptation")
+            row[f"mean over {len(seeds)} seeds"] = _fmt(k["by_value"][str(v)]["score"])
+            row["per seed"] = ", ".join(_fmt(x) for x in seed_scores(metrics, knob, v))
         if r.get("affinity_corr") is not None:
             row["affinity corr. vs reference"] = f"{r['affinity_corr']:.2f}"
         if has_success:
@@ -159,11 +183,12 @@ def knob_plot(metrics: Mapping[str, Any], knob: str) -> plt.Figure:
 
 
 def knob_sentence(metrics: Mapping[str, Any], knob: str) -> str:
-    """A computed sentence on what the knob does in our numbers, beside what the paper reports."""
+    """A computed sentence on what the knob does in our numbers (the mean over the paired seeds for the paired
+    knobs), beside what the paper reports."""
     k = metrics[knob]
     rows = dict(zip(map(str, k["values"]), k["rows"]))
     ref = str(k["reference"])
-    scored = {v: r["score"] for v, r in rows.items() if r["score"] is not None}
+    scored = {v: e["score"] for v, e in k["by_value"].items() if e["score"] is not None}
     best = max(scored, key=scored.get) if scored else None
     if knob == "k":
         lower = [v for v in scored if int(v) < int(ref)]

@@ -16,7 +16,7 @@ from pgxlib.report import paper
 from pgxlib.report.plots import readable
 from pgxlib.report.scorecard import Claim, Lookup, Metric, Verdict, band
 
-PAPER_COLUMNS = {"metaworld": "MT10", "cartpole": "CartPole", "highway": "Highway", "lunarlander": "LunarLander"}
+PAPER_COLUMNS = paper.FIRST_ORDER_COLUMNS
 """The column of the paper's first-order table for each family (nav2d has none)."""
 
 BOUND_PCT = 2.0
@@ -25,15 +25,7 @@ BOUND_PCT = 2.0
 
 def paper_points(family: str) -> dict[str, float]:
     """The paper's relative errors (percent) for `family`, keyed like ours ("0.1", "0.5", "1"); {} if none."""
-    column = PAPER_COLUMNS.get(family)
-    if column is None:
-        return {}
-    out = {}
-    for label, _ in paper.FIRST_ORDER.rows:
-        value = paper.FIRST_ORDER.value(label, column)
-        if value is not None:
-            out[distance_key(float(label.rstrip("%")) / 100)] = float(value)
-    return out
+    return {distance_key(rho): value for rho, value in paper.first_order_points(family).items()}
 
 
 def comparison_table(metrics: Mapping, family: str):
@@ -291,6 +283,63 @@ def verdict_paper_definition(metrics: Mapping, family: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# Which definition scales like the paper's table
+# ---------------------------------------------------------------------------------------------
+
+SLOPE_LABELS = {"relative_error_pct": OURS_LABEL, "paper_definition_error_pct": AUTHORS_LABEL}
+
+
+def has_slopes(metrics: Mapping) -> bool:
+    """Whether the result stores the fitted slopes (results computed before they were added do not)."""
+    return isinstance(metrics.get("scaling_slope"), Mapping)
+
+
+def slopes_table(metrics: Mapping, family: str):
+    """One row per definition and one for the paper's table: the log-log slope of the error against the distance
+    over 0.1–1%, the error at 1%, and which definition the paper's claims are judged with. None for a result
+    stored before the slopes."""
+    import pandas as pd
+
+    from pgxlib.report.tables import tidy
+
+    if not has_slopes(metrics):
+        return None
+    slopes, chosen = metrics["scaling_slope"], metrics.get("matching_definition")
+    rows = [{"error": label, "log-log slope, 0.1–1%": slopes.get(key), "at 1% (%)": (metrics.get(key) or {}).get("1"),
+             "judges the paper's claims": "yes" if key == chosen else "no"} for key, label in SLOPE_LABELS.items()]
+    rows.append({"error": f"paper ({PAPER_COLUMNS[family]})" if family in PAPER_COLUMNS else "paper",
+                 "log-log slope, 0.1–1%": slopes.get("paper"), "at 1% (%)": paper_points(family).get("1"),
+                 "judges the paper's claims": "–"})
+    return tidy(pd.DataFrame(rows).set_index("error"),
+                caption="Slope of log(median error along the surrogate's directions) against log(distance)",
+                missing_why="the paper has no column for this family, or no slope could be fitted")
+
+
+def verdict_matching(metrics: Mapping, family: str) -> str:
+    """A computed sentence on the paper's claim (within 2% up to 1% distance) under the definition whose slope is
+    closest to the paper's; for results stored before the slopes, the authors' definition's sentence with a note."""
+    if not has_slopes(metrics):
+        return f"{verdict_paper_definition(metrics, family)} ({SLOPE_FALLBACK}.)"
+    slopes, chosen = metrics["scaling_slope"], metrics.get("matching_definition")
+    if chosen not in DEFINITION_NAMES:
+        return (f"The paper has no slope to match on {family} ({_slopes_text(slopes)}), so no definition is "
+                "chosen; both are shown above.")
+    errs = metrics.get(chosen) or {}
+    worst_key, ok = _worst_within_1pct(errs)
+    other = next(k for k in DEFINITION_NAMES if k != chosen)
+    text = (f"The paper's claims are judged under {DEFINITION_NAMES[chosen]}, whose error grows with the distance "
+            f"most like the paper's table ({_slopes_text(slopes)}; rule: the smallest |slope − paper's slope|).")
+    if worst_key is None:
+        return text + " Its error at 1% distance was not measured, so the claim cannot be checked here."
+    text += (f" Under it the median error at 1% distance is {_pct(errs['1'])}, at most {_pct(errs[worst_key])} up "
+             f"to 1%: " + ("**within** the paper's 2% bound." if ok else "**above** the paper's 2% bound."))
+    beside = (metrics.get(other) or {}).get("1")
+    if beside is not None:
+        text += f" Beside it, {DEFINITION_NAMES[other]} gives {_pct(beside)} at 1%."
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
 # The scorecard's claims of this chapter (collected by `pgxlib.report.claims`)
 # ---------------------------------------------------------------------------------------------
 
@@ -299,17 +348,60 @@ DISTANCES = {"0.1%": "0.1", "0.5%": "0.5", "1.0%": "1"}
 _FO_FAMILIES = {"MT10": "metaworld", "CartPole": "cartpole", "Highway": "highway", "LunarLander": "lunarlander"}
 
 
-def our_error(family: str, at: str) -> Metric:
-    return Metric("first_order_error", {"family": family}, ("metrics", "relative_error_pct", at))
+DEFINITION_NAMES = {"relative_error_pct": "our change-relative definition (‖residual‖/‖change of log π‖)",
+                    "paper_definition_error_pct": "the authors' squared value-relative definition"}
+"""The two definitions of the log π error by their stored names (`experiments.first_order_error.DEFINITIONS`)."""
+AUTHORS_KEY = "paper_definition_error_pct"
+SLOPE_FALLBACK = ("this result predates the slope fit (no `scaling_slope`), so it is judged under the authors' "
+                  "definition as before; recompute it with --force")
 
 
-def authors_error(family: str, at: str) -> Metric:
-    """The authors' first-order error (their definition: mean over samples of (|residual| / |log π|)², in %)."""
-    return Metric("first_order_error", {"family": family}, ("metrics", "paper_definition_error_pct", at))
+def _slopes_text(slopes: Mapping) -> str:
+    parts = [f"{label} {slopes[key]:.2f}" for key, label in (("relative_error_pct", "ours"),
+                                                              (AUTHORS_KEY, "the authors'"), ("paper", "the paper's"))
+             if isinstance(slopes.get(key), (int, float))]
+    return "log-log slopes over 0.1–1%: " + ", ".join(parts)
 
 
-_AUTHORS = "ours by the authors' definition"
-_OURS = "ours by our stricter definition (‖residual‖/‖change of log π‖), not judged:"
+def judged_definition(family: str, lookup: Lookup) -> tuple[str, str]:
+    """(the stored name of the definition the paper's claims on `family` are judged with, why).
+
+    The definition whose log-log slope is closest to the paper's (`metrics.matching_definition` of the stored
+    result); the authors' definition, with `SLOPE_FALLBACK` as the reason, for a result stored before the slopes
+    were, or one where no slope could be fitted."""
+    result, _ = lookup.result("first_order_error", {"family": family})
+    if result is None:
+        return AUTHORS_KEY, ""
+    slopes = result.get("metrics.scaling_slope", None)
+    chosen = result.get("metrics.matching_definition", None)
+    if not isinstance(slopes, Mapping):
+        return AUTHORS_KEY, SLOPE_FALLBACK
+    if chosen not in DEFINITION_NAMES:
+        return AUTHORS_KEY, f"no slope to match ({_slopes_text(slopes)}): judged under the authors' definition"
+    return chosen, f"{DEFINITION_NAMES[chosen]} scales like the paper's table ({_slopes_text(slopes)})"
+
+
+def error_metric(key: str, family: str, at: str) -> Metric:
+    """Our first-order error at distance `at` under the definition stored as `key`."""
+    return Metric("first_order_error", {"family": family}, ("metrics", key, at))
+
+
+@dataclass(frozen=True)
+class MatchingError:
+    """Our first-order error at distance `at` under the definition whose scaling matches the paper's
+    (`judged_definition`)."""
+
+    family: str
+    at: str
+
+    @property
+    def parts(self) -> tuple[Metric, ...]:
+        """The metrics it may read (for the scorecard's chapter link)."""
+        return tuple(error_metric(key, self.family, self.at) for key in DEFINITION_NAMES)
+
+    def measure(self, lookup: Lookup):
+        key, _ = judged_definition(self.family, lookup)
+        return error_metric(key, self.family, self.at).measure(lookup)
 
 
 def _pct(value: float) -> str:
@@ -317,62 +409,67 @@ def _pct(value: float) -> str:
     return f"{value:.3g}%"
 
 
-def _our_definition(metric: Metric, lookup: Lookup) -> str:
-    """The row's note on our stricter definition's number at the same distance."""
-    ours = metric.measure(lookup)
-    return f"{_OURS} {_pct(ours.value)}" if ours.value is not None else f"{_OURS} not stored"
+def _judged_text(family: str, at: str, lookup: Lookup) -> tuple[str, str]:
+    """(the judged definition's name, the note on the other definition's number and on why this one)."""
+    key, why = judged_definition(family, lookup)
+    other = next(k for k in DEFINITION_NAMES if k != key)
+    value = error_metric(other, family, at).measure(lookup).value
+    shown = _pct(value) if value is not None else "not stored"
+    return DEFINITION_NAMES[key], f"{why}; beside it, {DEFINITION_NAMES[other]}, not judged: {shown}"
 
 
 @dataclass(frozen=True)
-class _AuthorsAtMost:
-    """Reproduced when ours by the authors' definition ≤ `threshold`; our own definition's number (`ours`) is
-    added to the text."""
+class _AtMost:
+    """Reproduced when ours (the matching definition) ≤ `threshold`; the other definition's number is added."""
 
     threshold: float
     rule: str
-    ours: Metric
+    family: str
+    at: str
 
     def judge(self, value: float, unit: str, lookup: Lookup) -> Verdict:
         ok = value <= self.threshold
-        return Verdict(ok, f"{_AUTHORS} {_pct(value)} {'≤' if ok else '>'} {self.threshold:g}% ({self.rule}); "
-                           + _our_definition(self.ours, lookup))
+        name, note = _judged_text(self.family, self.at, lookup)
+        return Verdict(ok, f"ours by {name} {_pct(value)} {'≤' if ok else '>'} {self.threshold:g}% ({self.rule}); "
+                           + note)
 
 
 @dataclass(frozen=True)
-class _AuthorsBetween:
-    """Reproduced when `low` ≤ ours (authors' definition) ≤ `high`; our own definition's number is added."""
+class _Between:
+    """Reproduced when `low` ≤ ours (the matching definition) ≤ `high`; the other definition's number is added."""
 
     low: float
     high: float
     rule: str
-    ours: Metric
+    family: str
+    at: str
 
     def judge(self, value: float, unit: str, lookup: Lookup) -> Verdict:
         ok = self.low <= value <= self.high
-        return Verdict(ok, f"{_AUTHORS} {_pct(value)} {'within' if ok else 'outside'} [{self.low:g}%, {self.high:g}%] "
-                           f"({self.rule}); " + _our_definition(self.ours, lookup))
+        name, note = _judged_text(self.family, self.at, lookup)
+        return Verdict(ok, f"ours by {name} {_pct(value)} {'within' if ok else 'outside'} [{self.low:g}%, "
+                           f"{self.high:g}%] ({self.rule}); " + note)
 
 
 def claims() -> list[Claim]:
     """The first-order error table (within the 2% bound) and its growth beyond 5% distance, judged under the
-    authors' definition (`authors_error`, PAPER.md "How the authors measure"); each row's text adds our stricter
-    definition's number (``metrics.relative_error_pct``) at the same distance. A stored result without the
-    authors' key reads "not yet measured" with the key it lacks."""
+    definition whose log-log slope is closest to the slope of the paper's table (`MatchingError`; the authors'
+    definition for results stored before the slopes, with a note); each row's text adds the other definition's
+    number at the same distance. A stored result without the judged key reads "not yet measured" with that key."""
     claims = []
     for distance, values in paper.FIRST_ORDER.rows:
         for column, value in zip(paper.FIRST_ORDER.columns, values):
             bound = max(2.0, value)
             family, at = _FO_FAMILIES[column], DISTANCES[distance]
-            claims.append(Claim(f"First-order error (authors' definition), {column}, distance {distance}", value,
-                                "%", authors_error(family, at),
-                                _AuthorsAtMost(bound, f"the paper's bound: error in [0, {bound:g}%]", our_error(family, at)),
+            claims.append(Claim(f"First-order error (definition matching the paper's scaling), {column}, distance "
+                                f"{distance}", value, "%", MatchingError(family, at),
+                                _AtMost(bound, f"the paper's bound: error in [0, {bound:g}%]", family, at),
                                 paper.FIRST_ORDER.name, f"First-order error ≤ 2% at {distance} distance", family))
     far = paper.FIRST_ORDER_FAR.value("5%", "all settings")
     low, high = band(far)
     for column, family in _FO_FAMILIES.items():
-        claims.append(Claim(f"First-order error (authors' definition) grows to about {far:g}% at 5% distance, {column}",
-                            far, "%", authors_error(family, "5"),
-                            _AuthorsBetween(low, high, f"about {far:g}%: within a factor of 2 either side",
-                                            our_error(family, "5")),
+        claims.append(Claim(f"First-order error (definition matching the paper's scaling) grows to about {far:g}% at "
+                            f"5% distance, {column}", far, "%", MatchingError(family, "5"),
+                            _Between(low, high, f"about {far:g}%: within a factor of 2 either side", family, "5"),
                             paper.FIRST_ORDER_FAR.name, f"First-order error ≈ {far:g}% at 5% distance", family))
     return claims

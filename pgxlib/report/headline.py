@@ -35,9 +35,16 @@ def _by_layers(metrics: Mapping[str, Any]) -> list[str]:
 
 def _errors(metrics: Mapping[str, Any]) -> list[str]:
     authors = metrics.get("paper_definition_error_pct") or {}
-    return [f"first-order error at {d}% distance: {_num(v)}% (ours)"
-            + (f", {_num(authors[d])}% (authors' definition)" if d in authors else "")
-            for d, v in metrics["relative_error_pct"].items()]
+    lines = [f"first-order error at {d}% distance: {_num(v)}% (ours)"
+             + (f", {_num(authors[d])}% (authors' definition)" if d in authors else "")
+             for d, v in metrics["relative_error_pct"].items()]
+    slopes, chosen = metrics.get("scaling_slope"), metrics.get("matching_definition")
+    if isinstance(slopes, Mapping):
+        names = {"relative_error_pct": "ours", "paper_definition_error_pct": "authors'"}
+        fitted = ", ".join(f"{names.get(k, k)} {_num(v)}" for k, v in slopes.items())
+        lines.append(f"log-log slope over 0.1–1%: {fitted}"
+                     + (f"; scaling like the paper's: {names[chosen]}" if chosen in names else ""))
+    return lines
 
 
 def _sweeps(metrics: Mapping[str, Any]) -> list[str]:

@@ -114,6 +114,19 @@ FIRST_ORDER = PaperTable(
     ),
 )
 
+FIRST_ORDER_COLUMNS = {"metaworld": "MT10", "cartpole": "CartPole", "highway": "Highway", "lunarlander": "LunarLander"}
+"""The column of `FIRST_ORDER` for each family (the other families have none)."""
+
+
+def first_order_points(family: str) -> dict[float, float]:
+    """The paper's first-order errors (percent) for `family`, keyed by relative distance (0.01 = 1%); {} if none."""
+    column = FIRST_ORDER_COLUMNS.get(family)
+    if column is None:
+        return {}
+    values = ((float(label.rstrip("%")) / 100, FIRST_ORDER.value(label, column)) for label, _ in FIRST_ORDER.rows)
+    return {rho: float(value) for rho, value in values if value is not None}
+
+
 FIRST_ORDER_FAR = PaperTable(
     name="first_order_far",
     caption="First-order approximation far from θ*: beyond 5% distance the error grows to about 10%",
