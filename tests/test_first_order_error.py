@@ -278,7 +278,7 @@ def test_scorecard_judges_first_order_claims_by_the_matching_definition():
     slopes = {"relative_error_pct": 1.0, "paper_definition_error_pct": 4.0, "paper": 0.95}
     ours = {**both, "scaling_slope": slopes, "matching_definition": "relative_error_pct"}
     row = scorecard.evaluate_claim(at1, StoredLookup(ours))
-    assert row["status"] == "not reproduced" and row["ours"] == "13.9%"
+    assert row["status"] == "refuted" and row["ours"] == "13.9%"
     assert "change-relative definition (‖residual‖/‖change of log π‖) 13.9% > 2%" in row["why"]
     assert "the authors' squared value-relative definition, not judged: 2.5e-05%" in row["why"]
     assert "ours 1.00, the authors' 4.00, the paper's 0.95" in row["why"]

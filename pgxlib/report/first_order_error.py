@@ -126,7 +126,7 @@ def verdict(metrics: Mapping, family: str) -> str:
     near = errs
     text = (f"On {family}, the median relative error of log π along the surrogate's directions is "
             f"{errs['1']:.2f}% at 1% distance and at most {near[worst_key]:.2f}% up to 1% (at {worst_key}%): "
-            + ("**within** the paper's 2% bound." if ok else "**above** the paper's 2% bound: not reproduced."))
+            + ("**within** the paper's 2% bound." if ok else "**above** the paper's 2% bound: refuted."))
     ref = paper_points(family)
     if "1" in ref:
         text += f" The paper reports {ref['1']:.2f}% at 1% on {PAPER_COLUMNS[family]}."
@@ -274,7 +274,7 @@ def verdict_paper_definition(metrics: Mapping, family: str) -> str:
     near = errs
     text = (f"Under the authors' definition, the median error of log π along the surrogate's directions on {family} "
             f"is {errs['1']:.3g}% at 1% distance and at most {near[worst_key]:.3g}% up to 1% (at {worst_key}%): "
-            + ("**within** the paper's 2% bound." if ok else "**above** the paper's 2% bound: not reproduced."))
+            + ("**within** the paper's 2% bound." if ok else "**above** the paper's 2% bound: refuted."))
     slope = (metrics.get("paper_definition_slope") or {}).get("surrogate")
     if slope is not None:
         text += (f" It grows with slope {slope:.2f} in log-log (a squared ratio of a second-order remainder to "
