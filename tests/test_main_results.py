@@ -113,3 +113,73 @@ def test_design_sentence_only_where_the_family_has_designed_groups():
     assert design_sentence({"family": "cartpole"}) == ""
     text = design_sentence({"family": "planted", "design_nmi": {"random_grouping": [0.25], "policygradex": [1.0]}})
     assert "PolicyGradEx 1.00" in text and "Random grouping 0.25" in text
+
+
+def _synthetic_metrics(per_seed: dict[str, list[float]], family: str = "planted") -> dict:
+    """A main result's metrics from per-seed scores; every method not given scores like multitask."""
+    from pgxlib.analysis.stats import seed_summary
+
+    base = per_seed["multitask"]
+    names = (*METHOD_NAMES, *(m for m in ("truth_grouping", "design_grouping") if m in per_seed))
+    methods = {m: {**seed_summary(per_seed.get(m, base)), "before": seed_summary(per_seed.get(m, base))}
+               for m in names}
+    return {"family": family, "methods": methods, "seeds": list(range(len(base))),
+            "references": [m for m in ("truth_grouping", "design_grouping") if m in per_seed]}
+
+
+def test_payoff_of_a_grouping_that_pays_and_the_share_policygradex_recovers():
+    from pgxlib.report import main_results as report
+
+    multitask = [-18.7, -18.3, -17.5, -18.0, -19.1, -17.9]
+    design = [m + 8.0 + d for m, d in zip(multitask, (0.3, -0.2, 0.1, -0.4, 0.2, 0.0))]
+    truth = [m + 5.0 for m in multitask]
+    random = [m + 3.0 + d for m, d in zip(multitask, (0.5, -0.5, 0.2, -0.2, 0.1, -0.1))]
+    ours = [m + 4.0 for m in multitask]
+    metrics = _synthetic_metrics({"multitask": multitask, "random_grouping": random, "policygradex": ours,
+                                  "truth_grouping": truth, "design_grouping": design})
+    pay = report.grouping_payoff(metrics)
+    assert pay.best == "design_grouping"
+    assert pay.over_multitask.gap == pytest.approx(8.0) and pay.over_multitask.interval[0] > 7.5
+    assert pay.over_random.gap == pytest.approx(5.0)
+    assert pay.recovered == pytest.approx(0.5) and pay.note == ""
+    text = report.payoff_sentence(metrics)
+    assert "designed groups" in text and "50% of the best grouping's gain" in text
+    table = report.payoff_table(metrics)
+    assert list(table.index) == ["Designed groups − multitask", "Designed groups − random grouping",
+                                 "PolicyGradEx − multitask"]
+    assert table["seeds"].tolist() == [6, 6, 6]
+
+
+def test_payoff_notes_a_gain_that_covers_zero_and_results_without_references():
+    from pgxlib.report import main_results as report
+
+    multitask = [10.0, 12.0, 9.0, 11.0, 10.5]
+    truth = [12.0, 10.0, 11.5, 9.0, 11.0]
+    metrics = _synthetic_metrics({"multitask": multitask, "truth_grouping": truth,
+                                  "policygradex": [10.5, 12.0, 9.5, 11.0, 10.0]}, family="highway")
+    pay = report.grouping_payoff(metrics)
+    assert pay.best == "truth_grouping" and pay.over_multitask.interval[0] < 0 < pay.over_multitask.interval[1]
+    assert "not told apart from 0" in pay.note and "Note:" in report.payoff_sentence(metrics)
+    old = _synthetic_metrics({"multitask": multitask})
+    assert report.grouping_payoff(old) is None and report.payoff_sentence(old) == "" and report.payoff_table(old) is None
+
+
+def test_reference_rows_stand_apart_in_the_table_and_chart():
+    import matplotlib.pyplot as plt
+
+    from pgxlib.report import main_results as report
+
+    multitask = [1.0, 2.0, 3.0]
+    metrics = _synthetic_metrics({"multitask": multitask, "truth_grouping": [2.0, 3.0, 4.5],
+                                  "design_grouping": [3.0, 4.0, 5.0]}, family="nav2d")
+    table = report.main_table(metrics)
+    assert list(table.index[-2:]) == ["reference: Truth grouping (measured affinity)", "reference: Designed groups"]
+    assert list(table.index[:-2]) == list(report.LABELS.values())
+    html = report.styled_table(table, metrics).to_html()
+    css = html.split("</style>")[0]
+    assert "color: grey" in css and "border-top: 2px solid grey" in css and "nth-child(7)" in css
+    assert "_row6_col0" in css and "_row7_col0" in css and "_row5_col0" not in css
+    fig = report.main_bar_chart(metrics)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels[-2:] == ["Truth grouping (measured affinity)\n(reference)", "Designed groups\n(reference)"]
+    plt.close(fig)
