@@ -8,9 +8,9 @@ from pgxlib.cluster import labels_key
 from pgxlib.config import ConfigError
 from pgxlib.estimate.gradient_similarity import gradient_similarity_labels, task_mean_gradients
 from pgxlib.experiments import get, resolve, run_experiment
-from pgxlib.methods import METHOD_NAMES
+from pgxlib.methods import METHOD_NAMES, REFERENCE_METHODS
 from pgxlib.store.cache import MemoryCache, StageView
-from pgxlib.tasks import make_family
+from pgxlib.tasks import design_groups, make_family
 
 
 @pytest.mark.slow
@@ -19,9 +19,10 @@ def test_smoke_run_has_every_method(store):
     mod = get("main_results")
     assert all(res.has(k) for k in mod.EXPECTED_KEYS)
     methods = res.metrics["methods"]
-    assert set(methods) == set(METHOD_NAMES)
+    assert set(methods) == {*METHOD_NAMES, *REFERENCE_METHODS}
+    assert res.metrics["references"] == list(REFERENCE_METHODS)
     n_targets = res.metrics["budget"]["n_targets"]
-    for name in METHOD_NAMES:
+    for name in (*METHOD_NAMES, *REFERENCE_METHODS):
         entry = methods[name]
         assert entry["status"] == "measured"
         assert len(entry["seeds"]) == 2 and np.isclose(entry["mean"], np.mean(entry["seeds"]))
@@ -38,6 +39,13 @@ def test_smoke_run_has_every_method(store):
     assert res.arrays["assigned"][0].tolist() == [family.nearest_source(t) for t in family.target[:n_targets]]
     assert all(len(g) == 2 for g in res.metrics["groups"]["policygradex"])
     assert "meta-RL" in res.metrics["protocol"]
+    for s in (0, 1):
+        assert res.arrays["labels_design_grouping"][s].tolist() == design_groups(make_family("cartpole", 4, s)).tolist()
+    assert res.metrics["design_nmi"]["design_grouping"] == [1.0, 1.0]
+    assert all(len(g) == 2 for g in res.metrics["groups"]["truth_grouping"])
+    assert res.arrays["affinity_measured"].shape == (2, 4, 4)
+    assert res.metrics["truth"]["score"] == "rollout" and res.metrics["truth"]["n_subsets"] == 8
+    assert "truth_grouping" in res.metrics["design_nmi"]
 
 
 @pytest.mark.parametrize("params, names", [
