@@ -19,14 +19,17 @@ fine-tuning budget `finetunes.FINETUNE_BUDGET`, `FINETUNE_JOBS` processes) and s
 the speedup chapter (`speedup.COMPARISONS`); ``design_grouping`` takes the family's designed groups
 (`tasks.design_groups`: planted, cartpole). They are trained and scored exactly like the methods, so per-seed
 paired differences are meaningful; each seed's groups and their NMI with the designed groups are stored.
+The truth's fine-tuning per seed, estimated for `default` from the stored speedup results (60 subsets at 4,096
+steps per task): planted ≈ 70 s, nav2d ≈ 115 s, cartpole ≈ 120 s, lunarlander ≈ 190 s, highway ≈ 6,500 s
+(its steps are slow; its speedup chapter caps fine-tuning at 512 steps).
 
 Meta-World (MT10) has no reference: no grouping of MT10 is argued from its tasks, so no design grouping is
-invented, and a truth grouping is not cheap there. The stored `default` speedup result fine-tunes MT10's θ* on 31
-subsets at 4,096 steps per task in 430-475 s (2 processes); the 60 subsets of PolicyGradEx's main-result
-estimate cost about 15 min per seed, and the truth's groups need one more Soft Modularization training per
-group at the full `group_ppo` budget, the cost of a whole method, per seed: about a quarter more for a row
-whose measured affinity has a noise ceiling of 0.11 NMI at that budget (the speedup chapter), so its groups
-would be mostly noise and would bound nothing.
+invented, and a truth grouping is not worth its cost there. Measured on the stored `default` results: the
+speedup chapter fine-tunes MT10's θ* on 31 subsets at 4,096 steps per task in 430-475 s (2 processes), so the
+60 subsets of PolicyGradEx's estimate cost about 900 s per seed, and the truth's groups need one more Soft
+Modularization training of every task (1,190-1,330 s for a grouping): about 2,150 s per seed on top of the
+8,400 s a seed costs today (θ* and seven trainings), a quarter more, for groups clustered from a measured
+affinity whose noise ceiling at that budget is 0.11 NMI (the speedup chapter): mostly noise, bounding nothing.
 
 Meta-World (MT10) uses the paper's **multi-objective** protocol instead (`compute_multi_objective`): no
 target tasks and no adaptation. Per seed, θ* and its gradient features only serve the groupings; every
