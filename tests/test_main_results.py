@@ -168,6 +168,14 @@ def test_payoff_notes_a_gain_that_covers_zero_and_results_without_references():
     pay = report.grouping_payoff(metrics)
     assert pay.best == "truth_grouping" and pay.over_multitask.interval[0] < 0 < pay.over_multitask.interval[1]
     assert "not told apart from 0" in pay.note and "Note:" in report.payoff_sentence(metrics)
+    worse = _synthetic_metrics({"multitask": multitask, "truth_grouping": [m - 1.0 for m in multitask],
+                                "policygradex": [m - 2.0 for m in multitask]}, family="highway")
+    pay = report.grouping_payoff(worse)
+    assert pay.recovered is None and "no gain to recover" in pay.note and "% of the best" not in \
+        report.payoff_sentence(worse)
+    two = _synthetic_metrics({"multitask": [1.0, 2.0], "truth_grouping": [3.0, 5.0], "policygradex": [2.0, 3.5]})
+    pay = report.grouping_payoff(two)
+    assert pay.recovered == pytest.approx(0.5) and "2 seeds give no interval" in pay.note
     old = _synthetic_metrics({"multitask": multitask})
     assert report.grouping_payoff(old) is None and report.payoff_sentence(old) == "" and report.payoff_table(old) is None
 

@@ -414,7 +414,7 @@ class Payoff:
 
     best: the reference with the highest mean over seeds; over_multitask, over_random: best − multitask and
     best − random grouping, paired over seeds; policygradex_over_multitask: PolicyGradEx − multitask, paired;
-    recovered: (PolicyGradEx − multitask) / (best − multitask) on the means, None when the denominator is 0;
+    recovered: (PolicyGradEx − multitask) / (best − multitask) on the means, None unless the denominator is > 0;
     note: a caveat ("" when none), e.g. when the denominator's interval covers 0.
     """
     family: str
@@ -441,15 +441,19 @@ def grouping_payoff(metrics: Mapping[str, Any]) -> Payoff | None:
     oracle, multitask = _per_seed(metrics, best), _per_seed(metrics, "multitask")
     over_multitask = paired_interval(oracle, multitask)
     ours = paired_interval(_per_seed(metrics, "policygradex"), multitask)
-    recovered = None if over_multitask.gap == 0 or not np.isfinite(over_multitask.gap) \
-        else ours.gap / over_multitask.gap
+    gain = over_multitask.gap
+    recovered = ours.gap / gain if np.isfinite(gain) and gain > 0 else None
     lo, hi = over_multitask.interval
-    note = ""
-    if lo <= 0 <= hi:
-        note = (f"the best grouping's gain over multitask is not told apart from 0 (interval [{lo:.3g}, {hi:.3g}] "
-                f"over {over_multitask.seeds} seeds), so the share recovered has no stable denominator")
-    elif over_multitask.gap < 0:
-        note = "no reference grouping beats multitask: grouping does not pay here at this budget"
+    notes = []
+    if not gain > 0:
+        notes.append("no reference grouping beats multitask on average, so there is no gain to recover")
+    if not np.isfinite(lo):
+        notes.append(f"{over_multitask.seeds} seeds give no interval, so the gain over multitask is not told apart "
+                     f"from 0")
+    elif lo <= 0 <= hi:
+        notes.append(f"the best grouping's gain over multitask is not told apart from 0 (interval [{lo:.3g}, "
+                     f"{hi:.3g}] over {over_multitask.seeds} seeds), so the share recovered has no stable denominator")
+    note = "; ".join(notes)
     return Payoff(metrics["family"], best, over_multitask, paired_interval(oracle, _per_seed(metrics, "random_grouping")),
                   ours, recovered, note)
 
@@ -483,7 +487,7 @@ def payoff_sentence(metrics: Mapping[str, Any]) -> str:
     if pay is None:
         return ""
     name = REFERENCE_LABELS[pay.best].lower()
-    text = (f"**Does grouping pay off?** The best reference grouping ({name}) gains "
+    text = (f"**Does grouping pay off?** The best reference grouping, {name}, gains "
             f"{_interval_text(pay.over_multitask)} return over multitask and {_interval_text(pay.over_random)} over "
             f"random grouping (paired over seeds: mean [95% interval]). ")
     if pay.recovered is not None:
