@@ -199,3 +199,14 @@ def test_reference_rows_stand_apart_in_the_table_and_chart():
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels[-2:] == ["Truth grouping (measured affinity)\n(reference)", "Designed groups\n(reference)"]
     plt.close(fig)
+
+
+@pytest.mark.slow
+def test_a_new_seed_reuses_the_trainings_of_the_old_ones(store):
+    first = run_experiment("main_results", "smoke", "cartpole", seeds=[0])
+    second = run_experiment("main_results", "smoke", "cartpole", seeds=[0, 1])
+    old, new = first.meta["stage_times"], second.meta["stage_times"]
+    reused = [k for k in old if k.startswith(("seed0-finetune", "seed0-metarl-", "seed0-meta_train-"))]
+    assert any(k.startswith("seed0-finetune") for k in reused) and len(reused) >= 6
+    assert all(new[k] == old[k] for k in reused)  # loaded from the shared stores with the time of their computing
+    assert second.metrics["per_seed"][0] == first.metrics["per_seed"][0]
