@@ -13,6 +13,9 @@ adapted from its group's meta-policy:
   gradients at θ* (`estimate.gradient_similarity`);
 - ``policygradex``: SDP on the surrogate affinity U (`pipeline.run_policygradex`).
 
+Two references (`REFERENCE_METHODS`) bound what grouping can gain: ``truth_grouping`` (the same SDP on the
+measured affinity) and ``design_grouping`` (the designed groups, where the family has them).
+
 Every method spends the same MAML steps per source task, hence the same total.
 
 On the multi-objective protocol (Meta-World MT10), there are no targets and no adaptation: each method's
@@ -32,6 +35,12 @@ from pgxlib.training import cached_meta_rl, group_policies_key, trained_groups  
 METHOD_NAMES = ("multitask", "soft_modularization", "paco", "random_grouping", "gradient_similarity_grouping",
                 "policygradex")
 """The methods of the main table, in the paper's order."""
+REFERENCE_METHODS = ("truth_grouping", "design_grouping")
+"""Groupings that measure what grouping can gain, not competitors (meta-RL protocol only): ``truth_grouping``,
+the SDP with PolicyGradEx's k on the MEASURED affinity of the seed's θ* (θ* fine-tuned on the subsets PolicyGradEx
+sampled, `pgxlib.finetunes`), and ``design_grouping``, the groups the family was designed with
+(`tasks.design_groups`; families without them have no such row). Both are trained and scored exactly like the
+methods of `METHOD_NAMES`, from the same θ*, on the same targets."""
 ARCH_OF_METHOD = {"soft_modularization": "soft_modularization", "paco": "paco"}
 """Methods that differ by network architecture (one policy for all tasks); the rest are MLP groupings."""
 MULTI_OBJECTIVE_METHODS = ("multitask", "soft_modularization", "paco", "care", "random_grouping",

@@ -8,9 +8,9 @@ from pgxlib.cluster import labels_key
 from pgxlib.config import ConfigError
 from pgxlib.estimate.gradient_similarity import gradient_similarity_labels, task_mean_gradients
 from pgxlib.experiments import get, resolve, run_experiment
-from pgxlib.methods import METHOD_NAMES
+from pgxlib.methods import METHOD_NAMES, REFERENCE_METHODS
 from pgxlib.store.cache import MemoryCache, StageView
-from pgxlib.tasks import make_family
+from pgxlib.tasks import design_groups, make_family
 
 
 @pytest.mark.slow
@@ -19,9 +19,10 @@ def test_smoke_run_has_every_method(store):
     mod = get("main_results")
     assert all(res.has(k) for k in mod.EXPECTED_KEYS)
     methods = res.metrics["methods"]
-    assert set(methods) == set(METHOD_NAMES)
+    assert set(methods) == {*METHOD_NAMES, *REFERENCE_METHODS}
+    assert res.metrics["references"] == list(REFERENCE_METHODS)
     n_targets = res.metrics["budget"]["n_targets"]
-    for name in METHOD_NAMES:
+    for name in (*METHOD_NAMES, *REFERENCE_METHODS):
         entry = methods[name]
         assert entry["status"] == "measured"
         assert len(entry["seeds"]) == 2 and np.isclose(entry["mean"], np.mean(entry["seeds"]))
@@ -38,6 +39,13 @@ def test_smoke_run_has_every_method(store):
     assert res.arrays["assigned"][0].tolist() == [family.nearest_source(t) for t in family.target[:n_targets]]
     assert all(len(g) == 2 for g in res.metrics["groups"]["policygradex"])
     assert "meta-RL" in res.metrics["protocol"]
+    for s in (0, 1):
+        assert res.arrays["labels_design_grouping"][s].tolist() == design_groups(make_family("cartpole", 4, s)).tolist()
+    assert res.metrics["design_nmi"]["design_grouping"] == [1.0, 1.0]
+    assert all(len(g) == 2 for g in res.metrics["groups"]["truth_grouping"])
+    assert res.arrays["affinity_measured"].shape == (2, 4, 4)
+    assert res.metrics["truth"]["score"] == "rollout" and res.metrics["truth"]["n_subsets"] == 8
+    assert "truth_grouping" in res.metrics["design_nmi"]
 
 
 @pytest.mark.parametrize("params, names", [
@@ -113,3 +121,92 @@ def test_design_sentence_only_where_the_family_has_designed_groups():
     assert design_sentence({"family": "cartpole"}) == ""
     text = design_sentence({"family": "planted", "design_nmi": {"random_grouping": [0.25], "policygradex": [1.0]}})
     assert "PolicyGradEx 1.00" in text and "Random grouping 0.25" in text
+
+
+def _synthetic_metrics(per_seed: dict[str, list[float]], family: str = "planted") -> dict:
+    """A main result's metrics from per-seed scores; every method not given scores like multitask."""
+    from pgxlib.analysis.stats import seed_summary
+
+    base = per_seed["multitask"]
+    names = (*METHOD_NAMES, *(m for m in ("truth_grouping", "design_grouping") if m in per_seed))
+    methods = {m: {**seed_summary(per_seed.get(m, base)), "before": seed_summary(per_seed.get(m, base))}
+               for m in names}
+    return {"family": family, "methods": methods, "seeds": list(range(len(base))),
+            "references": [m for m in ("truth_grouping", "design_grouping") if m in per_seed]}
+
+
+def test_payoff_of_a_grouping_that_pays_and_the_share_policygradex_recovers():
+    from pgxlib.report import main_results as report
+
+    multitask = [-18.7, -18.3, -17.5, -18.0, -19.1, -17.9]
+    design = [m + 8.0 + d for m, d in zip(multitask, (0.3, -0.2, 0.1, -0.4, 0.2, 0.0))]
+    truth = [m + 5.0 for m in multitask]
+    random = [m + 3.0 + d for m, d in zip(multitask, (0.5, -0.5, 0.2, -0.2, 0.1, -0.1))]
+    ours = [m + 4.0 for m in multitask]
+    metrics = _synthetic_metrics({"multitask": multitask, "random_grouping": random, "policygradex": ours,
+                                  "truth_grouping": truth, "design_grouping": design})
+    pay = report.grouping_payoff(metrics)
+    assert pay.best == "design_grouping"
+    assert pay.over_multitask.gap == pytest.approx(8.0) and pay.over_multitask.interval[0] > 7.5
+    assert pay.over_random.gap == pytest.approx(5.0)
+    assert pay.recovered == pytest.approx(0.5) and pay.note == ""
+    text = report.payoff_sentence(metrics)
+    assert "designed groups" in text and "50% of the best grouping's gain" in text
+    table = report.payoff_table(metrics)
+    assert list(table.index) == ["Designed groups − multitask", "Designed groups − random grouping",
+                                 "PolicyGradEx − multitask"]
+    assert table["seeds"].tolist() == [6, 6, 6]
+
+
+def test_payoff_notes_a_gain_that_covers_zero_and_results_without_references():
+    from pgxlib.report import main_results as report
+
+    multitask = [10.0, 12.0, 9.0, 11.0, 10.5]
+    truth = [12.0, 10.0, 11.5, 9.0, 11.0]
+    metrics = _synthetic_metrics({"multitask": multitask, "truth_grouping": truth,
+                                  "policygradex": [10.5, 12.0, 9.5, 11.0, 10.0]}, family="highway")
+    pay = report.grouping_payoff(metrics)
+    assert pay.best == "truth_grouping" and pay.over_multitask.interval[0] < 0 < pay.over_multitask.interval[1]
+    assert "not told apart from 0" in pay.note and "Note:" in report.payoff_sentence(metrics)
+    worse = _synthetic_metrics({"multitask": multitask, "truth_grouping": [m - 1.0 for m in multitask],
+                                "policygradex": [m - 2.0 for m in multitask]}, family="highway")
+    pay = report.grouping_payoff(worse)
+    assert pay.recovered is None and "no gain to recover" in pay.note and "% of the best" not in \
+        report.payoff_sentence(worse)
+    two = _synthetic_metrics({"multitask": [1.0, 2.0], "truth_grouping": [3.0, 5.0], "policygradex": [2.0, 3.5]})
+    pay = report.grouping_payoff(two)
+    assert pay.recovered == pytest.approx(0.5) and "2 seeds give no interval" in pay.note
+    old = _synthetic_metrics({"multitask": multitask})
+    assert report.grouping_payoff(old) is None and report.payoff_sentence(old) == "" and report.payoff_table(old) is None
+
+
+def test_reference_rows_stand_apart_in_the_table_and_chart():
+    import matplotlib.pyplot as plt
+
+    from pgxlib.report import main_results as report
+
+    multitask = [1.0, 2.0, 3.0]
+    metrics = _synthetic_metrics({"multitask": multitask, "truth_grouping": [2.0, 3.0, 4.5],
+                                  "design_grouping": [3.0, 4.0, 5.0]}, family="nav2d")
+    table = report.main_table(metrics)
+    assert list(table.index[-2:]) == ["reference: Truth grouping (measured affinity)", "reference: Designed groups"]
+    assert list(table.index[:-2]) == list(report.LABELS.values())
+    html = report.styled_table(table, metrics).to_html()
+    css = html.split("</style>")[0]
+    assert "color: grey" in css and "border-top: 2px solid grey" in css and "nth-child(7)" in css
+    assert "_row6_col0" in css and "_row7_col0" in css and "_row5_col0" not in css
+    fig = report.main_bar_chart(metrics)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels[-2:] == ["Truth grouping (measured affinity)\n(reference)", "Designed groups\n(reference)"]
+    plt.close(fig)
+
+
+@pytest.mark.slow
+def test_a_new_seed_reuses_the_trainings_of_the_old_ones(store):
+    first = run_experiment("main_results", "smoke", "cartpole", seeds=[0])
+    second = run_experiment("main_results", "smoke", "cartpole", seeds=[0, 1])
+    old, new = first.meta["stage_times"], second.meta["stage_times"]
+    reused = [k for k in old if k.startswith(("seed0-finetune", "seed0-metarl-", "seed0-meta_train-"))]
+    assert any(k.startswith("seed0-finetune") for k in reused) and len(reused) >= 6
+    assert all(new[k] == old[k] for k in reused)  # loaded from the shared stores with the time of their computing
+    assert second.metrics["per_seed"][0] == first.metrics["per_seed"][0]

@@ -12,6 +12,25 @@ Modularization and PaCo start from a policy of their architecture trained like �
 
 ``seeds`` are offsets from the base ``seed``: the runs use seeds ``seed + s``.
 
+References (`methods.REFERENCE_METHODS`, meta-RL only), stored beside the methods and listed in
+``metrics.references``: ``truth_grouping`` clusters, with the same SDP and k as PolicyGradEx, the MEASURED
+affinity of the seed's θ*: θ* fine-tuned on each subset PolicyGradEx sampled (`finetunes.stored_finetunes`, the
+fine-tuning budget `finetunes.FINETUNE_BUDGET`, `FINETUNE_JOBS` processes) and scored by the truth's evaluator of
+the speedup chapter (`speedup.COMPARISONS`); ``design_grouping`` takes the family's designed groups
+(`tasks.design_groups`: planted, cartpole). They are trained and scored exactly like the methods, so per-seed
+paired differences are meaningful; each seed's groups and their NMI with the designed groups are stored.
+The truth's fine-tuning per seed, estimated for `default` from the stored speedup results (60 subsets at 4,096
+steps per task): planted ≈ 70 s, nav2d ≈ 115 s, cartpole ≈ 120 s, lunarlander ≈ 190 s, highway ≈ 6,500 s
+(its steps are slow; its speedup chapter caps fine-tuning at 512 steps).
+
+Meta-World (MT10) has no reference: no grouping of MT10 is argued from its tasks, so no design grouping is
+invented, and a truth grouping is not worth its cost there. Measured on the stored `default` results: the
+speedup chapter fine-tunes MT10's θ* on 31 subsets at 4,096 steps per task in 430-475 s (2 processes), so the
+60 subsets of PolicyGradEx's estimate cost about 900 s per seed, and the truth's groups need one more Soft
+Modularization training of every task (1,190-1,330 s for a grouping): about 2,150 s per seed on top of the
+8,400 s a seed costs today (θ* and seven trainings), a quarter more, for groups clustered from a measured
+affinity whose noise ceiling at that budget is 0.11 NMI (the speedup chapter): mostly noise, bounding nothing.
+
 Meta-World (MT10) uses the paper's **multi-objective** protocol instead (`compute_multi_objective`): no
 target tasks and no adaptation. Per seed, θ* and its gradient features only serve the groupings; every
 method trains its policies from scratch with PPO on their own source tasks (`cfg.group_ppo`, the same steps
@@ -33,17 +52,20 @@ from pgxlib.cluster import labels_key, random_grouping
 from pgxlib.config import MAX_TASKS, check_int, check_int_list, progress_default
 from pgxlib.profiles import apply_overrides, pipeline_config
 from pgxlib.estimate.gradient_similarity import gradient_similarity_labels, task_mean_gradients
+from pgxlib.experiments.speedup import COMPARISONS, ppo_truth_scores
+from pgxlib.finetunes import FINETUNE_BUDGET, finetune_config, stored_finetunes
 from pgxlib.methods import (
     ARCH_OF_METHOD,
     GROUP_ARCH,
     METHOD_NAMES,
     MULTI_OBJECTIVE_METHODS,
+    REFERENCE_METHODS,
     SINGLE_POLICY_ARCH,
     cached_meta_rl,
     trained_groups,
 )
 from pgxlib.nets import get_device
-from pgxlib.pipeline import run_policygradex, shared_meta_policy
+from pgxlib.pipeline import affinity_of, cluster, run_policygradex, shared_meta_policy
 from pgxlib.store.cache import StageView
 from pgxlib.tasks import MULTI_OBJECTIVE, design_groups, make_family, protocol_of
 
@@ -51,7 +73,8 @@ PARAMETERS: dict[str, Any] = {"seeds": [0, 1, 2], "k": None}
 EXPECTED_KEYS = (*(f"metrics.methods.{m}.mean" for m in METHOD_NAMES), "metrics.protocol",
                  "metrics.groups.policygradex", "metrics.seeds", "metrics.budget")
 """What every main result has; each protocol's own keys are `META_RL_KEYS` and `MULTI_OBJECTIVE_KEYS`."""
-META_RL_KEYS = (*(f"metrics.methods.{m}.before.mean" for m in METHOD_NAMES), "metrics.theta_star.mean",
+META_RL_KEYS = ("metrics.methods.truth_grouping.mean", "metrics.references", "arrays.affinity_measured",
+                *(f"metrics.methods.{m}.before.mean" for m in METHOD_NAMES), "metrics.theta_star.mean",
                 "arrays.after_policygradex", "arrays.before_multitask", "arrays.curve_post_multitask",
                 "arrays.source_params", "arrays.target_params", "arrays.assigned")
 MULTI_OBJECTIVE_KEYS = (*(f"metrics.methods.{m}.success.mean" for m in MULTI_OBJECTIVE_METHODS),
@@ -89,18 +112,50 @@ def task_param_matrix(family, tasks) -> np.ndarray:
     return np.array([[float(t.param(k)) for k in family.param_ranges] for t in tasks], dtype=float)
 
 
+REFERENCE_NOTES = {
+    "truth_grouping": "reference: the SDP with PolicyGradEx's k on the measured affinity of θ*",
+    "design_grouping": "reference: the groups the family was designed with",
+}
+FINETUNE_JOBS = 2
+"""Processes fine-tuning θ* on the subsets for ``truth_grouping`` (the speedup chapter's default, so the stored
+fine-tunes of one are the other's when the subsets agree)."""
+
+
 def design_nmi(cfgs, runs) -> dict[str, list[float]] | None:
-    """Per grouping method, the NMI of its groups with the family's designed groups on each seed (None when
-    the family has none, `pgxlib.tasks.design_groups`)."""
+    """Per grouping method (references included), the NMI of its groups with the family's designed groups on each
+    seed (None when the family has none, `pgxlib.tasks.design_groups`)."""
     designed = [design_groups(make_family(c.family, c.n_tasks, c.seed)) for c in cfgs]
     if any(d is None for d in designed):
         return None
-    grouping = ("random_grouping", "gradient_similarity_grouping", "policygradex")
-    return {m: [nmi(r["runs"][m]["labels"], d) for r, d in zip(runs, designed)] for m in grouping}
+    grouping = ("random_grouping", "gradient_similarity_grouping", "policygradex", *REFERENCE_METHODS)
+    return {m: [nmi(r["runs"][m]["labels"], d) for r, d in zip(runs, designed)] for m in grouping if m in runs[0]["runs"]}
 
 
-def run_seed(cfg, cache, progress: bool) -> dict[str, Any]:
-    """Every method on one seed: groups, target returns before and after adaptation, MAML curves."""
+def finetune_steps(profile: str, cfg) -> int:
+    """The fine-tuning budget of the measured affinity (steps per task): `FINETUNE_BUDGET`, else `group_ppo`'s."""
+    return int(FINETUNE_BUDGET.get(profile, {}).get("finetune_steps", cfg.group_ppo.steps_per_task))
+
+
+def truth_grouping(res, cfg, k: int, steps: int, progress: bool) -> dict[str, Any]:
+    """The SDP (PolicyGradEx's path, k groups) on the measured affinity of θ* = ``res.policy``: θ* fine-tuned on
+    each subset ``res.members`` [m, n] for `steps` steps per task, scored by the speedup chapter's truth of the
+    run's evaluator. Returns {"labels": [n], "affinity": [n, n], "score": the truth's evaluator, "seconds"}."""
+    state = {key: v.detach().cpu() for key, v in res.policy.state_dict().items()}
+    out = stored_finetunes(res.family, cfg, state, res.members, finetune_config(cfg, steps), FINETUNE_JOBS, progress)
+    score = COMPARISONS[cfg.affinity.score][1]
+    if score == "ppo":
+        scores = ppo_truth_scores(res.policy, res.rollout.select(res.features.heldout), out["actors"], res.members)
+    else:
+        scores = out["returns" if score == "rollout" else "success"]
+    affinity = affinity_of(res.members, scores, cfg)
+    labels, _ = cluster(affinity, apply_overrides(cfg, {"k": k}))
+    return {"labels": np.asarray(labels, dtype=np.int64), "affinity": affinity.normalized, "score": score,
+            "seconds": float(out["seconds"])}
+
+
+def run_seed(cfg, cache, progress: bool, steps: int) -> dict[str, Any]:
+    """Every method and reference on one seed: groups, target returns before and after adaptation, MAML curves;
+    `steps` is the truth grouping's fine-tuning budget per task."""
     prefix = f"seed{cfg.seed}-"
     view = StageView(cache, prefix=prefix)
     res = run_policygradex(cfg, cache=view, progress=progress, train_groups_too=False)
@@ -115,19 +170,25 @@ def run_seed(cfg, cache, progress: bool) -> dict[str, Any]:
     labels = {"multitask": one_group, "soft_modularization": one_group, "paco": one_group,
               "random_grouping": random_grouping(n, k, cfg.seed), "gradient_similarity_grouping": gs_labels,
               "policygradex": res.labels}
+    truth = truth_grouping(res, cfg, k, steps, progress)
+    labels["truth_grouping"] = truth["labels"]
+    designed = design_groups(family)
+    if designed is not None:
+        labels["design_grouping"] = designed
     starts, start_seconds = {"mlp": res.policy}, {"mlp": view.times.get("meta_train", float("nan"))}
     for arch in sorted(set(ARCH_OF_METHOD.values())):
         policy, _, seconds = shared_meta_policy(family, apply_overrides(cfg, {"arch": arch}), device, progress)
         starts[arch], start_seconds[arch] = policy, seconds
 
-    out: dict[str, Any] = {"seed": cfg.seed, "runs": {}, "stage_seconds": {}}
-    for method in METHOD_NAMES:
+    out: dict[str, Any] = {"seed": cfg.seed, "runs": {}, "stage_seconds": {f"{prefix}finetune": truth["seconds"]}}
+    for method in labels:
         tag = ARCH_OF_METHOD.get(method, "mlp")
         out["runs"][method] = cached_meta_rl(family, starts[tag], labels[method], cfg, device, progress, tag)
         out["stage_seconds"][f"{prefix}metarl-{tag}-{labels_key(labels[method])}"] = out["runs"][method]["seconds"]
     ev = res.meta_eval
     out["theta_star"] = {"returns": ev.mean_return, "score": finite_mean(ev.mean_return)}
     out["affinity"] = res.affinity.normalized
+    out["affinity_measured"], out["truth_score"] = truth["affinity"], truth["score"]
     out["gradient_similarity"] = gs_sim
     out["start_seconds"] = start_seconds
     out["has_success"] = family.has_success
@@ -154,26 +215,31 @@ def compute_meta_rl(profile: str, family: str, seed: int, cache, **params) -> di
     cfgs = configs(profile, family, seed, **params)
     progress = progress_default()
     runs, stage_times = [], {}
+    steps = finetune_steps(profile, cfgs[0])
     for cfg in cfgs:
         start = time.perf_counter()
-        runs.append(run_seed(cfg, cache, progress))
+        runs.append(run_seed(cfg, cache, progress, steps))
         stage_times[f"seed{cfg.seed}"] = time.perf_counter() - start
         stage_times.update(runs[-1]["stage_seconds"])
         for arch, secs in runs[-1]["start_seconds"].items():
             stage_times[f"seed{cfg.seed}-meta_train-{arch}"] = secs
     has_success = runs[0]["has_success"]
+    references = [m for m in REFERENCE_METHODS if m in runs[0]["runs"]]
+    names = (*METHOD_NAMES, *references)
 
     def per_seed(method: str, key: str) -> list:
         return [finite_mean(r["runs"][method][key]) for r in runs]
 
     methods = {}
-    for m in METHOD_NAMES:
+    for m in names:
         methods[m] = {**seed_summary(per_seed(m, "after")), "before": seed_summary(per_seed(m, "before")),
                       "status": "measured",
                       "train_seconds": [float(r["runs"][m]["train_seconds"]) for r in runs]}
         if has_success:
             methods[m]["success"] = seed_summary(per_seed(m, "success_after"))
             methods[m]["success_before"] = seed_summary(per_seed(m, "success_before"))
+    for m in references:
+        methods[m]["note"] = REFERENCE_NOTES[m]
     cfg0 = cfgs[0]
     metrics = {
         "family": family,
@@ -183,6 +249,10 @@ def compute_meta_rl(profile: str, family: str, seed: int, cache, **params) -> di
         "targets": runs[0]["target_names"],
         "param_names": runs[0]["param_names"],
         "methods": methods,
+        "references": references,
+        "truth": {"score": runs[0]["truth_score"], "finetune_steps_per_task": steps,
+                  "n_subsets": int(cfg0.affinity.n_subsets), "n_jobs": FINETUNE_JOBS,
+                  "note": "the measured affinity truth_grouping clusters: θ* fine-tuned on PolicyGradEx's subsets"},
         "theta_star": {**seed_summary([r["theta_star"]["score"] for r in runs]),
                        "note": "θ* on the source tasks (no MAML, no adaptation), for scale"},
         "protocol": protocol_text(cfg0),
@@ -194,14 +264,14 @@ def compute_meta_rl(profile: str, family: str, seed: int, cache, **params) -> di
                    "inner_updates": cfg0.maml.inner_updates, "inner_lr": cfg0.maml.inner_lr,
                    "n_targets": cfg0.meta_rl.n_targets, "assign": cfg0.meta_rl.assign,
                    "episodes_per_target": cfg0.meta_rl.episodes},
-        "groups": {m: [r["runs"][m]["groups"] for r in runs] for m in METHOD_NAMES},
+        "groups": {m: [r["runs"][m]["groups"] for r in runs] for m in names},
         "design_nmi": design_nmi(cfgs, runs),
-        "per_seed": [{"seed": r["seed"], "after": {m: finite_mean(r["runs"][m]["after"]) for m in METHOD_NAMES},
-                      "before": {m: finite_mean(r["runs"][m]["before"]) for m in METHOD_NAMES}} for r in runs],
+        "per_seed": [{"seed": r["seed"], "after": {m: finite_mean(r["runs"][m]["after"]) for m in names},
+                      "before": {m: finite_mean(r["runs"][m]["before"]) for m in names}} for r in runs],
         "start_seconds": [r["start_seconds"] for r in runs],
     }
     arrays: dict[str, np.ndarray] = {}
-    for m in METHOD_NAMES:
+    for m in names:
         for key in ("after", "before", "curve_post", "curve_pre"):
             arrays[f"{key}_{m}"] = np.ma.masked_invalid(np.stack([r["runs"][m][key] for r in runs]))
         if has_success:
@@ -215,6 +285,7 @@ def compute_meta_rl(profile: str, family: str, seed: int, cache, **params) -> di
     arrays["source_params"] = runs[0]["source_params"]
     arrays["target_params"] = runs[0]["target_params"]
     arrays["affinity"] = np.stack([r["affinity"] for r in runs])
+    arrays["affinity_measured"] = np.stack([r["affinity_measured"] for r in runs])
     arrays["gradient_similarity"] = np.stack([r["gradient_similarity"] for r in runs])
     arrays["seeds"] = np.asarray(metrics["seeds"], dtype=np.int64)
     return {"metrics": metrics, "arrays": arrays, "stage_times": stage_times, "config": cfg0}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from pgxlib.report.main_results import LABELS
+from pgxlib.report.main_results import LABELS, REFERENCE_LABELS
 
 
 def _num(v: Any) -> str:
@@ -16,11 +16,14 @@ def _num(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else f"{v:.3g}"
 
 
-def _methods(methods: Mapping[str, Any]) -> list[str]:
+def _methods(methods: Mapping[str, Any], references=()) -> list[str]:
+    """The methods ranked best first, then the references (not ranked: they bound, not compete)."""
     measured = {k: e for k, e in methods.items() if isinstance(e, Mapping) and e.get("mean") is not None}
-    order = sorted(measured, key=lambda k: -measured[k]["mean"])
-    return [f"{LABELS.get(k, k)}: {_num(measured[k]['mean'])} ± {_num(measured[k].get('std', 0.0))}"
-            + (" (best)" if i == 0 else "") for i, k in enumerate(order)]
+    order = sorted((k for k in measured if k not in references), key=lambda k: -measured[k]["mean"])
+    return ([f"{LABELS.get(k, k)}: {_num(measured[k]['mean'])} ± {_num(measured[k].get('std', 0.0))}"
+             + (" (best)" if i == 0 else "") for i, k in enumerate(order)]
+            + [f"reference, {REFERENCE_LABELS.get(k, k)}: {_num(measured[k]['mean'])} ± "
+               f"{_num(measured[k].get('std', 0.0))}" for k in references if k in measured])
 
 
 def _by_layers(metrics: Mapping[str, Any]) -> list[str]:
@@ -65,7 +68,7 @@ def _flat(tree: Mapping[str, Any], prefix: str = "", depth: int = 2) -> list[tup
 def headline(metrics: Mapping[str, Any], limit: int = 8) -> list[str]:
     """A few lines with the figures a reader looks for first in `metrics` (a stored result's metrics)."""
     if isinstance(metrics.get("methods"), Mapping):
-        return _methods(metrics["methods"])
+        return _methods(metrics["methods"], tuple(metrics.get("references", ())))
     if isinstance(metrics.get("by_layers"), Mapping):
         return _by_layers(metrics)
     if isinstance(metrics.get("relative_error_pct"), Mapping):

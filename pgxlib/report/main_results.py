@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pgxlib.analysis.verdicts import PairedInterval, paired_interval
 from pgxlib.report import paper
 from pgxlib.report.plots import readable, task_label
 from pgxlib.report.scorecard import Above, Below, Claim, Lookup, Measurement, Metric
@@ -27,6 +28,22 @@ LABELS = {
 }
 """Our method keys -> the paper's row labels (`paper.MAIN_RESULTS`)."""
 BASELINES = ("multitask", "soft_modularization", "paco", "random_grouping", "gradient_similarity_grouping")
+REFERENCE_LABELS = {
+    "truth_grouping": "Truth grouping (measured affinity)",
+    "design_grouping": "Designed groups",
+}
+"""The reference rows (`methods.REFERENCE_METHODS`): what grouping can gain, shown apart from the methods."""
+REFERENCE_COLOR = "0.55"
+
+
+def label(method: str) -> str:
+    """A method's or a reference's row label."""
+    return LABELS.get(method) or REFERENCE_LABELS[method]
+
+
+def references(metrics: Mapping[str, Any]) -> list[str]:
+    """The reference rows a result stores (none in results stored before them, and none on MT10)."""
+    return [m for m in metrics.get("references", []) if m in metrics["methods"]]
 
 
 def paper_column(family: str) -> str | None:
@@ -73,7 +90,31 @@ def main_table(metrics: Mapping[str, Any]):
         if col is not None:
             row[f"paper ({col})"] = paper.format_value(paper_value(key, family), "return")
         rows.append(row)
+    for key in references(metrics):
+        entry = methods[key]
+        row = {"method": f"reference: {REFERENCE_LABELS[key]}", "ours: after adaptation ± std": _pm(entry),
+               "ours: per seed": ", ".join(format_number(v) for v in entry["seeds"]),
+               "ours: before adaptation ± std": _pm(entry.get("before"))}
+        if "success" in entry:
+            row["ours: success % after ± std"] = _pm(entry.get("success"), 100.0)
+        if col is not None:
+            row[f"paper ({col})"] = "–"
+        rows.append(row)
     return pd.DataFrame(rows).set_index("method")
+
+
+def styled_table(table, metrics: Mapping[str, Any]):
+    """`main_table` (or any table indexed like it) with the reference rows below a rule, in grey."""
+    n_methods = len(table) - len(references(metrics))
+
+    def grey(row):
+        return ["color: grey" if table.index.get_loc(row.name) >= n_methods else "" for _ in row]
+    styler = table.style.apply(grey, axis=1)
+    if n_methods < len(table):
+        styler = styler.set_table_styles([{"selector": f"tbody tr:nth-child({n_methods + 1}) th, "
+                                                       f"tbody tr:nth-child({n_methods + 1}) td",
+                                           "props": "border-top: 2px solid grey"}])
+    return styler
 
 
 def improvements(metrics: Mapping[str, Any]):
@@ -183,7 +224,7 @@ def tie_fractions(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) 
     """How often the comparison carries no information: the fraction of (seed, target) pairs on which
     every method's return after adaptation is exactly the same, and the fraction of (method, seed,
     target) returns that adaptation left exactly unchanged."""
-    keys = list(metrics["groups"])
+    keys = [k for k in metrics["groups"] if k in LABELS]
     after = np.ma.stack([_masked(arrays[f"after_{k}"]) for k in keys])  # [M, S, T]
     before = np.ma.stack([_masked(arrays[f"before_{k}"]) for k in keys])
     all_equal = np.ma.array((np.ma.max(after, axis=0) - np.ma.min(after, axis=0)).filled(np.nan) == 0,
@@ -224,16 +265,26 @@ def main_bar_chart(metrics: Mapping[str, Any]) -> plt.Figure:
         ax.errorbar(i, e["mean"], yerr=e["std"], fmt="o", ms=10, color=colors[i], capsize=6, lw=2, zorder=3)
         ax.scatter(np.full(len(e["seeds"]), i) + 0.15, e["seeds"], color="k", s=10, zorder=3)
     before = [methods[k].get("before", {}).get("mean") for k in keys]
+    refs = references(metrics)
+    for j, key in enumerate(refs):
+        e = methods[key]
+        ax.errorbar(len(keys) + 0.5 + j, e["mean"], yerr=e["std"], fmt="o", ms=10, color=REFERENCE_COLOR, capsize=6,
+                    lw=2, zorder=3)
+        ax.scatter(np.full(len(e["seeds"]), len(keys) + 0.65 + j), e["seeds"], color="0.4", s=10, zorder=3)
+    if refs:
+        ax.axvline(len(keys) - 0.25, color="0.6", ls="--", lw=1)
     ax.scatter(x, [np.nan if b is None else b for b in before], marker="_", s=300, color="gray", zorder=4,
                label="before adaptation (mean over seeds)")
-    ax.set_xticks(x, [LABELS[k] for k in keys], rotation=30, ha="right")
+    ax.set_xticks([*x, *(len(keys) + 0.5 + np.arange(len(refs)))],
+                  [*(LABELS[k] for k in keys), *(f"{REFERENCE_LABELS[k]}\n(reference)" for k in refs)],
+                  rotation=30, ha="right")
     ax.set_ylabel("mean return on target tasks after adaptation")
     ax.set_title(f"Ours: {family}, {len(methods['policygradex']['seeds'])} seeds (mean ± std, seeds as dots)",
                  fontsize=10)
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     finite_before = [b for b in before if b is not None]
-    zoom_to_theta(ax, [methods[k] for k in keys if methods[k]["mean"] is not None],
+    zoom_to_theta(ax, [methods[k] for k in (*keys, *refs) if methods[k]["mean"] is not None],
           float(np.mean(finite_before)) if finite_before else methods["policygradex"]["mean"])
     if col:
         ax2 = axes[0, 1]
@@ -346,10 +397,105 @@ def design_sentence(metrics: Mapping[str, Any]) -> str:
     nmis = metrics.get("design_nmi")
     if not nmis:
         return ""
-    parts = [f"{LABELS[m]} {', '.join(f'{v:.2f}' for v in values)}" for m, values in nmis.items()]
+    parts = [f"{label(m)} {', '.join(f'{v:.2f}' for v in values)}" for m, values in nmis.items()
+             if m != "design_grouping"]
     return (f"**Designed groups.** {metrics['family']} was built with groups that conflict by construction; the NMI "
             f"of each method's groups with them, per seed (1 = found exactly; random grouping shows chance): "
             + "; ".join(parts) + ".")
+
+
+# ---------------------------------------------------------------------------------------------
+# Does grouping pay off? The references against multitask, random grouping and PolicyGradEx
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Payoff:
+    """What the best reference grouping gains on one family, and how much of it PolicyGradEx recovers.
+
+    best: the reference with the highest mean over seeds; over_multitask, over_random: best − multitask and
+    best − random grouping, paired over seeds; policygradex_over_multitask: PolicyGradEx − multitask, paired;
+    recovered: (PolicyGradEx − multitask) / (best − multitask) on the means, None unless the denominator is > 0;
+    note: a caveat ("" when none), e.g. when the denominator's interval covers 0.
+    """
+    family: str
+    best: str
+    over_multitask: PairedInterval
+    over_random: PairedInterval
+    policygradex_over_multitask: PairedInterval
+    recovered: float | None
+    note: str
+
+
+def _per_seed(metrics: Mapping[str, Any], method: str) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in metrics["methods"][method]["seeds"]], dtype=float)
+
+
+def grouping_payoff(metrics: Mapping[str, Any]) -> Payoff | None:
+    """(a) the best reference grouping's gain over multitask and over random grouping, each with its paired
+    interval over seeds (`analysis.verdicts.paired_interval` on the per-seed mean returns over the shared
+    targets), and (b) the share of that gain PolicyGradEx recovers. None for a result without references."""
+    refs = references(metrics)
+    if not refs:
+        return None
+    best = max(refs, key=lambda m: np.nanmean(_per_seed(metrics, m)))
+    oracle, multitask = _per_seed(metrics, best), _per_seed(metrics, "multitask")
+    over_multitask = paired_interval(oracle, multitask)
+    ours = paired_interval(_per_seed(metrics, "policygradex"), multitask)
+    gain = over_multitask.gap
+    recovered = ours.gap / gain if np.isfinite(gain) and gain > 0 else None
+    lo, hi = over_multitask.interval
+    notes = []
+    if not gain > 0:
+        notes.append("no reference grouping beats multitask on average, so there is no gain to recover")
+    if not np.isfinite(lo):
+        notes.append(f"{over_multitask.seeds} seeds give no interval, so the gain over multitask is not told apart "
+                     f"from 0")
+    elif lo <= 0 <= hi:
+        notes.append(f"the best grouping's gain over multitask is not told apart from 0 (interval [{lo:.3g}, "
+                     f"{hi:.3g}] over {over_multitask.seeds} seeds), so the share recovered has no stable denominator")
+    note = "; ".join(notes)
+    return Payoff(metrics["family"], best, over_multitask, paired_interval(oracle, _per_seed(metrics, "random_grouping")),
+                  ours, recovered, note)
+
+
+def _interval_text(p: PairedInterval) -> str:
+    lo, hi = p.interval
+    if not np.isfinite(lo):
+        return f"{p.gap:+.3g} (no interval from {p.seeds} seed{'s' if p.seeds != 1 else ''})"
+    return f"{p.gap:+.3g} [{lo:+.3g}, {hi:+.3g}]"
+
+
+def payoff_table(metrics: Mapping[str, Any]):
+    """One row per reference gap of `grouping_payoff`: the paired gap with its 95% interval, the probability
+    of improvement and the seeds; None without references."""
+    import pandas as pd
+
+    pay = grouping_payoff(metrics)
+    if pay is None:
+        return None
+    name = REFERENCE_LABELS[pay.best]
+    rows = [(f"{name} − multitask", pay.over_multitask), (f"{name} − random grouping", pay.over_random),
+            ("PolicyGradEx − multitask", pay.policygradex_over_multitask)]
+    return pd.DataFrame([{"paired gap": gap, "mean [95% interval]": _interval_text(p),
+                          "probability of improvement": f"{p.probability_of_improvement:.2f}", "seeds": p.seeds}
+                         for gap, p in rows]).set_index("paired gap")
+
+
+def payoff_sentence(metrics: Mapping[str, Any]) -> str:
+    """The payoff in one paragraph: what the best grouping gains, and the share PolicyGradEx recovers."""
+    pay = grouping_payoff(metrics)
+    if pay is None:
+        return ""
+    name = REFERENCE_LABELS[pay.best].lower()
+    text = (f"**Does grouping pay off?** The best reference grouping, {name}, gains "
+            f"{_interval_text(pay.over_multitask)} return over multitask and {_interval_text(pay.over_random)} over "
+            f"random grouping (paired over seeds: mean [95% interval]). ")
+    if pay.recovered is not None:
+        text += (f"PolicyGradEx gains {_interval_text(pay.policygradex_over_multitask)} over multitask: "
+                 f"{100 * pay.recovered:.0f}% of the best grouping's gain.")
+    if pay.note:
+        text += f" Note: {pay.note}."
+    return text
 
 
 # ---------------------------------------------------------------------------------------------
