@@ -31,6 +31,22 @@ m subsets and PPO steps per task; a profile without an entry uses its own m and 
 every subset for the `default` profile's full group budget (30k-60k steps per task) would take hours."""
 
 
+FAMILY_FINETUNE_STEPS = {"default": {"cartpole": 16_384, "lunarlander": 16_384, "nav2d": 2_048, "highway": 512}}
+"""Per profile and family, the fine-tuning budget (PPO steps per task) at which the family's structure chapter
+finds its noise ceiling stops rising (the method chapter's rule; highway at its cost cap): the speedup chapter's
+truth and the main results' `truth_grouping` fine-tune θ* for this long, so the measured affinity that a grouping
+is read against is the one whose ceiling the structure chapter measured. Families without an entry use
+`FINETUNE_BUDGET`."""
+
+
+def family_finetune_steps(profile: str, family: str, cfg: PipelineConfig) -> int:
+    """The truth's fine-tuning budget of `family` (steps per task): `FAMILY_FINETUNE_STEPS`, else `FINETUNE_BUDGET`,
+    else `cfg`'s group budget."""
+    own = FAMILY_FINETUNE_STEPS.get(profile, {}).get(family)
+    return int(own if own is not None else FINETUNE_BUDGET.get(profile, {}).get("finetune_steps",
+                                                                                 cfg.group_ppo.steps_per_task))
+
+
 def finetune_config(cfg: PipelineConfig, steps: int) -> PPOConfig:
     """The group fine-tuning PPO of `cfg` with `steps` environment steps per task."""
     return dataclasses.replace(cfg.group_ppo, steps_per_task=steps)

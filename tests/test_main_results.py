@@ -210,3 +210,17 @@ def test_a_new_seed_reuses_the_trainings_of_the_old_ones(store):
     assert any(k.startswith("seed0-finetune") for k in reused) and len(reused) >= 6
     assert all(new[k] == old[k] for k in reused)  # loaded from the shared stores with the time of their computing
     assert second.metrics["per_seed"][0] == first.metrics["per_seed"][0]
+
+
+def test_the_truth_of_every_chapter_is_fine_tuned_for_the_family_s_structure_budget():
+    """One θ* story: the main results' truth_grouping and the speedup chapter's truth fine-tune θ* for the same
+    per-family budget (`finetunes.FAMILY_FINETUNE_STEPS`), the one the structure chapter chose."""
+    from pgxlib.book import chapter_params
+    from pgxlib.experiments.main_results import finetune_steps
+    from pgxlib.finetunes import FAMILY_FINETUNE_STEPS
+    from pgxlib.profiles import pipeline_config
+
+    speedup = chapter_params("default")["speedup"]
+    for family, steps in FAMILY_FINETUNE_STEPS["default"].items():
+        assert finetune_steps("default", pipeline_config("default", family)) == steps
+        assert speedup[family]["finetune_steps"] == steps, family

@@ -15,13 +15,15 @@ Modularization and PaCo start from a policy of their architecture trained like �
 References (`methods.REFERENCE_METHODS`, meta-RL only), stored beside the methods and listed in
 ``metrics.references``: ``truth_grouping`` clusters, with the same SDP and k as PolicyGradEx, the MEASURED
 affinity of the seed's θ*: θ* fine-tuned on each subset PolicyGradEx sampled (`finetunes.stored_finetunes`, the
-fine-tuning budget `finetunes.FINETUNE_BUDGET`, `FINETUNE_JOBS` processes) and scored by the truth's evaluator of
-the speedup chapter (`speedup.COMPARISONS`); ``design_grouping`` takes the family's designed groups
-(`tasks.design_groups`: planted, cartpole). They are trained and scored exactly like the methods, so per-seed
-paired differences are meaningful; each seed's groups and their NMI with the designed groups are stored.
-The truth's fine-tuning per seed, estimated for `default` from the stored speedup results (60 subsets at 4,096
-steps per task): planted ≈ 70 s, nav2d ≈ 115 s, cartpole ≈ 120 s, lunarlander ≈ 190 s, highway ≈ 6,500 s
-(its steps are slow; its speedup chapter caps fine-tuning at 512 steps).
+fine-tuning budget of the family where its structure chapter measured the noise ceiling,
+`finetunes.family_finetune_steps`, the same as the speedup chapter's truth; `FINETUNE_JOBS` processes) and scored
+by the truth's evaluator of the speedup chapter (`speedup.COMPARISONS`); ``design_grouping`` takes the family's
+designed groups (`tasks.design_groups`: planted, cartpole, nav2d). They are trained and scored exactly like the
+methods, so per-seed paired differences are meaningful; each seed's groups and their NMI with the designed groups
+are stored. The truth's fine-tuning per seed, estimated for `default` from the stored speedup results (60 subsets;
+about 70 s at 4,096 steps on planted, 115 s on nav2d, 120 s on cartpole, 190 s on lunarlander, 6,500 s on highway,
+scaled to each family's budget): planted ≈ 70 s (4,096 steps), nav2d ≈ 60 s (2,048), cartpole ≈ 480 s (16,384),
+lunarlander ≈ 760 s (16,384), highway ≈ 810 s (512).
 
 Meta-World (MT10) has no reference: no grouping of MT10 is argued from its tasks, so no design grouping is
 invented, and a truth grouping is not worth its cost there. Measured on the stored `default` results: the
@@ -53,7 +55,7 @@ from pgxlib.config import MAX_TASKS, check_int, check_int_list, progress_default
 from pgxlib.profiles import apply_overrides, pipeline_config
 from pgxlib.estimate.gradient_similarity import gradient_similarity_labels, task_mean_gradients
 from pgxlib.experiments.speedup import COMPARISONS, ppo_truth_scores
-from pgxlib.finetunes import FINETUNE_BUDGET, finetune_config, stored_finetunes
+from pgxlib.finetunes import family_finetune_steps, finetune_config, stored_finetunes
 from pgxlib.methods import (
     ARCH_OF_METHOD,
     GROUP_ARCH,
@@ -132,8 +134,9 @@ def design_nmi(cfgs, runs) -> dict[str, list[float]] | None:
 
 
 def finetune_steps(profile: str, cfg) -> int:
-    """The fine-tuning budget of the measured affinity (steps per task): `FINETUNE_BUDGET`, else `group_ppo`'s."""
-    return int(FINETUNE_BUDGET.get(profile, {}).get("finetune_steps", cfg.group_ppo.steps_per_task))
+    """The fine-tuning budget of the measured affinity (steps per task): the family's own, where its structure
+    chapter found the noise ceiling (`finetunes.family_finetune_steps`), the same as the speedup chapter's truth."""
+    return family_finetune_steps(profile, cfg.family, cfg)
 
 
 def truth_grouping(res, cfg, k: int, steps: int, progress: bool) -> dict[str, Any]:
