@@ -12,8 +12,8 @@ import math
 from typing import Any, Callable
 
 TEXT_FIELDS = frozenset({
-    "arch", "assign", "default_score", "env_id", "estimate", "family", "group_arch", "label", "layers", "m_rule",
-    "mt10_names", "name", "normalization", "note", "param_names", "projection", "protocol", "reference",
+    "arch", "assign", "default_score", "env_id", "estimate", "family", "footing", "group_arch", "label", "layers",
+    "m_rule", "mt10_names", "name", "normalization", "note", "param_names", "projection", "protocol", "reference",
     "reward_function_version", "score", "scores", "stages", "status", "targets", "task_names", "task_select",
     "tasks", "text", "truth", "values"})
 """Metric names whose leaves may be strings (labels, method names, task names)."""
