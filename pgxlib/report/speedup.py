@@ -81,6 +81,7 @@ def depth_table(metrics: Mapping[str, Any]):
 
 
 OLD_FOOTING = "single repeats (from the stored per-repeat NMIs of an older result)"
+UNKNOWN_FOOTING = "not recorded (an older result without per-repeat NMIs)"
 
 
 def agreement_pair(row: Mapping[str, Any]) -> tuple[float, float | None, str]:
@@ -88,11 +89,14 @@ def agreement_pair(row: Mapping[str, Any]) -> tuple[float, float | None, str]:
     (a ``by_score`` entry, or a depth's headline row), both on the same footing.
 
     A result stored before the footing was named kept the NMI against the mean of the repeats as ``nmi`` and the
-    NMI against each repeat as ``nmi_per_repeat``: the like-with-like NMI is the mean of the latter. A result
-    without repeats has no ceiling (None) and only its one-run NMI."""
+    NMI against each repeat as ``nmi_per_repeat``: the like-with-like NMI is the mean of the latter (without it,
+    ``nmi`` as stored, its footing `UNKNOWN_FOOTING`). A result without repeats has no ceiling (None) and only its
+    one-run NMI."""
     ceiling = row.get("noise_ceiling_nmi")
     if "footing" in row or ceiling is None:
         return float(row["nmi"]), ceiling, row.get("footing", "one run")
+    if "nmi_per_repeat" not in row:
+        return float(row["nmi"]), float(ceiling), UNKNOWN_FOOTING
     return float(np.mean(row["nmi_per_repeat"])), float(ceiling), OLD_FOOTING
 
 
