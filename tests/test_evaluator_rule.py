@@ -41,7 +41,8 @@ def test_the_rule_is_read_from_stored_speedup_results(store):
         _write_speedup("smoke", "planted", seed, {"rollout": _entry(1.0, 1.0), "logistic": _entry(0.8, 1.0, 0.8, 0.1),
                                                   "success": _entry(1.0, 1.0)})
     for seed in (0, 1):
-        _write_speedup("smoke", "cartpole", seed, {"rollout": _entry(0.3, 1.0, 0.2), "logistic": _entry(1.0, 1.0, 0.9, 0.1)})
+        _write_speedup("smoke", "cartpole", seed, {"rollout": _entry(0.3, 1.0, 0.2),
+                                                   "logistic": _entry(1.0, 1.0, 0.9, 0.1)})
     _write_speedup("smoke", "cartpole", 2, {"rollout": _entry(1.0, 1.0), "logistic": _entry(0.3, 1.0)}, stale=True)
     _write_speedup("smoke", "nav2d", 0, {"rollout": _entry(0.9, 0.3), "logistic": _entry(0.1, 0.3)})
 

@@ -294,7 +294,8 @@ def test_report_shows_the_noise_ceiling_and_survives_old_results():
     m = _fake_metrics()
     frame = report.evaluator_frame(m)
     assert len(frame) == 6 and frame.loc[("rollout", 2), "at ceiling"] == True  # noqa: E712
-    assert frame.loc[("rollout", 4), "noise ceiling NMI"] == 0.7 and frame.loc[("rollout", 4), "at ceiling"] == False  # noqa: E712
+    assert frame.loc[("rollout", 4), "noise ceiling NMI"] == 0.7
+    assert frame.loc[("rollout", 4), "at ceiling"] == False  # noqa: E712
     assert frame.loc[("ppo", 2), "NMI estimate vs truth"] == 0.1 and frame.loc[("ppo", 2), "speedup"] == 12.0
     assert "footing: single repeats" in report.evaluator_table(m).caption
     text = report.agreement_text(m)

@@ -1,4 +1,5 @@
-"""Tables and sentences of the evaluator rule's page, from a stored `evaluator_rule` result (``metrics.evaluator_rule``).
+"""Tables and sentences of the evaluator rule's page, from a stored `evaluator_rule` result
+(``metrics.evaluator_rule``).
 
 Nothing here applies the rule: the experiment stored the pick, the table behind it, the leave-one-family-out
 reading and the pick per seed (`analysis.selection.choose_evaluator`); this module shows them.

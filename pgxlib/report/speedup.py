@@ -140,11 +140,12 @@ def agreement_text(metrics: Mapping[str, Any]) -> str:
     for name, s in metrics["by_layers"][head]["by_score"].items():
         x, ceiling, _ = agreement_pair(s)
         (reach if reaches_ceiling(x, ceiling) else below).append(f"`{name}` {x:.2f} / {ceiling:.2f}")
+    at = f"at or above the ceiling: {', '.join(reach)}" if reach else "no evaluator reaches the ceiling"
+    under = f"; below it, so no evidence that the estimate reproduces full training: {', '.join(below)}" if below else ""
     return (f"Footing: {footing}; every NMI is the estimate's clustering against one repeat of the truth, averaged "
             f"over the repeats, beside the ceiling between one repeat and another, so an estimate \"at the ceiling\" "
-            f"agrees with the truth as well as the truth agrees with itself. At {head} layers (NMI / ceiling) "
-            f"{'at or above the ceiling: ' + ', '.join(reach) if reach else 'no evaluator reaches the ceiling'}"
-            f"{'; below it, where differences from the truth are within its noise and no evidence: ' + ', '.join(below) if below else ''}.")
+            f"agrees with the truth as well as the truth agrees with itself. At {head} layers (NMI / ceiling) {at}"
+            f"{under}.")
 
 
 def ceiling_excess(comparison: Mapping[str, Any]) -> float:
