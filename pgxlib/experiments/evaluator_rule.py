@@ -19,11 +19,12 @@ which results it read (``sources``).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from pgxlib import store
 from pgxlib.analysis.selection import STRUCTURE_CEILING, choose_evaluator
-from pgxlib.config import DEFAULT_SCORE, FAMILIES, MAX_SEED, ConfigError, check_int_list
+from pgxlib.config import DEFAULT_SCORE, FAMILIES, MAX_SEED, check_int_list
 from pgxlib.report.speedup import agreement_pair
 
 PARAMETERS: dict[str, Any] = {"seeds": [0, 1, 2]}
@@ -44,13 +45,15 @@ def _stored(profile: str) -> list[store.Result]:
     module = get(SOURCE)
     fingerprints: dict[str, str] = {}
     found = []
-    for path in sorted((store.results_root() / profile / SOURCE).glob(f"*/{store.RESULT_FILE}")):
-        family = store.read_result(path.parent).meta.get("parameters", {}).get("family")
+    for path in store.stored_results(profile, SOURCE):
+        result = store.read_result(path)
+        family = result.meta.get("parameters", {}).get("family")
         if family not in FAMILIES:
             continue
         if family not in fingerprints:
             fingerprints[family] = _fingerprint(module, profile, family)["sha256"]
-        found.append(store.read_result(path.parent, fingerprints[family]))
+        stored = (result.meta.get("fingerprint") or {}).get("sha256")
+        found.append(replace(result, stale=stored != fingerprints[family]))
     return found
 
 
@@ -128,9 +131,6 @@ def summary(inputs: dict[str, Any]) -> dict[str, Any]:
 
 def compute(profile: str, family: str, seed: int, cache, seeds=(0, 1, 2)) -> dict:
     """Reads the stored speedup results of `profile` and applies the rule; `family` and `seed` select nothing."""
-    try:
-        inputs = rule_inputs(profile, [int(s) for s in seeds])
-    except store.CorruptResult as err:
-        raise ConfigError(f"evaluator_rule cannot read a stored speedup result: {err}") from None
+    inputs = rule_inputs(profile, [int(s) for s in seeds])  # a corrupt speedup result raises store.CorruptResult
     return {"metrics": {"evaluator_rule": summary(inputs)}, "arrays": {}, "stage_times": {},
             "config": {"experiment": {"reads": SOURCE, "seeds": [int(s) for s in seeds]}}}
