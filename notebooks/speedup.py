@@ -62,16 +62,17 @@ display(Markdown(report.budget_text(m)))
 
 # %% [markdown]
 # ## Is the truth reproducible?
-# Per depth and evaluator: the NMI of the estimate's clustering against the truth's, beside the truth's
-# noise ceiling (the mean NMI between its repeats) and the random-partition floor. An estimate can only be
+# Per evaluator and depth: the NMI of the estimate's clustering against the truth's, beside the truth's
+# noise ceiling and the random-partition floor, on one footing (named in the table's caption): the estimate
+# against each single repeat of the truth, averaged, beside one repeat against another. An estimate can only be
 # judged against a truth that agrees with itself; below the ceiling its differences from the truth are noise.
 
 # %%
-report.ceiling_table(m)
+display(report.evaluator_table(m))
+display(Markdown(report.agreement_text(m)))
 
 # %%
 report.ceiling_figure(m);
-display(Markdown(report.ceiling_text(m)))
 
 # %% [markdown]
 # ## NMI, rank correlation and speedup per depth

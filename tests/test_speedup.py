@@ -44,6 +44,11 @@ def test_smoke_run_has_expected_keys(store, family):
         assert 0.0 <= entry["nmi"] <= 1.0 and 0.0 <= entry["noise_ceiling_nmi"] <= 1.0, name
         assert entry["above_ceiling"] == (entry["nmi"] >= entry["noise_ceiling_nmi"] - 1e-9)
         assert len(entry["nmi_per_repeat"]) == 2 and entry["speedup"] > 0
+        assert entry["footing"] == exp.FOOTING == "single repeats"  # like with like: the ceiling's own footing
+        assert entry["nmi"] == pytest.approx(np.mean(entry["nmi_per_repeat"]))
+        truth = entry["truth"]
+        assert entry["nmi_vs_mean_of_repeats"] == pytest.approx(nmi(entry["labels_estimated"],
+                                                                    res.arrays[f"labels_measured_{truth}_d2"]))
     assert row["by_score"]["logistic"]["truth"] == "rollout" and row["by_score"]["ppo"]["truth"] == "ppo"
     assert res.get("metrics.by_score") == row["by_score"]
     assert res.get("metrics.nmi") == row["by_score"][exp.DEFAULT_SCORE]["nmi"] == row["nmi"]
@@ -239,7 +244,8 @@ def test_measured_side_accepts_a_users_own_family(store):
 
 
 def _comparison(nmi_value, ceiling, label, estimate, truth):
-    return {"estimate": estimate, "truth": truth, "label": label, "nmi": nmi_value,
+    return {"estimate": estimate, "truth": truth, "label": label, "footing": "single repeats", "nmi": nmi_value,
+            "nmi_vs_mean_of_repeats": min(1.0, nmi_value + 0.1),
             "nmi_per_repeat": [nmi_value, nmi_value], "rank_correlation": 0.4, "rank_correlation_centred": None,
             "affinity_corr": 0.3, "noise_ceiling_nmi": ceiling, "noise_ceiling_affinity_corr": 0.5,
             "noise_ceiling_pairs_nmi": [ceiling], "above_ceiling": nmi_value >= ceiling, "random_nmi": 0.2,
@@ -264,7 +270,7 @@ def _fake_metrics(new: bool = True) -> dict:
                "stages": {"estimated": {"features": 0.5, "scores": 0.5}, "measured": {"finetune_eval": 12.0}},
                "rel_dist_mean": 0.01}
         if new:
-            row.update({k: top[k] for k in ("nmi_per_repeat", "noise_ceiling_nmi", "noise_ceiling_affinity_corr",
+            row.update({k: top[k] for k in ("footing", "nmi_per_repeat", "noise_ceiling_nmi", "noise_ceiling_affinity_corr",
                                             "above_ceiling", "affinity_corr")}, by_score=by_score, repeats=2)
         by_layers[depth] = row
     budget = {"n_subsets": 10, "subset_size": 2, "n_tasks": 4, "k": 2, "finetune_steps_per_task": 128,
@@ -286,17 +292,15 @@ def test_report_shows_the_noise_ceiling_and_survives_old_results():
     from pgxlib.report import speedup as report
 
     m = _fake_metrics()
-    table = report.ceiling_table(m)
-    assert len(table) == 6 and table.loc[(2, "rollout return, both sides"), "above ceiling"] == True  # noqa: E712
-    assert table.loc[(4, "rollout return, both sides"), "noise ceiling NMI"] == 0.7
-    assert table.loc[(2, "rollout return, both sides"), "Spearman ρ, centred"] == "–"
-    text = report.ceiling_text(m)
-    below = [line for line in text.splitlines() if line.startswith("- **4 layers, rollout")][0]
-    assert "not evidence" in below and "0.30" in below and "0.70" in below
-    chance = [line for line in text.splitlines() if line.startswith("- **2 layers, held-out PPO")][0]
-    assert "does not reproduce itself" in chance and "not evidence" in chance
-    above = [line for line in text.splitlines() if line.startswith("- **2 layers, rollout")][0]
-    assert "above the truth's noise ceiling 0.60" in above and "not evidence" not in above
+    frame = report.evaluator_frame(m)
+    assert len(frame) == 6 and frame.loc[("rollout", 2), "at ceiling"] == True  # noqa: E712
+    assert frame.loc[("rollout", 4), "noise ceiling NMI"] == 0.7
+    assert frame.loc[("rollout", 4), "at ceiling"] == False  # noqa: E712
+    assert frame.loc[("ppo", 2), "NMI estimate vs truth"] == 0.1 and frame.loc[("ppo", 2), "speedup"] == 12.0
+    assert "footing: single repeats" in report.evaluator_table(m).caption
+    text = report.agreement_text(m)
+    assert text.count(". ") <= 1 and "Footing: single repeats" in text
+    assert "`rollout` 0.80 / 0.60" in text.split("below it")[0] and "`ppo` 0.10 / 0.22" in text.split("below it")[1]
     assert report.depth_table(m).loc[4, "above ceiling"] == False  # noqa: E712
     verdicts = report.verdicts(m)
     assert "within noise of the truth" in verdicts.split("**4 layers**")[1]
@@ -307,11 +311,18 @@ def test_report_shows_the_noise_ceiling_and_survives_old_results():
     for fig in (report.ceiling_figure(m), report.stage_bars(m)):
         plt.close(fig)
 
+    unnamed = _fake_metrics()  # stored before the footing was named: nmi was against the mean of the repeats
+    for s in unnamed["by_layers"]["2"]["by_score"].values():
+        del s["footing"]
+        s["nmi"], s["nmi_per_repeat"] = 0.95, [0.5, 0.6]
+    assert report.agreement_pair(unnamed["by_layers"]["2"]["by_score"]["rollout"]) == (0.55, 0.6, report.OLD_FOOTING)
+    assert report.evaluator_frame(unnamed).loc[("rollout", 2), "at ceiling"] == False  # noqa: E712
+
     old = _fake_metrics(new=False)
     assert not report.has_ceiling(old)
-    assert (report.ceiling_table(old)["noise ceiling NMI"] == report.NOT_MEASURED).all()
+    assert report.evaluator_frame(old)["noise ceiling NMI"].isna().all()
     assert (report.depth_table(old)["above ceiling"] == report.NOT_MEASURED).all()
-    assert "--force" in report.ceiling_text(old) and "--force" in report.verdicts(old)
+    assert report.NOT_MEASURED in report.agreement_text(old) and "--force" in report.verdicts(old)
     assert "--force" in report.budget_text(old)
     report.correlation_text(old)
     assert report.NOT_MEASURED in report.cost_text(old)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from pgxlib.config import PROFILES
+from pgxlib.profiles import pipeline_config
 
 BOOK_PROFILES = ("default", "smoke")
 
@@ -13,6 +14,34 @@ BOOK_PROFILES = ("default", "smoke")
 def every_profile(*runs: dict[str, Any], **per_profile: tuple[dict[str, Any], ...]) -> dict[str, tuple[dict, ...]]:
     """The same parameter dicts for every profile, except those given by name: ``smoke=({...},)``."""
     return {profile: tuple(per_profile.get(profile, runs)) for profile in PROFILES}
+
+
+SPEEDUP_DEPTHS = (2, 4, 8)
+"""The speedup experiment's default depths (`experiments.speedup.PARAMETERS`)."""
+
+
+def headline_depth(profile: str, family: str, depths) -> int:
+    """The speedup experiment's headline depth of a run (as `experiments.speedup.headline_depth`): the profile's own
+    policy depth if measured, else the first."""
+    own = pipeline_config(profile, family).net.depth
+    return own if own in depths else int(depths[0])
+
+
+def with_headline_seeds(runs: dict[str, tuple[dict, ...]], families: tuple[str, ...], seeds: tuple[int, ...],
+                        profiles: tuple[str, ...]) -> dict[str, tuple[dict, ...]]:
+    """`runs` with, under each of `profiles`, every run of `families` repeated at each of `seeds` at its headline
+    depth only, right after the seed-0 run (which keeps all its depths)."""
+    out = {}
+    for profile, given in runs.items():
+        more = []
+        for run in given:
+            more.append(run)
+            if profile in profiles and run.get("family") in families and "seed" not in run:
+                depth = headline_depth(profile, run["family"], run.get("depths", SPEEDUP_DEPTHS))
+                rest = {k: v for k, v in run.items() if k not in ("family", "depths")}
+                more += [{"family": run["family"], "seed": seed, "depths": [depth], **rest} for seed in seeds]
+        out[profile] = tuple(more)
+    return out
 
 
 @dataclass(frozen=True)
@@ -71,13 +100,20 @@ CHAPTERS: tuple[Chapter, ...] = (
     # The truth is fine-tuned for the budget where the family's noise ceiling stops rising in its structure chapter
     # (the method chapter's rule, checked by a test); MT10 at its own smaller budget (`finetunes.FINETUNE_BUDGET`: 30 subsets,
     # 4,096 steps per task) and at every depth the paper reports, each depth its own θ* of 10 × 100k PPO steps.
-    Chapter("speedup", every_profile({"family": "lunarlander", "finetune_steps": 16_384},
-                                     {"family": "cartpole", "finetune_steps": 16_384},
-                                     {"family": "nav2d", "finetune_steps": 2_048}, {"family": "highway", "depths": [4],
-                                                                                   "finetune_steps": 512},
-                                     {"family": "planted"},
-                                     {"family": "metaworld"},
-                                     smoke=({"family": "cartpole", "depths": [2]},)), "speedup", "Surrogate accuracy and speedup"),
+    # The families with structure (planted, cartpole) also run at seeds 1 and 2, at the headline depth only, so that
+    # the evaluator rule (the next chapter) is scored on three seeds per family.
+    Chapter("speedup", with_headline_seeds(every_profile({"family": "lunarlander", "finetune_steps": 16_384},
+                                                         {"family": "cartpole", "finetune_steps": 16_384},
+                                                         {"family": "nav2d", "finetune_steps": 2_048},
+                                                         {"family": "highway", "depths": [4], "finetune_steps": 512},
+                                                         {"family": "planted"},
+                                                         {"family": "metaworld"},
+                                                         smoke=({"family": "cartpole", "depths": [2]},)),
+                                           families=("planted", "cartpole"), seeds=(1, 2), profiles=("default", "paper")),
+            "speedup", "Surrogate accuracy and speedup"),
+    # Reads the speedup results above (every family, every seed stored); filed under planted, which selects nothing.
+    Chapter("evaluator_rule", every_profile({"family": "planted"}, smoke=({"family": "planted", "seeds": [0]},)),
+            "evaluator_rule", "Which evaluator? The rule"),
     Chapter("scale", every_profile({"family": "nav2d"}, {"family": "planted"}, smoke=({"family": "planted"},)), "scale",
             "Scale: 10 to 100 tasks"),
     Chapter("first_order_error", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d", "planted", "metaworld")), smoke=({"family": "cartpole"},)), "first_order_error", "First-order error"),

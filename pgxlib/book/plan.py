@@ -48,7 +48,8 @@ def _page_name(chapter: Chapter, index: int, run: int, params: Mapping[str, Any]
     the book's table of contents globs these names, so their sort order is the book's order."""
     name = f"{index:02d}-{chapter.notebook}"
     if many:
-        name += f"-{run:02d}-" + re.sub(r"[^A-Za-z0-9_.=-]+", "-", run_label(params)).strip("-")
+        label = re.sub(r"[\[\]()]", "", run_label(params))  # ``depths=[4]`` → ``depths=4``, not ``depths=-4``
+        name += f"-{run:02d}-" + re.sub(r"[^A-Za-z0-9_.=-]+", "-", label).strip("-")
     return name
 
 

@@ -27,8 +27,8 @@ from pgxlib import store
 from pgxlib.config import FAMILIES, PROFILES, ConfigError, check_seed
 from pgxlib.tasks import protocol_of
 
-EXPERIMENTS = ("walkthrough", "main_results", "ablations", "adaptation", "lambda_sweep", "speedup", "scale",
-               "first_order_error", "hessian_bound")
+EXPERIMENTS = ("walkthrough", "main_results", "ablations", "adaptation", "lambda_sweep", "speedup", "evaluator_rule",
+               "scale", "first_order_error", "hessian_bound")
 CONTRACT = ("PARAMETERS", "EXPECTED_KEYS", "check", "compute")
 RESERVED = ("profile", "family", "seed")
 MAX_SEEDS = 20

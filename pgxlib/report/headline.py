@@ -1,7 +1,7 @@
 """A stored result's headline figures in a few plain lines, for the command line (`pgx run`, `pgx group`).
 
 Reads only the metrics dict a result stores; the main-results and speedup shapes get their own
-lines, any other result its top-level numbers.
+lines, so does the evaluator rule's, any other result its top-level numbers.
 """
 from __future__ import annotations
 
@@ -55,6 +55,13 @@ def _sweeps(metrics: Mapping[str, Any]) -> list[str]:
             for name, knob in metrics.items() if isinstance(knob, Mapping) and isinstance(knob.get("by_value"), Mapping)]
 
 
+def _rule(rule: Mapping[str, Any]) -> list[str]:
+    seeds = "; ".join(f"{f} seeds {', '.join(map(str, v))}" for f, v in rule["seeds"].items()) or "no stored results"
+    return [f"evaluator rule's pick: {rule['pick']} (configured default {rule['default_score']}); families with "
+            f"structure: {', '.join(rule['families']) or 'none'}; read: {seeds}"
+            + ("; the pick flips with the seed" if rule["flips_with_seed"] else ""), *rule["notes"]]
+
+
 def _flat(tree: Mapping[str, Any], prefix: str = "", depth: int = 2) -> list[tuple[str, Any]]:
     out = []
     for k, v in tree.items():
@@ -71,6 +78,8 @@ def headline(metrics: Mapping[str, Any], limit: int = 8) -> list[str]:
         return _methods(metrics["methods"], tuple(metrics.get("references", ())))
     if isinstance(metrics.get("by_layers"), Mapping):
         return _by_layers(metrics)
+    if isinstance(metrics.get("evaluator_rule"), Mapping):
+        return _rule(metrics["evaluator_rule"])
     if isinstance(metrics.get("relative_error_pct"), Mapping):
         return _errors(metrics)
     lines = _sweeps(metrics)

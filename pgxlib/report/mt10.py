@@ -15,7 +15,7 @@ from pgxlib.report import paper
 from pgxlib.report.ablations import k_score, multitask_score, paired_seeds, seed_scores
 from pgxlib.report.plots import readable
 from pgxlib.report.scorecard import STD_UNIT, Claim, Metric, Near, Positive, StdGap
-from pgxlib.report.speedup import ceiling_excess, default_score, has_ceiling
+from pgxlib.report.speedup import agreement_pair, ceiling_excess, default_score, has_ceiling
 
 LABELS = {
     "multitask": "Multi-task training",
@@ -285,7 +285,7 @@ def structure_sentence(speedup_metrics: Mapping[str, Any]) -> str:
     heads = {depth: r["by_score"][score] for depth, r in speedup_metrics["by_layers"].items()}
     excess = [ceiling_excess(s) for s in heads.values()]
     parts = [f"{depth} layers: repeats agree at NMI {s['noise_ceiling_nmi']:.2f}, random partitions "
-             f"{s['random_nmi']:.2f} ± {s['random_nmi_std']:.2f}, the estimate {s['nmi']:.2f}"
+             f"{s['random_nmi']:.2f} ± {s['random_nmi_std']:.2f}, the estimate {agreement_pair(s)[0]:.2f}"
              for depth, s in heads.items()]
     repeats = speedup_metrics.get("repeats", "several")
     steps = speedup_metrics.get("budget", {}).get("finetune_steps_per_task")

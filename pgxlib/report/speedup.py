@@ -18,6 +18,7 @@ from pgxlib.analysis.stats import as_nan
 from pgxlib.report import paper
 from pgxlib.report.plots import readable, task_label
 from pgxlib.report.scorecard import Between, Claim, Lookup, Measurement, Metric, Verdict, _combine, _fmt, band
+from pgxlib.report.tables import tidy
 
 NMI_TOLERANCE = 0.1  # the scorecard's rule: within 0.1 of the paper's NMI, or above
 SPEEDUP_FRACTION = 0.5  # the scorecard's rule: at least half the paper's speedup
@@ -57,12 +58,13 @@ def depth_table(metrics: Mapping[str, Any]):
     rows = []
     for depth, r in metrics["by_layers"].items():
         p = paper_row(depth)
-        measured = "noise_ceiling_nmi" in r
+        x, ceiling, _ = agreement_pair(r)
+        measured = ceiling is not None
         rows.append({
             "layers": int(depth),
-            "NMI (ours)": _num(r["nmi"]),
-            "noise ceiling NMI (truth vs itself)": _num(r["noise_ceiling_nmi"]) if measured else NOT_MEASURED,
-            "above ceiling": bool(r["above_ceiling"]) if measured else NOT_MEASURED,
+            "NMI (ours)": _num(x),
+            "noise ceiling NMI (truth vs itself)": _num(ceiling) if measured else NOT_MEASURED,
+            "above ceiling": reaches_ceiling(x, ceiling) if measured else NOT_MEASURED,
             "random NMI (ours)": _num(r["random_nmi"]),
             "Meta-World NMI (paper)": p["Meta-World NMI"],
             "LunarLander NMI (paper)": p["LunarLander NMI"],
@@ -78,35 +80,72 @@ def depth_table(metrics: Mapping[str, Any]):
     return pd.DataFrame(rows).set_index("layers")
 
 
-def ceiling_table(metrics: Mapping[str, Any]):
-    """One row per depth × evaluator: NMI and rank correlation of estimate vs truth (the mean of the repeats)
-    beside the truth's noise ceiling (its repeats against each other) and the random-partition floor."""
+OLD_FOOTING = "single repeats (from the stored per-repeat NMIs of an older result)"
+UNKNOWN_FOOTING = "not recorded (an older result without per-repeat NMIs)"
+
+
+def agreement_pair(row: Mapping[str, Any]) -> tuple[float, float | None, str]:
+    """(the estimate's NMI with the truth, the truth's noise ceiling, their footing) of one evaluator at one depth
+    (a ``by_score`` entry, or a depth's headline row), both on the same footing.
+
+    A result stored before the footing was named kept the NMI against the mean of the repeats as ``nmi`` and the
+    NMI against each repeat as ``nmi_per_repeat``: the like-with-like NMI is the mean of the latter (without it,
+    ``nmi`` as stored, its footing `UNKNOWN_FOOTING`). A result without repeats has no ceiling (None) and only its
+    one-run NMI."""
+    ceiling = row.get("noise_ceiling_nmi")
+    if "footing" in row or ceiling is None:
+        return float(row["nmi"]), ceiling, row.get("footing", "one run")
+    if "nmi_per_repeat" not in row:
+        return float(row["nmi"]), float(ceiling), UNKNOWN_FOOTING
+    return float(np.mean(row["nmi_per_repeat"])), float(ceiling), OLD_FOOTING
+
+
+def footing_of(metrics: Mapping[str, Any]) -> str:
+    """The footing of the result's agreements (`agreement_pair`), from its headline depth."""
+    return agreement_pair(metrics["by_layers"][str(metrics["headline_depth"])])[2]
+
+
+def evaluator_frame(metrics: Mapping[str, Any]):
+    """One row per evaluator × depth: the estimate's NMI with the truth and the truth's noise ceiling on one
+    footing (`agreement_pair`), the random-partition NMI, the affinity correlation, Spearman ρ and the speedup."""
     import pandas as pd
 
     rows = []
     for depth, r in metrics["by_layers"].items():
-        if "by_score" not in r:
-            rows.append({"layers": int(depth), "evaluator": f"{default_score(metrics)} vs rollout return (one run)",
-                         "NMI estimate vs truth": _num(r["nmi"]), "noise ceiling NMI": NOT_MEASURED,
-                         "above ceiling": NOT_MEASURED, "random NMI": _num(r["random_nmi"]),
-                         "Spearman ρ": _num(r["rank_correlation"]),
-                         "Spearman ρ, centred": _num(r["rank_correlation_centred"]),
-                         "affinity r estimate vs truth": NOT_MEASURED, "noise ceiling affinity r": NOT_MEASURED,
-                         "NMI per repeat": NOT_MEASURED, "speedup": _num(r["speedup"])})
-            continue
-        for name, s in r["by_score"].items():
-            rows.append({"layers": int(depth), "evaluator": s.get("label", name),
-                         "NMI estimate vs truth": _num(s["nmi"]),
-                         "noise ceiling NMI": _num(s["noise_ceiling_nmi"]),
-                         "above ceiling": bool(s["above_ceiling"]),
-                         "random NMI": f"{s['random_nmi']:.3f} ± {s['random_nmi_std']:.3f}",
-                         "Spearman ρ": _num(s["rank_correlation"]),
-                         "Spearman ρ, centred": _num(s["rank_correlation_centred"]),
-                         "affinity r estimate vs truth": _num(s.get("affinity_corr")),
-                         "noise ceiling affinity r": _num(s["noise_ceiling_affinity_corr"]),
-                         "NMI per repeat": ", ".join(f"{v:.2f}" for v in s["nmi_per_repeat"]),
-                         "speedup": _num(s["speedup"])})
-    return pd.DataFrame(rows).set_index(["layers", "evaluator"])
+        for name, s in (r.get("by_score") or {default_score(metrics): r}).items():
+            x, ceiling, _ = agreement_pair(s)
+            rows.append({"evaluator": name, "layers": int(depth), "NMI estimate vs truth": x,
+                         "noise ceiling NMI": ceiling,
+                         "at ceiling": None if ceiling is None else reaches_ceiling(x, ceiling),
+                         "random NMI": s["random_nmi"], "affinity r": s.get("affinity_corr"),
+                         "Spearman ρ": s["rank_correlation"], "speedup": s["speedup"]})
+    return pd.DataFrame(rows).set_index(["evaluator", "layers"])
+
+
+def evaluator_table(metrics: Mapping[str, Any]):
+    """`evaluator_frame` as a page table (`tables.tidy`), its caption naming the footing."""
+    return tidy(evaluator_frame(metrics), f"Estimate vs truth beside the truth's noise ceiling, footing: "
+                                          f"{footing_of(metrics)}", missing_why=NOT_MEASURED)
+
+
+def agreement_text(metrics: Mapping[str, Any]) -> str:
+    """Two sentences: the footing of every NMI beside its ceiling, and which evaluators reach the ceiling at the
+    headline depth."""
+    if not has_ceiling(metrics):
+        return (f"Noise ceiling of the truth: {NOT_MEASURED}; this result fine-tuned every subset once and cannot "
+                f"say whether its truth reproduces itself.")
+    head = str(metrics["headline_depth"])
+    footing = footing_of(metrics)
+    reach, below = [], []
+    for name, s in metrics["by_layers"][head]["by_score"].items():
+        x, ceiling, _ = agreement_pair(s)
+        (reach if reaches_ceiling(x, ceiling) else below).append(f"`{name}` {x:.2f} / {ceiling:.2f}")
+    at = f"at or above the ceiling: {', '.join(reach)}" if reach else "no evaluator reaches the ceiling"
+    under = f"; below it, so no evidence that the estimate reproduces full training: {', '.join(below)}" if below else ""
+    return (f"Footing: {footing}; every NMI is the estimate's clustering against one repeat of the truth, averaged "
+            f"over the repeats, beside the ceiling between one repeat and another, so an estimate \"at the ceiling\" "
+            f"agrees with the truth as well as the truth agrees with itself. At {head} layers (NMI / ceiling) {at}"
+            f"{under}.")
 
 
 def ceiling_excess(comparison: Mapping[str, Any]) -> float:
@@ -116,46 +155,6 @@ def ceiling_excess(comparison: Mapping[str, Any]) -> float:
     if sd > 0:
         return (c - floor) / sd
     return float("inf") if c > floor else 0.0
-
-
-def _ceiling_sentence(depth: str, s: Mapping[str, Any], repeats: int) -> str:
-    """One evaluator at one depth: the estimate's NMI against the truth's noise ceiling and the random floor."""
-    x, c, floor, sd = s["nmi"], s["noise_ceiling_nmi"], s["random_nmi"], s["random_nmi_std"]
-    head = f"- **{depth} layers, {s.get('label', s.get('estimate', '?'))}**: "
-    chance = ceiling_excess(s) <= 1
-    below = not reaches_ceiling(x, c)
-    if below and chance:
-        return (head + f"the truth does not reproduce itself: its {repeats} repeats agree at NMI {c:.2f}, no better "
-                f"than a random partition ({floor:.2f} ± {sd:.2f}). The estimate's NMI {x:.2f} is below that "
-                f"ceiling: differences between estimate and truth are not evidence, neither for nor against the "
-                f"estimate.")
-    if below:
-        return (head + f"the estimate agrees with the truth at NMI {x:.2f}, below the truth's own noise ceiling "
-                f"{c:.2f} (its repeats against each other): this agreement is not evidence that the estimate "
-                f"reproduces full training, and does not count. The truth does reproduce itself here (above the "
-                f"random floor {floor:.2f} ± {sd:.2f}), so the gap to the ceiling is the estimate's, not noise.")
-    if chance:
-        return (head + f"the estimate agrees with the truth at NMI {x:.2f}, at or above the truth's noise ceiling "
-                f"{c:.2f}, but that ceiling is no better than a random partition ({floor:.2f} ± {sd:.2f}): the agreement "
-                f"counts by the rule, yet rests on a truth that barely reproduces itself.")
-    return (head + f"the estimate agrees with the truth at NMI {x:.2f}, at or above the truth's noise ceiling {c:.2f} "
-            f"and above the random floor {floor:.2f} ± {sd:.2f}: the estimate agrees with full training as well as "
-            f"full training agrees with itself.")
-
-
-def ceiling_text(metrics: Mapping[str, Any]) -> str:
-    """Markdown: per depth and evaluator, whether the estimate's agreement with the truth clears the truth's own
-    reproducibility (the noise ceiling); below it, says plainly that differences are not evidence."""
-    if not has_ceiling(metrics):
-        return (f"Noise ceiling of the truth: {NOT_MEASURED}. This result was computed from one fine-tuning run "
-                f"per subset and cannot say whether its truth reproduces itself.")
-    repeats = int(metrics.get("repeats") or metrics["budget"].get("repeats", 0))
-    lines = [f"The truth is the mean over {repeats} independent fine-tunings of every subset; its noise ceiling is "
-             f"the mean NMI between the clusterings of every pair of those repeats (one repeat against another)."]
-    for depth, r in metrics["by_layers"].items():
-        for s in r["by_score"].values():
-            lines.append(_ceiling_sentence(depth, s, repeats))
-    return "\n".join(lines)
 
 
 @readable
@@ -178,7 +177,7 @@ def ceiling_figure(metrics: Mapping[str, Any]) -> plt.Figure:
                 continue
             s = by_score[name]
             x = d - 0.4 + width * (j + 0.5)
-            ax.bar(x, s["nmi"], width * 0.9, color=cmap(j), label=s.get("label", name) if d == 0 else None)
+            ax.bar(x, agreement_pair(s)[0], width * 0.9, color=cmap(j), label=s.get("label", name) if d == 0 else None)
             ax.hlines(s["noise_ceiling_nmi"], x - width / 2, x + width / 2, color="k", lw=2.5,
                       label="noise ceiling (truth vs itself)" if d == 0 and j == 0 else None)
             ax.hlines(s["random_nmi"], x - width / 2, x + width / 2, color="0.5", lw=1.5, ls="--",
@@ -205,7 +204,8 @@ def verdicts(metrics: Mapping[str, Any], profile: str = "default") -> str:
         lines.append("Smoke budget: these sentences check the code path, not the paper's claims.\n")
     for depth, r in metrics["by_layers"].items():
         p = paper_row(depth)
-        nmi, floor, sd = r["nmi"], r["random_nmi"], r["random_nmi_std"]
+        nmi, ceiling, _ = agreement_pair(r)
+        floor, sd = r["random_nmi"], r["random_nmi_std"]
         above = "above" if nmi > floor + sd else "not clearly above"
         ref = _paper_nmi(family, depth)
         if ref is None:
@@ -220,20 +220,20 @@ def verdicts(metrics: Mapping[str, Any], profile: str = "default") -> str:
             nmi_text = (f"NMI {nmi:.2f}: {'reproduces' if ok else 'does not reproduce'} the paper "
                         f"({source}; rule: within {NMI_TOLERANCE} or above)")
         nmi_text += f", {above} the random-partition floor {floor:.2f} ± {sd:.2f}"
-        if "noise_ceiling_nmi" in r:
-            nmi_text += f", beside the truth's noise ceiling {r['noise_ceiling_nmi']:.2f}"
+        if ceiling is not None:
+            nmi_text += f", beside the truth's noise ceiling {ceiling:.2f}"
         else:
             nmi_text += f" (noise ceiling {NOT_MEASURED})"
         paper_speedup = p["speedup over full training"]
         if paper_speedup is None:
             sp_text = f"speedup {r['speedup']:.1f}× (no paper figure at this depth)"
-        elif "above_ceiling" not in r:
+        elif ceiling is None:
             sp_text = (f"speedup {r['speedup']:.1f}× against the paper's {paper_speedup:g}× "
                        f"(noise ceiling {NOT_MEASURED})")
-        elif not r["above_ceiling"]:
+        elif not reaches_ceiling(nmi, ceiling):
             sp_text = (f"speedup {r['speedup']:.1f}× against the paper's {paper_speedup:g}×: within noise of the "
                        f"truth (the agreement it was bought with, NMI {nmi:.2f}, does not clear the noise ceiling "
-                       f"{r['noise_ceiling_nmi']:.2f}), so it does not count")
+                       f"{ceiling:.2f}), so it does not count")
         else:
             ok = r["speedup"] >= SPEEDUP_FRACTION * paper_speedup
             sp_text = (f"speedup {r['speedup']:.1f}× against the paper's {paper_speedup:g}×: "
@@ -251,9 +251,10 @@ def budget_text(metrics: Mapping[str, Any]) -> str:
     iters = b["finetune_iterations"]
     repeats = b.get("repeats")
     if repeats:
-        truth = (f"Full training is repeated {repeats} times with independent fine-tuning and evaluation seeds; the "
-                 f"truth is the mean of the repeats' scores, and the speedup charges it ONE repeat (the others "
-                 f"measure the truth's noise ceiling). Both sides are scored by the same evaluator: "
+        truth = (f"Full training is repeated {repeats} times with independent fine-tuning and evaluation seeds; "
+                 f"NMI and affinity r are on the footing of the noise ceiling ({footing_of(metrics)}), the rank "
+                 f"correlations and figures use the mean of the repeats' scores, and the speedup charges ONE "
+                 f"repeat (the others measure the truth's noise ceiling). Both sides are scored by the same evaluator: "
                  f"{', '.join(f'`{s}`' for s in b.get('scores', []))} (headline: `{b['score']}`; `logistic` is the "
                  f"estimate's score of earlier versions, compared with the rollout truth).")
     else:
@@ -340,7 +341,8 @@ def cost_text(metrics: Mapping[str, Any]) -> str:
     score_share = est.get("scores", 0.0) / est_total if est_total > 0 else 0.0
     eval_share = r["seconds"].get("measured_eval_share")
     by_score = r.get("by_score") or {}
-    per_score = "; ".join(f"`{name}` {s['speedup']:.3g}× (NMI {s['nmi']:.2f}, ceiling {s['noise_ceiling_nmi']:.2f})"
+    per_score = "; ".join(f"`{name}` {s['speedup']:.3g}× (NMI {agreement_pair(s)[0]:.2f}, ceiling "
+                          f"{s['noise_ceiling_nmi']:.2f})"
                           for name, s in by_score.items() if s.get("speedup") is not None
                           and s.get("noise_ceiling_nmi") is not None)
     evaluation = ("" if eval_share is None else
@@ -420,8 +422,9 @@ class _NmiBesideCeiling:
 
 
 def agreement_clears(nmi: float, ceiling: float, rank: float | None) -> bool:
-    """Whether the agreement a speedup was bought with counts: the estimate's NMI with the truth reaches the
-    truth's noise ceiling and the rank correlation of their scores is at least `RANK_FLOOR`."""
+    """Whether the agreement a speedup was bought with counts: the estimate's NMI with the truth (``nmi``: against
+    single repeats, averaged) reaches the truth's noise ceiling (between single repeats), one footing, and the
+    rank correlation of their scores is at least `RANK_FLOOR`."""
     return reaches_ceiling(nmi, ceiling) and rank is not None and rank >= RANK_FLOOR
 
 
