@@ -279,9 +279,12 @@ SCORES = ("logistic", "ppo", "rollout", "success")
 named ``<name>_scores`` there). The names are declared here, not there, because this module is the lowest layer:
 it validates a configuration without loading the maths, and the maths imports it (a config cannot import
 `pgxlib.estimate`, whose networks import the config). "success" needs a family that reports success."""
-DEFAULT_SCORE = "rollout"
-"""The evaluator of `pgx group` (`AffinityConfig.score`) and of the speedup chapter's headline: rollout return,
-the evaluator of the truth too, applied to θ̂_S (the method chapter gives the rule that chose it)."""
+DEFAULT_SCORE = "logistic"
+"""The evaluator of `pgx group` (`AffinityConfig.score`) and of the speedup chapter's headline: the surrogate's own
+held-out logistic loss, the pick of the method chapter's rule (the best worst case, over the families whose truth
+reproduces itself, of the estimate's agreement with the truth over the truth's noise ceiling;
+`analysis.selection.choose_evaluator`, stored by the `evaluator_rule` experiment; `tests/test_evaluator_rule.py`
+holds this default to the rule's pick on the stored `default` results)."""
 NORMALIZATIONS = ("row_zscore", "subset_zscore")
 """Affinity normalisations (`pgxlib.estimate.affinity.NORMALIZATIONS` describes them)."""
 
