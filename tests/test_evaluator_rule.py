@@ -66,7 +66,9 @@ def test_the_rule_is_read_from_stored_speedup_results(store):
     assert frame.loc[("rollout", "cartpole"), "NMI / ceiling"] == pytest.approx((0.3 + 0.3 + 1.0) / 3)
     assert frame.loc[("rollout", "nav2d"), "in the rule"] == False  # noqa: E712
     text = report.rule_text(rule)
-    assert "picks `logistic`, not the configured default" in text and "flips with the seed" in text
+    assert "picks `logistic`, the configured default" in text and "flips with the seed" in text
+    other = report.rule_text({**rule, "default_score": "rollout"})
+    assert "picks `logistic`, not the configured default `rollout`" in other
     assert "nav2d seed 2: no stored speedup result" in text
 
 
