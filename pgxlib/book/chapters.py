@@ -7,7 +7,8 @@ from typing import Any, Mapping
 
 from pgxlib.config import PROFILES
 from pgxlib.finetunes import FAMILY_FINETUNE_STEPS
-from pgxlib.profiles import pipeline_config
+from pgxlib.experiments.speedup import PARAMETERS as SPEEDUP_PARAMETERS
+from pgxlib.experiments.speedup import headline_depth
 
 BOOK_PROFILES = ("default", "smoke")
 
@@ -17,15 +18,8 @@ def every_profile(*runs: dict[str, Any], **per_profile: tuple[dict[str, Any], ..
     return {profile: tuple(per_profile.get(profile, runs)) for profile in PROFILES}
 
 
-SPEEDUP_DEPTHS = (2, 4, 8)
-"""The speedup experiment's default depths (`experiments.speedup.PARAMETERS`)."""
-
-
-def headline_depth(profile: str, family: str, depths) -> int:
-    """The speedup experiment's headline depth of a run (as `experiments.speedup.headline_depth`): the profile's own
-    policy depth if measured, else the first."""
-    own = pipeline_config(profile, family).net.depth
-    return own if own in depths else int(depths[0])
+SPEEDUP_DEPTHS = SPEEDUP_PARAMETERS["depths"]
+"""The speedup experiment's default depths."""
 
 
 def with_headline_seeds(runs: dict[str, tuple[dict, ...]], families: tuple[str, ...], seeds: tuple[int, ...],

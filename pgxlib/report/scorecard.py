@@ -288,17 +288,16 @@ NO_SEEDS = "no per-seed values are stored beside the means, so no paired interva
 
 
 def smallest_effect(multitask: Metric | None, lookup: Lookup, paper_gain: float | None = None,
-                    base: Metric | None = None) -> tuple[float, str]:
-    """The smallest effect of interest of an order on one family, in the score's units, and where it comes from:
-    the paper's relative gain `paper_gain` (a fraction) times our `base` mean where that is defined
+                    base: Metric | None = None) -> float:
+    """The smallest effect of interest of an order on one family, in the score's units: the paper's relative gain
+    `paper_gain` (a fraction) times our `base` mean where that is defined
     (`analysis.verdicts.smallest_effect_of_interest`), else `SEED_STD_FRACTION` of the family's multitask seed
-    std (the ``.std`` beside `multitask`); (0, why) when neither is stored."""
+    std (the ``.std`` beside `multitask`); 0 when neither is stored."""
     std = _seed_std(multitask, lookup)
-    base_mean = None if base is None else base.measure(lookup).value
     if std is None:
-        return 0.0, "no multitask seed std stored: smallest effect 0"
-    effect = smallest_effect_of_interest(std, paper_gain, base_mean)
-    return effect.value, effect.source
+        return 0.0
+    base_mean = None if base is None else base.measure(lookup).value
+    return smallest_effect_of_interest(std, paper_gain, base_mean).value
 
 
 def paired_order(better: Metric, base: Metric, lookup: Lookup, effect: float) -> tuple[str, str, OrderEvidence] | None:
@@ -400,7 +399,7 @@ class Above:
         if self.ours_metric is not None:
             gains = self.paper_gains or (None,) * len(self.others)
             pairs = [(label, paired_order(self.ours_metric, other, lookup,
-                                          smallest_effect(self.multitask, lookup, gain, other)[0]))
+                                          smallest_effect(self.multitask, lookup, gain, other)))
                      for label, other, gain in zip(self.labels, self.others, gains)]
             if all(p is not None for _, p in pairs):
                 v = combined_order(pairs)
@@ -431,12 +430,12 @@ class Below:
         if got.value is None:
             return Verdict(None, "", got)
         if self.ours_metric is not None:
-            effect = smallest_effect(self.multitask, lookup, self.paper_gain, self.ours_metric)[0]
+            effect = smallest_effect(self.multitask, lookup, self.paper_gain, self.ours_metric)
             pair = paired_order(self.other, self.ours_metric, lookup, effect)
             if pair is not None:
-                v = combined_order([(self.label, pair)])
-                return Verdict(v.ok, v.why.replace(f"vs {self.label}: ", f"{self.label} − ours: ", 1), got,
-                               status=v.status, order=v.order)
+                status, reason, evidence = pair
+                return Verdict(status == "reproduced", f"{self.label} − ours: {reason}", got, status=status,
+                               order=evidence)
             return Verdict(False, NO_SEEDS, got, status="undecided")
         ok = ours < got.value
         return Verdict(ok, f"ours {_fmt(ours, unit)} {'below' if ok else 'not below'} {self.label} "
@@ -607,10 +606,10 @@ class Positive:
     multitask: Metric | None = None
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
-        pair = paired_order(self.better, self.base, lookup, smallest_effect(self.multitask, lookup)[0])
+        pair = paired_order(self.better, self.base, lookup, smallest_effect(self.multitask, lookup))
         if pair is not None:
-            v = combined_order([("the base", pair)])
-            return Verdict(v.ok, v.why.replace("vs the base: ", "", 1), status=v.status, order=v.order)
+            status, reason, evidence = pair
+            return Verdict(status == "reproduced", reason, status=status, order=evidence)
         a, b = self.better.measure(lookup), self.base.measure(lookup)
         if None in (a.value, b.value):
             return Verdict(None, "", _combine([a, b], None))
