@@ -18,7 +18,7 @@ LAYERS = (
     ("maths", ("transitions", "estimate/", "cluster", "partition", "analysis/")),
     ("environments and learners", ("rollout", "evaluate", "rl/")),
     ("store", ("store/",)),
-    ("pipeline", ("shared_stores", "finetunes", "pipeline", "metarl", "methods", "training")),
+    ("pipeline", ("shared_stores", "finetunes", "truth", "pipeline", "metarl", "methods", "training")),
     ("report", ("report/",)),
     ("experiments", ("experiments/", "bench")),
     ("face", ("book/", "cli")),
@@ -28,7 +28,7 @@ LAYERS = (
 
 NOT_BELOW = {
     "maths": ("tasks/",),
-    "report": ("tasks/", "nets", "rollout", "evaluate", "rl/", "shared_stores", "finetunes", "pipeline", "metarl",
+    "report": ("tasks/", "nets", "rollout", "evaluate", "rl/", "shared_stores", "finetunes", "truth", "pipeline", "metarl",
                "methods", "training"),
 }
 """What a layer may not import although it lies below it: the maths builds no environment, and the report reads

@@ -22,6 +22,7 @@ from pgxlib.profiles import pipeline_config
 from pgxlib.estimate.scores import EVALUATORS, ScoreContext
 from pgxlib.experiments import run_experiment
 from pgxlib.experiments import speedup as exp
+from pgxlib.truth import ppo_truth_scores
 from pgxlib.nets import new_policy
 from pgxlib.tasks import make_family
 
@@ -173,15 +174,15 @@ def test_ppo_evaluator_is_the_same_function_on_both_sides():
     zero = estimated(lambda l: torch.zeros_like(theta))
     np.testing.assert_allclose(zero[members], 0.0, atol=1e-6)
     assert np.isnan(zero[~members]).all()
-    unchanged = exp.ppo_truth_scores(policy, heldout, theta.repeat(len(members), 1), members)
+    unchanged = ppo_truth_scores(policy, heldout, theta.repeat(len(members), 1), members)
     np.testing.assert_allclose(unchanged[members], 0.0, atol=1e-6)
     deltas = 0.05 * torch.randn(len(members), theta.numel(), generator=torch.Generator().manual_seed(0))
     moved = estimated(lambda l: deltas[l])
-    truth = exp.ppo_truth_scores(policy, heldout, theta + deltas, members)
+    truth = ppo_truth_scores(policy, heldout, theta + deltas, members)
     assert np.abs(moved[members]).max() > 1e-3  # a real change, not a trivial zero
     np.testing.assert_allclose(truth[members], moved[members], rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="finetuned"):
-        exp.ppo_truth_scores(policy, heldout, theta[None], members)
+        ppo_truth_scores(policy, heldout, theta[None], members)
 
 
 @pytest.mark.slow

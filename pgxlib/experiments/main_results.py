@@ -17,7 +17,7 @@ References (`methods.REFERENCE_METHODS`, meta-RL only), stored beside the method
 affinity of the seed's θ*: θ* fine-tuned on each subset PolicyGradEx sampled (`finetunes.stored_finetunes`, the
 fine-tuning budget of the family where its structure chapter measured the noise ceiling,
 `finetunes.family_finetune_steps`, the same as the speedup chapter's truth; `FINETUNE_JOBS` processes) and scored
-by the truth's evaluator of the speedup chapter (`speedup.COMPARISONS`); ``design_grouping`` takes the family's
+by the truth's evaluator of the speedup chapter (`truth.COMPARISONS`); ``design_grouping`` takes the family's
 designed groups (`tasks.design_groups`: planted, cartpole, nav2d). They are trained and scored exactly like the
 methods, so per-seed paired differences are meaningful; each seed's groups and their NMI with the designed groups
 are stored. The truth's fine-tuning per seed, estimated for `default` from the stored speedup results (60 subsets;
@@ -54,7 +54,7 @@ from pgxlib.cluster import labels_key, random_grouping
 from pgxlib.config import MAX_TASKS, check_int, check_int_list, progress_default
 from pgxlib.profiles import apply_overrides, pipeline_config
 from pgxlib.estimate.gradient_similarity import gradient_similarity_labels, task_mean_gradients
-from pgxlib.experiments.speedup import COMPARISONS, ppo_truth_scores
+from pgxlib.truth import COMPARISONS, ppo_truth_scores
 from pgxlib.finetunes import family_finetune_steps, finetune_config, stored_finetunes
 from pgxlib.methods import (
     ARCH_OF_METHOD,

@@ -72,7 +72,8 @@ from pgxlib.config import (
     to_dict,
 )
 from pgxlib.profiles import pipeline_config
-from pgxlib.estimate.scores import EVALUATORS, ScoreContext
+from pgxlib.truth import COMPARISONS, ppo_truth_scores
+from pgxlib.estimate.scores import EVALUATORS
 from pgxlib.executor import warm_up
 from pgxlib.finetunes import (  # noqa: F401  (finetune_and_evaluate, REPEAT_SEED_STRIDE, finetune_config re-exported)
     FINETUNE_BUDGET,
@@ -112,15 +113,6 @@ MIN_REPEATS, MAX_REPEATS = 2, 10
 
 # The evaluator of the headline numbers (`metrics.nmi`, `metrics.speedup`, ...) is `config.DEFAULT_SCORE`, that of
 # `pgx group`, applied to θ̂_S and to θ_S alike; the others are in ``metrics.by_score``.
-
-COMPARISONS = {
-    "ppo": ("ppo", "ppo", "held-out PPO objective, both sides"),
-    "rollout": ("rollout", "rollout", "rollout return, both sides"),
-    "success": ("success", "success", "rollout success rate, both sides"),
-    "logistic": ("logistic", "rollout", "surrogate's logistic loss (estimate) vs rollout return (truth)"),
-}
-"""Comparison name -> (estimated side's score, truth's score, label). "success" only where the family reports
-success; "logistic" is the score of earlier versions, kept so that old numbers can be compared."""
 
 FOOTING = "single repeats"
 """The footing of the headline agreement and its noise ceiling (`analysis.speedup.agreement_with_single_repeats`):
@@ -188,19 +180,6 @@ def _finite(x) -> float | None:
 # ---------------------------------------------------------------------------------------------
 # The evaluators
 # ---------------------------------------------------------------------------------------------
-
-def ppo_truth_scores(policy, heldout: Rollout, finetuned: torch.Tensor, members: np.ndarray) -> np.ndarray:
-    """The "ppo" evaluator on fine-tuned policies: `finetuned` [m, p] holds the flat actor parameters of θ_{S_l}
-    (``flat_params(actor_params(actor))``), scored with Δ = θ_{S_l} − θ* on `heldout`, the held-out transitions
-    of θ*'s rollout (`Rollout.select` of the estimate's held-out mask), exactly as an estimate with that Δ."""
-    theta = flat_params(actor_params(policy.actor))
-    finetuned = torch.as_tensor(finetuned)
-    if finetuned.shape != (len(members), theta.numel()):
-        raise ValueError(f"finetuned must be [m, p] = [{len(members)}, {theta.numel()}], got {tuple(finetuned.shape)}")
-    everything = torch.ones(len(heldout), dtype=torch.bool, device=heldout.obs.device)
-    return EVALUATORS["ppo"](ScoreContext(members, lambda l: finetuned[l].to(theta.device, theta.dtype) - theta,
-                                          policy=policy, rollout=heldout, heldout=everything))
-
 
 def _cluster_scores(members: np.ndarray, scores: np.ndarray, cfg: PipelineConfig):
     aff = affinity_of(members, scores, cfg)
