@@ -48,10 +48,21 @@ def family_scores(ours, best, std=1.0, rest=0.0):
     return methods(policygradex=(ours, std), multitask=(best, std), **{k: (rest, std) for k in BASES[1:]})
 
 
+def noisy(**means):
+    """{"policygradex": mean, ...} → the main_results methods dict over five seeds: every method shares the seed
+    effect [0, 4, -4, 2, -2], PolicyGradEx adds its own noise, so its gaps have a spread."""
+    shared, own = [0.0, 4.0, -4.0, 2.0, -2.0], [1.0, -1.0, 0.5, -0.5, 0.0]
+    out = {}
+    for k, m in means.items():
+        seeds = [m + a + (b if k == "policygradex" else 0.0) for a, b in zip(shared, own)]
+        out[k] = {"mean": m, "std": 3.0, "seeds": seeds, "status": "measured"}
+    return {"methods": out}
+
+
 def test_glance_table_and_sentences_come_from_the_stored_results():
-    reg = Registry({("main_results", "cartpole"): Result(family_scores(120.0, 100.0)),           # leads: +20 > 1 std
+    reg = Registry({("main_results", "cartpole"): Result(family_scores(120.0, 100.0)),           # leads by +20
                     ("main_results", "nav2d"): Result(family_scores(-10.0, -5.0, rest=-99.0), stale=True),  # trails
-                    ("main_results", "planted"): Result(family_scores(3.0, 2.5))})              # ties: +0.5
+                    ("main_results", "planted"): Result(noisy(policygradex=3.0, multitask=2.5, random_grouping=0.0))})
     rows = glance.collect("default", reg)
     table = glance.glance_table(rows)
     assert list(table.columns) == ["cartpole", "nav2d", "planted"]  # stored families, in FAMILIES order
@@ -62,14 +73,18 @@ def test_glance_table_and_sentences_come_from_the_stored_results():
     note = glance.missing_note(rows)
     assert "lunarlander (paper: PolicyGradEx 82.8), `pgx run main_results --profile default -p family lunarlander`" \
         in note and "metaworld (paper: PolicyGradEx 94.0%)" in note
-    s = glance.sentences(rows, [])
-    assert len(s) == 5
-    assert "cartpole (+20 return against Multi-task training, 20.0 seed stds)" in s[0]
-    assert s[1].startswith("It does not work on nav2d (-5 return") and "stale result" in s[1]
-    assert "first beyond seed noise on 1 of 3 families" in s[2]
+    kinds = {v.family: v.kind for v in map(glance.family_verdict, rows) if v is not None}
+    assert kinds == {"cartpole": "leads", "nav2d": "trails", "planted": "undecided"}
+    s = glance.sentences(rows)
+    assert len(s) == 5 and "seed std" not in " ".join(s) and "seed noise" not in " ".join(s)
+    assert "on cartpole (+20 [+20, +20] return against Multi-task training)" in s[0]
+    assert s[1].startswith("It is below Multi-task training, interval clear of 0, on nav2d (-5 [-5, -5] return")
+    assert "stale result" in s[1] and "undecided (an interval covers 0) on planted (+0.5 [" in s[1]
+    assert "first with intervals clear of 0 on 1 of 3 families" in s[2] and "with 3 to 5 seeds" in s[2]
     assert "no main result is stored for lunarlander" in s[4] and "nav2d are stale" in s[4]
     readme = glance.glance_markdown("default", reg, status=False)
     assert "STALE" not in readme and "stale result" not in readme and "| PolicyGradEx | 120 ± 1.0 (159.2)" in readme
+    assert "| planted | not stored | not stored | no reference grouping | +0.5 [" in readme  # the answer row
 
 
 def test_metaworld_verdict_counts_care_and_speaks_in_points_of_success():
@@ -84,8 +99,9 @@ def test_metaworld_verdict_counts_care_and_speaks_in_points_of_success():
     rows = glance.collect("default", reg, families=["metaworld"])
     assert glance.glance_table(rows).loc["CARE", "metaworld"] == "20.0 ± 1.0 (84.0%)"
     verdict = glance.family_verdict(rows[0])
-    assert (verdict.kind, verdict.best) == ("trails", "care")
-    assert "metaworld (-10 points of success against CARE, 10.0 seed stds)" in glance.sentences(rows)[1]
+    assert (verdict.kind, verdict.best, verdict.behind) == ("trails", "care", ("care",))
+    assert "metaworld (-10 [-10, -10] points of success against CARE)" in glance.sentences(rows)[1]
+    assert glance.payoff_cells(rows[0])[0] == "no reference grouping"
 
 
 def test_glance_with_nothing_stored_says_so():
@@ -93,6 +109,47 @@ def test_glance_with_nothing_stored_says_so():
     assert all(r.result is None for r in rows)
     assert "cannot say whether PolicyGradEx works" in glance.sentences(rows)[0]
     assert glance.glance_table(rows).columns.empty and "cartpole" in glance.missing_note(rows)
+    answers = glance.answer_frame(rows, [], None)
+    assert list(answers.columns) == list(glance.ANSWER_COLUMNS) and (answers == "not stored").all().all()
+
+
+def _references(oracle_gain: float, ours_gain: float, spread: float):
+    """A main result with multitask, random grouping, PolicyGradEx and a truth_grouping reference over 5 seeds."""
+    multitask = [10.0, 14.0, 6.0, 12.0, 8.0]
+    jitter = [spread, -spread, spread / 2, -spread / 2, 0.0]
+    seeds = {"multitask": multitask, "random_grouping": [m + 1.0 for m in multitask],
+             "truth_grouping": [m + oracle_gain + j for m, j in zip(multitask, jitter)],
+             "policygradex": [m + ours_gain - j for m, j in zip(multitask, jitter)]}
+    return {"family": "cartpole", "references": ["truth_grouping"],
+            "methods": {k: {"mean": sum(v) / 5, "std": 1.0, "seeds": v, "status": "measured"} for k, v in seeds.items()}}
+
+
+def test_the_answer_row_reads_structure_estimate_payoff_and_share():
+    def structure(ceiling):
+        sweep = [{"finetune_steps": 4096, "noise_ceiling_nmi": ceiling}]
+        return Result({"finetune_sweep": sweep, "plateau_finetune_steps": 4096})
+
+    rule_rows = [{"family": "cartpole", "evaluator": glance.DEFAULT_SCORE, "seed": s, "nmi": n, "ceiling": 1.0}
+                 for s, n in ((0, 1.0), (1, 0.6), (2, 0.9))]
+    rule_rows.append({"family": "metaworld", "evaluator": glance.DEFAULT_SCORE, "seed": 0, "nmi": 0.2, "ceiling": 0.1})
+    reg = Registry({("main_results", "cartpole"): Result(_references(oracle_gain=8.0, ours_gain=4.0, spread=1.0)),
+                    ("structure", "cartpole"): structure(0.95),
+                    ("evaluator_rule", "planted"): Result({"evaluator_rule": {"rows": rule_rows}})})
+    rows = glance.collect("default", reg, families=["cartpole", "metaworld"])
+    struct = glance.collect("default", reg, "structure", families=["cartpole", "metaworld"])
+    rule = glance.collect("default", reg, "evaluator_rule", families=["planted"])[0]
+    answers = glance.answer_frame(rows, struct, rule)
+    row = answers.loc["cartpole"]
+    assert row.iloc[0] == "yes (0.95)" and row.iloc[1] == "0.60 / 1.00 (worst of 3 seeds)"
+    assert row.iloc[2].startswith("+8 [") and row.iloc[2].endswith("(measured-affinity groups)")
+    assert row.iloc[3].startswith("+4 [") and row.iloc[3].endswith("; 50% of the reference's gain")
+    assert answers.loc["metaworld"].iloc[0] == "no (0.10, speedup chapter)"  # no structure result: the truth's own
+    assert answers.loc["metaworld"].iloc[1] == "0.20 / 0.10"
+    text = glance.payoff_sentence(rows)
+    assert "beats multitask with an interval clear of 0 on cartpole (+8 [" in text and "recovers 50% of it" in text
+    flat = _references(oracle_gain=0.5, ours_gain=0.0, spread=3.0)
+    text = glance.payoff_sentence([glance.Stored("cartpole", Result(flat), "")])
+    assert "its gain is not told apart from 0 on cartpole (+0.5 [" in text
 
 
 def test_readme_glance_is_the_generated_one():
@@ -217,11 +274,11 @@ def test_why_sentence_names_the_families_with_and_without_structure():
     def structure(family, ceiling, stale=False):
         sweep = [{"finetune_steps": 4096, "noise_ceiling_nmi": ceiling}]
         return glance.Stored(family, Result({"finetune_sweep": sweep, "plateau_finetune_steps": 4096}, stale=stale), "")
-    text = glance.why_sentence([], [structure("planted", 1.0), structure("cartpole", 0.5, stale=True),
-                                    glance.Stored("nav2d", None, "")])
+    text = glance.payoff_sentence([], [structure("planted", 1.0), structure("cartpole", 0.5, stale=True),
+                                       glance.Stored("nav2d", None, "")])
     assert "stable affinity structure at our budget on planted (ceiling 1.00)" in text
     assert "none on cartpole (ceiling 0.50, stale)" in text and "nav2d" not in text
-    assert "has not been checked against a repeated ground truth" in text
+    assert "whether grouping can pay is not measured" in text
 
 
 def test_status_sentence_dates_the_stored_results():

@@ -1,23 +1,28 @@
-"""Results at a glance: one table of methods × families and five computed sentences, for the intro and
-the README.
+"""Results at a glance, for the intro and the README: the answer per family (structure? · does the estimate
+find it? · does grouping pay? · does PolicyGradEx get it?), one table of methods × families and five computed
+sentences.
 
-Everything is read from stored `main_results` and `speedup` results through a registry (pass
-`pgxlib.experiments`); a family without a stored result is a column that says so, a stale result is
-labelled stale. No number here is typed: the paper's come from `pgxlib.report.paper`.
+Everything is read from stored `main_results`, `structure` and `evaluator_rule` results through a registry (pass
+`pgxlib.experiments`); a family without a stored result says so, a stale result is labelled stale. No number here
+is typed: the paper's come from `pgxlib.report.paper`.
 
-Verdict per family (`family_verdict`): PolicyGradEx "leads" when its mean over seeds is above every
-measured baseline (CARE included where it is measured) by more than the larger of the two seed stds, "trails"
-when some baseline is above it by more than that, and "ties" otherwise (within seed noise). Gaps are in return,
-or in points of success on Meta-World.
+Verdict per family (`family_verdict`): PolicyGradEx "leads" when the paired 95% interval over seeds of
+PolicyGradEx − baseline lies above 0 for every measured baseline (CARE included where it is measured), "trails"
+when it lies below 0 for some baseline, and is "undecided" otherwise. Gaps are in return, or in points of success
+on Meta-World.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from pgxlib.config import FAMILIES
+import numpy as np
+
+from pgxlib.analysis.selection import agreement_score
+from pgxlib.analysis.verdicts import PairedInterval, paired_interval
+from pgxlib.config import DEFAULT_SCORE, FAMILIES
 from pgxlib.report import paper
-from pgxlib.report.main_results import LABELS
+from pgxlib.report.main_results import LABELS, REFERENCE_LABELS, grouping_payoff
 
 OURS = "policygradex"
 ROWS = (*LABELS, "care")
@@ -149,35 +154,44 @@ def missing_note(rows: Sequence[Stored]) -> str:
 
 @dataclass(frozen=True)
 class FamilyVerdict:
-    """PolicyGradEx on one family: ``kind`` is "leads", "ties" or "trails"; `best` the strongest baseline,
-    `gap` ours − best (in return; in points of success on Meta-World), `noise` the larger seed std of the two,
-    `seeds` the number of seeds."""
+    """PolicyGradEx against the measured baselines on one family, paired over seeds.
+
+    kind: "leads" when the paired interval of PolicyGradEx − baseline lies above 0 for every baseline,
+    "trails" when it lies below 0 for some baseline, else "undecided"; best: the baseline with the highest mean;
+    versus_best: PolicyGradEx − best (in return; in points of success on Meta-World) with its 95% interval;
+    behind: the baselines PolicyGradEx is below with an interval clear of 0."""
 
     family: str
     kind: str
     best: str
-    gap: float
-    noise: float
-    seeds: int
+    versus_best: PairedInterval
+    behind: tuple[str, ...]
     stale: bool
+
+    @property
+    def seeds(self) -> int:
+        return self.versus_best.seeds
 
 
 def family_verdict(stored: Stored) -> FamilyVerdict | None:
-    """How PolicyGradEx compares with the best measured baseline on a stored family (None if not measured)."""
+    """How PolicyGradEx compares with every measured baseline on a stored family, by the paired interval of
+    the per-seed difference (`analysis.verdicts.paired_interval`); None if not measured."""
     ours = stored.entry(OURS)
     bases = {k: stored.entry(k) for k in ROWS if k != OURS and stored.entry(k) is not None}
     if ours is None or not bases:
         return None
-    best = max(bases, key=lambda k: bases[k]["mean"])
-    gap = ours["mean"] - bases[best]["mean"]
-    if gap > 0:  # beat the best: the closest one is the one that matters for noise
-        closest = max(bases, key=lambda k: bases[k]["mean"])
-        noise = max(ours["std"], bases[closest]["std"])
-        kind = "leads" if gap > noise else "ties"
-    else:
-        noise = max(ours["std"], bases[best]["std"])
-        kind = "trails" if -gap > noise else "ties"
-    return FamilyVerdict(stored.family, kind, best, gap, noise, len(ours["seeds"]), bool(stored.result.stale))
+    pairs = {k: paired_interval(_seeds(ours), _seeds(e)) for k, e in bases.items() if len(e["seeds"]) == len(ours["seeds"])}
+    if not pairs:
+        return None
+    best = max(pairs, key=lambda k: bases[k]["mean"])
+    behind = tuple(k for k, p in pairs.items() if p.interval[1] < 0)
+    ahead = all(p.interval[0] > 0 for p in pairs.values())
+    kind = "trails" if behind else "leads" if ahead else "undecided"
+    return FamilyVerdict(stored.family, kind, best, pairs[best], behind, bool(stored.result.stale))
+
+
+def _seeds(entry: Mapping[str, Any]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in entry["seeds"]], dtype=float)
 
 
 def _names(items: Sequence[str]) -> str:
@@ -194,55 +208,79 @@ def _gap_unit(family: str) -> str:
     return "points of success" if _percent(family) else "return"
 
 
-def _in_stds(v: FamilyVerdict) -> str:
-    return f"{abs(v.gap) / v.noise:.1f} seed stds" if v.noise > 0 else "with no seed spread"
+def interval_text(p: PairedInterval) -> str:
+    """``+20 [+18, +22]``: a paired gap and its 95% interval (or how many seeds gave none)."""
+    lo, hi = p.interval
+    if not np.isfinite(lo):
+        return f"{p.gap:+.3g} (no interval from {p.seeds} seed{'s' if p.seeds != 1 else ''})"
+    return f"{p.gap:+.3g} [{lo:+.3g}, {hi:+.3g}]"
 
 
-def sentences(rows: Sequence[Stored], speedups: Sequence[Stored] = (), status: bool = True,
-              structures: Sequence[Stored] = ()) -> list[str]:
-    """Five plain sentences: where PolicyGradEx works, where it does not, how that compares with the
-    paper, why as far as the stored results tell (the ground truth's noise ceiling), and how current
-    the results are (`status_sentence`). Computed from `rows` (main_results) and `speedups` (speedup results)."""
+def _seed_span(verdicts: Sequence[FamilyVerdict]) -> str:
+    counts = sorted({v.seeds for v in verdicts})
+    return f"{counts[0]} seeds" if len(counts) == 1 else f"{counts[0]} to {counts[-1]} seeds"
+
+
+def sentences(rows: Sequence[Stored], status: bool = True, structures: Sequence[Stored] = ()) -> list[str]:
+    """Five plain sentences: where PolicyGradEx is above every baseline, where it is below one, how that compares
+    with the paper, why as far as the stored results tell (does the best reference grouping pay over multitask,
+    and how much of it PolicyGradEx recovers: `report.main_results.grouping_payoff`), and how current the results
+    are (`status_sentence`). Orders are read on paired 95% intervals over seeds (`family_verdict`)."""
     verdicts = [v for v in (family_verdict(s) for s in rows) if v is not None]
-    lead = [v for v in verdicts if v.kind == "leads"]
-    tie = [v for v in verdicts if v.kind == "ties"]
-    trail = [v for v in verdicts if v.kind == "trails"]
     if not verdicts:
         return ["No main result is stored yet, so this book cannot say whether PolicyGradEx works: "
-                "compute them with the commands in the table's last row.",
+                "compute them with the commands below the table.",
                 "Where it does not work: not measured.", "Against the paper: not measured.",
-                "Why: not measured.", "Every main result is missing."]
-    up = [v for v in tie if v.gap > 0]
-    down = [v for v in tie if v.gap <= 0]
+                "Why: not measured.", status_sentence(rows, status)]
+    lead = [v for v in verdicts if v.kind == "leads"]
+    open_ = [v for v in verdicts if v.kind == "undecided"]
+    trail = [v for v in verdicts if v.kind == "trails"]
 
     def item(v: FamilyVerdict) -> str:
-        return (f"{v.family} ({v.gap:+.3g} {_gap_unit(v.family)} against {ROW_LABELS[v.best]}, "
-                f"{_in_stds(v)}{_stale(v)})")
+        return (f"{v.family} ({interval_text(v.versus_best)} {_gap_unit(v.family)} against {ROW_LABELS[v.best]}"
+                f"{_stale(v)})")
 
-    out = []
-    if lead:
-        out.append("PolicyGradEx works, in the sense that it is above every measured baseline by more than the "
-                   "seed spread, on " + _names([item(v) for v in lead]) + ".")
-    else:
-        out.append("On no measured family is PolicyGradEx above every baseline by more than the seed spread"
-                   + (f"; its mean is the highest, within seed noise, on {_names([item(v) for v in up])}" if up else "")
-                   + ".")
-    if trail:
-        out.append("It does not work on " + _names([item(v) for v in trail]) + ", where a baseline is ahead by more "
-                   "than the seed spread" + (f"; on {_names([item(v) for v in down])} a baseline's mean is higher "
-                                             "within seed noise" if down else "") + ".")
-    else:
-        out.append("No baseline is ahead of it by more than the seed spread either"
-                   + (f": on {_names([item(v) for v in down])} a baseline's mean is higher, within seed noise"
-                      if down else "") + ".")
+    out = [("PolicyGradEx is above every measured baseline, each paired 95% interval over seeds clear of 0, on "
+            + _names([item(v) for v in lead]) + ".") if lead else
+           "On no measured family is PolicyGradEx above every baseline with every paired 95% interval clear of 0."]
+    text = ("It is below " + _names([f"{ROW_LABELS[b]}" for b in dict.fromkeys(b for v in trail for b in v.behind)])
+            + ", interval clear of 0, on " + _names([item(v) for v in trail])) if trail else         "No baseline is above it with an interval clear of 0"
+    if open_:
+        text += "; undecided (an interval covers 0) on " + _names([item(v) for v in open_])
+    out.append(text + ".")
     compared = [v for v in verdicts if v.family in paper.FAMILY_COLUMNS]
-    out.append(f"The paper has PolicyGradEx first on all {len(paper.FAMILY_COLUMNS)} of its columns; we measure it "
-               f"first beyond seed noise on {len(lead)} of {len(verdicts)} families "
+    out.append(f"The paper has PolicyGradEx first on all {len(paper.FAMILY_COLUMNS)} of its columns; we find it first "
+               f"with intervals clear of 0 on {len(lead)} of {len(verdicts)} families "
                f"({sum(v.kind == 'leads' for v in compared)} of the {len(compared)} the paper also reports), with "
-               f"{verdicts[0].seeds} seeds at our budgets and task ranges, so values are not comparable, only orders.")
-    out.append(why_sentence(speedups, structures))
+               f"{_seed_span(verdicts)} at our budgets and task ranges, so values are not comparable, only orders.")
+    out.append(payoff_sentence(rows, structures))
     out.append(status_sentence(rows, status))
     return out
+
+
+def payoff_sentence(rows: Sequence[Stored], structures: Sequence[Stored] = ()) -> str:
+    """Why, as far as the stored results tell: where the best reference grouping beats multitask with an interval
+    clear of 0 (grouping can pay) and the share of that gain PolicyGradEx recovers, beside which families have an
+    affinity structure (`structure_clause`)."""
+    lead = structure_clause(structures)
+    pays, not_told = [], []
+    for s in rows:
+        pay = None if s.result is None else grouping_payoff(s.result.metrics)
+        if pay is None:
+            continue
+        lo = pay.over_multitask.interval[0]
+        if np.isfinite(lo) and lo > 0:
+            share = "" if pay.recovered is None else f", PolicyGradEx recovers {100 * pay.recovered:.0f}% of it"
+            pays.append(f"{s.family} ({interval_text(pay.over_multitask)}{share})")
+        else:
+            not_told.append(f"{s.family} ({interval_text(pay.over_multitask)})")
+    if not pays and not not_told:
+        return ("Why, as far as we can tell: grouping can only help where the right groups beat multitask. " + lead
+                + "No stored main result has a reference grouping yet, so whether grouping can pay is not measured.")
+    parts = ([f"the best reference grouping beats multitask with an interval clear of 0 on {_names(pays)}"]
+             if pays else []) + ([f"its gain is not told apart from 0 on {_names(not_told)}"] if not_told else [])
+    return ("Why, as far as we can tell: grouping can only help where the right groups beat multitask. " + lead
+            + "Against the reference groupings (paired over seeds, in return): " + "; ".join(parts) + ".")
 
 
 def status_sentence(rows: Sequence[Stored], status: bool = True) -> str:
@@ -280,57 +318,132 @@ def structure_clause(structures: Sequence[Stored]) -> str:
     return ("The structure chapter finds " + "; ".join(parts) + ". ") if parts else ""
 
 
-def why_sentence(speedups: Sequence[Stored], structures: Sequence[Stored] = ()) -> str:
-    """Why, as far as the stored results tell: which families have a stable affinity structure (structure
-    results), is the fine-tuning ground truth reproducible (its noise ceiling, NMI between repeats), and does the
-    estimate agree with it, at the headline depth (speedup results)."""
-    lead = structure_clause(structures)
-    measured, unmeasured = [], []
-    missing = [s.family for s in speedups if s.result is None]
-    for s in speedups:
-        if s.result is None:
-            continue
-        m = s.result.metrics
-        row = (m.get("by_layers") or {}).get(str(m.get("headline_depth")), {})
-        if "noise_ceiling_nmi" in row:
-            measured.append(f"{s.family} (truth vs itself NMI {row['noise_ceiling_nmi']:.2f}, estimate vs truth "
-                            f"{row['nmi']:.2f}, random {row['random_nmi']:.2f}{' , stale' if s.result.stale else ''})")
-        else:
-            unmeasured.append(s.family)
-    if not measured:
-        return ("Why, as far as we can tell: grouping can only help where tasks have a stable affinity structure. "
-                + lead + "The estimate has not been checked against a repeated ground truth in any stored speedup "
-                "result yet.")
-    text = ("Why, as far as we can tell: grouping can only help where tasks have a stable affinity structure. " + lead
-            + "Against the repeated fine-tuning truth: " + "; ".join(measured))
-    if unmeasured:
-        text += f"; on {_names(unmeasured)} the stored speedup result predates the repeated truth"
-    if missing:
-        text += f"; on {_names(missing)} no speedup result is stored for the current parameters"
-    return text + "."
+# ---------------------------------------------------------------------------------------------
+# The answer, one line per family
+# ---------------------------------------------------------------------------------------------
+
+ANSWER_COLUMNS = ("structure? (ceiling NMI)", f"does the estimate find it? (NMI / ceiling, {DEFAULT_SCORE})",
+                  "does grouping pay? (best reference − multitask)",
+                  "does PolicyGradEx get it? (PolicyGradEx − multitask)")
+"""The four questions the glance answers per family, in order."""
+
+RULE_FAMILY = "planted"
+"""The family the `evaluator_rule` result is filed under (it reads every family's speedup results)."""
+
+
+def _flag(stored: Stored) -> str:
+    return " (stale)" if stored.result.stale else ""
+
+
+def structure_cell(stored: Stored | None, rule: Stored | None = None, family: str = "") -> str:
+    """"yes (0.93)" or "no (0.11)": the structure chapter's noise ceiling at the family's budget
+    (`report.structure.headline`) against `report.structure.STABLE_CEILING`; where the family has no structure
+    result, the speedup chapter's ceiling at its truth's budget (seed 0 of the evaluator rule's rows)."""
+    from pgxlib.report.structure import STABLE_CEILING, headline, verdict
+
+    if stored is None or stored.result is None:
+        rows = _rule_rows(rule, family)
+        if not rows:
+            return "not stored"
+        ceiling = min(rows, key=lambda r: r["seed"])["ceiling"]
+        return f"{'yes' if ceiling >= STABLE_CEILING else 'no'} ({ceiling:.2f}, speedup chapter){_flag(rule)}"
+    ceiling = headline(stored.result.metrics)["noise_ceiling_nmi"]
+    answer = "yes" if verdict(stored.result.metrics) == "stable" else "no"
+    return f"{answer} ({ceiling:.2f}){_flag(stored)}"
+
+
+def _rule_rows(rule: Stored | None, family: str, evaluator: str = DEFAULT_SCORE) -> list[Mapping[str, Any]]:
+    """The evaluator rule's rows (one per seed) of `family` by `evaluator` that have a ceiling."""
+    if rule is None or rule.result is None:
+        return []
+    return [r for r in rule.result.metrics["evaluator_rule"]["rows"]
+            if r["family"] == family and r["evaluator"] == evaluator and r.get("ceiling")]
+
+
+def estimate_cell(rule: Stored | None, family: str, evaluator: str = DEFAULT_SCORE) -> str:
+    """The estimate's agreement with the truth at the headline depth, by `evaluator`, from the rows of the stored
+    evaluator rule (one per family × seed × evaluator, single-repeat footing): "0.81 / 1.00" for one seed, the
+    worst seed's by `analysis.selection.agreement_score` and the seed count for several."""
+    if rule is None or rule.result is None:
+        return "not stored"
+    rows = [r for r in _rule_rows(rule, family, evaluator) if r["nmi"] is not None]
+    if not rows:
+        return "not measured"
+    worst = min(rows, key=lambda r: agreement_score(r["nmi"], r["ceiling"]))
+    text = f"{worst['nmi']:.2f} / {worst['ceiling']:.2f}"
+    return (text if len(rows) == 1 else f"{text} (worst of {len(rows)} seeds)") + _flag(rule)
+
+
+def payoff_cells(stored: Stored) -> tuple[str, str]:
+    """The best reference grouping's paired gain over multitask, and PolicyGradEx's with the share of that gain it
+    recovers (`report.main_results.grouping_payoff`); "no reference" where the result has none (MT10)."""
+    if stored.result is None:
+        return "not stored", "not stored"
+    pay = grouping_payoff(stored.result.metrics)
+    if pay is None:
+        ours = family_verdict(stored)
+        return "no reference grouping", "–" if ours is None else _ours_over_multitask(stored)
+    name = "designed groups" if pay.best == "design_grouping" else "measured-affinity groups"
+    share = "" if pay.recovered is None else f"; {100 * pay.recovered:.0f}% of the reference's gain"
+    return (f"{interval_text(pay.over_multitask)} ({name}){_flag(stored)}",
+            f"{interval_text(pay.policygradex_over_multitask)}{share}")
+
+
+def _ours_over_multitask(stored: Stored) -> str:
+    ours, multitask = stored.entry(OURS), stored.entry("multitask")
+    if ours is None or multitask is None:
+        return "–"
+    return interval_text(paired_interval(_seeds(ours), _seeds(multitask)))
+
+
+def answer_frame(rows: Sequence[Stored], structures: Sequence[Stored], rule: Stored | None):
+    """One row per family (`ANSWER_COLUMNS`): structure? · does the estimate find it? · does grouping pay? · does
+    PolicyGradEx get it? Gaps are paired over seeds, mean [95% interval], in return (points of success on
+    Meta-World)."""
+    import pandas as pd
+
+    by_family = {s.family: s for s in structures}
+    body = []
+    for s in rows:
+        pays, gets = payoff_cells(s)
+        body.append([structure_cell(by_family.get(s.family), rule, s.family), estimate_cell(rule, s.family), pays,
+                     gets])
+    return pd.DataFrame(body, index=pd.Index([s.family for s in rows], name="family"), columns=list(ANSWER_COLUMNS))
+
+
+ANSWER_LEGEND = ("**The answer, per family.** Structure: the truth's noise ceiling (NMI of two repeats of "
+                 "fine-tuning) at the family's budget, \"yes\" from 0.8. The estimate: NMI of PolicyGradEx's groups "
+                 "with the truth's, over that ceiling. Grouping pays: the best reference grouping (the groups of the "
+                 "measured affinity, or the designed ones) minus multitask. PolicyGradEx: its own gain over multitask "
+                 "and the share of the reference's gain. Gaps are paired over seeds (same θ*, same targets): mean "
+                 "[95% bootstrap interval].")
 
 
 def glance_markdown(profile: str, registry, status: bool = True,
                     params: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> str:
-    """The glance section as markdown: the table, its legend and the five sentences. With ``status=False``
-    the STALE labels are left out (for the README, which names each result's commit instead; stale-ness
-    depends on the code checked out). `params` maps an experiment to `collect`'s per-family parameters."""
+    """The glance section as markdown: the answer per family, the methods table with its legend and the five
+    sentences. With ``status=False`` the stale labels are left out (for the README, which names each result's
+    commit instead; stale-ness depends on the code checked out). `params` maps an experiment to `collect`'s
+    per-family parameters."""
     params = params or {}
     rows = collect(profile, registry, params=params.get("main_results"))
-    speed = collect(profile, registry, "speedup", params=params.get("speedup"))
     struct = collect(profile, registry, "structure", params=params.get("structure"))
+    rule = collect(profile, registry, "evaluator_rule", families=[RULE_FAMILY],
+                   params=params.get("evaluator_rule"))[0]
     if not status:
-        rows, speed, struct = ([Stored(s.family, _Unflagged(s.result) if s.result is not None else None, s.command,
-                                       s.problem)
-                                for s in group] for group in (rows, speed, struct))
+        rows, struct, (rule,) = ([Stored(s.family, _Unflagged(s.result) if s.result is not None else None, s.command,
+                                         s.problem)
+                                  for s in group] for group in (rows, struct, [rule]))
+    answers = answer_frame(rows, struct, rule)
     table = glance_table(rows)
     legend = (f"Mean target return after adaptation, mean ± std over seeds (Meta-World: success %), profile "
               f"`{profile}`; the paper's number in brackets. Only the order of the methods is comparable: task "
               "ranges, budgets and networks are ours.")
-    lines = "\n".join(f"{i}. {s}" for i, s in enumerate(sentences(rows, speed, status, struct), start=1))
+    lines = "\n".join(f"{i}. {s}" for i, s in enumerate(sentences(rows, status, struct), start=1))
     note = missing_note(rows)
     body = f"{legend}\n\n{markdown_table(table)}\n\n" if len(table.columns) else ""
-    return body + (f"{note}\n\n" if note else "") + f"{lines}\n"
+    return (f"{ANSWER_LEGEND}\n\n{markdown_table(answers)}\n\n" + body + (f"{note}\n\n" if note else "")
+            + f"{lines}\n")
 
 
 def markdown_table(frame) -> str:
