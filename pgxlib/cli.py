@@ -497,9 +497,26 @@ def group_command(profile: str, family: str, seed: int = 0, k: int | None = None
         print(f"{run_summary(result.meta, fresh=False)}"
               f"{'; STALE: computed by older code' if result.stale else ''}; --force recomputes it")
     print(format_group_report(result.metrics, result.meta if result.fresh else None))
+    print(theta_line(profile, family, result.meta))
     print(f"result: {result.path}")
     print(group_summary(result.metrics) + ("" if result.fresh else " (loaded from store)"))
     return 0
+
+
+def theta_line(profile: str, family: str, meta: dict[str, Any]) -> str:
+    """The θ* story of a grouping run as plain text: θ*'s budget and the structure chapter's noise ceiling there
+    (`report.theta_budget.theta_story`, read from the stored structure result the book shows)."""
+    from pgxlib import experiments
+    from pgxlib.book.chapters import chapter_params
+    from pgxlib.report.theta_budget import theta_story
+
+    params = dict(chapter_params(profile).get("structure", {}).get(family, {}))
+    try:
+        stored = experiments.find_result("structure", profile, family, params.pop("seed", 0), **params)
+    except ValueError:  # an unreadable structure result: said like a missing one
+        stored = None
+    text = theta_story(family, meta, None if stored is None else stored.metrics, where="this run")
+    return text.replace("**", "").replace("\\*", "*")
 
 
 def group_summary(metrics: dict[str, Any]) -> str:

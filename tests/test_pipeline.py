@@ -19,6 +19,7 @@ def test_pgx_group_smoke(store, capsys, family):
     assert code == 0
     assert f"PolicyGradEx on {family}: 2 groups" in out
     assert "normalised affinity U" in out
+    assert "θ* of this run. Meta-trained for " in out  # its budget, and the structure measured there (or none)
     stored = list((store / "results" / "smoke" / "group").glob(f"{family}-seed0*/result.json"))
     assert len(stored) == 1
     if family == "planted":

@@ -33,22 +33,24 @@ def ceiling_at(structure: Mapping[str, Any], steps: int) -> tuple[float, int] | 
     return float(row["noise_ceiling_nmi"]), int(row["finetune_steps"])
 
 
-def theta_story(family: str, meta: Mapping[str, Any], structure: Mapping[str, Any] | None) -> str:
+def theta_story(family: str, meta: Mapping[str, Any], structure: Mapping[str, Any] | None,
+                where: str = "this page") -> str:
     """Markdown, one paragraph: this page's θ* budget, whether it is the structure rule's pick, and the noise
-    ceiling measured there (`structure`: the stored structure metrics of `family`, None when not stored)."""
+    ceiling measured there (`structure`: the stored structure metrics of `family`, None when not stored); `where`
+    names what the paragraph describes."""
     steps = theta_steps(meta)
     if steps is None:
-        return "**θ\\* of this page.** The result does not record θ*'s budget, so no ceiling can be matched to it."
-    head = f"**θ\\* of this page.** Meta-trained for {steps:,} PPO steps per task"
+        return f"**θ\\* of {where}.** The result does not record θ*'s budget, so no ceiling can be matched to it."
+    head = f"**θ\\* of {where}.** Meta-trained for {steps:,} PPO steps per task"
     if structure is None:
         return (head + f". The structure chapter has no stored result for {family}, so no noise ceiling is measured "
-                "at this θ*: read the groups below against no measured structure.")
+                "at this θ*: the groups here are read against no measured structure.")
     chosen = structure.get("chosen_meta_steps")
     rule = ("the budget the structure chapter's rule picks" if chosen == steps
             else f"not the structure chapter's pick ({chosen:,})")
     found = ceiling_at(structure, steps)
     if found is None:
-        return (head + f", {rule}; that chapter did not measure a ceiling at this budget, so the groups below are "
+        return (head + f", {rule}; that chapter did not measure a ceiling at this budget, so the groups here are "
                 "read against no measured structure.")
     ceiling, finetune = found
     return (head + f", {rule}. There the truth's noise ceiling is {ceiling:.2f} (NMI of two repeats of fine-tuning "
