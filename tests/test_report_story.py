@@ -78,3 +78,14 @@ def test_theta_story_matches_the_ceiling_to_the_page_budget():
                                                       STRUCTURE)
     assert "no stored result for cartpole" in theta_story("cartpole", meta, None)
     assert "does not record" in theta_story("cartpole", {}, STRUCTURE)
+
+
+def test_an_undecided_mt10_row_names_the_fraction_of_the_paper_budget():
+    from types import SimpleNamespace
+
+    from pgxlib.report.scorecard import budget_fraction_note
+
+    used = [SimpleNamespace(meta={"config": {"group_ppo.steps_per_task": 150_000}})]
+    assert budget_fraction_note(used) == ("undecided at 1/13 of the paper's training budget (150,000 of 2,000,000 "
+                                          "steps per task)")
+    assert budget_fraction_note([SimpleNamespace(meta={})]) == "undecided at a fraction of the paper's training budget"

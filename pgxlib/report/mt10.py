@@ -217,8 +217,7 @@ def shortfall_sentence(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarr
             f"(about {np.mean(sizes) / len(names):.0%} of the batch).")
 
 
-CARE_PAPER_STEPS = 2_000_000
-"""Environment steps per task behind the published MT10 success rates we quote for context (`PAPER.md`)."""
+CARE_PAPER_STEPS = paper.MULTI_OBJECTIVE_PAPER_STEPS
 
 
 def budget_sentence(metrics: Mapping[str, Any]) -> str:

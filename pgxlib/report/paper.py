@@ -95,6 +95,11 @@ source tasks, scored by success rate) or "meta_rl" (meta-trained per group, scor
 adaptation)."""
 
 
+MULTI_OBJECTIVE_PAPER_STEPS = 2_000_000
+"""Environment steps per task behind the published MT10 success rates (`PAPER.md`: the CARE paper's table, which
+the paper's multi-objective numbers follow): the training budget our MT10 runs are a fraction of."""
+
+
 def protocol(family: str, table: str = MAIN_RESULTS.name) -> str:
     """The protocol under which the paper reports `family` (`FAMILY_COLUMNS`) in `table`; "meta_rl", the protocol
     of our own control families, for a family the paper does not report."""

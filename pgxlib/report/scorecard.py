@@ -510,6 +510,8 @@ def evaluate_claim(claim: Claim, lookup: Lookup) -> dict[str, str]:
         return row
     row["status"] = verdict.status or ("undecided" if verdict.noise else "reproduced" if verdict.ok else "refuted")
     notes = [verdict.why, *([verdict.noise] if verdict.noise else [])]
+    if row["status"] == "undecided" and paper.protocol(claim.family) == "multi_objective":
+        notes.insert(0, budget_fraction_note(used))
     if verdict.order is not None:
         row.update(order_cells(verdict.order))
     if any(r.stale for r in used):
@@ -519,6 +521,18 @@ def evaluate_claim(claim: Claim, lookup: Lookup) -> dict[str, str]:
         notes.append("smoke budget: this checks the code path, not the claim")
     row["why"] = "; ".join(notes)
     return row
+
+
+def budget_fraction_note(used: Sequence[Result]) -> str:
+    """"undecided at 1/13 of the paper's training budget": our group-training steps per task (the results'
+    ``group_ppo.steps_per_task``) against `paper.MULTI_OBJECTIVE_PAPER_STEPS`."""
+    steps = [(r.meta.get("config") or {}).get("group_ppo.steps_per_task") for r in used]
+    steps = [int(s) for s in steps if s]
+    if not steps:
+        return "undecided at a fraction of the paper's training budget"
+    ratio = paper.MULTI_OBJECTIVE_PAPER_STEPS / max(steps)
+    return (f"undecided at 1/{ratio:.0f} of the paper's training budget ({max(steps):,} of "
+            f"{paper.MULTI_OBJECTIVE_PAPER_STEPS:,} steps per task)")
 
 
 def order_cells(order: OrderEvidence) -> dict[str, str]:
