@@ -40,7 +40,6 @@ results (`training.trained_groups`): k = 1 is the Soft Modularization baseline, 
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -57,6 +56,7 @@ from pgxlib.nets import get_device
 from pgxlib.pipeline import run_policygradex
 from pgxlib.store.cache import StageView
 from pgxlib.tasks import MULTI_OBJECTIVE, protocol_of
+from pgxlib.timing import StageClock
 
 PARAMETERS: dict[str, Any] = {"ks": None, "proj_dims": [100, 200, 400, 800, 1000],
                               "projections": ["gaussian", "sketch"], "n_subsets": [10, 20, 40, 60, 100],
@@ -160,33 +160,35 @@ def compute_k_multi_objective(profile: str, family: str, seed: int, cache, **par
     ks = resolve_values(cfg, **params)["k"]
     progress = progress_default()
     device = get_device(cfg.device)
-    start = time.perf_counter()
-    ref = run_policygradex(cfg, cache=variant_view(cache, cfg), progress=progress, train_groups_too=False)
-    stage_times = {"reference": time.perf_counter() - start}
+    clock = StageClock()
+    ref = clock.run("reference", lambda: run_policygradex(cfg, cache=variant_view(cache, cfg), progress=progress,
+                                                           train_groups_too=False))
     offsets = resolve_paired_seeds(profile, params.get("paired_seeds"))
-    rows = []
-    for k in ks:
-        start = time.perf_counter()
+
+    def k_row(k: int) -> dict:
         c = apply_overrides(cfg, {"k": k})
         r = run_policygradex(c, cache=variant_view(cache, c), progress=progress, train_groups_too=False)
         tr = trained_groups(ref.family, r.labels, GROUP_ARCH, cfg, device, progress)
-        rows.append({"groups": tr["groups"], "labels": [int(x) for x in r.labels], "nmi": nmi(r.labels, ref.labels),
-                     "score": finite_mean(tr["success"]), "success": finite_mean(tr["success"]),
-                     "return": finite_mean(tr["returns"]), "per_task_success": [float(x) for x in tr["success"]],
-                     "train_seconds": tr["train_seconds"]})
-        stage_times[f"k{k}"] = time.perf_counter() - start
-    paired = [{"k": {str(k): r["score"] for k, r in zip(ks, rows)}}]
-    for s in offsets[1:]:
-        c = config(profile, family, seed + s)
-        start = time.perf_counter()
+        return {"groups": tr["groups"], "labels": [int(x) for x in r.labels], "nmi": nmi(r.labels, ref.labels),
+                "score": finite_mean(tr["success"]), "success": finite_mean(tr["success"]),
+                "return": finite_mean(tr["returns"]), "per_task_success": [float(x) for x in tr["success"]],
+                "train_seconds": tr["train_seconds"]}
+
+    def seed_scores(c) -> dict:
         seed_cache = StageView(cache, prefix=f"seed{c.seed}-")
         by_k = {}
         for k in ks:
             ck = apply_overrides(c, {"k": k})
             r = run_policygradex(ck, cache=variant_view(seed_cache, ck), progress=progress, train_groups_too=False)
             by_k[str(k)] = finite_mean(trained_groups(r.family, r.labels, GROUP_ARCH, c, device, progress)["success"])
-        paired.append({"k": by_k})
-        stage_times[f"seed{c.seed}"] = time.perf_counter() - start
+        return {"k": by_k}
+
+    rows = [clock.run(f"k{k}", lambda k=k: k_row(k)) for k in ks]
+    paired = [{"k": {str(k): r["score"] for k, r in zip(ks, rows)}}]
+    for s in offsets[1:]:
+        c = config(profile, family, seed + s)
+        paired.append(clock.run(f"seed{c.seed}", lambda c=c: seed_scores(c)))
+    stage_times = clock.wall
     g, e = cfg.group_ppo, cfg.evaluation
     protocol = (f"{family}, seed {cfg.seed}, multi-objective: for each k, PolicyGradEx's groups from the same θ* "
                 f"({cfg.meta_ppo.steps_per_task:,} PPO steps/task), one {GROUP_ARCH} policy per group trained from "
@@ -209,11 +211,12 @@ def compute_sweeps(profile: str, family: str, seed: int, cache, **params) -> dic
     train_sweeps = params.get("train_sweeps", True)
     progress = progress_default()
     device = get_device(cfg.device)
-    stage_times: dict[str, float] = {}
+    clock = StageClock()
+    stage_times: dict[str, float] = {}  # the stored trainings' times, measured when they were computed
 
-    start = time.perf_counter()
     ref_view = variant_view(cache, cfg)
-    ref = run_policygradex(cfg, cache=ref_view, progress=progress, train_groups_too=False)
+    ref = clock.run("reference", lambda: run_policygradex(cfg, cache=ref_view, progress=progress,
+                                                           train_groups_too=False))
     stage_times["meta_train"] = ref_view.times.get("meta_train", float("nan"))
     fam, policy, k = ref.family, ref.policy, cfg.cluster.k
 
@@ -240,8 +243,7 @@ def compute_sweeps(profile: str, family: str, seed: int, cache, **params) -> dic
             out["returns"] = [float(x) for x in tr["after"]]
         return out
 
-    reference = entry(ref.labels, True)
-    stage_times["reference"] = time.perf_counter() - start
+    reference = clock.run("reference_training", lambda: entry(ref.labels, True))
     metrics: dict[str, Any] = {"family": family, "seed": seed, "tasks": [t.name for t in fam.source],
                                "protocol": protocol_text(cfg), "train_sweeps": train_sweeps,
                                "reference": {"k": k, "proj_dim": cfg.features.proj_dim,
@@ -252,40 +254,40 @@ def compute_sweeps(profile: str, family: str, seed: int, cache, **params) -> dic
                                               else finite_mean(ref.meta_eval.success)}}
     knob_fields = {"k": "k", "proj_dim": "d", "projection": "projection", "n_subsets": "m",
                    "subset_size": "subset_size"}
-    for knob, alias in knob_fields.items():
-        start = time.perf_counter()
+    def sweep(knob: str, alias: str) -> list[dict]:
         rows = []
         for v in values[knob]:
             labels, m_used, corr = grouping({alias: v})
             rows.append(entry(labels, knob == "k" or train_sweeps, subsets_used=m_used,
                               affinity_corr=None if np.isnan(corr) else corr))
-        metrics[knob] = _knob(values[knob], rows, _reference_value(cfg, knob))
-        stage_times[knob] = time.perf_counter() - start
+        return rows
 
-    start = time.perf_counter()
-    rows = []
-    for depth in values["depth"]:
+    def depth_row(depth: int) -> dict:
         if depth == cfg.net.depth:
-            rows.append(reference)
-            continue
+            return reference
         c = apply_overrides(cfg, {"depth": depth})
         r = run_policygradex(c, cache=StageView(cache, prefix=f"depth{depth}-"), progress=progress,
                              train_groups_too=False)
-        rows.append(entry(r.labels, True, prefix=f"depth{depth}-", start=r.policy, c=c))
-    metrics["depth"] = _knob(values["depth"], rows, cfg.net.depth)
-    stage_times["depth"] = time.perf_counter() - start
+        return entry(r.labels, True, prefix=f"depth{depth}-", start=r.policy, c=c)
 
-    start = time.perf_counter()
-    strat_labels, gs_sim = strategy_labels(ref, cfg)
-    metrics["strategy"] = _knob(list(STRATEGIES), [entry(strat_labels[s], True) for s in STRATEGIES], "sdp")
-    stage_times["strategy"] = time.perf_counter() - start
+    def strategies() -> tuple[list[dict], np.ndarray]:
+        strat_labels, similarity = strategy_labels(ref, cfg)
+        return [entry(strat_labels[s], True) for s in STRATEGIES], similarity
+
+    for knob, alias in knob_fields.items():
+        metrics[knob] = _knob(values[knob], clock.run(knob, lambda: sweep(knob, alias)), _reference_value(cfg, knob))
+    metrics["depth"] = _knob(values["depth"], clock.run("depth", lambda: [depth_row(d) for d in values["depth"]]),
+                             cfg.net.depth)
+    strategy_rows, gs_sim = clock.run("strategy", strategies)
+    metrics["strategy"] = _knob(list(STRATEGIES), strategy_rows, "sdp")
 
     offsets = resolve_paired_seeds(profile, params.get("paired_seeds"))
     metrics["paired_seeds"] = [seed + s for s in offsets]
     paired = [{knob: dict(zip(map(str, metrics[knob]["values"]), metrics[knob]["scores"])) for knob in PAIRED_KNOBS}]
     for s in offsets[1:]:
-        paired.append(paired_seed_scores(config(profile, family, seed + s), cache, values["k"], progress, device,
-                                         stage_times))
+        c = config(profile, family, seed + s)
+        paired.append(clock.run(f"seed{c.seed}", lambda: paired_seed_scores(c, cache, values["k"], progress, device,
+                                                                            stage_times)))
     with_paired_seeds(metrics, paired, PAIRED_KNOBS)
     pd_ = metrics["proj_dim"]
     above = [x for v, x in zip(pd_["values"], pd_["nmi"]) if v > cfg.features.proj_dim]
@@ -295,7 +297,7 @@ def compute_sweeps(profile: str, family: str, seed: int, cache, **params) -> dic
               "gradient_similarity": gs_sim}
     for knob in KNOBS:
         arrays[f"{knob}_labels"] = np.asarray([r["labels"] for r in metrics[knob]["rows"]], dtype=np.int64)
-    return {"metrics": metrics, "arrays": arrays, "stage_times": stage_times, "config": cfg}
+    return {"metrics": metrics, "arrays": arrays, "stage_times": {**stage_times, **clock.wall}, "config": cfg}
 
 
 def strategy_labels(ref, cfg) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -313,10 +315,9 @@ def strategy_labels(ref, cfg) -> tuple[dict[str, np.ndarray], np.ndarray]:
 def paired_seed_scores(cfg, cache, ks: list[int], progress: bool, device, stage_times: dict) -> dict:
     """{knob of `PAIRED_KNOBS`: {value: target return after adaptation}} on the seed of `cfg`, from its own θ*
     (shared), with its stages in `cache` under ``seed<s>-`` and its meta-RL trainings in the shared store;
-    adds the seed's wall time and trainings to `stage_times`."""
+    adds the times of the seed's stored trainings to `stage_times`."""
     prefix = f"seed{cfg.seed}-"
     seed_cache = StageView(cache, prefix=prefix)
-    start = time.perf_counter()
     view = variant_view(seed_cache, cfg)
     ref = run_policygradex(cfg, cache=view, progress=progress, train_groups_too=False)
     stage_times[f"{prefix}meta_train"] = view.times.get("meta_train", float("nan"))
@@ -332,9 +333,7 @@ def paired_seed_scores(cfg, cache, ks: list[int], progress: bool, device, stage_
         r = run_policygradex(c, cache=variant_view(seed_cache, c), progress=progress, train_groups_too=False)
         by_k[str(k)] = score(r.labels)
     labels, _ = strategy_labels(ref, cfg)
-    out = {"k": by_k, "strategy": {s: score(labels[s]) for s in STRATEGIES}}
-    stage_times[f"seed{cfg.seed}"] = time.perf_counter() - start
-    return out
+    return {"k": by_k, "strategy": {s: score(labels[s]) for s in STRATEGIES}}
 
 
 def with_paired_seeds(metrics: dict, paired: list[dict], knobs) -> None:

@@ -18,7 +18,6 @@ stricter change-relative definition; None where the paper has no column or no sl
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -44,6 +43,7 @@ from pgxlib.report.paper import first_order_points
 from pgxlib.nets import actor_log_prob, actor_params, flat_params, get_device
 from pgxlib.pipeline import features_stage, projector_of, shared_meta_policy, subsets_of, surrogate_fits
 from pgxlib.tasks import make_family
+from pgxlib.timing import StageClock
 
 PARAMETERS: dict[str, Any] = {"n_directions": 8, "distances": None}
 EXPECTED_KEYS = ("metrics.relative_error_pct", "metrics.logp.surrogate", "metrics.logp.random",
@@ -117,9 +117,8 @@ def compute(profile: str, family: str, seed: int, cache, n_directions: int = 8, 
     device = get_device(cfg.device)
     progress = progress_default()
     fam = make_family(cfg.family, cfg.n_tasks, cfg.seed)
-    times: dict[str, float] = {}
+    clock = StageClock()
     policy, _, meta_seconds = shared_meta_policy(fam, cfg, device, progress)
-    times["meta_train"] = meta_seconds
     theta = flat_params(actor_params(policy.actor))
     projector = projector_of(policy, cfg)
     rollout, features = features_stage(cache, policy, fam, projector, cfg, device, progress)
@@ -133,7 +132,6 @@ def compute(profile: str, family: str, seed: int, cache, n_directions: int = 8, 
                 "rel_dist_raw": fit.rel_dist_raw.double(), "rel_dist": fit.rel_dist.double()}
     dirs = cache.get_or_compute("directions", _directions)
 
-    start = time.perf_counter()
     actor = float64_actor(policy.actor)
     params = actor_params(actor)
     ho = features.heldout.to(rollout.obs.device)
@@ -142,9 +140,8 @@ def compute(profile: str, family: str, seed: int, cache, n_directions: int = 8, 
     members = dirs["members"].to(device)
     masks = members[:, tid]
     sets = {"surrogate": dirs["surrogate"], "random": random_directions(theta.numel(), len(members), seed + 1)}
-    errs = {name: first_order_errors(actor, params, obs, tid, act, adv, U.to(device), rhos, masks)
-            for name, U in sets.items()}
-    times["errors"] = time.perf_counter() - start
+    errs = clock.run("errors", lambda: {name: first_order_errors(actor, params, obs, tid, act, adv, U.to(device), rhos,
+                                                                 masks) for name, U in sets.items()})
     with torch.no_grad():
         logp_abs = actor_log_prob(actor, params, obs, tid, act).abs()
 
@@ -191,4 +188,5 @@ def compute(profile: str, family: str, seed: int, cache, n_directions: int = 8, 
         arrays[f"objective_est_{name}"] = np.ma.masked_invalid(e.objective_est.numpy())
         arrays[f"logp_rms_change_{name}"] = np.ma.masked_invalid(e.logp_change_norm.numpy())
         arrays[f"paper_definition_{name}"] = np.ma.masked_invalid(e.paper_definition.numpy())
-    return {"metrics": metrics, "arrays": arrays, "stage_times": times, "config": cfg}
+    return {"metrics": metrics, "arrays": arrays, "stage_times": {"meta_train": meta_seconds, **clock.wall},
+            "config": cfg}

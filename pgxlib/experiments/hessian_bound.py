@@ -25,7 +25,6 @@ transitions PPO has used so far (steps per task × tasks), C = `loss_cap`; ε om
 """
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -50,6 +49,7 @@ from pgxlib.nets import new_policy
 from pgxlib.rl.ppo import train_ppo
 from pgxlib.rollout import TaskVecEnv
 from pgxlib.tasks import TaskFamily, make_family
+from pgxlib.timing import StageClock
 from pgxlib.transitions import Rollout, gae, to_rollout
 
 PARAMETERS: dict[str, Any] = {"train_steps": None, "checkpoints": None, "group_sizes": None, "subsets_per_size": None,
@@ -232,27 +232,26 @@ def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
     progress = progress_default()
     fam = make_family(cfg.family, cfg.n_tasks, cfg.seed)
     n = fam.n_tasks
-    times: dict[str, float] = {}
+    clock = StageClock()
 
     def _curve():
         pts = train_and_measure(fam, list(range(n)), s, s["checkpoints"], seed, device, progress, "all tasks",
                                 _checkpoints(cache, "curve"))
         return {"points": [_to_stage(p) for p in pts]}
-    start = time.perf_counter()
-    curve = [_from_stage(p) for p in cache.get_or_compute("curve", _curve)["points"]]
-    times["over_training"] = time.perf_counter() - start
+    curve = clock.run("over_training", lambda: [_from_stage(p) for p in cache.get_or_compute("curve", _curve)["points"]])
 
     plan = [(size, r, group) for size in s["group_sizes"]
             for r, group in enumerate(random_subsets(n, size, s["subsets_per_size"], seed + 7))]
-    start = time.perf_counter()
-    by_size: dict[int, list[dict]] = {}
-    for i, (size, r, group) in enumerate(tqdm(plan, desc="group sizes", disable=not progress, leave=False)):
-        def _group(group=group, i=i):
-            pt = train_and_measure(fam, group, s, 1, seed + 101 + i, device, progress, f"size {len(group)}",
-                                   _checkpoints(cache, f"group_{size}_{r}"))[-1]
-            return _to_stage({**pt, "group": group})
-        by_size.setdefault(size, []).append(_from_stage(cache.get_or_compute(f"group_{size}_{r}", _group)))
-    times["group_sizes"] = time.perf_counter() - start
+    def _group_sizes() -> dict[int, list[dict]]:
+        by_size: dict[int, list[dict]] = {}
+        for i, (size, r, group) in enumerate(tqdm(plan, desc="group sizes", disable=not progress, leave=False)):
+            def _group(group=group, i=i, size=size, r=r):
+                pt = train_and_measure(fam, group, s, 1, seed + 101 + i, device, progress, f"size {len(group)}",
+                                       _checkpoints(cache, f"group_{size}_{r}"))[-1]
+                return _to_stage({**pt, "group": group})
+            by_size.setdefault(size, []).append(_from_stage(cache.get_or_compute(f"group_{size}_{r}", _group)))
+        return by_size
+    by_size = clock.run("group_sizes", _group_sizes)
 
     bound = [p["bound"] for p in curve]
     gap = [p["gap"] for p in curve]
@@ -291,4 +290,4 @@ def compute(profile: str, family: str, seed: int, cache, **params) -> dict:
               "layer_dists": np.asarray([p["dists"] for p in curve]),
               "group_sizes": np.asarray(list(by_size), dtype=int),
               "group_gap": np.ma.masked_invalid(group_gap), "group_bound": np.ma.masked_invalid(group_bound)}
-    return {"metrics": metrics, "arrays": arrays, "stage_times": times, "config": cfg}
+    return {"metrics": metrics, "arrays": arrays, "stage_times": clock.wall, "config": cfg}
