@@ -141,8 +141,8 @@ def test_the_answer_row_reads_structure_estimate_payoff_and_share():
     answers = glance.answer_frame(rows, struct, rule)
     row = answers.loc["cartpole"]
     assert row.iloc[0] == "yes (0.95)" and row.iloc[1] == "0.60 / 1.00 (worst of 3 seeds)"
-    assert row.iloc[2].startswith("+8 [") and row.iloc[2].endswith("(measured-affinity groups)")
-    assert row.iloc[3].startswith("+4 [") and row.iloc[3].endswith("; 50% of the reference's gain")
+    assert row.iloc[2].startswith("+8 [") and row.iloc[2].endswith("(measured)")
+    assert row.iloc[3].startswith("+4 [") and row.iloc[3].endswith(", 50% of it")
     assert answers.loc["metaworld"].iloc[0] == "no (0.10, speedup chapter)"  # no structure result: the truth's own
     assert answers.loc["metaworld"].iloc[1] == "0.20 / 0.10"
     text = glance.payoff_sentence(rows)

@@ -322,9 +322,8 @@ def structure_clause(structures: Sequence[Stored]) -> str:
 # The answer, one line per family
 # ---------------------------------------------------------------------------------------------
 
-ANSWER_COLUMNS = ("structure? (ceiling NMI)", f"does the estimate find it? (NMI / ceiling, {DEFAULT_SCORE})",
-                  "does grouping pay? (best reference − multitask)",
-                  "does PolicyGradEx get it? (PolicyGradEx − multitask)")
+ANSWER_COLUMNS = ("structure? (ceiling)", f"estimate finds it? (NMI / ceiling, {DEFAULT_SCORE})",
+                  "grouping pays? (reference − multitask)", "PolicyGradEx gets it? (− multitask)")
 """The four questions the glance answers per family, in order."""
 
 RULE_FAMILY = "planted"
@@ -383,8 +382,8 @@ def payoff_cells(stored: Stored) -> tuple[str, str]:
     if pay is None:
         ours = family_verdict(stored)
         return "no reference grouping", "–" if ours is None else _ours_over_multitask(stored)
-    name = "designed groups" if pay.best == "design_grouping" else "measured-affinity groups"
-    share = "" if pay.recovered is None else f"; {100 * pay.recovered:.0f}% of the reference's gain"
+    name = "designed" if pay.best == "design_grouping" else "measured"
+    share = "" if pay.recovered is None else f", {100 * pay.recovered:.0f}% of it"
     return (f"{interval_text(pay.over_multitask)} ({name}){_flag(stored)}",
             f"{interval_text(pay.policygradex_over_multitask)}{share}")
 
@@ -411,12 +410,12 @@ def answer_frame(rows: Sequence[Stored], structures: Sequence[Stored], rule: Sto
     return pd.DataFrame(body, index=pd.Index([s.family for s in rows], name="family"), columns=list(ANSWER_COLUMNS))
 
 
-ANSWER_LEGEND = ("**The answer, per family.** Structure: the truth's noise ceiling (NMI of two repeats of "
-                 "fine-tuning) at the family's budget, \"yes\" from 0.8. The estimate: NMI of PolicyGradEx's groups "
-                 "with the truth's, over that ceiling. Grouping pays: the best reference grouping (the groups of the "
-                 "measured affinity, or the designed ones) minus multitask. PolicyGradEx: its own gain over multitask "
-                 "and the share of the reference's gain. Gaps are paired over seeds (same θ*, same targets): mean "
-                 "[95% bootstrap interval].")
+ANSWER_LEGEND = ("**The answer, per family.** *Structure*: the truth's noise ceiling (NMI of two repeats of "
+                 "fine-tuning) at the family's budget, \"yes\" from 0.8. *Estimate*: NMI of PolicyGradEx's groups "
+                 "with the truth's, beside that ceiling. *Grouping pays*: the best reference grouping (the groups of "
+                 "the measured affinity, or the designed ones) minus multitask. *PolicyGradEx*: its own gain over "
+                 "multitask, and the share of the reference's gain. Gaps are in return, paired over seeds (same θ*, "
+                 "same targets): mean [95% bootstrap interval].")
 
 
 def glance_markdown(profile: str, registry, status: bool = True,
