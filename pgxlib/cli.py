@@ -508,15 +508,10 @@ def theta_line(profile: str, family: str, meta: dict[str, Any]) -> str:
     (`report.theta_budget.theta_story`, read from the stored structure result the book shows)."""
     from pgxlib import experiments
     from pgxlib.book.chapters import chapter_params
-    from pgxlib.report.theta_budget import theta_story
+    from pgxlib.report.theta_budget import stored_structure, theta_story
 
-    params = dict(chapter_params(profile).get("structure", {}).get(family, {}))
-    try:
-        stored = experiments.find_result("structure", profile, family, params.pop("seed", 0), **params)
-    except ValueError:  # an unreadable structure result: said like a missing one
-        stored = None
-    text = theta_story(family, meta, None if stored is None else stored.metrics, where="this run")
-    return text.replace("**", "").replace("\\*", "*")
+    structure = stored_structure(profile, family, experiments, chapter_params(profile).get("structure"))
+    return theta_story(family, meta, structure, where="this run").replace("**", "").replace("\\*", "*")
 
 
 def group_summary(metrics: dict[str, Any]) -> str:

@@ -89,3 +89,19 @@ def test_an_undecided_mt10_row_names_the_fraction_of_the_paper_budget():
     assert budget_fraction_note(used) == ("undecided at 1/13 of the paper's training budget (150,000 of 2,000,000 "
                                           "steps per task)")
     assert budget_fraction_note([SimpleNamespace(meta={})]) == "undecided at a fraction of the paper's training budget"
+
+
+def test_the_stored_structure_is_the_one_the_book_shows():
+    from pgxlib.report.theta_budget import stored_structure
+
+    class Registry:
+        def find_result(self, name, profile, family, seed=0, **params):
+            if params.get("finetune_steps") == [4096]:
+                return type("R", (), {"metrics": STRUCTURE})()
+            if family == "broken":
+                raise ValueError("checksum mismatch")
+            return None
+
+    assert stored_structure("default", "cartpole", Registry(), {"cartpole": {"finetune_steps": [4096]}}) is STRUCTURE
+    assert stored_structure("default", "cartpole", Registry()) is None
+    assert stored_structure("default", "broken", Registry()) is None

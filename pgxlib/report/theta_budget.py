@@ -58,3 +58,16 @@ def theta_story(family: str, meta: Mapping[str, Any], structure: Mapping[str, An
                                                      if ceiling >= STABLE_CEILING else
                                                      f"below the {STABLE_CEILING} of a stable structure, so no "
                                                      "grouping here is checked against a reproducible truth."))
+
+
+def stored_structure(profile: str, family: str, registry, params: Mapping[str, Mapping[str, Any]] | None = None
+                     ) -> Mapping[str, Any] | None:
+    """The metrics of the structure result the book shows for `family` (`params`: the structure chapter's
+    per-family parameters, `pgxlib.book.chapter_params(profile)["structure"]`), None when none is stored or it
+    cannot be read. `registry` is `pgxlib.experiments` (this layer does not import it)."""
+    extra = dict((params or {}).get(family, {}))
+    try:
+        result = registry.find_result("structure", profile, family, extra.pop("seed", 0), **extra)
+    except ValueError:  # an unreadable structure result is said like a missing one
+        return None
+    return None if result is None else result.metrics
