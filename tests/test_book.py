@@ -53,6 +53,31 @@ def test_decorate_hides_the_parameter_cells_and_adds_the_reproduce_box(tmp_path)
     assert "```{admonition} Reproduce" in box and page.command in box and "**Parameters:**" in box
 
 
+def test_a_section_tagged_fold_becomes_one_toggle_holding_its_text_and_outputs():
+    from pgxlib.book.pages import fold_sections
+
+    figure = nbformat.v4.new_output("display_data", data={"image/png": "iVBOR"})
+    cells = [nbformat.v4.new_markdown_cell("## Visible"),
+             nbformat.v4.new_markdown_cell("## The details\nWhy they matter.", metadata={"tags": ["fold"]}),
+             nbformat.v4.new_code_cell("plot()", outputs=[figure]),
+             nbformat.v4.new_code_cell("table", outputs=[nbformat.v4.new_output("execute_result", data={"text/plain": "t"},
+                                                                               execution_count=1)]),
+             nbformat.v4.new_markdown_cell("## Protocol\nHow.", metadata={"tags": ["fold"]}),
+             nbformat.v4.new_code_cell("seed = 0", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("after()")]
+    out = fold_sections(cells)
+    assert [c.cell_type for c in out] == ["markdown", "code", "markdown", "code", "code"]
+    folded = out[1]
+    assert {"remove-input", "hide-output"} <= set(folded.metadata["tags"])
+    assert folded.metadata["mystnb"]["code_prompt_show"] == "The details"
+    assert folded.outputs[0]["data"]["text/markdown"] == "Why they matter." and folded.outputs[1] == figure
+    assert folded.outputs[2]["data"]["text/plain"] == "t"
+    assert "plot()" in folded.outputs[3]["data"]["text/markdown"] and "{dropdown}" in folded.outputs[3]["data"]["text/markdown"]
+    text = out[2].source  # no code follows: the text alone, in the same toggle markup
+    assert "<details" in text and ">Protocol</p>" in text and "\n\nHow.\n\n</details>" in text
+    assert out[3].metadata["tags"] == ["parameters"] and out[4].source == "after()"  # a parameters cell ends a fold
+
+
 def test_reproduce_box_names_the_command_and_the_measured_wall_time():
     class Stored:
         stale = True

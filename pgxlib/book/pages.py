@@ -17,13 +17,75 @@ from pgxlib.book.plan import Page, _page_name, _split, plan_book, run_label
 from pgxlib.report.tables import cold_seconds
 from pgxlib.store.results import repo_root
 
+FOLD = "fold"
+"""The tag of a markdown cell that starts a folded section (`fold_sections`)."""
+
+PARAMETER_TAGS = {"parameters", "injected-parameters"}
+
+
+def _folded_cell(heading: str, text: str, code: list):
+    """One code cell holding a folded section: `text` (markdown) and the outputs of the code cells `code`,
+    behind one toggle named `heading`; the sections' code is kept in a dropdown at its end."""
+    import nbformat
+
+    source = "\n\n".join(c.source for c in code)
+    outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": text})] if text.strip() else []
+    outputs += [o for c in code for o in c.get("outputs", [])]
+    if source.strip():
+        outputs.append(nbformat.v4.new_output("display_data", data={
+            "text/markdown": f"````{{dropdown}} The code of this section\n```python\n{source}\n```\n````\n"}))
+    cell = nbformat.v4.new_code_cell(source, outputs=outputs)
+    cell.metadata.update(tags=["remove-input", "hide-output"],
+                         mystnb={"code_prompt_show": heading, "code_prompt_hide": heading})
+    return cell
+
+
+def _folded_text(heading: str, text: str):
+    """A markdown cell folding `text` behind a toggle named `heading`, in the markup (and so the style) of
+    MyST-NB's hidden output that `_folded_cell` gets; the markdown between the raw HTML blocks is still parsed."""
+    import html
+
+    import nbformat
+
+    title = html.escape(heading)
+    return nbformat.v4.new_markdown_cell(
+        f'<div class="cell docutils container"><details class="admonition hide above-output">\n'
+        f'<summary aria-label="Toggle hidden content">\n<p class="collapsed admonition-title">{title}</p>\n'
+        f'<p class="expanded admonition-title">{title}</p>\n</summary>\n\n{text}\n\n</details></div>\n')
+
+
+def fold_sections(cells: list) -> list:
+    """`cells` with every markdown cell tagged `FOLD`, and the code cells right after it (up to the next markdown
+    or parameters cell), turned into one folded cell (`_folded_cell`, or `_folded_text` when no code follows):
+    its first line (a heading, without its ``#``) names the toggle, its other lines and the code cells' outputs
+    are shown when it is opened."""
+    out, i = [], 0
+    while i < len(cells):
+        cell = cells[i]
+        i += 1
+        if cell.cell_type != "markdown" or FOLD not in cell.metadata.get("tags", []):
+            out.append(cell)
+            continue
+        first, _, text = cell.source.strip().partition("\n")
+        code = []
+        while (i < len(cells) and cells[i].cell_type == "code"
+               and not PARAMETER_TAGS & set(cells[i].metadata.get("tags", []))):
+            code.append(cells[i])
+            i += 1
+        heading = first.lstrip("#").strip()
+        out.append(_folded_cell(heading, text.strip(), code) if code else _folded_text(heading, text.strip()))
+    return out
+
+
 def decorate(path: Path, suffix: str, box: str) -> None:
     """Shape an executed notebook for the book: append `suffix` to its first heading, put `box` (the
     parameter line and the Reproduce box) under it, remove the parameters cell and the cell papermill
-    injected (the box states the values), and fold every code cell's source."""
+    injected (the box states the values), fold the sections tagged `FOLD` (`fold_sections`), and fold every
+    other code cell's source."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    nb.cells = fold_sections(nb.cells)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
             first, _, rest = cell.source.lstrip().partition("\n")
