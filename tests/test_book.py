@@ -147,3 +147,30 @@ def test_every_chapter_parameter_is_a_notebook_parameter(monkeypatch):
     monkeypatch.setattr(plan, "CHAPTERS", (chapter,))
     with pytest.raises(ConfigError, match="n_tasks, which notebooks/structure.py does not declare"):
         plan.plan_book("default", no_compute=True)
+
+
+def test_the_speedup_index_shows_every_family_with_its_stored_seeds_or_its_command(monkeypatch):
+    from pgxlib import experiments
+    from pgxlib.book import pages
+
+    from test_speedup import _fake_metrics
+
+    class Stored:
+        stale = False
+        metrics = _fake_metrics()
+
+    def find(name, profile, family, seed=0, **params):
+        if name == "evaluator_rule":
+            return type("Rule", (), {"metrics": {"evaluator_rule": {"pick": "ppo"}}})()
+        return None if family == "nav2d" else Stored()
+
+    runs = [p for p in _pages() if p.chapter.notebook == "speedup"]
+    monkeypatch.setattr(experiments, "find_result", find)
+    text = pages.chapter_index(runs[0].chapter, runs, "default")
+    families = {p.params["family"] for p in runs}
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(table) == 2 + len(families) and "ppo (rule's pick)" in table[0] and "(default)" in table[0]
+    nav2d = next(p for p in runs if p.params["family"] == "nav2d")
+    assert f"| nav2d | not stored: `{nav2d.command}` |" in text
+    assert "| planted | 0, 1, 2 |" in text and "worst case over 3 seeds" in text
+    assert text.index("| family |") < text.index("Reproduce")

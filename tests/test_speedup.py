@@ -410,6 +410,8 @@ def test_evaluator_family_table_takes_the_worst_seed_and_names_what_is_missing()
     assert cells.loc["planted", "rollout (rule's pick)"] == "0.50 (0.50–1.00)"  # 0.8 / 0.8 capped at 1 elsewhere
     assert cells.loc["cartpole", "rollout (rule's pick)"] == "1.00" and cells.loc["planted", "seeds"] == "0, 1, 2"
     assert cells.loc["planted", "layers"] == "2"
+    marked = report.evaluator_family_cells(stored, stale={"planted": {1}})
+    assert marked.loc["planted", "seeds"] == "0, 1 (stale), 2"
     assert cells.loc["nav2d", "seeds"] == "not stored: `pgx run speedup -p family nav2d`"
     assert (cells.loc["nav2d"].iloc[2:] == "–").all()
     text = report.evaluator_family_text(stored, default="logistic", pick=None, rule_command="pgx run evaluator_rule")

@@ -243,15 +243,59 @@ GLANCE_PAGE = "glance.md"
 """Results at a glance, written at build time from the stored results and included by the intro."""
 
 
-def chapter_index(chapter: Chapter, pages: list[Page]) -> str:
-    """The page above a chapter's runs: its title, one link per family (run) and the commands that compute them."""
+def _stored_rule_pick(profile: str) -> tuple[str | None, str | None]:
+    """(the evaluator rule's stored pick, None when it is not stored; the command that computes it)."""
+    from pgxlib.book.chapters import chapter_runs
+
+    runs = chapter_runs("evaluator_rule", profile)
+    if not runs:
+        return None, None
+    family, seed, rest = _split(runs[0])
+    stored = experiments.find_result("evaluator_rule", profile, family, seed, **rest)
+    command = experiments.run_command("evaluator_rule", profile, family, seed, **rest)
+    return (stored.metrics["evaluator_rule"]["pick"] if stored is not None else None), command
+
+
+def speedup_summary(pages: list[Page], profile: str) -> str:
+    """The speedup chapter's evaluator × family table (`report.speedup.evaluator_family_cells`) from the results
+    stored for its runs, with its sentences: each family's stored seeds, or the command of a family without one."""
+    from pgxlib.report.speedup import evaluator_family_cells, evaluator_family_text
+    from pgxlib.report.tables import markdown_table
+
+    stored: dict[str, Any] = {}
+    stale: dict[str, set[int]] = {}
+    for page in pages:
+        family, seed, rest = _split(page.params)
+        result = experiments.find_result("speedup", profile, family, seed, **rest)
+        if result is not None:
+            runs = stored.get(family)
+            stored[family] = {**(runs if isinstance(runs, dict) else {}), seed: result.metrics}
+            if result.stale:
+                stale.setdefault(family, set()).add(seed)
+        elif family not in stored:
+            stored[family] = page.command
+    pick, command = _stored_rule_pick(profile)
+    table = markdown_table(evaluator_family_cells(stored, pick=pick, stale=stale))
+    return (f"## Which evaluator agrees with the truth?\n\n{table}\n"
+            f"{evaluator_family_text(stored, pick=pick, rule_command=command)}\n")
+
+
+INDEX_SUMMARIES = {"speedup": speedup_summary}
+"""Chapter (notebook) -> the table its index page shows above the links to its runs, from the stored results."""
+
+
+def chapter_index(chapter: Chapter, pages: list[Page], profile: str = "default") -> str:
+    """The page above a chapter's runs: its title, the chapter's summary table where it has one (`INDEX_SUMMARIES`),
+    one link per family (run) and the commands that compute them."""
     links = "\n".join(f"- [{run_label(p.params)}]({p.name})" + (" (not computed)" if p.action == "missing" else "")
                       for p in pages)
     commands = "\n".join(f"    {p.command}" for p in pages if p.command)
     box = (f"```{{admonition}} Reproduce\n:class: tip\nOne command per page; each page gives its measured wall "
            f"time.\n\n{commands}\n```\n" if commands else "")
-    return (f"# {notebook_title(chapter.notebook)}\n\n{box}\nThis chapter runs once per task family; each page "
-            f"below shows one run.\n\n{links}\n")
+    summary = INDEX_SUMMARIES.get(chapter.notebook)
+    table = summary(pages, profile) + "\n" if summary else ""
+    return (f"# {notebook_title(chapter.notebook)}\n\n{table}{box}\nThis chapter runs once per task family; each "
+            f"page below shows one run.\n\n{links}\n")
 
 
 def _chapters(pages: list[Page]) -> list[Chapter]:
@@ -285,7 +329,7 @@ def book_toc(pages: list[Page], folder: str = "notebooks") -> str:
             f"format: jb-book\nroot: intro\nparts:\n{body}")
 
 
-def write_book_pages(pages: list[Page], book_dir: Path) -> None:
+def write_book_pages(pages: list[Page], book_dir: Path, profile: str = "default") -> None:
     """The generated pages that are not notebooks: families, chapter indexes and the TOC."""
     out_dir = book_dir / "notebooks"
     (out_dir / FAMILIES_PAGE).write_text(families_page(out_dir), encoding="utf-8")
@@ -293,7 +337,7 @@ def write_book_pages(pages: list[Page], book_dir: Path) -> None:
         runs = [p for p in pages if p.chapter is chapter]
         if len(runs) > 1:
             name = _page_name(chapter, runs[0].index, 0, {}, False)
-            (out_dir / f"{name}.md").write_text(chapter_index(chapter, runs), encoding="utf-8")
+            (out_dir / f"{name}.md").write_text(chapter_index(chapter, runs, profile), encoding="utf-8")
     (book_dir / "_toc.yml").write_text(book_toc(pages), encoding="utf-8")
 
 
@@ -342,7 +386,7 @@ def build_book(profile: str, force: bool = False, check: bool = False, no_comput
     pages = plan_book(profile, force, no_compute)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
-    write_book_pages(pages, book_dir)
+    write_book_pages(pages, book_dir, profile)
     missing, failed = [], []
     for page in pages:
         print(f"[book] {page.name}: {page.action} ({page.reason})", flush=True)

@@ -235,12 +235,12 @@ NOT_STORED = "not stored"
 
 
 def evaluator_family_cells(stored: Mapping[str, Mapping[int, Mapping[str, Any]] | str], default: str = DEFAULT_SCORE,
-                           pick: str | None = None):
+                           pick: str | None = None, stale: Mapping[str, set[int]] | None = None):
     """The speedup chapter's index table: one row per family, one column per evaluator (the configured `default`
     and the rule's `pick` marked), each cell the worst over the family's stored seeds of `headline_scores`, with
     the range over seeds in brackets where there are several. `stored` maps a family to {seed: metrics} or, for a
-    family without a stored result, to the command that computes it (a row saying `NOT_STORED`).
-    Shape [families, 2 + evaluators]."""
+    family without a stored result, to the command that computes it (a row saying `NOT_STORED`); the seeds in
+    `stale` (family -> seeds computed by older code) are marked. Shape [families, 2 + evaluators]."""
     import pandas as pd
 
     scores = {f: {seed: headline_scores(m) for seed, m in runs.items()} for f, runs in stored.items()
@@ -253,7 +253,9 @@ def evaluator_family_cells(stored: Mapping[str, Mapping[int, Mapping[str, Any]] 
                             **{evaluator_name(n, default, pick): "–" for n in names}}
             continue
         depths = sorted({str(m["headline_depth"]) for m in runs.values()}, key=int)
-        rows[family] = {"seeds": ", ".join(str(s) for s in sorted(runs)), "layers": ", ".join(depths),
+        old = (stale or {}).get(family, set())
+        rows[family] = {"seeds": ", ".join(f"{s} (stale)" if s in old else str(s) for s in sorted(runs)),
+                        "layers": ", ".join(depths),
                         **{evaluator_name(n, default, pick): _worst_and_range(
                             [v for by in scores[family].values() if (v := by.get(n)) is not None]) for n in names}}
     frame = pd.DataFrame.from_dict(rows, orient="index")
