@@ -174,3 +174,18 @@ def test_the_speedup_index_shows_every_family_with_its_stored_seeds_or_its_comma
     assert f"| nav2d | not stored: `{nav2d.command}` |" in text
     assert "| planted | 0, 1, 2 |" in text and "worst case over 3 seeds" in text
     assert text.index("| family |") < text.index("Reproduce")
+
+
+def test_the_families_page_is_a_table_with_each_description_folded_below():
+    import importlib
+
+    from pgxlib.book.pages import families_page
+    from pgxlib.config import FAMILIES
+
+    text = families_page()
+    assert "| family | what varies |" in text
+    for name in FAMILIES:
+        doc = importlib.import_module(f"pgxlib.tasks.{name}").__doc__.strip()
+        assert f"\n| `{name}` | " in text and f"::::{{dropdown}} `{name}`" in text
+        assert doc in text  # the whole description, folded
+    assert text.count("::::{dropdown}") == len(FAMILIES) and "\n## " not in text

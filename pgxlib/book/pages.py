@@ -216,26 +216,31 @@ def family_picture(name: str, path: Path) -> bool:
 
 
 def families_page(pictures: Path | None = None) -> str:
-    """Markdown describing every task family: each family module's docstring (what it varies and why), and,
-    with `pictures` (a folder), a picture of its tasks."""
+    """Markdown describing every task family: a table of what each varies (the first paragraph of its module's
+    docstring), then each family's whole docstring and, with `pictures` (a folder), a picture of its tasks, folded
+    one dropdown per family."""
     import importlib
 
     from pgxlib.config import FAMILIES
 
+    docs = {name: (importlib.import_module(f"pgxlib.tasks.{name}").__doc__ or "").strip() for name in FAMILIES}
+    rows = "".join(f"| `{name}` | {' '.join(doc.split(chr(10) * 2)[0].split()).replace('|', chr(92) + '|')} |\n"
+                   for name, doc in docs.items())
     parts = ["# The task families\n",
              "Each family is a set of tasks that share observation and action spaces and differ in parameters, "
              "drawn with a seed into source tasks (grouped and meta-trained on) and target tasks (unseen, for "
-             "meta-RL evaluation); `pgxlib.tasks.base.build_family` holds that convention. Below, each family's "
-             "own description: what it varies, over which ranges, and why. `planted` is the family whose right "
-             "grouping is known by construction.\n"]
-    for name in FAMILIES:
-        doc = importlib.import_module(f"pgxlib.tasks.{name}").__doc__ or ""
-        parts.append(f"## `{name}`\n\n{doc.strip()}\n")
+             "meta-RL evaluation); `pgxlib.tasks.base.build_family` holds that convention. `planted` is the family "
+             "whose right grouping is known by construction. Each family's own description below says what it "
+             "varies, over which ranges, and why.\n",
+             f"| family | what varies |\n| --- | --- |\n{rows}"]
+    for name, doc in docs.items():
+        body = [doc]
         if pictures is not None:
             file = f"family-{name}.png"
             drawn = family_picture(name, pictures / file)
-            parts.append(f"![The tasks of {name}]({file})\n" if drawn else "(No picture: the family cannot be built "
-                                                                              "on the machine that built this book.)\n")
+            body.append(f"![The tasks of {name}]({file})" if drawn else "(No picture: the family cannot be built on "
+                                                                        "the machine that built this book.)")
+        parts.append(f"::::{{dropdown}} `{name}`: its description and tasks\n" + "\n\n".join(body) + "\n::::\n")
     return "\n".join(parts)
 
 
