@@ -189,3 +189,19 @@ def test_the_families_page_is_a_table_with_each_description_folded_below():
         assert f"\n| `{name}` | " in text and f"::::{{dropdown}} `{name}`" in text
         assert doc in text  # the whole description, folded
     assert text.count("::::{dropdown}") == len(FAMILIES) and "\n## " not in text
+
+
+def test_every_folded_section_is_named_by_a_plain_heading():
+    """A fold's heading becomes its toggle's text, which is not typeset: it must be a heading without TeX."""
+    import jupytext
+
+    from pgxlib.book.pages import FOLD
+
+    folds = 0
+    for path in sorted((execution.repo_root() / "notebooks").glob("*.py")):
+        for cell in jupytext.read(path).cells:
+            if cell.cell_type == "markdown" and FOLD in cell.metadata.get("tags", []):
+                first = cell.source.strip().splitlines()[0]
+                assert first.startswith("## ") and "$" not in first and "\\" not in first, (path.name, first)
+                folds += 1
+    assert folds > 0
