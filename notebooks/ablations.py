@@ -13,6 +13,12 @@
 # %% [markdown]
 # # Ablations: one knob of PolicyGradEx at a time
 #
+# Which of PolicyGradEx's knobs change the grouping it finds and the meta-RL score it reaches, on this
+# family? **The paper's ablations are on Meta-World MT10** (success rate, Soft Modularization learner), a
+# different environment from ours; each knob's section shows them beside ours for the direction of the effect only.
+
+# %% [markdown] tags=["fold"]
+# ## The knobs and how they are scored
 # On one family and seed, from the same θ* and (where the knob allows) the same gradient features,
 # each knob is varied alone around the profile's reference configuration (k groups, projection
 # dimension d, m subsets of a fixed size):
@@ -34,9 +40,6 @@
 # meta-policy per group from θ*, the unseen target tasks adapted from their nearest source task's
 # group, mean target return after adaptation. A partition found by several knob values is trained
 # once.
-#
-# **The paper's ablations are on Meta-World MT10** (success rate, Soft Modularization learner), a
-# different environment from ours; they are shown beside ours for the direction of the effect only.
 
 # %% tags=["parameters"]
 profile = "default"
@@ -51,6 +54,9 @@ subset_sizes = None
 depths = [2, 4, 8]
 train_sweeps = True
 paired_seeds = None
+
+# %% [markdown] tags=["fold"]
+# ## Provenance, protocol and the noise yardstick
 
 # %%
 import matplotlib.pyplot as plt
@@ -74,8 +80,18 @@ display(Markdown(f"**Protocol and budget.** {m['protocol']} Reference groups: "
                  + f"{ref['score_before']:.3f})."
                  + ("" if m["train_sweeps"] else " d, m and subset size were not trained (NMI only).")))
 display(Markdown(report.noise_note(profile, family, m)))
+std = (report.seed_std(profile, family) or (None,))[0]
 
 # %% [markdown]
+# ## Which knob matters?
+# Per knob, the reference value against the value with the best target return after adaptation, and how far
+# its values' clusterings move from the reference clustering; each knob's section below has every value.
+
+# %%
+display(report.knob_summary_table(m, std))
+display(Markdown(report.knob_summary_sentence(m, std)))
+
+# %% [markdown] tags=["fold"]
 # ## Number of groups k
 
 # %%
@@ -85,7 +101,7 @@ report.knob_table(m, "k")
 report.knob_plot(m, "k");
 display(Markdown(report.knob_sentence(m, "k")))
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## Projection dimension d
 # NMI against the clustering at the reference d, and the target return after adaptation.
 
@@ -96,7 +112,7 @@ report.knob_table(m, "proj_dim")
 report.knob_plot(m, "proj_dim");
 display(Markdown(report.knob_sentence(m, "proj_dim")))
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## Gradient projection: the paper's dense Gaussian or the structured sketch
 # The same rollout of θ* at the reference d, projected by the paper's dense Gaussian matrix and by the
 # structured sketch of Linear layers (`projection="sketch"`, no per-sample gradient in memory, far faster
@@ -112,7 +128,7 @@ if "projection" in m:
 else:
     display(Markdown("This stored result predates the projection knob; recompute it to see this section."))
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## Number of subsets m
 # Random subsets are completed until every pair of tasks shares a subset, so a small m may use more
 # subsets than asked (last column).
@@ -124,7 +140,7 @@ report.knob_table(m, "n_subsets")
 report.knob_plot(m, "n_subsets");
 display(Markdown(report.knob_sentence(m, "n_subsets")))
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## Subset size
 
 # %%
@@ -134,7 +150,7 @@ report.knob_table(m, "subset_size")
 report.knob_plot(m, "subset_size");
 display(Markdown(report.knob_sentence(m, "subset_size")))
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## Policy depth
 
 # %%
@@ -144,7 +160,7 @@ report.knob_table(m, "depth")
 report.knob_plot(m, "depth");
 display(Markdown(report.knob_sentence(m, "depth")))
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## Grouping strategy on the same U
 
 # %%
@@ -153,6 +169,9 @@ report.knob_table(m, "strategy")
 # %%
 report.knob_plot(m, "strategy");
 display(Markdown(report.knob_sentence(m, "strategy")))
+
+# %% [markdown] tags=["fold"]
+# ## Wall time of each stage
 
 # %%
 times = stage_summary(res.meta.get("stage_times", {}))

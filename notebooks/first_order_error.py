@@ -18,7 +18,9 @@
 # $g = \nabla_\theta \log \pi_{\theta^\star}(a \mid s)$. The paper reports that the relative error of this
 # estimate stays within about 2% up to a relative distance $\lVert\Delta\rVert / \lVert\theta^\star\rVert$ of
 # 1%, and grows to about 10% beyond 5%. This chapter measures it on the shared θ* of this family.
-#
+
+# %% [markdown] tags=["fold"]
+# ## Definitions and directions
 # **Definitions.** Directions $u$ are unit vectors in the actor's parameter space; at relative distance $\rho$
 # the step is $\Delta = \rho \lVert\theta^\star\rVert u$. Over the $N$ held-out transitions $t$ (the quarter of
 # each task's rollout of $\theta^\star$ that the surrogate fits never see) of the tasks of a subset $S$ (the
@@ -55,6 +57,9 @@ force = False
 n_directions = 8
 distances = None
 
+# %% [markdown] tags=["fold"]
+# ## Provenance and budget
+
 # %%
 import pandas as pd
 from IPython.display import HTML, Markdown, display
@@ -89,6 +94,14 @@ report.comparison_table(m, family)
 display(Markdown(report.verdict(m, family)))
 
 # %% [markdown]
+# In log-log axes a first-order estimate whose remainder is second order has an error that grows like
+# the distance (slope 1, dotted line). Shaded: interquartile range over directions; stars: the paper,
+# drawn on both panels for reference (its authors' code measures log π, under their definition below).
+
+# %%
+report.error_vs_distance(a, family);
+
+# %% [markdown] tags=["fold"]
 # ## Our definition beside the authors'
 # The same directions, distances and transitions under both definitions of the log π error (median over
 # directions, interquartile range in brackets), with the paper's column.
@@ -103,7 +116,7 @@ display(Markdown(report.definitions_sentence(m, a, family)))
 # %%
 report.definitions_vs_distance(a, family);
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## Which definition scales like the paper's table
 # The two definitions grow differently with the distance: ours like the distance (a second-order remainder over
 # a first-order change, slope 1), the authors' like its fourth power (the same ratio over |log π|, squared). The
@@ -115,22 +128,13 @@ slopes = report.slopes_table(m, family)
 display(slopes if slopes is not None else Markdown(f"No slopes in this result ({report.SLOPE_FALLBACK})."))
 display(Markdown(report.verdict_matching(m, family)))
 
-# %% [markdown]
-# ## Our definition in detail
-# In log-log axes a first-order estimate whose remainder is second order has an error that grows like
-# the distance (slope 1, dotted line). Shaded: interquartile range over directions; stars: the paper,
-# drawn on both panels for reference (its authors' code measures log π, under their definition above).
-
-# %%
-report.error_vs_distance(a, family);
-display(Markdown(report.movement(a, m)))
-
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## Where the pipeline operates
 # The surrogate's steps are rescaled to at most `surrogate.max_rel_dist` of ‖θ*‖, so the row at that
 # distance is the one that matters for the estimates θ̂_S the affinity is built from.
 
 # %%
+display(Markdown(report.movement(a, m)))
 s = m["surrogate_step_pct"]
 display(Markdown(
     f"Before rescaling, the median surrogate step is {s['raw_median']:.3g}% of ‖θ*‖; after rescaling to at "
@@ -139,7 +143,7 @@ display(Markdown(
     + (f"{m['relative_error_pct'][report.distance_key(s['max_rel_dist'] / 100)]:.2f}%."
        if report.distance_key(s["max_rel_dist"] / 100) in m["relative_error_pct"] else "not measured.")))
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## One direction, transition by transition
 # The true change of each held-out transition's log-probability against its first-order estimate, along
 # the first surrogate direction, on its subset's held-out transitions (at most 2,000 drawn at random).
@@ -147,7 +151,7 @@ display(Markdown(
 # %%
 report.scatter_true_vs_estimate(a["scatter_true"], a["scatter_est"], m["scatter_distance_pct"], family);
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## Log-log slopes
 # Least-squares slope of log(median error) against log(distance); 1 is the second-order remainder's rate
 # under our definitions (the authors' squared definition, above, grows like the fourth power).
@@ -156,6 +160,9 @@ report.scatter_true_vs_estimate(a["scatter_true"], a["scatter_est"], m["scatter_
 
 # %%
 pd.Series(m["slope"], name="slope").round(2).to_frame()
+
+# %% [markdown] tags=["fold"]
+# ## Wall time of each stage
 
 # %%
 times = stage_summary(res.meta.get("stage_times", {}))

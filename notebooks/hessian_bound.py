@@ -18,7 +18,9 @@
 # layers of $\sqrt{C \cdot \max_{\text{data}} \operatorname{Tr}[\nabla^2_{W_i} \ell] \cdot
 # \lVert W_i - W_i^{(0)} \rVert_F^2 / N}$, plus an error term $\varepsilon = O(N^{-3/4} \log(1/\delta))$. Its Figure 2 shows that this Hessian measure is of the same scale as the observed
 # generalization error over training, and that on the meta-RL control task the error falls as groups grow.
-#
+
+# %% [markdown] tags=["fold"]
+# ## The bound as implemented, its loss and the protocol
 # **The form implemented** (`pgxlib.analysis.hessian.hessian_bound`; the constants of the theorem are not known here):
 #
 # $$\text{gap} = \text{test loss} - \text{train loss} \;\le\; \sum_i \sqrt{C \, T_i \, D_i / N} \qquad (\varepsilon \text{ omitted})$$
@@ -57,6 +59,9 @@ n_probes = 8
 batch_size = 256
 n_batches = 4
 loss_cap = 1.0
+
+# %% [markdown] tags=["fold"]
+# ## Provenance and budget
 
 # %%
 import pandas as pd
@@ -100,7 +105,7 @@ report.curve_figure(m, family);
 # %%
 display(Markdown(report.verdict(m, a)))
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## Per layer, at the last measuring point
 # Which layers carry the bound: each layer's curvature T_i, its distance from initialisation D_i and its term
 # sqrt(C · T_i · D_i / N).
@@ -108,7 +113,7 @@ display(Markdown(report.verdict(m, a)))
 # %%
 report.layer_table(m, a).round(6)
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## Across group sizes
 # Final gap and bound of policies trained on random subsets of the source tasks, by subset size (mean over the
 # subsets of each size). Each subset is tested on the target tasks routed to it, so small groups are tested on
@@ -119,6 +124,9 @@ report.group_table(m).round(5)
 
 # %%
 report.group_figure(m, a, family);
+
+# %% [markdown] tags=["fold"]
+# ## Wall time of each stage
 
 # %%
 times = stage_summary(res.meta.get("stage_times", {}))

@@ -13,6 +13,12 @@
 # %% [markdown]
 # # Meta-World MT10: success rates under the multi-objective protocol
 #
+# Does grouping the ten MT10 tasks with PolicyGradEx reach a higher success rate than one policy for all tasks and
+# the other groupings, as in the paper? The budget is a small fraction of the paper's, so compare the **order** of
+# the methods, where the budget lets success show at all.
+
+# %% [markdown] tags=["fold"]
+# ## Protocol, methods and budget
 # **Protocol** (the paper's for Meta-World; no target tasks, no adaptation). For each seed, every method
 # trains its policies **from scratch with PPO on their own source tasks**, with the same environment steps
 # per task; every one of the 10 MT10 tasks is then evaluated with **its group's policy** over greedy
@@ -40,6 +46,9 @@ force = False
 seeds = [0, 1, 2]
 k = None
 
+# %% [markdown] tags=["fold"]
+# ## Provenance, protocol line and Meta-World's settings
+
 # %%
 import pandas as pd
 from IPython.display import Markdown, display
@@ -65,20 +74,25 @@ report.main_table(m)
 # %%
 display(Markdown(report.budget_sentence(m)))
 display(Markdown(report.main_sentence(m)))
+
+# %% [markdown] tags=["fold"]
+# ## Where PolicyGradEx falls short, and is there structure to find?
+
+# %%
 display(Markdown(report.shortfall_sentence(m, a)))
 structure = experiments.find_result("speedup", profile, family, seed)
 display(Markdown(report.structure_sentence(structure.metrics) if structure is not None else
                  "Whether MT10 has an affinity structure at this budget is measured by the speedup chapter: `"
                  + experiments.run_command("speedup", profile, family, seed) + "`."))
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## Per task
 # Success in percent per task and method (mean over seeds), and the group PolicyGradEx put each task in.
 
 # %%
 report.per_task_table(m, a)
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## Learning curves
 # Success rate of the training episodes against environment steps per task, averaged over the tasks: the mean
 # over seeds with a band from the lowest to the highest seed. Then, per task, PolicyGradEx's group policies.
@@ -89,8 +103,8 @@ report.learning_curves(m, a);
 # %%
 report.group_task_curves(m, a);
 
-# %% [markdown]
-# ## Throughput
+# %% [markdown] tags=["fold"]
+# ## Throughput and wall time
 # Environment steps per second of MT10 stepped in our vector env, and of PPO training per method (one torch
 # thread; evaluation and env construction excluded from the stepping line, included in training).
 
@@ -102,7 +116,7 @@ times = pd.Series(res.meta.get("stage_times", {}), name="seconds").round(1)
 display(Markdown(f"Wall time per seed and stage (total {res.meta.get('total_time', float('nan')):.0f} s)."))
 times.to_frame()
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## The number of groups
 # PolicyGradEx with k = 1…4 groups on the first seed (the paper: about 71, 89.5, 94.0, 95.1%). k = 1 is one
 # Soft Modularization policy on all tasks; every group policy is trained as in the table above.

@@ -17,6 +17,9 @@
 # the tasks by it. The truth it is checked against is that fine-tuning itself: θ* fine-tuned with PPO on
 # each of m random subsets, every task of a subset scored by rollout return, the scores turned into an
 # affinity and clustered (k groups, the same SDP). This truth is only evidence when it is reproducible.
+
+# %% [markdown] tags=["fold"]
+# ## How the noise ceiling is measured, and the two sweeps
 # Here it is measured several times with independent fine-tuning and evaluation seeds; the **noise
 # ceiling** is how well those repeats agree (mean pairwise NMI of their groupings, mean correlation of
 # their affinities). No estimate is involved: a family whose ceiling stays near the NMI of random
@@ -46,6 +49,9 @@ repeats = 3
 n_subsets = None
 n_jobs = 2
 
+# %% [markdown] tags=["fold"]
+# ## Provenance, budget and the budget rule
+
 # %%
 from IPython.display import Markdown, display
 
@@ -60,10 +66,26 @@ m = res.metrics
 display(Markdown(provenance_markdown(res)))
 display(Markdown(f"**Budget.** {m['repeats']} repeats of the truth; {m['n_subsets']} subsets of "
                  f"{m['subset_size']} tasks; {m['eval_episodes']} evaluation episodes per task; k = {m['k']}."))
-display(Markdown(report.label_sentence(m)))
 display(Markdown(report.rule_sentence(m, pipeline_config(profile, family).meta_ppo.steps_per_task)))
 
 # %% [markdown]
+# ## This family
+
+# %%
+display(Markdown(report.label_sentence(m)))
+report.sweep_figure(m);
+
+# %%
+display(Markdown(report.plateau_sentence(m)))
+report.finetune_table(m)
+
+# %% [markdown] tags=["fold"]
+# ## θ*'s meta-training budget
+
+# %%
+report.meta_table(m)
+
+# %% [markdown] tags=["fold"]
 # ## All families
 
 # %%
@@ -73,16 +95,3 @@ runs = {run["family"]: run for run in chapter_runs("structure", profile)}
 stored = {f: (res if f == family else find_result("structure", profile, seed=seed, **run)) for f, run in runs.items()}
 report.overview_table({f: None if r is None else r.metrics for f, r in stored.items()},
                       {f: pipeline_config(profile, f).meta_ppo.steps_per_task for f in runs})
-
-# %% [markdown]
-# ## This family
-
-# %%
-report.sweep_figure(m);
-
-# %%
-report.meta_table(m)
-
-# %%
-display(Markdown(report.plateau_sentence(m)))
-report.finetune_table(m)

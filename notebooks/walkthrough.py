@@ -25,6 +25,9 @@ seed = 0
 force = False
 k = None
 
+# %% [markdown] tags=["fold"]
+# ## Provenance
+
 # %%
 import numpy as np
 import pandas as pd
@@ -41,7 +44,7 @@ m, a = res.metrics, res.arrays
 labels = np.asarray(m["labels"])
 display(Markdown(provenance_markdown(res)))
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## The tasks
 # The family's source tasks (the grouping is over these), with their parameters.
 
@@ -51,8 +54,8 @@ tasks = pd.DataFrame({"task": [f"S{i}" for i in range(len(m["tasks"]))],
                       "group": labels})
 tasks
 
-# %% [markdown]
-# ## 1. Meta-training $\theta^\star$
+# %% [markdown] tags=["fold"]
+# ## 1. Meta-training θ*
 # One task-conditioned actor-critic trained with multitask PPO on every source task, each task
 # getting the same number of environment steps. Each line is one task's mean episodic return per
 # PPO iteration (coloured by the group the task ends up in).
@@ -60,8 +63,8 @@ tasks
 # %%
 plots.learning_curves(a["meta_steps"], a["meta_returns"], f"Multitask PPO on {family}: θ*", labels=labels);
 
-# %% [markdown]
-# ## 2. Surrogate estimates $\hat\theta_S$
+# %% [markdown] tags=["fold"]
+# ## 2. Surrogate estimates θ̂_S
 # For each sampled subset $S$ the weighted logistic regression on the projected gradients gives
 # $\hat w_S$, and $\hat\theta_S = \theta^\star + P \hat w_S$. The raw steps $P \hat w_S$ are long; each is
 # rescaled to at most `max_rel_dist` of $\lVert\theta^\star\rVert$ (dashed line), inside the region where the
@@ -76,8 +79,8 @@ display(Markdown(f"{len(a['members'])} subsets of {int(a['members'].sum(1).max()
                  f"before rescaling the mean relative distance was {100 * m['rel_dist']['raw_mean']:.1f}%, "
                  f"after {100 * m['rel_dist']['mean']:.2f}% (max {100 * m['rel_dist']['max']:.2f}%)."))
 
-# %% [markdown]
-# ## 3. The task-affinity matrix $U$
+# %% [markdown] tags=["fold"]
+# ## 3. The task-affinity matrix U
 # $U_{ij}$ averages the score of task $i$ over the subsets that contain both $i$ and $j$; rows are
 # z-scored, the diagonal zeroed and the matrix symmetrised. Ordered by group, with the group
 # borders drawn.
@@ -85,7 +88,7 @@ display(Markdown(f"{len(a['members'])} subsets of {int(a['members'].sum(1).max()
 # %%
 plots.matrix_heatmap(a["affinity"], "Normalised affinity U", "z-score", labels=labels);
 
-# %% [markdown]
+# %% [markdown] tags=["fold"]
 # ## 4. The SDP relaxation and the groups
 # The SDP solution $X$ (maximising $\langle U, X\rangle$ with $X \succeq 0$, $X \ge 0$, $X\mathbf 1 = \mathbf 1$,
 # $\operatorname{Tr} X = k$) is close to a
@@ -106,6 +109,9 @@ series = {"random actions": np.asarray(m["random_return"]), "meta-policy θ*": n
 plots.per_task_returns(series, f"Per-task return on {family}");
 display(pd.DataFrame({name: [np.mean(v)] for name, v in series.items()}, index=["mean return"]).round(1))
 display(Markdown(walkthrough.group_sentence(m)))
+
+# %% [markdown] tags=["fold"]
+# ## Wall time of each stage
 
 # %%
 times = stage_summary(res.meta.get("stage_times", {}))

@@ -172,3 +172,28 @@ def test_knob_table_and_sentence_show_the_paired_seeds():
     old = {"seed": 0, "k": {**metrics["k"], "by_value": {"1": {"score": 10.0}, "2": {"score": 12.0}}}}
     assert report.paired_seeds(old) == [0] and report.seed_scores(old, "k", 1) == [10.0]
     assert "target return after adaptation" in report.knob_table(old, "k").columns
+
+
+def test_knob_summary_is_one_row_per_knob_with_its_best_value_against_the_reference():
+    from pgxlib.report import ablations as report
+
+    def knob(values, scores, reference, nmis):
+        return {"values": values, "reference": reference, "nmi": nmis,
+                "by_value": {str(v): {"score": s} for v, s in zip(values, scores)}}
+
+    metrics = {"k": knob([1, 2, 3], [12.0, 10.0, None], 2, [0.0, 1.0, 0.5]),
+               "strategy": knob(["sdp", "random"], [10.0, 9.0], "sdp", [1.0, 0.2]),
+               "depth": knob([2, 4], [None, None], 4, [0.3, 1.0])}
+    summary = report.knob_summary(metrics, std=0.5)
+    assert list(summary.index) == ["number of groups k", "policy depth (hidden layers)", "grouping strategy"]
+    assert summary.shape == (3, 6)
+    k = summary.loc["number of groups k"]
+    assert (k["reference"], k["best value"], k["best − reference"]) == ("2", "1", "2.000 (+4.0σ)")
+    assert k["NMI vs reference"] == "0.00–1.00"
+    assert summary.loc["grouping strategy", "best value"] == "loss-based SDP"  # the reference itself is best
+    assert summary.loc["policy depth (hidden layers)", "best − reference"] == "–"  # nothing trained
+    assert "σ" not in report.knob_summary(metrics)["best − reference"].iloc[0]
+    text = report.knob_summary_sentence(metrics, std=0.5)
+    assert text.startswith("The largest gain over the reference configuration comes from the number of groups k at 1")
+    assert "1 of 2 knobs gain more than one seed std (0.5): number of groups k." in text
+    assert "no seed std is stored" in report.knob_summary_sentence(metrics)

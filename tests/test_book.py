@@ -53,6 +53,31 @@ def test_decorate_hides_the_parameter_cells_and_adds_the_reproduce_box(tmp_path)
     assert "```{admonition} Reproduce" in box and page.command in box and "**Parameters:**" in box
 
 
+def test_a_section_tagged_fold_becomes_one_toggle_holding_its_text_and_outputs():
+    from pgxlib.book.pages import fold_sections
+
+    figure = nbformat.v4.new_output("display_data", data={"image/png": "iVBOR"})
+    cells = [nbformat.v4.new_markdown_cell("## Visible"),
+             nbformat.v4.new_markdown_cell("## The details\nWhy they matter.", metadata={"tags": ["fold"]}),
+             nbformat.v4.new_code_cell("plot()", outputs=[figure]),
+             nbformat.v4.new_code_cell("table", outputs=[nbformat.v4.new_output("execute_result", data={"text/plain": "t"},
+                                                                               execution_count=1)]),
+             nbformat.v4.new_markdown_cell("## Protocol\nHow.", metadata={"tags": ["fold"]}),
+             nbformat.v4.new_code_cell("seed = 0", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("after()")]
+    out = fold_sections(cells)
+    assert [c.cell_type for c in out] == ["markdown", "code", "markdown", "code", "code"]
+    folded = out[1]
+    assert {"remove-input", "hide-output"} <= set(folded.metadata["tags"])
+    assert folded.metadata["mystnb"]["code_prompt_show"] == "The details"
+    assert folded.outputs[0]["data"]["text/markdown"] == "Why they matter." and folded.outputs[1] == figure
+    assert folded.outputs[2]["data"]["text/plain"] == "t"
+    assert "plot()" in folded.outputs[3]["data"]["text/markdown"] and "{dropdown}" in folded.outputs[3]["data"]["text/markdown"]
+    text = out[2].source  # no code follows: the text alone, in the same toggle markup
+    assert "<details" in text and ">Protocol</p>" in text and "\n\nHow.\n\n</details>" in text
+    assert out[3].metadata["tags"] == ["parameters"] and out[4].source == "after()"  # a parameters cell ends a fold
+
+
 def test_reproduce_box_names_the_command_and_the_measured_wall_time():
     class Stored:
         stale = True
@@ -122,3 +147,61 @@ def test_every_chapter_parameter_is_a_notebook_parameter(monkeypatch):
     monkeypatch.setattr(plan, "CHAPTERS", (chapter,))
     with pytest.raises(ConfigError, match="n_tasks, which notebooks/structure.py does not declare"):
         plan.plan_book("default", no_compute=True)
+
+
+def test_the_speedup_index_shows_every_family_with_its_stored_seeds_or_its_command(monkeypatch):
+    from pgxlib import experiments
+    from pgxlib.book import pages
+
+    from test_speedup import _fake_metrics
+
+    class Stored:
+        stale = False
+        metrics = _fake_metrics()
+
+    def find(name, profile, family, seed=0, **params):
+        if name == "evaluator_rule":
+            return type("Rule", (), {"metrics": {"evaluator_rule": {"pick": "ppo"}}})()
+        return None if family == "nav2d" else Stored()
+
+    runs = [p for p in _pages() if p.chapter.notebook == "speedup"]
+    monkeypatch.setattr(experiments, "find_result", find)
+    text = pages.chapter_index(runs[0].chapter, runs, "default")
+    families = {p.params["family"] for p in runs}
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(table) == 2 + len(families) and "ppo (rule's pick)" in table[0] and "(default)" in table[0]
+    nav2d = next(p for p in runs if p.params["family"] == "nav2d")
+    assert f"| nav2d | not stored: `{nav2d.command}` |" in text
+    assert "| planted | 0, 1, 2 |" in text and "worst case over 3 seeds" in text
+    assert text.index("| family |") < text.index("Reproduce")
+
+
+def test_the_families_page_is_a_table_with_each_description_folded_below():
+    import importlib
+
+    from pgxlib.book.pages import families_page
+    from pgxlib.config import FAMILIES
+
+    text = families_page()
+    assert "| family | what varies |" in text
+    for name in FAMILIES:
+        doc = importlib.import_module(f"pgxlib.tasks.{name}").__doc__.strip()
+        assert f"\n| `{name}` | " in text and f"::::{{dropdown}} `{name}`" in text
+        assert doc in text  # the whole description, folded
+    assert text.count("::::{dropdown}") == len(FAMILIES) and "\n## " not in text
+
+
+def test_every_folded_section_is_named_by_a_plain_heading():
+    """A fold's heading becomes its toggle's text, which is not typeset: it must be a heading without TeX."""
+    import jupytext
+
+    from pgxlib.book.pages import FOLD
+
+    folds = 0
+    for path in sorted((execution.repo_root() / "notebooks").glob("*.py")):
+        for cell in jupytext.read(path).cells:
+            if cell.cell_type == "markdown" and FOLD in cell.metadata.get("tags", []):
+                first = cell.source.strip().splitlines()[0]
+                assert first.startswith("## ") and "$" not in first and "\\" not in first, (path.name, first)
+                folds += 1
+    assert folds > 0

@@ -17,13 +17,75 @@ from pgxlib.book.plan import Page, _page_name, _split, plan_book, run_label
 from pgxlib.report.tables import cold_seconds
 from pgxlib.store.results import repo_root
 
+FOLD = "fold"
+"""The tag of a markdown cell that starts a folded section (`fold_sections`)."""
+
+PARAMETER_TAGS = {"parameters", "injected-parameters"}
+
+
+def _folded_cell(heading: str, text: str, code: list):
+    """One code cell holding a folded section: `text` (markdown) and the outputs of the code cells `code`,
+    behind one toggle named `heading`; the sections' code is kept in a dropdown at its end."""
+    import nbformat
+
+    source = "\n\n".join(c.source for c in code)
+    outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": text})] if text.strip() else []
+    outputs += [o for c in code for o in c.get("outputs", [])]
+    if source.strip():
+        outputs.append(nbformat.v4.new_output("display_data", data={
+            "text/markdown": f"````{{dropdown}} The code of this section\n```python\n{source}\n```\n````\n"}))
+    cell = nbformat.v4.new_code_cell(source, outputs=outputs)
+    cell.metadata.update(tags=["remove-input", "hide-output"],
+                         mystnb={"code_prompt_show": heading, "code_prompt_hide": heading})
+    return cell
+
+
+def _folded_text(heading: str, text: str):
+    """A markdown cell folding `text` behind a toggle named `heading`, in the markup (and so the style) of
+    MyST-NB's hidden output that `_folded_cell` gets; the markdown between the raw HTML blocks is still parsed."""
+    import html
+
+    import nbformat
+
+    title = html.escape(heading)
+    return nbformat.v4.new_markdown_cell(
+        f'<div class="cell docutils container"><details class="admonition hide above-output">\n'
+        f'<summary aria-label="Toggle hidden content">\n<p class="collapsed admonition-title">{title}</p>\n'
+        f'<p class="expanded admonition-title">{title}</p>\n</summary>\n\n{text}\n\n</details></div>\n')
+
+
+def fold_sections(cells: list) -> list:
+    """`cells` with every markdown cell tagged `FOLD`, and the code cells right after it (up to the next markdown
+    or parameters cell), turned into one folded cell (`_folded_cell`, or `_folded_text` when no code follows):
+    its first line (a heading, without its ``#``) names the toggle, its other lines and the code cells' outputs
+    are shown when it is opened."""
+    out, i = [], 0
+    while i < len(cells):
+        cell = cells[i]
+        i += 1
+        if cell.cell_type != "markdown" or FOLD not in cell.metadata.get("tags", []):
+            out.append(cell)
+            continue
+        first, _, text = cell.source.strip().partition("\n")
+        code = []
+        while (i < len(cells) and cells[i].cell_type == "code"
+               and not PARAMETER_TAGS & set(cells[i].metadata.get("tags", []))):
+            code.append(cells[i])
+            i += 1
+        heading = first.lstrip("#").strip()
+        out.append(_folded_cell(heading, text.strip(), code) if code else _folded_text(heading, text.strip()))
+    return out
+
+
 def decorate(path: Path, suffix: str, box: str) -> None:
     """Shape an executed notebook for the book: append `suffix` to its first heading, put `box` (the
     parameter line and the Reproduce box) under it, remove the parameters cell and the cell papermill
-    injected (the box states the values), and fold every code cell's source."""
+    injected (the box states the values), fold the sections tagged `FOLD` (`fold_sections`), and fold every
+    other code cell's source."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    nb.cells = fold_sections(nb.cells)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
             first, _, rest = cell.source.lstrip().partition("\n")
@@ -154,26 +216,31 @@ def family_picture(name: str, path: Path) -> bool:
 
 
 def families_page(pictures: Path | None = None) -> str:
-    """Markdown describing every task family: each family module's docstring (what it varies and why), and,
-    with `pictures` (a folder), a picture of its tasks."""
+    """Markdown describing every task family: a table of what each varies (the first paragraph of its module's
+    docstring), then each family's whole docstring and, with `pictures` (a folder), a picture of its tasks, folded
+    one dropdown per family."""
     import importlib
 
     from pgxlib.config import FAMILIES
 
+    docs = {name: (importlib.import_module(f"pgxlib.tasks.{name}").__doc__ or "").strip() for name in FAMILIES}
+    rows = "".join(f"| `{name}` | {' '.join(doc.split(chr(10) * 2)[0].split()).replace('|', chr(92) + '|')} |\n"
+                   for name, doc in docs.items())
     parts = ["# The task families\n",
              "Each family is a set of tasks that share observation and action spaces and differ in parameters, "
              "drawn with a seed into source tasks (grouped and meta-trained on) and target tasks (unseen, for "
-             "meta-RL evaluation); `pgxlib.tasks.base.build_family` holds that convention. Below, each family's "
-             "own description: what it varies, over which ranges, and why. `planted` is the family whose right "
-             "grouping is known by construction.\n"]
-    for name in FAMILIES:
-        doc = importlib.import_module(f"pgxlib.tasks.{name}").__doc__ or ""
-        parts.append(f"## `{name}`\n\n{doc.strip()}\n")
+             "meta-RL evaluation); `pgxlib.tasks.base.build_family` holds that convention. `planted` is the family "
+             "whose right grouping is known by construction. Each family's own description below says what it "
+             "varies, over which ranges, and why.\n",
+             f"| family | what varies |\n| --- | --- |\n{rows}"]
+    for name, doc in docs.items():
+        body = [doc]
         if pictures is not None:
             file = f"family-{name}.png"
             drawn = family_picture(name, pictures / file)
-            parts.append(f"![The tasks of {name}]({file})\n" if drawn else "(No picture: the family cannot be built "
-                                                                              "on the machine that built this book.)\n")
+            body.append(f"![The tasks of {name}]({file})" if drawn else "(No picture: the family cannot be built on "
+                                                                        "the machine that built this book.)")
+        parts.append(f"::::{{dropdown}} `{name}`: its description and tasks\n" + "\n\n".join(body) + "\n::::\n")
     return "\n".join(parts)
 
 
@@ -181,15 +248,59 @@ GLANCE_PAGE = "glance.md"
 """Results at a glance, written at build time from the stored results and included by the intro."""
 
 
-def chapter_index(chapter: Chapter, pages: list[Page]) -> str:
-    """The page above a chapter's runs: its title, one link per family (run) and the commands that compute them."""
+def _stored_rule_pick(profile: str) -> tuple[str | None, str | None]:
+    """(the evaluator rule's stored pick, None when it is not stored; the command that computes it)."""
+    from pgxlib.book.chapters import chapter_runs
+
+    runs = chapter_runs("evaluator_rule", profile)
+    if not runs:
+        return None, None
+    family, seed, rest = _split(runs[0])
+    stored = experiments.find_result("evaluator_rule", profile, family, seed, **rest)
+    command = experiments.run_command("evaluator_rule", profile, family, seed, **rest)
+    return (stored.metrics["evaluator_rule"]["pick"] if stored is not None else None), command
+
+
+def speedup_summary(pages: list[Page], profile: str) -> str:
+    """The speedup chapter's evaluator × family table (`report.speedup.evaluator_family_cells`) from the results
+    stored for its runs, with its sentences: each family's stored seeds, or the command of a family without one."""
+    from pgxlib.report.speedup import evaluator_family_cells, evaluator_family_text
+    from pgxlib.report.tables import markdown_table
+
+    stored: dict[str, Any] = {}
+    stale: dict[str, set[int]] = {}
+    for page in pages:
+        family, seed, rest = _split(page.params)
+        result = experiments.find_result("speedup", profile, family, seed, **rest)
+        if result is not None:
+            runs = stored.get(family)
+            stored[family] = {**(runs if isinstance(runs, dict) else {}), seed: result.metrics}
+            if result.stale:
+                stale.setdefault(family, set()).add(seed)
+        elif family not in stored:
+            stored[family] = page.command
+    pick, command = _stored_rule_pick(profile)
+    table = markdown_table(evaluator_family_cells(stored, pick=pick, stale=stale))
+    return (f"## Which evaluator agrees with the truth?\n\n{table}\n"
+            f"{evaluator_family_text(stored, pick=pick, rule_command=command)}\n")
+
+
+INDEX_SUMMARIES = {"speedup": speedup_summary}
+"""Chapter (notebook) -> the table its index page shows above the links to its runs, from the stored results."""
+
+
+def chapter_index(chapter: Chapter, pages: list[Page], profile: str = "default") -> str:
+    """The page above a chapter's runs: its title, the chapter's summary table where it has one (`INDEX_SUMMARIES`),
+    one link per family (run) and the commands that compute them."""
     links = "\n".join(f"- [{run_label(p.params)}]({p.name})" + (" (not computed)" if p.action == "missing" else "")
                       for p in pages)
     commands = "\n".join(f"    {p.command}" for p in pages if p.command)
     box = (f"```{{admonition}} Reproduce\n:class: tip\nOne command per page; each page gives its measured wall "
            f"time.\n\n{commands}\n```\n" if commands else "")
-    return (f"# {notebook_title(chapter.notebook)}\n\n{box}\nThis chapter runs once per task family; each page "
-            f"below shows one run.\n\n{links}\n")
+    summary = INDEX_SUMMARIES.get(chapter.notebook)
+    table = summary(pages, profile) + "\n" if summary else ""
+    return (f"# {notebook_title(chapter.notebook)}\n\n{table}{box}\nThis chapter runs once per task family; each "
+            f"page below shows one run.\n\n{links}\n")
 
 
 def _chapters(pages: list[Page]) -> list[Chapter]:
@@ -223,7 +334,7 @@ def book_toc(pages: list[Page], folder: str = "notebooks") -> str:
             f"format: jb-book\nroot: intro\nparts:\n{body}")
 
 
-def write_book_pages(pages: list[Page], book_dir: Path) -> None:
+def write_book_pages(pages: list[Page], book_dir: Path, profile: str = "default") -> None:
     """The generated pages that are not notebooks: families, chapter indexes and the TOC."""
     out_dir = book_dir / "notebooks"
     (out_dir / FAMILIES_PAGE).write_text(families_page(out_dir), encoding="utf-8")
@@ -231,7 +342,7 @@ def write_book_pages(pages: list[Page], book_dir: Path) -> None:
         runs = [p for p in pages if p.chapter is chapter]
         if len(runs) > 1:
             name = _page_name(chapter, runs[0].index, 0, {}, False)
-            (out_dir / f"{name}.md").write_text(chapter_index(chapter, runs), encoding="utf-8")
+            (out_dir / f"{name}.md").write_text(chapter_index(chapter, runs, profile), encoding="utf-8")
     (book_dir / "_toc.yml").write_text(book_toc(pages), encoding="utf-8")
 
 
@@ -280,7 +391,7 @@ def build_book(profile: str, force: bool = False, check: bool = False, no_comput
     pages = plan_book(profile, force, no_compute)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
-    write_book_pages(pages, book_dir)
+    write_book_pages(pages, book_dir, profile)
     missing, failed = [], []
     for page in pages:
         print(f"[book] {page.name}: {page.action} ({page.reason})", flush=True)

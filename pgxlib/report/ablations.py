@@ -240,6 +240,65 @@ def knob_sentence(metrics: Mapping[str, Any], knob: str) -> str:
     return text
 
 
+def _best_and_reference(metrics: Mapping[str, Any], knob: str) -> tuple[str | None, float | None, float | None]:
+    """(the best trained value of `knob`, its score, the reference value's score); scores are the means over the
+    paired seeds for the paired knobs."""
+    k = metrics[knob]
+    scored = {v: e["score"] for v, e in k["by_value"].items() if e["score"] is not None}
+    best = max(scored, key=scored.get) if scored else None
+    return best, (scored[best] if best else None), scored.get(str(k["reference"]))
+
+
+def knob_summary(metrics: Mapping[str, Any], std: float | None = None):
+    """The page's one table: one row per knob of the result (`knobs_of`): its reference value and score, its best
+    value and score, their difference (in seed stds where `std` is given), and the range of NMI of its values'
+    clusterings against the reference clustering. Shape [knobs, 6]."""
+    import pandas as pd
+
+    rows = {}
+    for knob in knobs_of(metrics):
+        k = metrics[knob]
+        best, top, ref = _best_and_reference(metrics, knob)
+        gap = None if top is None or ref is None else top - ref
+        rows[KNOB_TITLES[knob]] = {
+            "reference": _knob_label(knob, k["reference"]), "reference return": _fmt(ref),
+            "best value": "–" if best is None else _knob_label(knob, next(v for v in k["values"] if str(v) == best)),
+            "best return": _fmt(top),
+            "best − reference": "–" if gap is None else format_number(gap) + (f" ({gap / std:+.1f}σ)" if std else ""),
+            "NMI vs reference": f"{min(k['nmi']):.2f}–{max(k['nmi']):.2f}"}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("knob")
+
+
+def knob_summary_table(metrics: Mapping[str, Any], std: float | None = None):
+    """`knob_summary` as a page table (`tables.tidy`: a column the same on every row goes into the caption)."""
+    from pgxlib.report.tables import tidy
+
+    unit = "" if std is None else f"; σ: PolicyGradEx's seed std in the main results, {std:.3g}"
+    return tidy(knob_summary(metrics, std), f"Target return after adaptation, the mean over the paired seeds for k "
+                                            f"and the strategy{unit}", missing_why="not trained")
+
+
+def knob_summary_sentence(metrics: Mapping[str, Any], std: float | None = None) -> str:
+    """One sentence under `knob_summary`: which knob moves the target return most from the reference, and how many
+    knobs move it by more than one seed std (where `std` is given)."""
+    gaps = {}
+    for knob in knobs_of(metrics):
+        best, top, ref = _best_and_reference(metrics, knob)
+        if top is not None and ref is not None:
+            gaps[knob] = (top - ref, best)
+    if not gaps:
+        return "No knob value was trained: the table compares clusterings only."
+    knob = max(gaps, key=lambda n: gaps[n][0])
+    gap, best = gaps[knob]
+    text = (f"The largest gain over the reference configuration comes from the {KNOB_TITLES[knob]} at "
+            f"{_knob_label(knob, best)} ({format_number(gap)})")
+    if not std:
+        return text + "; no seed std is stored to say whether it exceeds seed noise."
+    beyond = [KNOB_TITLES[n] for n, (g, _) in gaps.items() if g > std]
+    return text + (f"; {len(beyond)} of {len(gaps)} knobs gain more than one seed std ({std:.3g})"
+                   + (f": {', '.join(beyond)}." if beyond else "."))
+
+
 # ---------------------------------------------------------------------------------------------
 # Ablations across families
 # ---------------------------------------------------------------------------------------------

@@ -233,13 +233,23 @@ def tie_fractions(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) 
             "unchanged_by_adaptation": float(np.ma.mean(after == before))}
 
 
-def tie_sentence(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray], threshold: float = 0.25) -> str:
+TIE_THRESHOLD = 0.25
+"""The share of (seed, target task) pairs on which every method returns the same above which the table cannot rank
+the methods."""
+
+
+def ties_dominate(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray], threshold: float = TIE_THRESHOLD) -> bool:
+    """Whether the methods return exactly the same on at least `threshold` of the (seed, target task) pairs."""
+    return tie_fractions(metrics, arrays)["all_methods_equal"] >= threshold
+
+
+def tie_sentence(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray], threshold: float = TIE_THRESHOLD) -> str:
     """A warning when the methods' returns are mostly identical, so that the table cannot rank them."""
     ties = tie_fractions(metrics, arrays)
     text = (f"On {100 * ties['all_methods_equal']:.0f}% of the (seed, target task) pairs all "
             f"{len(metrics['groups'])} methods return exactly the same, and adaptation leaves "
             f"{100 * ties['unchanged_by_adaptation']:.0f}% of the target returns exactly unchanged.")
-    if ties["all_methods_equal"] < threshold:
+    if not ties_dominate(metrics, arrays, threshold):
         return text
     return (f"**This comparison carries little information at our budget.** {text} The meta-policies "
             f"most likely act alike on those targets (the evaluation episodes are the same for every method), "

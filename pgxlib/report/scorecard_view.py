@@ -85,7 +85,7 @@ def grid_html(card, link: Link | None = None) -> str:
             status = base_status(row["status"])
             stale = " (stale)" if row["status"].endswith("(stale)") else ""
             ours = row["ours"].replace(" seed std", "σ")
-            text = f"{SYMBOLS[status]} {html.escape(ours)}" + ("*" if stale else "")
+            text = f"{SYMBOLS[status]} {nowrap_numbers(html.escape(ours))}" + ("*" if stale else "")
             order = (f" | gap {row['gap']}, 95% interval {row['interval']} over {row['seeds']} seeds, P(improvement) "
                      f"{row['P(improvement)']}" + (f", {row['seeds to decide']} seeds would decide"
                                                    if row["seeds to decide"] != "–" else "")

@@ -93,3 +93,15 @@ def tidy(frame, caption: str = "", missing_why: str = "not measured for this row
     if parts:
         styler = styler.set_caption(" ".join(p if p.endswith(".") else p + "." for p in parts))
     return styler
+
+
+def markdown_table(frame) -> str:
+    """`frame` (its index the first column) as a Markdown pipe table, for a page written as Markdown; a ``|`` in a
+    cell is escaped."""
+    def cell(value) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    header = [frame.index.name or "", *map(str, frame.columns)]
+    rows = [[cell(i), *map(cell, row)] for i, row in zip(frame.index, frame.itertuples(index=False))]
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines) + "\n"
