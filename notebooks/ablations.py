@@ -63,9 +63,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
+from pgxlib import experiments
+from pgxlib.book import chapter_params
 from pgxlib.report import ablations as report
 from pgxlib.experiments import run_experiment
 from pgxlib.report.tables import folded, stage_summary
+from pgxlib.report.theta_budget import stored_structure, theta_story
 from pgxlib.store.provenance import provenance_markdown
 
 res = run_experiment("ablations", profile, family, seed=seed, force=force, ks=ks, proj_dims=proj_dims,
@@ -90,6 +93,8 @@ std = (report.seed_std(profile, family) or (None,))[0]
 # %%
 display(report.knob_summary_table(m, std))
 display(Markdown(report.knob_summary_sentence(m, std)))
+display(Markdown(theta_story(family, res.meta, stored_structure(profile, family, experiments,
+                                                                chapter_params(profile).get("structure")))))
 
 # %% [markdown] tags=["fold"]
 # ## Number of groups k

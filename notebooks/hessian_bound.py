@@ -18,6 +18,10 @@
 # layers of $\sqrt{C \cdot \max_{\text{data}} \operatorname{Tr}[\nabla^2_{W_i} \ell] \cdot
 # \lVert W_i - W_i^{(0)} \rVert_F^2 / N}$, plus an error term $\varepsilon = O(N^{-3/4} \log(1/\delta))$. Its Figure 2 shows that this Hessian measure is of the same scale as the observed
 # generalization error over training, and that on the meta-RL control task the error falls as groups grow.
+#
+# **Which policy.** No θ* here: every measurement trains a fresh policy from its random initialisation (the
+# $W^{(0)}$ of the bound), on all source tasks or on random subsets of them. No grouping by PolicyGradEx enters,
+# so no affinity structure or noise ceiling bears on this page.
 
 # %% [markdown] tags=["fold"]
 # ## The bound as implemented, its loss and the protocol

@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pgxlib.analysis.verdicts import PairedInterval, paired_interval
-from pgxlib.report.main_results import BASELINES, LABELS, label, paper_relative_gain, paper_value, references
+from pgxlib.report.main_results import (BASELINES, LABELS, REFERENCE_COLOR, label, paper_relative_gain, paper_value,
+                                       references)
 from pgxlib.report.plots import readable
 
 BASE = "multitask"
@@ -87,6 +88,9 @@ def paired_gap_figure(metrics: Mapping[str, Any]) -> plt.Figure:
             marked = True
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(names)), [label(n) for n in names])
+    for tick, name in zip(ax.get_yticklabels(), names):
+        if name in references(metrics):  # what the right groups give: a reference, not a competitor
+            tick.set_color(REFERENCE_COLOR)
     ax.invert_yaxis()
     unit = "points of success" if scored_by_success(metrics) else "return after adaptation"
     ax.set_xlabel(f"method − multitask, per seed ({unit})")
