@@ -188,12 +188,20 @@ def test_knob_summary_is_one_row_per_knob_with_its_best_value_against_the_refere
     assert list(summary.index) == ["number of groups k", "policy depth (hidden layers)", "grouping strategy"]
     assert summary.shape == (3, 6)
     k = summary.loc["number of groups k"]
-    assert (k["reference"], k["best value"], k["best − reference"]) == ("2", "1", "2.000 (+4.0σ)")
+    assert (k["reference"], k["best value"], k["best − reference"]) == ("2", "1", "2.000 (+4.0σ, 1 seed)")
     assert k["NMI vs reference"] == "0.00–1.00"
     assert summary.loc["grouping strategy", "best value"] == "loss-based SDP"  # the reference itself is best
     assert summary.loc["policy depth (hidden layers)", "best − reference"] == "–"  # nothing trained
-    assert "σ" not in report.knob_summary(metrics)["best − reference"].iloc[0]
+    assert report.knob_summary(metrics)["best − reference"].iloc[0] == "2.000 (1 seed)"
     text = report.knob_summary_sentence(metrics, std=0.5)
     assert text.startswith("The largest gain over the reference configuration comes from the number of groups k at 1")
-    assert "1 of 2 knobs gain more than one seed std (0.5): number of groups k." in text
-    assert "no seed std is stored" in report.knob_summary_sentence(metrics)
+    assert "number of groups k, grouping strategy ran on one seed, so their gains have no interval (σ = 0.5" in text
+    # the k knob on five paired seeds: its gap is read on the paired interval, not in seed stds
+    metrics["k"]["by_value"] = {"1": {"score": 12.0, "seeds": [12.0, 13.0, 11.0, 12.5, 11.5]},
+                                "2": {"score": 10.0, "seeds": [10.0, 11.2, 8.8, 10.4, 9.6]},
+                                "3": {"score": None, "seeds": [None] * 5}}
+    paired = report.knob_summary(metrics, std=0.5).loc["number of groups k", "best − reference"]
+    assert paired.startswith("+2 [") and paired.endswith(", 5 seeds") and "σ" not in paired
+    text = report.knob_summary_sentence(metrics, std=0.5)
+    assert "on paired seeds, number of groups k gains with an interval clear of 0" in text
+    assert "grouping strategy ran on one seed, so its gain has no interval" in text

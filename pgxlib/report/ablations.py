@@ -6,6 +6,7 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pgxlib.analysis.verdicts import PairedInterval, paired_interval
 from pgxlib.config import CONTROL_FAMILIES
 from pgxlib.report import paper
 from pgxlib.report.main_results import format_number, zoom_to_theta
@@ -74,8 +75,8 @@ def noise_note(profile: str, family: str, metrics: Mapping[str, Any] | None = No
             f"seed {used[0]}.")
     return (f"**Noise yardstick.** {runs} In the main results on {family} "
             f"({len(seeds)} seeds), PolicyGradEx's score has a seed-to-seed standard deviation of "
-            f"{std:.3g} (per-seed scores {', '.join(f'{v:.3g}' for v in seeds)}); "
-            f"differences between knob values smaller than that are within seed noise.")
+            f"{std:.3g} (per-seed scores {', '.join(f'{v:.3g}' for v in seeds)}): the scale of a reseed, against which "
+            f"a knob run on one seed is read; the knobs run on paired seeds are read on their paired interval.")
 
 
 def paper_knob_value(knob: str, value) -> str:
@@ -249,9 +250,28 @@ def _best_and_reference(metrics: Mapping[str, Any], knob: str) -> tuple[str | No
     return best, (scored[best] if best else None), scored.get(str(k["reference"]))
 
 
+def knob_gap(metrics: Mapping[str, Any], knob: str, best: str) -> PairedInterval | None:
+    """The best value's score minus the reference value's, paired over the knob's seeds (same θ* per seed), with
+    its 95% interval (`analysis.verdicts.paired_interval`); None for a knob scored on one seed."""
+    k = metrics[knob]
+    ours, ref = seed_scores(metrics, knob, best), seed_scores(metrics, knob, k["reference"])
+    if len(ours) < 2 or len(ours) != len(ref):
+        return None
+    return paired_interval([np.nan if v is None else v for v in ours], [np.nan if v is None else v for v in ref])
+
+
+def _gap_text(gap: float, paired: PairedInterval | None, std: float | None) -> str:
+    if paired is not None:
+        lo, hi = paired.interval
+        interval = f" [{lo:+.3g}, {hi:+.3g}]" if np.isfinite(lo) else " (no interval)"
+        return f"{paired.gap:+.3g}{interval}, {paired.seeds} seeds"
+    return format_number(gap) + (f" ({gap / std:+.1f}σ, 1 seed)" if std else " (1 seed)")
+
+
 def knob_summary(metrics: Mapping[str, Any], std: float | None = None):
     """The page's one table: one row per knob of the result (`knobs_of`): its reference value and score, its best
-    value and score, their difference (in seed stds where `std` is given), and the range of NMI of its values'
+    value and score, their difference (paired over seeds with its 95% interval for the knobs run on several seeds;
+    on one seed, in units of PolicyGradEx's seed std `std` where given), and the range of NMI of its values'
     clusterings against the reference clustering. Shape [knobs, 6]."""
     import pandas as pd
 
@@ -264,7 +284,7 @@ def knob_summary(metrics: Mapping[str, Any], std: float | None = None):
             "reference": _knob_label(knob, k["reference"]), "reference return": _fmt(ref),
             "best value": "–" if best is None else _knob_label(knob, next(v for v in k["values"] if str(v) == best)),
             "best return": _fmt(top),
-            "best − reference": "–" if gap is None else format_number(gap) + (f" ({gap / std:+.1f}σ)" if std else ""),
+            "best − reference": "–" if gap is None else _gap_text(gap, knob_gap(metrics, knob, best), std),
             "NMI vs reference": f"{min(k['nmi']):.2f}–{max(k['nmi']):.2f}"}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("knob")
 
@@ -275,12 +295,13 @@ def knob_summary_table(metrics: Mapping[str, Any], std: float | None = None):
 
     unit = "" if std is None else f"; σ: PolicyGradEx's seed std in the main results, {std:.3g}"
     return tidy(knob_summary(metrics, std), f"Target return after adaptation, the mean over the paired seeds for k "
-                                            f"and the strategy{unit}", missing_why="not trained")
+                                            f"and the strategy (best − reference: paired gap, 95% interval){unit}",
+                missing_why="not trained")
 
 
 def knob_summary_sentence(metrics: Mapping[str, Any], std: float | None = None) -> str:
-    """One sentence under `knob_summary`: which knob moves the target return most from the reference, and how many
-    knobs move it by more than one seed std (where `std` is given)."""
+    """One sentence under `knob_summary`: which knob moves the target return most from the reference, which of the
+    knobs run on several seeds gain with a paired interval clear of 0, and that a one-seed gain has no interval."""
     gaps = {}
     for knob in knobs_of(metrics):
         best, top, ref = _best_and_reference(metrics, knob)
@@ -292,11 +313,19 @@ def knob_summary_sentence(metrics: Mapping[str, Any], std: float | None = None) 
     gap, best = gaps[knob]
     text = (f"The largest gain over the reference configuration comes from the {KNOB_TITLES[knob]} at "
             f"{_knob_label(knob, best)} ({format_number(gap)})")
-    if not std:
-        return text + "; no seed std is stored to say whether it exceeds seed noise."
-    beyond = [KNOB_TITLES[n] for n, (g, _) in gaps.items() if g > std]
-    return text + (f"; {len(beyond)} of {len(gaps)} knobs gain more than one seed std ({std:.3g})"
-                   + (f": {', '.join(beyond)}." if beyond else "."))
+    paired = {n: knob_gap(metrics, n, b) for n, (_, b) in gaps.items()}
+    several = {n: p for n, p in paired.items() if p is not None}
+    if several:
+        clear = [KNOB_TITLES[n] for n, p in several.items() if np.isfinite(p.interval[0]) and p.interval[0] > 0]
+        text += ("; on paired seeds, " + (f"{', '.join(clear)} gain{'s' if len(clear) == 1 else ''} with an interval "
+                                          "clear of 0" if clear else
+                                          f"no knob ({', '.join(KNOB_TITLES[n] for n in several)}) gains with an "
+                                          "interval clear of 0"))
+    single = [KNOB_TITLES[n] for n in gaps if paired[n] is None]
+    if single:
+        text += (f"; {', '.join(single)} ran on one seed, so {'its gain has' if len(single) == 1 else 'their gains have'}"
+                 " no interval" + (f" (σ = {std:.3g} is the seed-to-seed scale)" if std else ""))
+    return text + "."
 
 
 # ---------------------------------------------------------------------------------------------
