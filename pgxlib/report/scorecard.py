@@ -11,8 +11,8 @@ and how the two are compared. `build_scorecard(profile)` reads whatever results 
 
 How a claim counts as reproduced (stated in each row's "why"); no rule flatters:
 - every number has a tolerance stated on both sides: magnitudes (gains, speedups, "about 10%") within a
-  factor of 2 of the paper's (`band`), NMI within ± 0.1, error bounds in [0, bound], "adds little" within
-  one seed std either way (`Near`);
+  factor of 2 of the paper's (`band`), NMI within ± 0.1, error bounds in [0, bound]; "adds little" when the
+  paired interval of the gain lies inside ± the smallest effect of interest (`AddsLittle`, an equivalence);
 - orderings (PolicyGradEx above a baseline, k=3 above k=2) are judged on paired differences, seed by seed (same
   seed, same θ*, same targets), with a 95% bootstrap interval (`pgxlib.analysis.verdicts.paired_interval`,
   scipy): *reproduced* when the interval lies on the paper's side of zero, *refuted* when it excludes the
@@ -56,7 +56,7 @@ from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from pgxlib.analysis.verdicts import paired_interval, smallest_effect_of_interest
+from pgxlib.analysis.verdicts import paired_interval, seeds_to_decide, smallest_effect_of_interest
 from pgxlib.analysis.verdicts import verdict as order_verdict
 from pgxlib.config import ConfigError
 from pgxlib.report import paper
@@ -631,16 +631,41 @@ class Positive:
 
 
 @dataclass(frozen=True)
-class Near:
-    """Reproduced when |ours| ≤ `tol` (a gap in seed stds: "adds little" means within the seed noise, on either
-    side); refuted outside."""
+class AddsLittle:
+    """`more` adds little over `base` (about the same score): judged on the paired interval of more − base over the
+    seeds stored beside both, against the smallest effect e of `Positive` (from the family's `multitask` seed std),
+    as an equivalence: reproduced when the interval lies inside (−e, e), refuted when it lies wholly beyond e on
+    either side, undecided otherwise, with the seeds that would decide at the observed paired std. Without
+    per-seed values, undecided."""
 
-    tol: float
-    rule: str
+    more: Metric
+    base: Metric
+    multitask: Metric | None = None
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
-        ok = abs(ours) <= self.tol
-        return Verdict(ok, f"ours {_fmt(ours, unit)} {'within' if ok else 'outside'} ± {self.tol:g} ({self.rule})")
+        a, b = _seed_values(self.more, lookup), _seed_values(self.base, lookup)
+        if not a or len(a) != len(b):
+            m, n = self.more.measure(lookup), self.base.measure(lookup)
+            if None in (m.value, n.value):
+                return Verdict(None, "", _combine([m, n], None))
+            return Verdict(False, NO_SEEDS, _combine([m, n], 0.0), status="undecided")
+        effect = smallest_effect(self.multitask, lookup)
+        gain = paired_interval(np.asarray(a), np.asarray(b))
+        lo, hi = gain.interval
+        shown = f"gain {gain.gap:.3g}, 95% interval [{lo:.3g}, {hi:.3g}] over {gain.seeds} seeds"
+        if np.isfinite(lo) and -effect < lo and hi < effect:
+            status, why = "reproduced", f"{shown}: inside ± the smallest effect of interest {effect:.3g}"
+        elif lo > effect or hi < -effect:
+            status, why = "refuted", f"{shown}: beyond ± the smallest effect of interest {effect:.3g}"
+        else:
+            status, why = "undecided", f"{shown}: crosses ± the smallest effect of interest {effect:.3g}"
+        need = None
+        if status == "undecided":  # the bound that the observed gap points to decides
+            distance = abs(effect - abs(gain.gap))
+            need = seeds_to_decide(distance, gain.paired_std, 0.0)
+            need = None if need is None else max(need, gain.seeds + 1)
+        evidence = OrderEvidence(gain.gap, gain.interval, gain.probability_of_improvement, gain.seeds, need, effect)
+        return Verdict(status == "reproduced", why, status=status, order=evidence)
 
 
 STD_UNIT = "seed std"
