@@ -68,7 +68,7 @@ from pgxlib import experiments
 from pgxlib.book import chapter_params
 from pgxlib.report import main_results as report
 from pgxlib.experiments import run_experiment
-from pgxlib.report.paired_gaps import paired_gap_figure
+from pgxlib.report import payoff
 from pgxlib.report.tables import folded, stage_summary
 from pgxlib.report.theta_budget import stored_structure, theta_story
 from pgxlib.store.provenance import provenance_markdown
@@ -85,9 +85,9 @@ display(Markdown(f"**Protocol and budget.** {m['protocol']}"))
 # comparable. The grey references say what the right groups give.
 
 # %%
-paired_gap_figure(m);
-if report.grouping_payoff(m) is not None:
-    display(Markdown(report.payoff_sentence(m)))
+payoff.paired_gap_figure(m);
+if payoff.grouping_payoff(m) is not None:
+    display(Markdown(payoff.payoff_sentence(m)))
 display(Markdown(theta_story(family, res.meta, stored_structure(profile, family, experiments,
                                                                 chapter_params(profile).get("structure")))))
 
@@ -123,8 +123,8 @@ display(Markdown(report.tie_sentence(m, res.arrays)))
 # probability of improvement (the share of seeds on which the first beats the second).
 
 # %%
-if report.grouping_payoff(m) is not None:
-    display(report.payoff_table(m))
+if payoff.grouping_payoff(m) is not None:
+    display(payoff.payoff_table(m))
 else:
     display(Markdown("This result has no reference grouping, so no payoff is measured."))
 

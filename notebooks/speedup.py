@@ -55,7 +55,7 @@ import ast
 import pandas as pd
 from IPython.display import Markdown, display
 
-from pgxlib.report import paper, speedup as report
+from pgxlib.report import evaluator_tables, paper, speedup as report
 from pgxlib.experiments import run_experiment
 from pgxlib.store.provenance import provenance_markdown
 
@@ -71,8 +71,8 @@ display(Markdown(report.budget_text(m)))
 # ## Does the estimate agree with the truth?
 
 # %%
-display(report.agreement_table(m))
-display(Markdown(report.agreement_sentences(m)))
+display(evaluator_tables.agreement_table(m))
+display(Markdown(evaluator_tables.agreement_sentences(m)))
 
 # %%
 report.ceiling_figure(m);

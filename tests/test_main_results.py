@@ -136,7 +136,7 @@ def _synthetic_metrics(per_seed: dict[str, list[float]], family: str = "planted"
 
 
 def test_payoff_of_a_grouping_that_pays_and_the_share_policygradex_recovers():
-    from pgxlib.report import main_results as report
+    from pgxlib.report import payoff
 
     multitask = [-18.7, -18.3, -17.5, -18.0, -19.1, -17.9]
     design = [m + 8.0 + d for m, d in zip(multitask, (0.3, -0.2, 0.1, -0.4, 0.2, 0.0))]
@@ -145,39 +145,39 @@ def test_payoff_of_a_grouping_that_pays_and_the_share_policygradex_recovers():
     ours = [m + 4.0 for m in multitask]
     metrics = _synthetic_metrics({"multitask": multitask, "random_grouping": random, "policygradex": ours,
                                   "truth_grouping": truth, "design_grouping": design})
-    pay = report.grouping_payoff(metrics)
+    pay = payoff.grouping_payoff(metrics)
     assert pay.best == "design_grouping"
     assert pay.over_multitask.gap == pytest.approx(8.0) and pay.over_multitask.interval[0] > 7.5
     assert pay.over_random.gap == pytest.approx(5.0)
     assert pay.recovered == pytest.approx(0.5) and pay.note == ""
-    text = report.payoff_sentence(metrics)
+    text = payoff.payoff_sentence(metrics)
     assert "designed groups" in text and "50% of the best grouping's gain" in text
-    table = report.payoff_table(metrics)
+    table = payoff.payoff_table(metrics)
     assert list(table.index) == ["Designed groups − multitask", "Designed groups − random grouping",
                                  "PolicyGradEx − multitask"]
     assert table["seeds"].tolist() == [6, 6, 6]
 
 
 def test_payoff_notes_a_gain_that_covers_zero_and_results_without_references():
-    from pgxlib.report import main_results as report
+    from pgxlib.report import payoff
 
     multitask = [10.0, 12.0, 9.0, 11.0, 10.5]
     truth = [12.0, 10.0, 11.5, 9.0, 11.0]
     metrics = _synthetic_metrics({"multitask": multitask, "truth_grouping": truth,
                                   "policygradex": [10.5, 12.0, 9.5, 11.0, 10.0]}, family="highway")
-    pay = report.grouping_payoff(metrics)
+    pay = payoff.grouping_payoff(metrics)
     assert pay.best == "truth_grouping" and pay.over_multitask.interval[0] < 0 < pay.over_multitask.interval[1]
-    assert "not told apart from 0" in pay.note and "Note:" in report.payoff_sentence(metrics)
+    assert "not told apart from 0" in pay.note and "Note:" in payoff.payoff_sentence(metrics)
     worse = _synthetic_metrics({"multitask": multitask, "truth_grouping": [m - 1.0 for m in multitask],
                                 "policygradex": [m - 2.0 for m in multitask]}, family="highway")
-    pay = report.grouping_payoff(worse)
+    pay = payoff.grouping_payoff(worse)
     assert pay.recovered is None and "no gain to recover" in pay.note and "% of the best" not in \
-        report.payoff_sentence(worse)
+        payoff.payoff_sentence(worse)
     two = _synthetic_metrics({"multitask": [1.0, 2.0], "truth_grouping": [3.0, 5.0], "policygradex": [2.0, 3.5]})
-    pay = report.grouping_payoff(two)
+    pay = payoff.grouping_payoff(two)
     assert pay.recovered == pytest.approx(0.5) and "2 seeds give no interval" in pay.note
     old = _synthetic_metrics({"multitask": multitask})
-    assert report.grouping_payoff(old) is None and report.payoff_sentence(old) == "" and report.payoff_table(old) is None
+    assert payoff.grouping_payoff(old) is None and payoff.payoff_sentence(old) == "" and payoff.payoff_table(old) is None
 
 
 def test_reference_rows_stand_apart_in_the_table_and_chart():

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from pgxlib.report import paired_gaps as pg
+from pgxlib.report import payoff as pg
 from pgxlib.report.main_results import paper_value
 from pgxlib.report.theta_budget import ceiling_at, theta_steps, theta_story
 
@@ -108,7 +108,8 @@ def test_the_stored_structure_is_the_one_the_book_shows():
 
 
 def test_adds_little_is_judged_on_the_paired_gain_against_the_smallest_effect():
-    from pgxlib.report.scorecard import AddsLittle, Lookup, Metric
+    from pgxlib.report.orders import AddsLittle
+    from pgxlib.report.scorecard import Lookup, Metric
 
     class Registry:
         def __init__(self, k4):

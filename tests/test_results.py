@@ -372,7 +372,8 @@ def test_scorecard_judges_orders_on_paired_seeds_and_never_invents(monkeypatch, 
 
 
 def test_an_order_without_per_seed_values_is_undecided():
-    from pgxlib.report.scorecard import NO_SEEDS, Below, Metric, Positive
+    from pgxlib.report.orders import Below, Positive
+    from pgxlib.report.scorecard import NO_SEEDS, Metric
 
     lookup = _StubLookup({"a.mean": 11.0, "b.mean": 10.0, "s": 2.0})
     better, base = Metric("x", {}, "a.mean"), Metric("x", {}, "b.mean")
@@ -382,7 +383,8 @@ def test_an_order_without_per_seed_values_is_undecided():
 
 
 def test_positive_order_on_paired_seeds():
-    from pgxlib.report.scorecard import Metric, Positive
+    from pgxlib.report.orders import Positive
+    from pgxlib.report.scorecard import Metric
 
     better, base, std, multitask = (Metric("x", {}, k) for k in ("a.score", "b.score", "s", "m.mean"))
     win = _StubLookup({"a.score": 5.0, "a.seeds": [5.0, 6.0, 4.0, 5.0, 5.0], "b.score": 3.0,
@@ -413,7 +415,8 @@ class _StubLookup:
 
 def test_a_gap_by_group_size_is_judged_against_the_spread_between_subsets_of_one_size():
     from pgxlib.report.hessian_bound import SubsetSpread
-    from pgxlib.report.scorecard import Below, Metric
+    from pgxlib.report.orders import Below
+    from pgxlib.report.scorecard import Metric
 
     # sizes 1, 2, 10; size 10 has one subset (masked). Sample variances: 2.0 (1 vs 3), 8.0 (0 vs 4) -> std sqrt(5)
     gaps = np.ma.masked_invalid(np.array([[1.0, 3.0], [0.0, 4.0], [5.0, np.nan]]))

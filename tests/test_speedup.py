@@ -290,7 +290,7 @@ def _fake_metrics(new: bool = True) -> dict:
 def test_report_shows_the_noise_ceiling_and_survives_old_results():
     import matplotlib.pyplot as plt
 
-    from pgxlib.report import speedup as report
+    from pgxlib.report import evaluator_tables as tables, speedup as report
 
     m = _fake_metrics()
     frame = report.evaluator_frame(m)
@@ -320,8 +320,8 @@ def test_report_shows_the_noise_ceiling_and_survives_old_results():
     assert not report.has_ceiling(old)
     assert report.evaluator_frame(old)["noise ceiling NMI"].isna().all()
     assert (report.depth_table(old)["above ceiling"] == report.NOT_MEASURED).all()
-    assert report.NOT_MEASURED in report.agreement_sentences(old) and "--force" in report.verdicts(old)
-    assert report.agreement_cells(old).iloc[0, 0] == "0.80 / –"  # its one evaluator, without a ceiling
+    assert report.NOT_MEASURED in tables.agreement_sentences(old) and "--force" in report.verdicts(old)
+    assert tables.agreement_cells(old).iloc[0, 0] == "0.80 / –"  # its one evaluator, without a ceiling
     assert "--force" in report.budget_text(old)
     report.correlation_text(old)
     assert report.NOT_MEASURED in report.cost_text(old)
@@ -376,47 +376,47 @@ def test_a_speedup_bought_with_no_rank_agreement_does_not_count():
 
 
 def test_agreement_table_is_one_row_per_evaluator_and_one_column_per_depth():
-    from pgxlib.report import speedup as report
+    from pgxlib.report import evaluator_tables as tables
 
     m = _fake_metrics()
-    cells = report.agreement_cells(m, default="logistic")
+    cells = tables.agreement_cells(m, default="logistic")
     assert cells.shape == (4, 2) and list(cells.columns) == ["2 layers", "4 layers"]
-    assert list(cells.index) == ["rollout", "ppo", "logistic (default)", report.FLOOR_ROW]
-    assert cells.loc["rollout", "2 layers"] == f"0.80 / 0.60 {report.AT_CEILING}"
+    assert list(cells.index) == ["rollout", "ppo", "logistic (default)", tables.FLOOR_ROW]
+    assert cells.loc["rollout", "2 layers"] == f"0.80 / 0.60 {tables.AT_CEILING}"
     assert cells.loc["rollout", "4 layers"] == "0.30 / 0.70"  # below a reproducible truth: no mark
-    assert cells.loc[report.FLOOR_ROW, "2 layers"] == "0.20"
+    assert cells.loc[tables.FLOOR_ROW, "2 layers"] == "0.20"
     m["by_layers"]["4"]["by_score"]["ppo"]["random_nmi"] = 0.3  # the evaluators' truths differ: their range
-    assert report.agreement_cells(m).loc[report.FLOOR_ROW, "4 layers"] == "0.20–0.30"
+    assert tables.agreement_cells(m).loc[tables.FLOOR_ROW, "4 layers"] == "0.20–0.30"
     del m["by_layers"]["4"]["by_score"]["ppo"]
-    assert report.agreement_cells(m).loc["ppo", "4 layers"] == "–"
-    assert "rollout (default)" in report.agreement_cells(m, default="rollout").index
-    text = report.agreement_sentences(_fake_metrics(), default="logistic")
+    assert tables.agreement_cells(m).loc["ppo", "4 layers"] == "–"
+    assert "rollout (default)" in tables.agreement_cells(m, default="rollout").index
+    text = tables.agreement_sentences(_fake_metrics(), default="logistic")
     assert text.count(". ") == 1 and "1 of 3 evaluators" in text and "(`rollout`)" in text
     assert "`logistic` stays below its ceiling (0.00 / 0.60)" in text
-    assert "reaches its ceiling (0.80 / 0.60)" in report.agreement_sentences(_fake_metrics(), default="rollout")
-    assert "footing: single repeats" in report.agreement_table(_fake_metrics()).caption
+    assert "reaches its ceiling (0.80 / 0.60)" in tables.agreement_sentences(_fake_metrics(), default="rollout")
+    assert "footing: single repeats" in tables.agreement_table(_fake_metrics()).caption
 
 
 def test_evaluator_family_table_takes_the_worst_seed_and_names_what_is_missing():
-    from pgxlib.report import speedup as report
+    from pgxlib.report import evaluator_tables as tables
 
     seeds = {seed: _fake_metrics() for seed in (0, 1, 2)}
     seeds[1]["by_layers"]["2"]["by_score"]["rollout"]["nmi"] = 0.4  # 0.4 / max(0.6, 0.8) = 0.5 on seed 1
     seeds[1]["by_layers"]["2"]["by_score"]["rollout"]["nmi_per_repeat"] = [0.4, 0.4]
     stored = {"planted": seeds, "cartpole": {0: _fake_metrics()}, "nav2d": "pgx run speedup -p family nav2d"}
-    cells = report.evaluator_family_cells(stored, default="logistic", pick="rollout")
+    cells = tables.evaluator_family_cells(stored, default="logistic", pick="rollout")
     assert cells.shape == (3, 5) and list(cells.index) == ["planted", "cartpole", "nav2d"]
     assert list(cells.columns) == ["seeds", "layers", "rollout (rule's pick)", "ppo", "logistic (default)"]
     assert cells.loc["planted", "rollout (rule's pick)"] == "0.50 (0.50–1.00)"  # 0.8 / 0.8 capped at 1 elsewhere
     assert cells.loc["cartpole", "rollout (rule's pick)"] == "1.00" and cells.loc["planted", "seeds"] == "0, 1, 2"
     assert cells.loc["planted", "layers"] == "2"
-    marked = report.evaluator_family_cells(stored, stale={"planted": {1}})
+    marked = tables.evaluator_family_cells(stored, stale={"planted": {1}})
     assert marked.loc["planted", "seeds"] == "0, 1 (stale), 2"
     assert cells.loc["nav2d", "seeds"] == "not stored: `pgx run speedup -p family nav2d`"
     assert (cells.loc["nav2d"].iloc[2:] == "–").all()
-    text = report.evaluator_family_text(stored, default="logistic", pick=None, rule_command="pgx run evaluator_rule")
+    text = tables.evaluator_family_text(stored, default="logistic", pick=None, rule_command="pgx run evaluator_rule")
     assert "On planted the cell is the worst case over 3 seeds" in text and "`logistic`" in text
     assert "not stored (`pgx run evaluator_rule`)" in text and text.count(". ") == 2
-    assert "stored pick is `rollout`" in report.evaluator_family_text(stored, pick="rollout")
-    old = report.evaluator_family_cells({"lunarlander": {0: _fake_metrics(new=False)}})
+    assert "stored pick is `rollout`" in tables.evaluator_family_text(stored, pick="rollout")
+    old = tables.evaluator_family_cells({"lunarlander": {0: _fake_metrics(new=False)}})
     assert old.loc["lunarlander", "logistic (default)"] == "–"  # no ceiling: no score

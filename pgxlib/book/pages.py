@@ -262,9 +262,9 @@ def _stored_rule_pick(profile: str) -> tuple[str | None, str | None]:
 
 
 def speedup_summary(pages: list[Page], profile: str) -> str:
-    """The speedup chapter's evaluator × family table (`report.speedup.evaluator_family_cells`) from the results
+    """The speedup chapter's evaluator × family table (`report.evaluator_tables.evaluator_family_cells`) from the results
     stored for its runs, with its sentences: each family's stored seeds, or the command of a family without one."""
-    from pgxlib.report.speedup import evaluator_family_cells, evaluator_family_text
+    from pgxlib.report.evaluator_tables import evaluator_family_cells, evaluator_family_text
     from pgxlib.report.tables import markdown_table
 
     stored: dict[str, Any] = {}

@@ -11,7 +11,8 @@ from pgxlib.config import CONTROL_FAMILIES
 from pgxlib.report import paper
 from pgxlib.report.main_results import format_number, zoom_to_theta
 from pgxlib.report.plots import readable
-from pgxlib.report.scorecard import STD_UNIT, AddsLittle, Between, Claim, Metric, Positive, StdGap
+from pgxlib.report.orders import AddsLittle, Positive
+from pgxlib.report.scorecard import STD_UNIT, Between, Claim, Metric, StdGap
 
 # ---------------------------------------------------------------------------------------------
 # Ablations

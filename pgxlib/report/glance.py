@@ -22,7 +22,8 @@ from pgxlib.analysis.selection import agreement_score
 from pgxlib.analysis.verdicts import PairedInterval, paired_interval
 from pgxlib.config import DEFAULT_SCORE, FAMILIES
 from pgxlib.report import paper
-from pgxlib.report.main_results import LABELS, REFERENCE_LABELS, grouping_payoff
+from pgxlib.report.main_results import LABELS
+from pgxlib.report.payoff import grouping_payoff
 
 OURS = "policygradex"
 ROWS = (*LABELS, "care")
@@ -224,7 +225,7 @@ def _seed_span(verdicts: Sequence[FamilyVerdict]) -> str:
 def sentences(rows: Sequence[Stored], status: bool = True, structures: Sequence[Stored] = ()) -> list[str]:
     """Five plain sentences: where PolicyGradEx is above every baseline, where it is below one, how that compares
     with the paper, why as far as the stored results tell (does the best reference grouping pay over multitask,
-    and how much of it PolicyGradEx recovers: `report.main_results.grouping_payoff`), and how current the results
+    and how much of it PolicyGradEx recovers: `report.payoff.grouping_payoff`), and how current the results
     are (`status_sentence`). Orders are read on paired 95% intervals over seeds (`family_verdict`)."""
     verdicts = [v for v in (family_verdict(s) for s in rows) if v is not None]
     if not verdicts:
@@ -375,7 +376,7 @@ def estimate_cell(rule: Stored | None, family: str, evaluator: str = DEFAULT_SCO
 
 def payoff_cells(stored: Stored) -> tuple[str, str]:
     """The best reference grouping's paired gain over multitask, and PolicyGradEx's with the share of that gain it
-    recovers (`report.main_results.grouping_payoff`); "no reference" where the result has none (MT10)."""
+    recovers (`report.payoff.grouping_payoff`); "no reference" where the result has none (MT10)."""
     if stored.result is None:
         return "not stored", "not stored"
     pay = grouping_payoff(stored.result.metrics)

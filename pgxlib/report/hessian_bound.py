@@ -14,7 +14,8 @@ import numpy as np
 from pgxlib.analysis.stats import as_nan, spearman
 from pgxlib.config import CONTROL_FAMILIES
 from pgxlib.report.plots import readable
-from pgxlib.report.scorecard import Above, Below, Between, Claim, Lookup, Measurement, Metric
+from pgxlib.report.orders import Above, Below
+from pgxlib.report.scorecard import Between, Claim, Lookup, Measurement, Metric
 
 SAME_SCALE = 10.0
 """'Same scale' is read as: bound / |observed gap| within a factor of 10 either way (the scorecard's rule)."""

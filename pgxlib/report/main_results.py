@@ -12,10 +12,10 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pgxlib.analysis.verdicts import PairedInterval, paired_interval
 from pgxlib.report import paper
 from pgxlib.report.plots import readable, task_label
-from pgxlib.report.scorecard import Above, Below, Claim, Lookup, Measurement, Metric
+from pgxlib.report.orders import Above, Below
+from pgxlib.report.scorecard import Claim, Lookup, Measurement, Metric
 from pgxlib.store.results import Result
 
 LABELS = {
@@ -412,100 +412,6 @@ def design_sentence(metrics: Mapping[str, Any]) -> str:
     return (f"**Designed groups.** {metrics['family']} was built with groups that conflict by construction; the NMI "
             f"of each method's groups with them, per seed (1 = found exactly; random grouping shows chance): "
             + "; ".join(parts) + ".")
-
-
-# ---------------------------------------------------------------------------------------------
-# Does grouping pay off? The references against multitask, random grouping and PolicyGradEx
-# ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Payoff:
-    """What the best reference grouping gains on one family, and how much of it PolicyGradEx recovers.
-
-    best: the reference with the highest mean over seeds; over_multitask, over_random: best − multitask and
-    best − random grouping, paired over seeds; policygradex_over_multitask: PolicyGradEx − multitask, paired;
-    recovered: (PolicyGradEx − multitask) / (best − multitask) on the means, None unless the denominator is > 0;
-    note: a caveat ("" when none), e.g. when the denominator's interval covers 0.
-    """
-    family: str
-    best: str
-    over_multitask: PairedInterval
-    over_random: PairedInterval
-    policygradex_over_multitask: PairedInterval
-    recovered: float | None
-    note: str
-
-
-def _per_seed(metrics: Mapping[str, Any], method: str) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in metrics["methods"][method]["seeds"]], dtype=float)
-
-
-def grouping_payoff(metrics: Mapping[str, Any]) -> Payoff | None:
-    """(a) the best reference grouping's gain over multitask and over random grouping, each with its paired
-    interval over seeds (`analysis.verdicts.paired_interval` on the per-seed mean returns over the shared
-    targets), and (b) the share of that gain PolicyGradEx recovers. None for a result without references."""
-    refs = references(metrics)
-    if not refs:
-        return None
-    best = max(refs, key=lambda m: np.nanmean(_per_seed(metrics, m)))
-    oracle, multitask = _per_seed(metrics, best), _per_seed(metrics, "multitask")
-    over_multitask = paired_interval(oracle, multitask)
-    ours = paired_interval(_per_seed(metrics, "policygradex"), multitask)
-    gain = over_multitask.gap
-    recovered = ours.gap / gain if np.isfinite(gain) and gain > 0 else None
-    lo, hi = over_multitask.interval
-    notes = []
-    if not gain > 0:
-        notes.append("no reference grouping beats multitask on average, so there is no gain to recover")
-    if not np.isfinite(lo):
-        notes.append(f"{over_multitask.seeds} seeds give no interval, so the gain over multitask is not told apart "
-                     f"from 0")
-    elif lo <= 0 <= hi:
-        notes.append(f"the best grouping's gain over multitask is not told apart from 0 (interval [{lo:.3g}, "
-                     f"{hi:.3g}] over {over_multitask.seeds} seeds), so the share recovered has no stable denominator")
-    note = "; ".join(notes)
-    return Payoff(metrics["family"], best, over_multitask, paired_interval(oracle, _per_seed(metrics, "random_grouping")),
-                  ours, recovered, note)
-
-
-def _interval_text(p: PairedInterval) -> str:
-    lo, hi = p.interval
-    if not np.isfinite(lo):
-        return f"{p.gap:+.3g} (no interval from {p.seeds} seed{'s' if p.seeds != 1 else ''})"
-    return f"{p.gap:+.3g} [{lo:+.3g}, {hi:+.3g}]"
-
-
-def payoff_table(metrics: Mapping[str, Any]):
-    """One row per reference gap of `grouping_payoff`: the paired gap with its 95% interval, the probability
-    of improvement and the seeds; None without references."""
-    import pandas as pd
-
-    pay = grouping_payoff(metrics)
-    if pay is None:
-        return None
-    name = REFERENCE_LABELS[pay.best]
-    rows = [(f"{name} − multitask", pay.over_multitask), (f"{name} − random grouping", pay.over_random),
-            ("PolicyGradEx − multitask", pay.policygradex_over_multitask)]
-    return pd.DataFrame([{"paired gap": gap, "mean [95% interval]": _interval_text(p),
-                          "probability of improvement": f"{p.probability_of_improvement:.2f}", "seeds": p.seeds}
-                         for gap, p in rows]).set_index("paired gap")
-
-
-def payoff_sentence(metrics: Mapping[str, Any]) -> str:
-    """The payoff in one paragraph: what the best grouping gains, and the share PolicyGradEx recovers."""
-    pay = grouping_payoff(metrics)
-    if pay is None:
-        return ""
-    name = REFERENCE_LABELS[pay.best].lower()
-    text = (f"**Does grouping pay off?** The best reference grouping, {name}, gains "
-            f"{_interval_text(pay.over_multitask)} return over multitask and {_interval_text(pay.over_random)} over "
-            f"random grouping (paired over seeds: mean [95% interval]). ")
-    if pay.recovered is not None:
-        text += (f"PolicyGradEx gains {_interval_text(pay.policygradex_over_multitask)} over multitask: "
-                 f"{100 * pay.recovered:.0f}% of the best grouping's gain.")
-    if pay.note:
-        text += f" Note: {pay.note}."
-    return text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ import numpy as np
 from pgxlib.report import paper
 from pgxlib.report.ablations import k_score, multitask_score, paired_seeds, seed_scores
 from pgxlib.report.plots import readable
-from pgxlib.report.scorecard import STD_UNIT, AddsLittle, Claim, Metric, Positive, StdGap
+from pgxlib.report.orders import AddsLittle, Positive
+from pgxlib.report.scorecard import STD_UNIT, Claim, Metric, StdGap
 from pgxlib.report.speedup import agreement_pair, ceiling_excess, default_score, has_ceiling
 
 LABELS = {
