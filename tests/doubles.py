@@ -25,3 +25,19 @@ class StoredLookup:
 
     def result(self, experiment, params):
         return self.stored, None
+
+
+class Registry:
+    """find_result / run_command / implemented over a dict {(experiment, family): result}."""
+
+    def __init__(self, stored):
+        self.stored = stored
+
+    def implemented(self, name):
+        return True
+
+    def find_result(self, name, profile, family, seed=0, **params):
+        return self.stored.get((name, family))
+
+    def run_command(self, name, profile, family, seed=0, **params):
+        return f"pgx run {name} --profile {profile} -p family {family}"

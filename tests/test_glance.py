@@ -12,27 +12,11 @@ from pgxlib.report.claims import CLAIMS, headline_claims
 from pgxlib.report.main_results import method_score
 from pgxlib.report.scorecard_view import COLOURS, chapter_links, details_html, grid_html
 
-from doubles import StoredLookup, StoredResult
+from doubles import Registry, StoredLookup, StoredResult
 
 
 def Result(metrics, stale=False, commit="abcdef1234567", timestamp="2026-11-20T10:00:00+00:00"):
     return StoredResult(metrics, stale, commit, timestamp, total_time=10.0)
-
-
-class Registry:
-    """find_result / run_command / implemented over a dict {(experiment, family): Result}."""
-
-    def __init__(self, stored):
-        self.stored = stored
-
-    def implemented(self, name):
-        return True
-
-    def find_result(self, name, profile, family, seed=0, **params):
-        return self.stored.get((name, family))
-
-    def run_command(self, name, profile, family, seed=0, **params):
-        return f"pgx run {name} --profile {profile} -p family {family}"
 
 
 def methods(**means_stds):

@@ -111,30 +111,20 @@ def test_adds_little_is_judged_on_the_paired_gain_against_the_smallest_effect():
     from pgxlib.report.orders import AddsLittle
     from pgxlib.report.scorecard import Lookup, Metric
 
-    class Registry:
-        def __init__(self, k4):
-            self.k4 = k4
+    def registry(k4_minus_k3):
+        from doubles import Registry, StoredResult
 
-        def implemented(self, name):
-            return True
-
-        def run_command(self, name, profile, family, seed=0, **params):
-            return f"pgx run {name} --profile {profile} -p family {family}"
-
-        def find_result(self, name, profile, family, seed=0, **params):
-            from doubles import StoredResult
-            k3 = [10.0, 12.0, 8.0, 11.0, 9.0]
-            if name == "main_results":  # multitask seed std 2.0: smallest effect 1.0 (half of it)
-                return StoredResult({"methods": {"multitask": {"mean": 10.0, "std": 2.0, "seeds": [8, 10, 12]}}},
-                                    False, "abc", "2026-12-01T00:00:00", total_time=1.0)
-            seeds = {"3": k3, "4": [a + d for a, d in zip(k3, self.k4)]}
-            return StoredResult({"k": {"by_value": {k: {"score": sum(v) / 5, "seeds": v} for k, v in seeds.items()}}},
-                                False, "abc", "2026-12-01T00:00:00", total_time=1.0)
+        k3 = [10.0, 12.0, 8.0, 11.0, 9.0]
+        seeds = {"3": k3, "4": [a + d for a, d in zip(k3, k4_minus_k3)]}
+        ablation = {"k": {"by_value": {k: {"score": sum(v) / 5, "seeds": v} for k, v in seeds.items()}}}
+        main = {"methods": {"multitask": {"mean": 10.0, "std": 2.0, "seeds": [8, 10, 12]}}}  # smallest effect 1.0
+        return Registry({(name, "cartpole"): StoredResult(m, False, "abc", "2026-12-01T00:00:00", total_time=1.0)
+                         for name, m in (("ablations", ablation), ("main_results", main))})
 
     def judge(k4_minus_k3):
         more, base = (Metric("ablations", {"family": "cartpole"}, f"metrics.k.by_value.{k}.score") for k in "43")
         multitask = Metric("main_results", {"family": "cartpole"}, "metrics.methods.multitask.mean")
-        return AddsLittle(more, base, multitask).judge(0.0, "", Lookup("default", Registry(k4_minus_k3)))
+        return AddsLittle(more, base, multitask).judge(0.0, "", Lookup("default", registry(k4_minus_k3)))
 
     assert judge([0.1, -0.1, 0.0, 0.05, -0.05]).status == "reproduced"   # gain ≈ 0, well inside ± 1.0
     assert judge([3.1, 2.9, 3.0, 3.05, 2.95]).status == "refuted"        # gain ≈ 3, beyond 1.0
