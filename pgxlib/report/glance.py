@@ -23,7 +23,7 @@ from pgxlib.analysis.verdicts import PairedInterval, paired_interval
 from pgxlib.config import DEFAULT_SCORE, FAMILIES
 from pgxlib.report import paper
 from pgxlib.report.main_results import LABELS
-from pgxlib.report.payoff import grouping_payoff
+from pgxlib.report.payoff import grouping_payoff, interval_text, seed_array
 
 OURS = "policygradex"
 ROWS = (*LABELS, "care")
@@ -181,7 +181,7 @@ def family_verdict(stored: Stored) -> FamilyVerdict | None:
     bases = {k: stored.entry(k) for k in ROWS if k != OURS and stored.entry(k) is not None}
     if ours is None or not bases:
         return None
-    pairs = {k: paired_interval(_seeds(ours), _seeds(e)) for k, e in bases.items() if len(e["seeds"]) == len(ours["seeds"])}
+    pairs = {k: paired_interval(seed_array(ours["seeds"]), seed_array(e["seeds"])) for k, e in bases.items() if len(e["seeds"]) == len(ours["seeds"])}
     if not pairs:
         return None
     best = max(pairs, key=lambda k: bases[k]["mean"])
@@ -189,10 +189,6 @@ def family_verdict(stored: Stored) -> FamilyVerdict | None:
     ahead = all(p.interval[0] > 0 for p in pairs.values())
     kind = "trails" if behind else "leads" if ahead else "undecided"
     return FamilyVerdict(stored.family, kind, best, pairs[best], behind, bool(stored.result.stale))
-
-
-def _seeds(entry: Mapping[str, Any]) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in entry["seeds"]], dtype=float)
 
 
 def _names(items: Sequence[str]) -> str:
@@ -207,14 +203,6 @@ def _stale(v: FamilyVerdict) -> str:
 def _gap_unit(family: str) -> str:
     """What a gap between two methods' means is measured in on `family`."""
     return "points of success" if _percent(family) else "return"
-
-
-def interval_text(p: PairedInterval) -> str:
-    """``+20 [+18, +22]``: a paired gap and its 95% interval (or how many seeds gave none)."""
-    lo, hi = p.interval
-    if not np.isfinite(lo):
-        return f"{p.gap:+.3g} (no interval from {p.seeds} seed{'s' if p.seeds != 1 else ''})"
-    return f"{p.gap:+.3g} [{lo:+.3g}, {hi:+.3g}]"
 
 
 def _seed_span(verdicts: Sequence[FamilyVerdict]) -> str:
@@ -381,8 +369,7 @@ def payoff_cells(stored: Stored) -> tuple[str, str]:
         return "not stored", "not stored"
     pay = grouping_payoff(stored.result.metrics)
     if pay is None:
-        ours = family_verdict(stored)
-        return "no reference grouping", "–" if ours is None else _ours_over_multitask(stored)
+        return "no reference grouping", _ours_over_multitask(stored)
     name = "designed" if pay.best == "design_grouping" else "measured"
     share = "" if pay.recovered is None else f", {100 * pay.recovered:.0f}% of it"
     return (f"{interval_text(pay.over_multitask)} ({name}){_flag(stored)}",
@@ -393,7 +380,7 @@ def _ours_over_multitask(stored: Stored) -> str:
     ours, multitask = stored.entry(OURS), stored.entry("multitask")
     if ours is None or multitask is None:
         return "–"
-    return interval_text(paired_interval(_seeds(ours), _seeds(multitask)))
+    return interval_text(paired_interval(seed_array(ours["seeds"]), seed_array(multitask["seeds"])))
 
 
 def answer_frame(rows: Sequence[Stored], structures: Sequence[Stored], rule: Stored | None):

@@ -36,7 +36,12 @@ class Payoff:
 
 
 def _per_seed(metrics: Mapping[str, Any], method: str) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in metrics["methods"][method]["seeds"]], dtype=float)
+    return seed_array(metrics["methods"][method]["seeds"])
+
+
+def seed_array(values) -> np.ndarray:
+    """Per-seed values as stored (None where a seed has none) → float [seeds] with NaN."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
 def grouping_payoff(metrics: Mapping[str, Any]) -> Payoff | None:
@@ -67,7 +72,8 @@ def grouping_payoff(metrics: Mapping[str, Any]) -> Payoff | None:
                   ours, recovered, note)
 
 
-def _interval_text(p: PairedInterval) -> str:
+def interval_text(p: PairedInterval) -> str:
+    """``+20 [+18, +22]``: a paired gap and its 95% interval (or how many seeds gave none)."""
     lo, hi = p.interval
     if not np.isfinite(lo):
         return f"{p.gap:+.3g} (no interval from {p.seeds} seed{'s' if p.seeds != 1 else ''})"
@@ -85,7 +91,7 @@ def payoff_table(metrics: Mapping[str, Any]):
     name = REFERENCE_LABELS[pay.best]
     rows = [(f"{name} − multitask", pay.over_multitask), (f"{name} − random grouping", pay.over_random),
             ("PolicyGradEx − multitask", pay.policygradex_over_multitask)]
-    return pd.DataFrame([{"paired gap": gap, "mean [95% interval]": _interval_text(p),
+    return pd.DataFrame([{"paired gap": gap, "mean [95% interval]": interval_text(p),
                           "probability of improvement": f"{p.probability_of_improvement:.2f}", "seeds": p.seeds}
                          for gap, p in rows]).set_index("paired gap")
 
@@ -97,10 +103,10 @@ def payoff_sentence(metrics: Mapping[str, Any]) -> str:
         return ""
     name = REFERENCE_LABELS[pay.best].lower()
     text = (f"**Does grouping pay off?** The best reference grouping, {name}, gains "
-            f"{_interval_text(pay.over_multitask)} return over multitask and {_interval_text(pay.over_random)} over "
+            f"{interval_text(pay.over_multitask)} return over multitask and {interval_text(pay.over_random)} over "
             f"random grouping (paired over seeds: mean [95% interval]). ")
     if pay.recovered is not None:
-        text += (f"PolicyGradEx gains {_interval_text(pay.policygradex_over_multitask)} over multitask: "
+        text += (f"PolicyGradEx gains {interval_text(pay.policygradex_over_multitask)} over multitask: "
                  f"{100 * pay.recovered:.0f}% of the best grouping's gain.")
     if pay.note:
         text += f" Note: {pay.note}."
@@ -117,9 +123,8 @@ PAPER_MARK = {"marker": "D", "color": "tab:red", "s": 40, "zorder": 4}
 
 
 def _entry_seeds(entry: Mapping[str, Any], success: bool) -> np.ndarray:
-    values = entry["success"]["seeds"] if success else entry["seeds"]
-    scale = 100.0 if success else 1.0
-    return np.array([np.nan if v is None else scale * v for v in values], dtype=float)
+    values = seed_array(entry["success"]["seeds"] if success else entry["seeds"])
+    return 100.0 * values if success else values
 
 
 def scored_by_success(metrics: Mapping[str, Any]) -> bool:
