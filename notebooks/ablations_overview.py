@@ -14,11 +14,13 @@
 # # Ablations across families
 #
 # The ablation pages side by side: for every knob and family, each value's target return after
-# adaptation, and its distance from the reference configuration measured in **seed stds** (the
-# seed-to-seed standard deviation of PolicyGradEx in that family's main results). The ablations use one
-# seed, so a value within ±1σ of the reference is not distinguishable from it. The depth knob trains
-# its own θ* per depth, so its effect includes how well that one θ* happened to train. Nothing is
-# computed here: the page reads the stored results of the ablations chapter.
+# adaptation, and its distance from the reference configuration in units of PolicyGradEx's seed std σ in
+# that family's main results, so that families with different return scales sit on one scale. σ is a
+# scale, not a test: whether a gap is evidence is read on the paired 95% interval over seeds, which the
+# number of groups and the grouping strategy have (paired seeds, same θ* per seed); the other knobs run on
+# one seed and have no interval. The depth knob trains its own θ* per depth, so its effect includes how
+# well that one θ* happened to train. Nothing is computed here: the page reads the stored results of the
+# ablations chapter.
 
 # %% tags=["parameters"]
 profile = "default"

@@ -106,10 +106,10 @@ if report.ties_dominate(m, res.arrays):  # the table cannot rank the methods: sa
 
 # %% [markdown] tags=["fold"]
 # ## PolicyGradEx against each baseline
-# Difference of the means over seeds, the same in units of the larger seed std of the two methods (returns
-# can be negative here, so a relative gain would mean nothing), and on how many seeds PolicyGradEx scored
-# higher (paired by seed: the same θ* and evaluation episodes). The paper's relative gain is on its own
-# positive returns.
+# PolicyGradEx minus each baseline, paired per seed (same θ*, same evaluation targets): the mean gap, its 95%
+# bootstrap interval over seeds, the probability of improvement and how the interval reads (above or below the
+# baseline when it excludes 0, else not told apart). Returns can be negative here, so no relative gain of ours;
+# the paper's relative gain is on its own positive returns.
 
 # %%
 display(report.improvements(m))

@@ -71,7 +71,7 @@ def _knob_metrics(ref_score, scores):
             "subset_size": knob, "depth": knob, "strategy": strategy}
 
 
-def test_ablation_overview_in_seed_stds():
+def test_ablation_overview_on_one_scale_and_told_apart_on_paired_seeds():
     from pgxlib.report import ablations as report
 
     results = {"a": _knob_metrics(10.0, [12.0, 10.0, None]), "b": _knob_metrics(0.0, [-1.0, 0.0, 0.5])}
@@ -86,11 +86,19 @@ def test_ablation_overview_in_seed_stds():
     assert summary.loc["number of groups k", "a"] == "1 (+4.0σ)"
     assert summary.loc["grouping strategy", "a"] == "reference"
     assert summary.loc["number of groups k", "b"] == "–"
-    assert summary.loc["number of groups k", "families with a value > 1σ from the reference"] == 1
+    assert summary.loc["number of groups k", "best value above the reference (paired interval)"] == \
+        "one seed: no interval"
     # results of older code lack the projection knob: left out, not an error
     assert report.knob_effects(results, stds, "projection") == {}
     assert report.ablation_overview(results, stds, "projection").empty
-    assert summary.loc["gradient projection", "families with a value > 1σ from the reference"] == 0
+    assert summary.loc["gradient projection", "best value above the reference (paired interval)"] == \
+        "one seed: no interval"
+    paired = {"a": {**results["a"], "k": {"values": [1, 2], "scores": [12.0, 10.0], "reference": 2, "by_value": {
+        "1": {"score": 12.0, "seeds": [12.0, 12.5, 11.5, 12.2, 11.8]},
+        "2": {"score": 10.0, "seeds": [10.0, 10.4, 9.6, 10.1, 9.9]}}}}}
+    assert report.told_apart(paired["a"], "k") is True
+    got = report.ablation_summary(paired, stds)
+    assert got.loc["number of groups k", "best value above the reference (paired interval)"] == "1 of 1 families"
 
 
 def test_chapter_runs():

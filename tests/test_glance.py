@@ -173,12 +173,12 @@ def test_scorecard_grid_is_computed_from_stored_results():
 
 
 def test_adds_little_without_per_seed_values_is_undecided():
-    """The gap is shown in seed stds, but "adds little" is decided on paired seeds only (`AddsLittle`)."""
+    """The gap is shown in return, and "adds little" is decided on paired seeds only (`AddsLittle`)."""
     claim = next(c for c in ablations.family_claims("cartpole") if c.label == "k=4 adds little over k=3")
-    metrics = {"k": {"by_value": {"3": {"score": 10.0}, "4": {"score": 10.0 - 3.28 * 2.0}}},
+    metrics = {"k": {"by_value": {"3": {"score": 10.0}, "4": {"score": 10.0 - 6.56}}},
                "methods": {"policygradex": {"std": 2.0}}}
     row = scorecard.evaluate_claim(claim, StoredLookup(metrics))
-    assert (row["ours"], row["status"]) == ("-3.28 seed std", "undecided")
+    assert (row["ours"], row["status"]) == ("-6.56 return", "undecided")
     assert row["why"].startswith("no per-seed values")
 
 
@@ -216,12 +216,12 @@ def test_no_relative_gain_on_negative_returns():
     mixed = StoredLookup({"methods": {"policygradex": {"mean": 5.0, "seeds": [-1.0, 11.0]},
                                       "multitask": {"mean": 4.0, "seeds": [3.0, 5.0]}}})
     assert gain.measure(mixed).value is None  # one negative seed: returns can be negative here
-    # the ablation orders are measured in seed stds instead, which negative returns do not distort
+    # the ablation orders show their gap in return instead, which negative returns do not distort
     claim = next(c for c in ablations.family_claims("lunarlander") if c.label == "k=3 above k=2")
     metrics = {"k": {"by_value": {"2": {"score": -50.0}, "3": {"score": -40.0}}},
                "methods": {"policygradex": {"std": 4.0}}}
     row = scorecard.evaluate_claim(claim, StoredLookup(metrics))
-    assert (row["ours"], row["status"]) == ("+2.50 seed std", "undecided")  # one seed: no paired interval
+    assert (row["ours"], row["status"]) == ("+10 return", "undecided")  # one seed: no paired interval
 
 
 def test_a_headline_holds_only_on_every_family_measured():

@@ -158,6 +158,28 @@ def test_payoff_of_a_grouping_that_pays_and_the_share_policygradex_recovers():
     assert table["seeds"].tolist() == [6, 6, 6]
 
 
+def test_policygradex_against_each_baseline_is_read_on_the_paired_interval():
+    from pgxlib.report import main_results as report
+
+    multitask = [-18.7, -18.3, -17.5, -18.0, -19.1, -17.9]
+    ours = [m + 3.0 + d for m, d in zip(multitask, (0.2, -0.1, 0.3, -0.2, 0.1, 0.0))]
+    random = [o + d for o, d in zip(ours, (1.0, -1.0, 0.5, -0.5, 0.8, -0.8))]  # the same mean, seed by seed
+    gradient = [o + 5.0 for o in ours]
+    metrics = _synthetic_metrics({"multitask": multitask, "policygradex": ours, "random_grouping": random,
+                                  "gradient_similarity_grouping": gradient, "soft_modularization": multitask,
+                                  "paco": multitask})
+    table = report.improvements(metrics)
+    assert table.loc["Multi-task training", "reading"] == "above the baseline"
+    assert table.loc["Random grouping", "reading"] == "not told apart from the baseline"
+    assert table.loc["Gradient-similarity grouping", "reading"] == "below the baseline"
+    assert table.loc["Gradient-similarity grouping", "PolicyGradEx − baseline [95% interval]"] == \
+        "-5 [-5, -5], 0/6 seeds ahead"
+    sentence = report.main_sentence(metrics)
+    assert "above Multi-task training (+3.05 return [" in sentence and "6/6 seeds ahead" in sentence
+    assert "below Gradient-similarity grouping (-5 return [-5, -5], 0/6 seeds ahead)" in sentence
+    assert "not told apart from Random grouping" in sentence and "seed std" not in sentence
+
+
 def test_payoff_notes_a_gain_that_covers_zero_and_results_without_references():
     from pgxlib.report import payoff
 

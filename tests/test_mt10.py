@@ -113,19 +113,20 @@ def _success(seeds):
     return {"success": {"mean": float(np.mean(seeds)), "std": std, "seeds": list(seeds)}}
 
 
-def test_main_sentence_tells_a_tie_from_a_shortfall_and_orders_only_distinct_means():
-    tied = {"methods": {key: _success([0.0, 0.0]) for key in report.LABELS}}
+def test_main_sentence_reads_each_baseline_on_the_paired_interval_and_orders_only_distinct_means():
+    tied = {"methods": {key: _success([0.0, 0.0, 0.0]) for key in report.LABELS}}
     sentence = report.main_sentence(tied)
-    assert "2 seeds" in sentence and "level with Multi-task training (0/2 seeds ahead)" in sentence
-    assert "does not beat" not in sentence and "no order" in sentence and " below " not in sentence
+    assert "3 seeds" in sentence and "not told apart from Multi-task training (+0 points [+0, +0], 0/3 seeds ahead)" in sentence
+    assert "no order" in sentence and "below" not in sentence and "seed std" not in sentence
 
-    seeds = {"care": [0.5, 0.7], "paco": [0.0, 0.0], "policygradex": [0.2, 0.4]}
-    behind = {"methods": {key: _success(seeds.get(key, [0.1, 0.1])) for key in report.LABELS}}
+    seeds = {"care": [0.5, 0.7, 0.6], "paco": [0.0, 0.0, 0.0], "policygradex": [0.2, 0.4, 0.3]}
+    behind = {"methods": {key: _success(seeds.get(key, [0.1, 0.1, 0.1])) for key in report.LABELS}}
     sentence = report.main_sentence(behind)
-    assert "below CARE (-30.0 points, more than the seed std, 0/2 seeds ahead)" in sentence
-    assert "above Multi-task training (+20.0 points, more than the seed std, 2/2 seeds ahead)" in sentence
-    assert "does not beat every baseline" in sentence and "Our order (best first): CARE, PolicyGradEx" in sentence
-    assert "(1 seed)" in report.main_sentence({"methods": {key: _success([0.3]) for key in report.LABELS}})
+    assert "below CARE (-30 points [-30, -30], 0/3 seeds ahead)" in sentence  # the same gap on every seed
+    assert "above Multi-task training (+20 points [" in sentence and "3/3 seeds ahead)" in sentence
+    assert "is below a baseline at this budget" in sentence and "Our order (best first): CARE, PolicyGradEx" in sentence
+    one = report.main_sentence({"methods": {key: _success([0.3]) for key in report.LABELS}})
+    assert "(1 seed;" in one and "no interval from fewer than 3 seeds" in one
 
 
 def test_k_sentence_names_the_best_k_or_the_ks_that_tie():
@@ -153,7 +154,8 @@ def test_k_table_and_sentence_read_the_mean_over_paired_seeds():
 
 def test_budget_sentence_says_when_success_cannot_show_and_compares_returns_as_ratios():
     def entry(success, returns):
-        return {**_success(success), "returns": {"mean": float(np.mean(returns)), "std": float(np.std(returns, ddof=1))}}
+        return {**_success(success), "returns": {"mean": float(np.mean(returns)), "std": float(np.std(returns, ddof=1)),
+                                                 "seeds": list(returns)}}
 
     methods = {key: entry([0.1, 0.1], [400.0, 600.0]) for key in report.LABELS}
     methods["policygradex"] = entry([0.2, 0.0], [900.0, 1100.0])
@@ -161,7 +163,7 @@ def test_budget_sentence_says_when_success_cannot_show_and_compares_returns_as_r
     assert "150,000 environment steps per task" in low and "2,000,000 (13× ours)" in low
     assert "best mean success here is 10.0%" in low and "from 58.2% to 94.0%" in low
     assert "neither confirm nor refute" in low
-    assert "Multi-task training 2.00×, +3.5 seed std" in low  # (1000 - 500) / 141.4
+    assert "Multi-task training 2.00× (+500 return (no interval from fewer than 3 seeds), 2/2 seeds ahead)" in low
 
     methods = {key: entry([0.6, 0.8], [0.0, 0.0]) for key in report.LABELS}
     high = report.budget_sentence({"methods": methods, "budget": {"group_steps_per_task": 2_000_000}})

@@ -377,7 +377,7 @@ def test_an_order_without_per_seed_values_is_undecided():
 
     lookup = _StubLookup({"a.mean": 11.0, "b.mean": 10.0, "s": 2.0})
     better, base = Metric("x", {}, "a.mean"), Metric("x", {}, "b.mean")
-    verdict = Positive(better, base, Metric("x", {}, "s")).judge(0.5, "seed std", lookup)
+    verdict = Positive(better, base).judge(0.5, "return gap", lookup)
     assert (verdict.status, verdict.why) == ("undecided", NO_SEEDS)
     assert Below(better, "PolicyGradEx", base).judge(10.0, "", lookup).status == "undecided"
 
@@ -386,14 +386,14 @@ def test_positive_order_on_paired_seeds():
     from pgxlib.report.orders import Positive
     from pgxlib.report.scorecard import Metric
 
-    better, base, std, multitask = (Metric("x", {}, k) for k in ("a.score", "b.score", "s", "m.mean"))
+    better, base, multitask = (Metric("x", {}, k) for k in ("a.score", "b.score", "m.mean"))
     win = _StubLookup({"a.score": 5.0, "a.seeds": [5.0, 6.0, 4.0, 5.0, 5.0], "b.score": 3.0,
                        "b.seeds": [3.0, 4.0, 2.0, 3.0, 3.1], "s": 1.0, "m.mean": 0.0, "m.std": 1.0})
-    verdict = Positive(better, base, std, multitask).judge(2.0, "seed std", win)
+    verdict = Positive(better, base, multitask).judge(2.0, "return gap", win)
     assert verdict.status == "reproduced" and verdict.order.seeds == 5
     null = _StubLookup({"a.score": 3.0, "a.seeds": [3.0, 4.0, 2.0, 3.0, 3.0], "b.score": 3.0,
                         "b.seeds": [3.0, 4.0, 2.0, 3.0, 3.0], "s": 1.0, "m.mean": 0.0, "m.std": 10.0})
-    verdict = Positive(better, base, std, multitask).judge(0.0, "seed std", null)
+    verdict = Positive(better, base, multitask).judge(0.0, "return gap", null)
     assert verdict.status == "refuted" and verdict.order.smallest_effect == 5.0
 
 

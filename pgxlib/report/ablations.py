@@ -12,7 +12,7 @@ from pgxlib.report import paper
 from pgxlib.report.main_results import format_number, zoom_to_theta
 from pgxlib.report.plots import readable
 from pgxlib.report.orders import AddsLittle, Positive
-from pgxlib.report.scorecard import STD_UNIT, Between, Claim, Metric, StdGap
+from pgxlib.report.scorecard import Between, Claim, Difference, Metric
 
 # ---------------------------------------------------------------------------------------------
 # Ablations
@@ -374,8 +374,8 @@ def ablation_overview(results: Mapping[str, Mapping[str, Any]], stds: Mapping[st
 
 @readable
 def ablation_overview_plot(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None]) -> plt.Figure:
-    """One panel per knob: every family's (score − reference) / seed std against the knob's values,
-    with the ±1 seed-std band shaded."""
+    """One panel per knob: every family's (score − reference) / seed std against the knob's values (σ sets the
+    families on one scale; whether a gap is evidence is read on its paired interval, `ablation_summary`)."""
     ncols = 4
     nrows = -(-len(KNOB_TITLES) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(15, 3.3 * nrows), squeeze=False)
@@ -387,7 +387,6 @@ def ablation_overview_plot(results: Mapping[str, Mapping[str, Any]], stds: Mappi
         x = np.arange(len(labels))
         for family, per in effects.items():
             ax.plot(x, [np.nan if per.get(v) is None else per[v] for v in labels], "o-", label=family, alpha=0.8)
-        ax.axhspan(-1, 1, color="gray", alpha=0.15, lw=0)
         ax.axhline(0, color="gray", lw=1, ls="--")
         ax.set_xticks(x, labels, rotation=20 if knob in CATEGORICAL_LABELS else 0)
         ax.set_title(KNOB_TITLES[knob], fontsize=10)
@@ -395,20 +394,32 @@ def ablation_overview_plot(results: Mapping[str, Mapping[str, Any]], stds: Mappi
     for ax in axes[:, 0]:
         ax.set_ylabel("(score − reference) / seed std")
     axes.flat[0].legend()
-    fig.suptitle("Each knob's effect on the target return after adaptation, in seed stds "
-                 "(shaded: within one seed std of the reference)", fontsize=10)
+    fig.suptitle("Each knob's effect on the target return after adaptation, on one scale across families "
+                 "(PolicyGradEx's seed std σ)", fontsize=10)
     return fig
+
+
+def told_apart(metrics: Mapping[str, Any], knob: str) -> bool | None:
+    """Whether the best value of `knob` is told apart from the reference value by the paired 95% interval of their
+    difference over the knob's seeds (`knob_gap`); None for a knob scored on one seed or without a best value."""
+    if "by_value" not in metrics[knob]:
+        return None
+    best, top, ref = _best_and_reference(metrics, knob)
+    if best is None or ref is None or best == str(metrics[knob]["reference"]):
+        return None
+    gap = knob_gap(metrics, knob, best)
+    return None if gap is None or not np.isfinite(gap.interval[0]) else bool(gap.interval[0] > 0)
 
 
 def ablation_summary(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None]):
     """One row per knob, one column per family: the best value and its distance from the reference in
-    seed stds ("reference" when no value beats it), and how many families have some value more than
-    one seed std away from the reference."""
+    seed stds ("reference" when no value beats it), and for the knobs run on paired seeds, on how many families
+    the best value's paired 95% interval over the reference lies above 0 ("one seed" where no knob has seeds)."""
     import pandas as pd
 
     rows = {}
     for knob in KNOB_TITLES:
-        row, beyond = {}, 0
+        row, apart = {}, []
         for family, per in knob_effects(results, stds, knob).items():
             scored = {v: e for v, e in per.items() if e is not None}
             if not scored:
@@ -416,8 +427,10 @@ def ablation_summary(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str
                 continue
             best = max(scored, key=scored.get)
             row[family] = "reference" if scored[best] <= 0 else f"{best} ({scored[best]:+.1f}σ)"
-            beyond += max(abs(e) for e in scored.values()) > 1
-        row["families with a value > 1σ from the reference"] = beyond
+            apart.append(told_apart(results[family], knob))
+        judged = [a for a in apart if a is not None]
+        row["best value above the reference (paired interval)"] = (f"{sum(judged)} of {len(judged)} families"
+                                                                   if judged else "one seed: no interval")
         rows[KNOB_TITLES[knob]] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("knob: best value")
 
@@ -438,10 +451,6 @@ def k_score(family: str, k: str) -> Metric:
     return _abl(family, f"metrics.k.by_value.{k}.score")
 
 
-def _pgx_std(family: str) -> Metric:
-    return Metric("main_results", {"family": family}, "metrics.methods.policygradex.std")
-
-
 def multitask_score(family: str) -> Metric:
     """The family's multitask mean over seeds in its main results, in the ablations' units (return, or success as
     a fraction on MT10): its seed std sets the smallest effect of interest of an ablation's order."""
@@ -449,27 +458,27 @@ def multitask_score(family: str) -> Metric:
 
 
 def _ablation_order(family: str, better: Metric, base: Metric) -> Positive:
-    return Positive(better, base, _pgx_std(family), multitask_score(family))
+    return Positive(better, base, multitask_score(family))
 
 
 def family_claims(family: str) -> list[Claim]:
     """Number of groups, projection dimension and grouping strategy: the paper's Meta-World ablations,
-    judged by the direction of the effect in our ablation on `family` (another env and protocol, one
-    seed). Orders are measured as the difference of scores in units of PolicyGradEx's seed std on the family
-    (returns can be negative, so no relative gain); the paper's column gives its relative gain on MT10 success."""
+    judged by the direction of the effect in our ablation on `family` (another env and protocol), on the paired
+    seeds the ablation stores. An order shows its gap in return (the mean paired difference; returns can be
+    negative, so no relative gain); the paper's column gives its relative gain on MT10 success."""
     note = f"paper: Meta-World MT10 success; ours: {family} target return after adaptation, meta-RL"
     mw = {k: paper.N_GROUPS.value(k, "Meta-World") for k, _ in paper.N_GROUPS.rows}
 
     def gain(a: float, b: float) -> str:
         return f"{100 * (a - b) / b:+.1f}% (MT10 success)"
 
-    claims = [Claim(f"Number of groups: k=3 above k={k}, gap in seed stds ({note})", gain(mw["3"], mw[k]), STD_UNIT,
-                    StdGap(k_score(family, "3"), k_score(family, k), _pgx_std(family)),
+    claims = [Claim(f"Number of groups: k=3 above k={k}, paired gap ({note})", gain(mw["3"], mw[k]), "return gap",
+                    Difference(k_score(family, "3"), k_score(family, k)),
                     _ablation_order(family, k_score(family, "3"), k_score(family, k)), paper.N_GROUPS.name,
                     f"k=3 above k={k}", family)
               for k in ("1", "2")]
-    claims.append(Claim(f"Number of groups: k=4 adds little over k=3, gap in seed stds ({note})",
-                        gain(mw["4"], mw["3"]), STD_UNIT, StdGap(k_score(family, "4"), k_score(family, "3"), _pgx_std(family)),
+    claims.append(Claim(f"Number of groups: k=4 adds little over k=3, paired gap ({note})",
+                        gain(mw["4"], mw["3"]), "return gap", Difference(k_score(family, "4"), k_score(family, "3")),
                         AddsLittle(k_score(family, "4"), k_score(family, "3"), multitask_score(family)), paper.N_GROUPS.name,
                         "k=4 adds little over k=3", family))
     claims.append(Claim(f"Projection dimension flat beyond d=400: smallest NMI of the clusters at d=800, 1000 against "
@@ -484,9 +493,9 @@ def family_claims(family: str) -> list[Claim]:
     sdp = _abl(family, "metrics.strategy.by_value.sdp.score")
     for key, label in (("gradient_similarity", "gradient similarity"), ("random", "random")):
         base = _abl(family, f"metrics.strategy.by_value.{key}.score")
-        claims.append(Claim(f"Grouping strategy: loss-based SDP above {label}, gap in seed stds ({note})",
-                            gain(loss, strat.value(label, "Meta-World")), STD_UNIT,
-                            StdGap(sdp, base, _pgx_std(family)), _ablation_order(family, sdp, base), strat.name,
+        claims.append(Claim(f"Grouping strategy: loss-based SDP above {label}, paired gap ({note})",
+                            gain(loss, strat.value(label, "Meta-World")), "return gap",
+                            Difference(sdp, base), _ablation_order(family, sdp, base), strat.name,
                             f"SDP above {label} grouping", family))
     return claims
 

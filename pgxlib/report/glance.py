@@ -19,11 +19,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from pgxlib.analysis.selection import agreement_score
-from pgxlib.analysis.verdicts import PairedInterval, paired_interval
+from pgxlib.analysis.verdicts import PairedInterval
 from pgxlib.config import DEFAULT_SCORE, FAMILIES
 from pgxlib.report import paper
-from pgxlib.report.main_results import LABELS
-from pgxlib.report.payoff import grouping_payoff, interval_text, seed_array
+from pgxlib.report.main_results import LABELS, versus
+from pgxlib.report.payoff import grouping_payoff, interval_text
 
 OURS = "policygradex"
 ROWS = (*LABELS, "care")
@@ -181,7 +181,7 @@ def family_verdict(stored: Stored) -> FamilyVerdict | None:
     bases = {k: stored.entry(k) for k in ROWS if k != OURS and stored.entry(k) is not None}
     if ours is None or not bases:
         return None
-    pairs = {k: paired_interval(seed_array(ours["seeds"]), seed_array(e["seeds"])) for k, e in bases.items() if len(e["seeds"]) == len(ours["seeds"])}
+    pairs = {k: versus(ours["seeds"], e["seeds"]) for k, e in bases.items() if len(e["seeds"]) == len(ours["seeds"])}
     if not pairs:
         return None
     best = max(pairs, key=lambda k: bases[k]["mean"])
@@ -380,7 +380,7 @@ def _ours_over_multitask(stored: Stored) -> str:
     ours, multitask = stored.entry(OURS), stored.entry("multitask")
     if ours is None or multitask is None:
         return "–"
-    return interval_text(paired_interval(seed_array(ours["seeds"]), seed_array(multitask["seeds"])))
+    return interval_text(versus(ours["seeds"], multitask["seeds"]))
 
 
 def answer_frame(rows: Sequence[Stored], structures: Sequence[Stored], rule: Stored | None):

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pgxlib.analysis.verdicts import PairedInterval, paired_interval
 from pgxlib.report import paper
 from pgxlib.report.plots import readable, task_label
 from pgxlib.report.orders import Above, Below
@@ -117,9 +118,36 @@ def styled_table(table, metrics: Mapping[str, Any]):
     return styler
 
 
+def seed_values(values) -> np.ndarray:
+    """Per-seed values as stored (None where a seed has none) → float [seeds] with NaN."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def versus(ours, base) -> PairedInterval:
+    """ours − base per seed (same θ*, same targets), its mean and 95% bootstrap interval over seeds."""
+    return paired_interval(seed_values(ours), seed_values(base))
+
+
+def reading(p: PairedInterval) -> str:
+    """"above" when the paired 95% interval of ours − base lies above 0, "below" when below, else
+    "not told apart from" (also with too few seeds for an interval)."""
+    lo, hi = p.interval
+    return "above" if lo > 0 else "below" if hi < 0 else "not told apart from"
+
+
+def gap_text(p: PairedInterval, unit: str = "") -> str:
+    """``+3.1 return [+1.2, +5.0], 8/10 seeds ahead``: a paired gap, its interval and the seeds won."""
+    lo, hi = p.interval
+    span = f" [{lo:+.3g}, {hi:+.3g}]" if np.isfinite(lo) else " (no interval from fewer than 3 seeds)"
+    won = sum(d > 0 for d in p.differences)
+    return f"{p.gap:+.3g}{unit}{span}, {won}/{p.seeds} seeds ahead"
+
+
 def improvements(metrics: Mapping[str, Any]):
-    """PolicyGradEx minus each measured baseline: difference of means, the same in seed stds (the larger of the
-    two methods'; returns can be negative, so no relative gain of ours), seeds won, the paper's relative gain."""
+    """PolicyGradEx minus each measured baseline, paired per seed (same θ*, same targets): the mean gap and its
+    95% bootstrap interval over seeds, the probability of improvement, the reading of the interval (above,
+    below, not told apart) and the paper's relative gain on its own positive returns (returns can be negative
+    here, so no relative gain of ours)."""
     import pandas as pd
 
     methods, family = metrics["methods"], metrics["family"]
@@ -127,46 +155,32 @@ def improvements(metrics: Mapping[str, Any]):
     rows = []
     for key in BASELINES:
         base = methods[key]
-        label = LABELS[key]
         pv, pb = paper_value("policygradex", family), paper_value(key, family)
-        paper_gain = None if pv is None or pb is None else 100 * (pv - pb) / abs(pb)
+        paper_gain = "–" if pv is None or pb is None else f"{100 * (pv - pb) / abs(pb):+.1f}"
         if base["mean"] is None:
-            rows.append({"baseline": label, "difference of means": "–", "in seed stds": "–", "seeds won": "–",
-                         "paper's relative gain %": "–" if paper_gain is None else f"{paper_gain:+.1f}",
-                         "note": "not implemented yet"})
+            rows.append({"baseline": LABELS[key], "PolicyGradEx − baseline [95% interval]": "–",
+                         "P(improvement)": "–", "reading": "not implemented yet", "paper's relative gain %": paper_gain})
             continue
-        diff = ours["mean"] - base["mean"]
-        won = sum(a > b for a, b in zip(ours["seeds"], base["seeds"]))
-        noise = max(ours["std"], base["std"])
-        rows.append({"baseline": label, "difference of means": f"{diff:+.3g}",
-                     "in seed stds": f"{diff / noise:+.2f}" if noise > 0 else "–",
-                     "seeds won": f"{won}/{len(ours['seeds'])}",
-                     "paper's relative gain %": "–" if paper_gain is None else f"{paper_gain:+.1f}",
-                     "note": "within the seed std" if abs(diff) <= noise else "larger than the seed std"})
+        p = versus(ours["seeds"], base["seeds"])
+        rows.append({"baseline": LABELS[key], "PolicyGradEx − baseline [95% interval]": gap_text(p),
+                     "P(improvement)": f"{p.probability_of_improvement:.2f}",
+                     "reading": f"{reading(p)} the baseline", "paper's relative gain %": paper_gain})
     return pd.DataFrame(rows).set_index("baseline")
 
 
 def main_sentence(metrics: Mapping[str, Any]) -> str:
-    """Where PolicyGradEx beats each measured baseline at our budget, and how the order compares to the paper's."""
+    """Where PolicyGradEx stands against each measured baseline at our budget, read on the paired interval over
+    seeds (above, below or not told apart), and how our order of the means compares to the paper's."""
     methods, family = metrics["methods"], metrics["family"]
     ours = methods["policygradex"]
-    beats, loses = [], []
+    sides: dict[str, list[str]] = {"above": [], "below": [], "not told apart from": []}
     for key in BASELINES:
-        base = methods[key]
-        if base["mean"] is None:
-            continue
-        diff = ours["mean"] - base["mean"]
-        clear = abs(diff) > max(ours["std"], base["std"])
-        won = sum(a > b for a, b in zip(ours["seeds"], base["seeds"]))
-        text = (f"{LABELS[key]} ({diff:+.3g} return, {won}/{len(ours['seeds'])} seeds, "
-                f"{'more' if clear else 'less'} than the seed std)")
-        (beats if diff > 0 else loses).append(text)
+        if methods[key]["mean"] is not None:
+            p = versus(ours["seeds"], methods[key]["seeds"])
+            sides[reading(p)].append(f"{LABELS[key]} ({gap_text(p, ' return')})")
     n_seeds = len(ours["seeds"])
-    parts = [f"At our budget ({n_seeds} seeds), PolicyGradEx's mean return over seeds is "]
-    if beats:
-        parts.append("above " + "; ".join(beats))
-    if loses:
-        parts.append((", and " if beats else "") + "not above " + "; ".join(loses))
+    parts = [f"At our budget ({n_seeds} seeds, paired 95% intervals of PolicyGradEx − baseline), PolicyGradEx is "
+             + "; ".join(f"{side} {'; '.join(texts)}" for side, texts in sides.items() if texts)]
     parts.append(".")
     measured = [k for k in LABELS if methods[k]["mean"] is not None]
     order = sorted(measured, key=lambda k: -methods[k]["mean"])

@@ -13,9 +13,10 @@ import numpy as np
 
 from pgxlib.report import paper
 from pgxlib.report.ablations import k_score, multitask_score, paired_seeds, seed_scores
+from pgxlib.report.main_results import gap_text, reading, versus
 from pgxlib.report.plots import readable
 from pgxlib.report.orders import AddsLittle, Positive
-from pgxlib.report.scorecard import STD_UNIT, Claim, Metric, StdGap
+from pgxlib.report.scorecard import Claim, Difference, Metric
 from pgxlib.report.speedup import agreement_pair, ceiling_excess, default_score, has_ceiling
 
 LABELS = {
@@ -64,18 +65,13 @@ def main_sentence(metrics: Mapping[str, Any]) -> str:
     methods = metrics["methods"]
     ours = methods["policygradex"]["success"]
     n_seeds = len(ours["seeds"])
-    sides: dict[str, list[str]] = {"above": [], "level with": [], "below": []}
+    sides: dict[str, list[str]] = {"above": [], "below": [], "not told apart from": []}
     for key in BASELINES:
-        base = methods[key]["success"]
-        diff = 100 * (ours["mean"] - base["mean"])
-        won = sum(a > b for a, b in zip(ours["seeds"], base["seeds"]))
-        clear = abs(diff) > 100 * max(ours["std"], base["std"])
-        side = "above" if diff > 0 else "below" if diff < 0 else "level with"
-        detail = "" if side == "level with" else f"{diff:+.1f} points, {'more' if clear else 'less'} than the seed std, "
-        sides[side].append(f"{LABELS[key]} ({detail}{won}/{n_seeds} seeds ahead)")
-    parts = [f"At our budget ({n_seeds} seed{'s' if n_seeds != 1 else ''}), PolicyGradEx's mean success is "
-             f"{100 * ours['mean']:.1f}%, " + "; ".join(f"{side} {'; '.join(texts)}"
-                                                       for side, texts in sides.items() if texts) + "."]
+        p = versus([100 * v for v in ours["seeds"]], [100 * v for v in methods[key]["success"]["seeds"]])
+        sides[reading(p)].append(f"{LABELS[key]} ({gap_text(p, ' points')})")
+    parts = [f"At our budget ({n_seeds} seed{'s' if n_seeds != 1 else ''}; paired 95% intervals of PolicyGradEx − "
+             f"baseline), PolicyGradEx's mean success is {100 * ours['mean']:.1f}%, "
+             + "; ".join(f"{side} {'; '.join(texts)}" for side, texts in sides.items() if texts) + "."]
     means = {k: methods[k]["success"]["mean"] for k in LABELS}
     if len(set(means.values())) == 1:
         parts.append(" Every method has the same mean success, so there is no order to set beside the paper's.")
@@ -86,7 +82,7 @@ def main_sentence(metrics: Mapping[str, Any]) -> str:
         parts.append(f" Our order (best first): {', '.join(LABELS[k] for k in order)}; the paper's: "
                      f"{', '.join(LABELS[k] for k in paper_order)} ({same}).")
     if sides["below"]:
-        parts.append(" PolicyGradEx does not beat every baseline at this budget: see the per-task success and the "
+        parts.append(" PolicyGradEx is below a baseline at this budget: see the per-task success and the "
                      "learning curves below for where the difference comes from.")
     return "".join(parts)
 
@@ -236,14 +232,13 @@ def budget_sentence(metrics: Mapping[str, Any]) -> str:
             f"the paper's methods range from {min(papers):.1f}% to {max(papers):.1f}%.")
     if top < 0.5:
         text += (" At this budget no method solves most of the tasks, so these success rates can neither confirm nor "
-                 "refute the paper's order; a difference smaller than the seed std is not evidence.")
+                 "refute the paper's order; a gap whose paired interval covers 0 is not evidence.")
     ours = methods["policygradex"]["returns"]
     ratios = []
     for key in BASELINES:
         base = methods[key]["returns"]
-        spread = max(ours["std"], base["std"])
-        in_std = f", {(ours['mean'] - base['mean']) / spread:+.1f} seed std" if spread > 0 else ""
-        ratios.append(f"{LABELS[key]} {ours['mean'] / base['mean']:.2f}×{in_std}" if base["mean"] > 0
+        gap = gap_text(versus(ours["seeds"], base["seeds"]), " return")
+        ratios.append(f"{LABELS[key]} {ours['mean'] / base['mean']:.2f}× ({gap})" if base["mean"] > 0
                       else f"{LABELS[key]} (mean return 0)")
     return text + (" Mean return moves before success does: PolicyGradEx's mean return against each baseline's is "
                    + "; ".join(ratios) + ".")
@@ -309,25 +304,29 @@ def structure_sentence(speedup_metrics: Mapping[str, Any]) -> str:
 # The scorecard's claims of this chapter (collected by `pgxlib.report.claims`)
 # ---------------------------------------------------------------------------------------------
 
+def _points(metric: Metric) -> Metric:
+    """A success fraction of `metric` read in points of success (×100)."""
+    return Metric(metric.experiment, metric.params, metric.key, 100.0 * metric.scale)
+
+
 def claims() -> list[Claim]:
     """The number of groups on MT10 itself (multi-objective, success; `ablations` on metaworld stores only k):
-    k=3 above k=1 and k=2, k=4 adds little, as gaps in PolicyGradEx's seed std of MT10 success, like the control
-    families' k rows."""
+    k=3 above k=1 and k=2, k=4 adds little, as paired gaps in points of MT10 success, like the control families'
+    k rows."""
     note = "paper and ours: MT10 success, multi-objective"
     mw = {k: paper.N_GROUPS.value(k, "Meta-World") for k, _ in paper.N_GROUPS.rows}
-    std = Metric("main_results", {"family": "metaworld"}, "metrics.methods.policygradex.success.std")
+    score = {k: _points(k_score("metaworld", k)) for k in mw}
+    multitask = _points(multitask_score("metaworld"))
 
     def gain(a: float, b: float) -> str:
         return f"{100 * (a - b) / b:+.1f}% (MT10 success)"
 
-    claims = [Claim(f"Number of groups on MT10: k=3 above k={k}, gap in seed stds ({note})", gain(mw["3"], mw[k]),
-                    STD_UNIT, StdGap(k_score("metaworld", "3"), k_score("metaworld", k), std),
-                    Positive(k_score("metaworld", "3"), k_score("metaworld", k), std, multitask_score("metaworld")), paper.N_GROUPS.name,
-                    f"k=3 above k={k}", "metaworld")
+    claims = [Claim(f"Number of groups on MT10: k=3 above k={k}, paired gap ({note})", gain(mw["3"], mw[k]),
+                    "points", Difference(score["3"], score[k]), Positive(score["3"], score[k], multitask),
+                    paper.N_GROUPS.name, f"k=3 above k={k}", "metaworld")
               for k in ("1", "2")]
-    claims.append(Claim(f"Number of groups on MT10: k=4 adds little over k=3, gap in seed stds ({note})",
-                        gain(mw["4"], mw["3"]), STD_UNIT, StdGap(k_score("metaworld", "4"), k_score("metaworld", "3"), std),
-                        AddsLittle(k_score("metaworld", "4"), k_score("metaworld", "3"), multitask_score("metaworld")),
-                        paper.N_GROUPS.name,
+    claims.append(Claim(f"Number of groups on MT10: k=4 adds little over k=3, paired gap ({note})",
+                        gain(mw["4"], mw["3"]), "points", Difference(score["4"], score["3"]),
+                        AddsLittle(score["4"], score["3"], multitask), paper.N_GROUPS.name,
                         "k=4 adds little over k=3", "metaworld"))
     return claims

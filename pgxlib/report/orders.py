@@ -146,12 +146,10 @@ class Below:
 class Positive:
     """`better` above `base` (an ablation's order): judged on paired differences over the seeds stored beside
     both (``….seeds``), with the smallest effect `SEED_STD_FRACTION` of the family's `multitask` seed std; a
-    result with one seed and no per-seed values is undecided (no interval from one seed). `std` (PolicyGradEx's
-    seed std) scales the gap shown."""
+    result with one seed and no per-seed values is undecided (no interval from one seed)."""
 
     better: Metric
     base: Metric
-    std: Metric
     multitask: Metric | None = None
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:

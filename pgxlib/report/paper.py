@@ -53,7 +53,8 @@ class PaperTable:
 
 
 def format_value(value: Any, unit: str) -> str:
-    """``94.0%``, ``159.2``, ``0.76``, ``21×``; "–" for None; text as is."""
+    """``94.0%``, ``159.2``, ``0.76``, ``21×``, a signed gap ``+3.1 return`` / ``-2.5 points``; "–" for None; text as
+    is."""
     if value is None:
         return "–"
     if isinstance(value, str):
@@ -66,8 +67,8 @@ def format_value(value: Any, unit: str) -> str:
         return f"{value:g}×" if float(value).is_integer() else f"{value:.1f}×"
     if unit == "NMI":
         return f"{value:.2f}"
-    if unit == "seed std":
-        return f"{value:+.2f} seed std"
+    if unit in ("return gap", "points"):
+        return f"{value:+.3g} {unit.split()[0]}"
     return f"{value:.1f}"
 
 

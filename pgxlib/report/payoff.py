@@ -14,7 +14,7 @@ import numpy as np
 
 from pgxlib.analysis.verdicts import PairedInterval, paired_interval
 from pgxlib.report.main_results import (BASELINES, LABELS, REFERENCE_COLOR, REFERENCE_LABELS, label,
-                                       paper_relative_gain, paper_value, references)
+                                       paper_relative_gain, paper_value, references, seed_values)
 from pgxlib.report.plots import readable
 
 @dataclass(frozen=True)
@@ -36,12 +36,7 @@ class Payoff:
 
 
 def _per_seed(metrics: Mapping[str, Any], method: str) -> np.ndarray:
-    return seed_array(metrics["methods"][method]["seeds"])
-
-
-def seed_array(values) -> np.ndarray:
-    """Per-seed values as stored (None where a seed has none) → float [seeds] with NaN."""
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
+    return seed_values(metrics["methods"][method]["seeds"])
 
 
 def grouping_payoff(metrics: Mapping[str, Any]) -> Payoff | None:
@@ -123,7 +118,7 @@ PAPER_MARK = {"marker": "D", "color": "tab:red", "s": 40, "zorder": 4}
 
 
 def _entry_seeds(entry: Mapping[str, Any], success: bool) -> np.ndarray:
-    values = seed_array(entry["success"]["seeds"] if success else entry["seeds"])
+    values = seed_values(entry["success"]["seeds"] if success else entry["seeds"])
     return 100.0 * values if success else values
 
 

@@ -20,8 +20,8 @@ How a claim counts as reproduced (stated in each row's "why"); no rule flatters:
   returns are positive, else `SEED_STD_FRACTION` of the family's multitask seed std), *undecided* otherwise,
   with the seeds that would decide at the observed paired std (`analysis.verdicts.verdict`). Every order row
   stores its gap, interval, probability of improvement and seeds. Returns can be negative, so the ablations'
-  orders are shown in seed stds (`StdGap`) and a relative `Gain` is only taken where every return involved is
-  positive; an order of generalization gaps by group size has no seeds to pair and is undecided when its
+  orders show their gap in the score's units (`Difference`) and a relative `Gain` is only taken where every
+  return involved is positive; an order of generalization gaps by group size has no seeds to pair and is undecided when its
   difference is within the spread between random subsets of one size (`report.hessian_bound.SubsetSpread`);
 - a number judged against a tolerance (not an order) is reproduced inside it and refuted outside;
 - a speedup counts only where the agreement it was bought with clears the guard (`agreement_clears`: NMI at
@@ -143,7 +143,7 @@ def _combine(parts: Sequence[Measurement], value: float | None) -> Measurement:
 # ---------------------------------------------------------------------------------------------
 
 class Source(Protocol):
-    """Where a claim's number comes from: a `Metric`, `Gain`, `StdGap` or `Aggregate` here, or a chapter's own
+    """Where a claim's number comes from: a `Metric`, `Gain`, `Difference` or `Aggregate` here, or a chapter's own
     source (`report.hessian_bound.SubsetSpread`, `report.speedup.GuardedSpeedup`)."""
 
     def measure(self, lookup: Lookup) -> Measurement: ...
@@ -196,7 +196,7 @@ class Gain:
         values = [a.value, b.value, *_seed_values(self.better, lookup), *_seed_values(self.base, lookup)]
         if min(values) <= 0:
             return Measurement(None, both.results, (f"a relative gain is not defined here: returns that are zero or "
-                                                    f"negative ({min(values):.3g}); see the orders in seed stds",))
+                                                    f"negative ({min(values):.3g}); see the paired gaps",))
         return Measurement(100 * (a.value - b.value) / b.value, both.results)
 
 
@@ -214,22 +214,20 @@ def _seed_values(metric: Metric, lookup: Lookup) -> list[float]:
 
 
 @dataclass(frozen=True)
-class StdGap:
-    """The difference ``better − base`` in units of `std` (a seed std of the family): an order measured on
-    any scale, negative returns included."""
+class Difference:
+    """``better − base`` in the score's units, times `scale` (100 for success fractions shown in points): an
+    order's gap on any scale, negative returns included. With per-seed values stored beside both on the same
+    seeds it is the mean paired difference, the gap the order's interval is about."""
 
     better: Metric
     base: Metric
-    std: Metric
+    scale: float = 1.0
 
     def measure(self, lookup: Lookup) -> Measurement:
-        got = [m.measure(lookup) for m in (self.better, self.base, self.std)]
+        got = [m.measure(lookup) for m in (self.better, self.base)]
         if any(g.value is None for g in got):
             return _combine(got, None)
-        a, b, spread = (g.value for g in got)
-        if spread <= 0:
-            return Measurement(None, _combine(got, 0.0).results, ("the seed std is zero: no scale for the gap",))
-        return _combine(got, (a - b) / spread)
+        return _combine(got, self.scale * (got[0].value - got[1].value))
 
 
 @dataclass(frozen=True)
@@ -466,10 +464,6 @@ def chapter_of(claim: Claim) -> str:
     found = _experiments(claim.source)
     return found[0] if found else ""
 
-
-
-STD_UNIT = "seed std"
-"""The unit of an order measured in seed stds (`StdGap`)."""
 
 
 @dataclass(frozen=True)

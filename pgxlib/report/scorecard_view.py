@@ -58,7 +58,7 @@ def columns(card) -> tuple[list[str], list[str]]:
 
 def legend_html() -> str:
     return " ".join(f'<span style="background:{COLOURS[s]};padding:1px 6px;border-radius:3px">{SYMBOLS[s]} {s}</span>'
-                    for s in STATUSES) + " <span>· * stale: computed by older code (shown, to be recomputed) · σ: PolicyGradEx's seed std on the family · a blank cell: the paper makes that claim on other families only · hover a cell for the paired gap, its 95% interval and the seeds that would decide</span>"
+                    for s in STATUSES) + " <span>· * stale: computed by older code (shown, to be recomputed) · a blank cell: the paper makes that claim on other families only · hover a cell for the paired gap, its 95% interval and the seeds that would decide</span>"
 
 
 def grid_html(card, link: Link | None = None) -> str:
@@ -84,7 +84,7 @@ def grid_html(card, link: Link | None = None) -> str:
             row = match.iloc[0]
             status = base_status(row["status"])
             stale = " (stale)" if row["status"].endswith("(stale)") else ""
-            ours = row["ours"].replace(" seed std", "σ")
+            ours = row["ours"]
             text = f"{SYMBOLS[status]} {nowrap_numbers(html.escape(ours))}" + ("*" if stale else "")
             order = (f" | gap {row['gap']}, 95% interval {row['interval']} over {row['seeds']} seeds, P(improvement) "
                      f"{row['P(improvement)']}" + (f", {row['seeds to decide']} seeds would decide"
