@@ -6,10 +6,10 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pgxlib.analysis.verdicts import PairedInterval, paired_interval
+from pgxlib.analysis.verdicts import PairedInterval
 from pgxlib.config import CONTROL_FAMILIES
 from pgxlib.report import paper
-from pgxlib.report.main_results import format_number, zoom_to_theta
+from pgxlib.report.main_results import format_number, versus, zoom_to_theta
 from pgxlib.report.plots import readable
 from pgxlib.report.orders import AddsLittle, Positive
 from pgxlib.report.scorecard import Between, Claim, Difference, Metric
@@ -258,7 +258,7 @@ def knob_gap(metrics: Mapping[str, Any], knob: str, best: str) -> PairedInterval
     ours, ref = seed_scores(metrics, knob, best), seed_scores(metrics, knob, k["reference"])
     if len(ours) < 2 or len(ours) != len(ref):
         return None
-    return paired_interval([np.nan if v is None else v for v in ours], [np.nan if v is None else v for v in ref])
+    return versus(ours, ref)
 
 
 def _gap_text(gap: float, paired: PairedInterval | None, std: float | None) -> str:
