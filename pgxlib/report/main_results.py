@@ -210,7 +210,8 @@ def shortfall_sentence(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarr
     ours = methods["policygradex"]
     behind = [k for k in BASELINES if methods[k]["mean"] is not None and methods[k]["mean"] > ours["mean"]]
     if not behind:
-        return "PolicyGradEx's mean over seeds is above every baseline at our budget."
+        return ("PolicyGradEx's mean over seeds is above every baseline's at our budget; the paired intervals above "
+                "say which of those gaps are told apart from 0.")
     pgx_after = _masked(arrays["after_policygradex"])
     n = len(metrics["tasks"])
     sizes = [len(g) for seed_groups in metrics["groups"]["policygradex"] for g in seed_groups]
