@@ -22,8 +22,8 @@ from pgxlib.analysis.selection import agreement_score
 from pgxlib.analysis.verdicts import PairedInterval
 from pgxlib.config import DEFAULT_SCORE, FAMILIES
 from pgxlib.report import paper
-from pgxlib.report.main_results import LABELS, versus
-from pgxlib.report.payoff import grouping_payoff, interval_text
+from pgxlib.report.main_results import LABELS, interval_text, versus
+from pgxlib.report.payoff import grouping_payoff
 
 OURS = "policygradex"
 ROWS = (*LABELS, "care")

@@ -135,12 +135,18 @@ def reading(p: PairedInterval) -> str:
     return "above" if lo > 0 else "below" if hi < 0 else "not told apart from"
 
 
+def interval_text(p: PairedInterval, unit: str = "") -> str:
+    """``+20 [+18, +22]``: a paired gap and its 95% interval (or how many seeds gave none)."""
+    lo, hi = p.interval
+    if not np.isfinite(lo):
+        return f"{p.gap:+.3g}{unit} (no interval from {p.seeds} seed{'s' if p.seeds != 1 else ''})"
+    return f"{p.gap:+.3g}{unit} [{lo:+.3g}, {hi:+.3g}]"
+
+
 def gap_text(p: PairedInterval, unit: str = "") -> str:
     """``+3.1 return [+1.2, +5.0], 8/10 seeds ahead``: a paired gap, its interval and the seeds won."""
-    lo, hi = p.interval
-    span = f" [{lo:+.3g}, {hi:+.3g}]" if np.isfinite(lo) else " (no interval from fewer than 3 seeds)"
     won = sum(d > 0 for d in p.differences)
-    return f"{p.gap:+.3g}{unit}{span}, {won}/{p.seeds} seeds ahead"
+    return f"{interval_text(p, unit)}, {won}/{p.seeds} seeds ahead"
 
 
 def improvements(metrics: Mapping[str, Any]):

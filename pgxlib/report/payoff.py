@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pgxlib.analysis.verdicts import PairedInterval, paired_interval
-from pgxlib.report.main_results import (BASELINES, LABELS, REFERENCE_COLOR, REFERENCE_LABELS, label,
+from pgxlib.report.main_results import (BASELINES, LABELS, REFERENCE_COLOR, REFERENCE_LABELS, interval_text, label,
                                        paper_relative_gain, paper_value, references, seed_values)
 from pgxlib.report.plots import readable
 
@@ -65,14 +65,6 @@ def grouping_payoff(metrics: Mapping[str, Any]) -> Payoff | None:
     note = "; ".join(notes)
     return Payoff(metrics["family"], best, over_multitask, paired_interval(oracle, _per_seed(metrics, "random_grouping")),
                   ours, recovered, note)
-
-
-def interval_text(p: PairedInterval) -> str:
-    """``+20 [+18, +22]``: a paired gap and its 95% interval (or how many seeds gave none)."""
-    lo, hi = p.interval
-    if not np.isfinite(lo):
-        return f"{p.gap:+.3g} (no interval from {p.seeds} seed{'s' if p.seeds != 1 else ''})"
-    return f"{p.gap:+.3g} [{lo:+.3g}, {hi:+.3g}]"
 
 
 def payoff_table(metrics: Mapping[str, Any]):
