@@ -16,7 +16,8 @@
 # The ablation pages side by side: for every knob and family, each value's target return after
 # adaptation, and its distance from the reference configuration in units of PolicyGradEx's seed std σ in
 # that family's main results, so that families with different return scales sit on one scale. σ is a
-# scale, not a test: whether a gap is evidence is read on the paired 95% interval over seeds, which the
+# scale, not a test: whether a gap is evidence is read on the paired interval over seeds (95%, Bonferroni-adjusted
+# where the best of several values is compared; each cell states its level), which the
 # number of groups and the grouping strategy have (paired seeds, same θ* per seed); the other knobs run on
 # one seed and have no interval. The depth knob trains its own θ* per depth, so its effect includes how
 # well that one θ* happened to train. Nothing is computed here: the page reads the stored results of the

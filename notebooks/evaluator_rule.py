@@ -33,13 +33,15 @@ import ast
 
 from IPython.display import Markdown, display
 
-from pgxlib.experiments import run_experiment
+from pgxlib.experiments import find_result, run_experiment
 from pgxlib.report import evaluator_rule as report
 from pgxlib.store.provenance import provenance_markdown
 
 seeds = ast.literal_eval(seeds) if isinstance(seeds, str) else seeds  # papermill passes a tuple as its text
-# Always recomputed: it only reads, and its inputs (the speedup results) are not in its code fingerprint.
-res = run_experiment("evaluator_rule", profile, family, seed=seed, force=True, seeds=list(seeds))
+# It only reads: recomputed when its code or the speedup results it reads changed (then the stored one is stale).
+stored = find_result("evaluator_rule", profile, family, seed, seeds=list(seeds))
+res = run_experiment("evaluator_rule", profile, family, seed=seed, force=force or bool(stored and stored.stale),
+                     seeds=list(seeds))
 rule = res.metrics["evaluator_rule"]
 display(Markdown(provenance_markdown(res)))
 display(Markdown(report.rule_text(rule)))

@@ -92,6 +92,7 @@ report.comparison_table(m, family)
 
 # %%
 display(Markdown(report.verdict(m, family)))
+display(Markdown(report.verdict_matching(m, family)))
 
 # %% [markdown]
 # In log-log axes a first-order estimate whose remainder is second order has an error that grows like
@@ -120,13 +121,12 @@ report.definitions_vs_distance(a, family);
 # ## Which definition scales like the paper's table
 # The two definitions grow differently with the distance: ours like the distance (a second-order remainder over
 # a first-order change, slope 1), the authors' like its fourth power (the same ratio over |log π|, squared). The
-# slope of the paper's own column tells which one it used; the paper's claims (here and on the scorecard) are
+# slope of the paper's own column tells which one it used; the paper's claims (above and on the scorecard) are
 # judged under the definition whose slope over 0.1–1% is closest to it, the other shown beside it.
 
 # %%
 slopes = report.slopes_table(m, family)
 display(slopes if slopes is not None else Markdown(f"No slopes in this result ({report.SLOPE_FALLBACK})."))
-display(Markdown(report.verdict_matching(m, family)))
 
 # %% [markdown] tags=["fold"]
 # ## Where the pipeline operates

@@ -24,7 +24,7 @@ from IPython.display import HTML, Markdown, display
 
 from pgxlib import experiments
 from pgxlib.book import chapter_params, page_links
-from pgxlib.report import paper
+from pgxlib import paper
 from pgxlib.report.scorecard import build_scorecard, stale_results, undecided_share
 from pgxlib.report.scorecard_view import chapter_links, counts_text, details_html, grid_html
 
@@ -45,8 +45,11 @@ display(HTML(grid_html(card, link)))
 # interval over seeds: *reproduced* when the interval lies on the paper's side of zero, *refuted* when it
 # excludes the smallest effect of interest on the paper's side (the paper's own relative gain where returns are
 # positive, else half the family's multitask seed std), *undecided* otherwise, with the number of seeds that
-# would decide at the observed paired std. Relative gains are taken only where returns are positive. A speedup counts only where the agreement it was bought with reaches the ground truth's noise
-# ceiling with a clearly positive rank correlation. A headline claim holds only if it holds on every family
+# would decide at the observed paired std. The tests run in that order: an interval on the paper's side of zero
+# that is also below the smallest effect is *reproduced* (the order holds), and its row says the gap is smaller
+# than the effect of interest. Relative gains are taken only where returns are positive. A speedup counts only
+# where the agreement it was bought with reaches the ground truth's noise ceiling with a clearly positive rank
+# correlation. A headline claim holds only if it holds on every family
 # measured. The scorecard reads the results stored under `results/<profile>/`; a claim without a stored
 # result says so, with the command that measures it.
 
@@ -60,7 +63,7 @@ display(HTML(details_html(card, link)))
 # %% [markdown]
 # ## The paper's tables, as transcribed
 #
-# The reported numbers the scorecard compares against, from `pgxlib.report.paper`.
+# The reported numbers the scorecard compares against, from `pgxlib.paper`.
 
 # %%
 display(HTML("".join(f"<details><summary>{table.caption}</summary>{table.to_frame().to_html()}</details>"

@@ -55,7 +55,8 @@ import ast
 import pandas as pd
 from IPython.display import Markdown, display
 
-from pgxlib.report import evaluator_tables, paper, speedup as report
+from pgxlib import paper
+from pgxlib.report import evaluator_tables, speedup as report
 from pgxlib.experiments import run_experiment
 from pgxlib.store.provenance import provenance_markdown
 
@@ -95,7 +96,9 @@ report.evaluator_table(m)
 # it only asks whether the surrogate orders the *subsets* of a task as fine-tuning does. Speedups are
 # wall-time ratios (one repeat of full training / estimate) measured in this run; the CPU ratio sums the
 # processes' CPU seconds instead and is less sensitive to other jobs on the machine. Below the tables, each
-# depth's verdict by the scorecard's rules.
+# depth's verdict by the scorecard's rules: an NMI below the truth's noise ceiling is undecided, and so is the
+# speedup bought with it; at or above the ceiling the NMI is judged within ± 0.1 of the paper's and the speedup
+# within a factor of 2, where its rank correlation is at least 0.3.
 #
 # What limits these numbers. The measured side is itself an estimate: a few PPO iterations per subset
 # (budget above) and a handful of evaluation episodes per task; the noise ceiling above says how much that

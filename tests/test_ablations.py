@@ -213,3 +213,61 @@ def test_knob_summary_is_one_row_per_knob_with_its_best_value_against_the_refere
     text = report.knob_summary_sentence(metrics, std=0.5)
     assert "on paired seeds, number of groups k gains with an interval clear of 0" in text
     assert "grouping strategy ran on one seed, so its gain has no interval" in text
+
+
+def _selected_metrics(values, best_gap):
+    """A k knob on 10 paired seeds: value 1 is best, `best_gap` + a fixed noise above the reference 3 per seed, the
+    other values of `values` one below it."""
+    noise = [1.0, -1.0, 0.5, -0.5, 0.8, -0.8, 0.3, -0.3, 0.0, 0.0]
+    ref = [10.0, 10.4, 9.6, 10.1, 9.9, 10.2, 9.8, 10.3, 9.7, 10.0]
+    seeds = {1: [r + best_gap + e for r, e in zip(ref, noise)], 3: ref}
+    by_value = {str(v): {"score": sum(s) / len(s), "seeds": s}
+                for v in values for s in [seeds.get(v, [r - 1.0 for r in ref])]}
+    k = {"values": list(values), "reference": 3, "nmi": [1.0] * len(values),
+         "scores": [by_value[str(v)]["score"] for v in values], "by_value": by_value}
+    return {"reference": {"score": by_value["3"]["score"]}, "paired_seeds": list(range(10)), "k": k}
+
+
+def test_the_best_of_several_knob_values_is_read_on_a_bonferroni_interval():
+    from pgxlib.report import ablations as report
+    from pgxlib.report.main_results import versus
+
+    # best of 4 values (1, 2, 4, 5 against the reference 3): its unadjusted 95% interval clears 0, the 98.75% does not
+    metrics = _selected_metrics([1, 2, 3, 4, 5], 0.42)
+    assert report.candidates(metrics, "k") == 4
+    k = metrics["k"]["by_value"]
+    unadjusted = versus(k["1"]["seeds"], k["3"]["seeds"])
+    assert unadjusted.confidence == 0.95 and unadjusted.interval[0] > 0
+    gap = report.knob_gap(metrics, "k", "1")
+    assert gap.confidence == pytest.approx(0.9875) and gap.interval[0] < 0 < gap.interval[1]
+    assert gap.gap == pytest.approx(unadjusted.gap)
+    assert report.told_apart(metrics, "k") is False
+    summary = report.ablation_summary({"a": metrics}, {"a": 1.0})
+    assert summary.loc["number of groups k", "best value above the reference (paired interval)"] == \
+        "0 of 1 families (best of 4 values; 98.75% interval, Bonferroni)"
+    cell = report.knob_summary(metrics).loc["number of groups k", "best − reference"]
+    assert cell.endswith(", 10 seeds (best of 4 values; 98.75% interval, Bonferroni)")
+    assert "the best value's interval at 1 − 0.05/m" in report.knob_summary_sentence(metrics)
+    assert "no knob (number of groups k) gains" in report.knob_summary_sentence(metrics)
+    # one candidate: nothing is selected, the 95% interval is unchanged and tells the gap apart
+    single = _selected_metrics([1, 3], 0.42)
+    assert report.candidates(single, "k") == 1
+    gap = report.knob_gap(single, "k", "1")
+    assert gap.confidence == 0.95 and gap.interval == unadjusted.interval
+    assert report.told_apart(single, "k") is True
+    assert report.ablation_summary({"a": single}, {"a": 1.0}).loc[
+        "number of groups k", "best value above the reference (paired interval)"] == "1 of 1 families"
+    cell = report.knob_summary(single).loc["number of groups k", "best − reference"]
+    assert cell.endswith(", 10 seeds") and "Bonferroni" not in cell
+    assert "1 − 0.05/m" not in report.knob_summary_sentence(single)
+
+
+def test_selected_confidence_keeps_the_family_wise_level():
+    from pgxlib.report.main_results import selected_confidence, selection_text
+
+    assert selected_confidence(1) == 0.95 and selected_confidence(4) == pytest.approx(0.9875)
+    assert selection_text(1) == "95% interval"
+    assert selection_text(4) == "best of 4 values; 98.75% interval, Bonferroni"
+    assert selection_text(2, "references") == "best of 2 references; 97.5% interval, Bonferroni"
+    with pytest.raises(ValueError, match="candidates"):
+        selected_confidence(0)

@@ -13,7 +13,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "pgxlib"
 
 LAYERS = (
-    ("configuration", ("checks", "config", "profiles", "executor", "timing")),
+    ("configuration", ("checks", "config", "paper", "profiles", "executor", "timing")),
     ("task families and networks", ("tasks/", "nets")),
     ("maths", ("transitions", "estimate/", "cluster", "partition", "analysis/")),
     ("environments and learners", ("rollout", "evaluate", "rl/")),

@@ -205,3 +205,11 @@ def test_every_folded_section_is_named_by_a_plain_heading():
                 assert first.startswith("## ") and "$" not in first and "\\" not in first, (path.name, first)
                 folds += 1
     assert folds > 0
+
+
+def test_main_results_and_ablations_run_on_the_same_paired_seeds_per_family():
+    main = {r["family"]: r["seeds"] for r in chapters.chapter_runs("main_results", "default")}
+    ablations = {r["family"]: r["paired_seeds"] for r in chapters.chapter_runs("ablations", "default")}
+    expected = {family: list(range(n)) for family, n in chapters.PAIRED_SEEDS.items()}
+    assert main == ablations == expected
+    assert expected["planted"] == list(range(10)) and expected["nav2d"] == list(range(5))

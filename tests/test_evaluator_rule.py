@@ -69,7 +69,19 @@ def test_the_rule_is_read_from_stored_speedup_results(store):
     assert "picks `logistic`, the configured default" in text and "flips with the seed" in text
     other = report.rule_text({**rule, "default_score": "rollout"})
     assert "picks `logistic`, not the configured default `rollout`" in other
-    assert "nav2d seed 2: no stored speedup result" in text
+    assert "nav2d seed 2" not in text and "cartpole seed 2: the stored speedup result is stale" in text  # nav2d: no structure
+    summary = report.rule_markdown(rule)
+    assert summary.startswith(text) and "| logistic | cartpole |" in summary and "| rollout | planted |" in summary
+    assert "| nav2d |" not in summary.split("Chosen on one family")[0]  # only the families in the rule
+    assert "| planted | rollout | cartpole |" in summary  # chosen on planted, scored on cartpole
+
+    from pgxlib.book.pages import EVALUATOR_RULE_PAGE, write_evaluator_rule
+    write_evaluator_rule("smoke", store)  # the smoke chapter's run (seeds [0]) is not stored yet
+    assert "is not stored yet: `pgx run evaluator_rule --profile smoke" in (store / EVALUATOR_RULE_PAGE).read_text()
+    smoke = run_experiment("evaluator_rule", "smoke", "planted", seeds=[0])
+    write_evaluator_rule("smoke", store)
+    assert (store / EVALUATOR_RULE_PAGE).read_text() == report.rule_markdown(smoke.metrics["evaluator_rule"])
+    assert "`pgx run evaluator_rule" in report.rule_markdown(None, "pgx run evaluator_rule --profile smoke")
 
 
 def test_an_older_result_is_read_on_the_ceilings_footing_and_nothing_stored_picks_nothing(store):
@@ -80,6 +92,21 @@ def test_an_older_result_is_read_on_the_ceilings_footing_and_nothing_stored_pick
     _write_speedup("smoke", "planted", 0, {"rollout": old})
     rows = exp.rule_inputs("smoke", [0])["rows"]
     assert [(r["evaluator"], r["nmi"]) for r in rows] == [("rollout", pytest.approx(0.6))]
+
+
+def test_the_stored_rule_is_stale_once_a_speedup_result_it_reads_changes(store):
+    """Its code fingerprint does not cover the speedup results it reads: their sources do."""
+    _write_speedup("smoke", "planted", 0, {"rollout": _entry(1.0, 1.0), "logistic": _entry(0.8, 1.0)})
+    first = run_experiment("evaluator_rule", "smoke", "planted", seeds=[0])
+    assert first.fresh and not experiments.find_result("evaluator_rule", "smoke", "planted", seeds=[0]).stale
+    assert not run_experiment("evaluator_rule", "smoke", "planted", seeds=[0]).fresh  # unchanged inputs: loaded
+
+    _write_speedup("smoke", "cartpole", 0, {"rollout": _entry(0.3, 1.0), "logistic": _entry(1.0, 1.0)})
+    assert experiments.find_result("evaluator_rule", "smoke", "planted", seeds=[0]).stale
+    assert experiments.drop_stale("evaluator_rule", "smoke", "planted", seeds=[0]) is not None
+    again = run_experiment("evaluator_rule", "smoke", "planted", seeds=[0])
+    assert again.fresh and [s["family"] for s in again.get("metrics.evaluator_rule.sources")] == ["cartpole", "planted"]
+    assert not experiments.find_result("evaluator_rule", "smoke", "planted", seeds=[0]).stale
 
 
 def test_the_chapter_runs_the_structured_families_at_three_seeds_at_the_headline_depth():

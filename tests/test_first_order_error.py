@@ -11,13 +11,13 @@ from pgxlib.analysis.first_order import (
     DISTANCES,
     first_order_errors,
     float64_actor,
-    loglog_slope,
     logp_and_directional,
     paper_definition_error,
     random_directions,
     relative_error,
     summarise,
 )
+from pgxlib.analysis.scaling import log_log_slope
 from pgxlib.analysis.stats import distance_key
 from pgxlib.config import ConfigError
 from pgxlib.estimate.features import per_sample_grads
@@ -112,7 +112,7 @@ def test_error_vanishes_linearly_with_the_distance():
                              rhos)
     err = got.logp[0].numpy()
     assert np.all(np.diff(err) > 0) and err[0] < 1e-4
-    assert loglog_slope(rhos, err) == pytest.approx(1.0, abs=0.02)
+    assert log_log_slope(rhos, err) == pytest.approx(1.0, abs=0.02)
     # the limit err/ρ -> ‖curvature term‖/‖first-order term‖ per unit distance
     _, _, curv, est = closed_form(W, obs, actions, adv, U[0], 1e-5)
     assert err[0] == pytest.approx(np.linalg.norm(curv) / np.linalg.norm(est), rel=1e-3)
@@ -247,12 +247,15 @@ def test_report_shows_both_definitions_and_tolerates_old_results():
     assert table.loc["1", "paper (CartPole) %"] == "0.98"
     sentence = report.definitions_sentence(m, a, "cartpole")
     assert "1.5% by ours and 0.0015% by theirs (a factor of 1e+03)" in sentence and "0.7 nats" in sentence
-    assert "**within**" in report.verdict_paper_definition(m, "cartpole")
+    for described in (report.verdict_paper_definition(m, "cartpole"), report.verdict(m, "cartpole")):
+        assert not any(w in described for w in ("**within**", "**above**", "refuted", "reproduced")), described
+    assert "0.0015% at 1% distance" in report.verdict_paper_definition(m, "cartpole")
     plt.close(report.definitions_vs_distance(a, "cartpole"))
     old_m, old_a = _fake_result(with_authors=False)
     assert (report.definitions_table(old_m, "cartpole").iloc[:, 2:4] == "–").all().all()
     assert "--force" in report.definitions_sentence(old_m, old_a, "cartpole")
     assert "--force" in report.verdict_paper_definition(old_m, "cartpole")
+    assert "cannot be judged" in report.verdict_matching(old_m, "cartpole")
     plt.close(report.definitions_vs_distance(old_a, "cartpole"))
 
 
@@ -325,6 +328,7 @@ def test_page_shows_the_slopes_and_judges_with_the_matching_definition():
     assert report.slopes_table(m, "cartpole") is None
     assert "predates the slope fit" in report.verdict_matching(m, "cartpole")
     assert "authors' definition" in report.verdict_matching(m, "cartpole")
+    assert "**within**" in report.verdict_matching(m, "cartpole")  # 0.0015% under theirs, the only one judged
     m = {**m, "scaling_slope": {"relative_error_pct": 1.0, "paper_definition_error_pct": 4.0, "paper": 0.95},
          "matching_definition": "relative_error_pct"}
     html = report.slopes_table(m, "cartpole").to_html()

@@ -197,3 +197,58 @@ def test_report_sentences_are_computed_from_the_numbers():
     assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
     assert math.isnan(spearman([1, 2, 3], [1, 1, 1]))
     assert spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(3 / 10 ** 0.5)  # ties get average ranks
+
+
+class _Stored:
+    def __init__(self, values):
+        self.values = values
+
+    def get(self, key, default=None):
+        return self.values.get(key if isinstance(key, str) else ".".join(key), default)
+
+
+class _Lookup:
+    def __init__(self, values):
+        self.stored = _Stored(values)
+
+    def result(self, experiment, params):
+        return self.stored, None
+
+
+def test_an_order_of_gaps_by_group_size_from_one_seed_is_undecided_not_read_from_the_means():
+    from pgxlib.report.hessian_bound import ONE_SEED, GapOrder, SubsetSpread
+    from pgxlib.report.scorecard import Metric
+
+    def gap(size):
+        return Metric("hessian_bound", {"family": "planted"}, ("metrics", "by_group_size", size, "gap"), 1e3)
+
+    # sizes 1 and 10: size 1 has two subsets (sample variance 2e-6 -> spread 1.41e-3), size 10 one
+    values = {"metrics.by_group_size.1.gap": 0.030, "metrics.by_group_size.1.subsets": [[0], [3]],
+              "metrics.by_group_size.10.gap": 0.010, "metrics.by_group_size.10.subsets": [list(range(10))],
+              "arrays.group_gap": np.ma.masked_invalid(np.array([[0.029, 0.031], [0.010, np.nan]]))}
+    falls = GapOrder(gap("10"), gap("1"), "the gap with 1 task", -1, SubsetSpread("planted", 1e3))
+    got = falls.judge(10.0, "10⁻³ loss", _Lookup(values))
+    assert got.status == "undecided" and not got.ok and got.why.startswith(f"{ONE_SEED}: the gap with 1 task − ours +20")
+    assert got.order.seeds == 1 and got.order.gap == pytest.approx(20.0) and not np.isfinite(got.order.interval[0])
+    assert got.order.seeds_to_decide == 3  # a gap 10 spreads wide: the fewest seeds that give an interval
+    rises = GapOrder(gap("10"), gap("1"), "the gap with 1 task", 1, SubsetSpread("planted", 1e3))
+    got = rises.judge(10.0, "10⁻³ loss", _Lookup(values))  # the means say "not above": still not refuted
+    assert got.status == "undecided" and got.order.gap == pytest.approx(-20.0)
+    close = {**values, "metrics.by_group_size.10.gap": 0.029}
+    got = falls.judge(29.0, "10⁻³ loss", _Lookup(close))
+    assert got.status == "undecided" and got.order.seeds_to_decide > 3
+    lonely = {**values, "arrays.group_gap": np.ma.masked_invalid(np.array([[0.03, np.nan], [0.01, np.nan]]))}
+    got = falls.judge(10.0, "10⁻³ loss", _Lookup(lonely))
+    assert got.status == "undecided" and got.order.seeds_to_decide is None
+    assert "no spread between random subsets of one size" in got.why
+
+
+def test_an_order_of_gaps_with_per_seed_values_is_judged_on_the_paired_interval():
+    from pgxlib.report.hessian_bound import GapOrder, SubsetSpread
+    from pgxlib.report.scorecard import Metric
+
+    small, large = Metric("x", {}, "small.mean"), Metric("x", {}, "large.mean")
+    values = {"small.mean": 3.0, "small.seeds": [3.0, 3.2, 2.9, 3.1, 2.8],
+              "large.mean": 1.0, "large.seeds": [1.0, 1.1, 0.8, 1.2, 0.9]}
+    got = GapOrder(large, small, "the gap with 1 task", -1, SubsetSpread("planted")).judge(1.0, "", _Lookup(values))
+    assert got.status == "reproduced" and got.order.seeds == 5 and got.order.interval[0] > 0

@@ -246,3 +246,69 @@ def test_the_truth_of_every_chapter_is_fine_tuned_for_the_family_s_structure_bud
     for family, steps in FAMILY_FINETUNE_STEPS["default"].items():
         assert finetune_steps("default", pipeline_config("default", family)) == steps
         assert speedup[family]["finetune_steps"] == steps, family
+
+
+def test_the_best_of_two_references_is_read_on_a_bonferroni_interval():
+    from pgxlib.analysis.verdicts import paired_interval
+    from pgxlib.report import payoff
+
+    noise = [1.0, -1.0, 0.5, -0.5, 0.8, -0.8, 0.3, -0.3, 0.0, 0.0]
+    multitask = [10.0, 10.4, 9.6, 10.1, 9.9, 10.2, 9.8, 10.3, 9.7, 10.0]
+    design = [m + 0.42 + e for m, e in zip(multitask, noise)]
+    truth = [m - 1.0 for m in multitask]
+    ours = [m + 0.2 for m in multitask]
+    unadjusted = paired_interval(design, multitask)
+    assert unadjusted.interval[0] > 0  # what the selected best's 95% interval would claim
+    both = _synthetic_metrics({"multitask": multitask, "policygradex": ours, "truth_grouping": truth,
+                               "design_grouping": design})
+    pay = payoff.grouping_payoff(both)
+    assert pay.best == "design_grouping" and pay.over_multitask.confidence == pytest.approx(0.975)
+    assert pay.over_multitask.interval[0] < 0 < pay.over_multitask.interval[1]
+    assert pay.over_random.confidence == pytest.approx(0.975) and pay.policygradex_over_multitask.confidence == 0.95
+    assert "not told apart from 0" in pay.note and "best of 2 references; 97.5% interval, Bonferroni" in pay.note
+    text = payoff.payoff_sentence(both)
+    assert "(paired over seeds: mean [interval]; best of 2 references; 97.5% interval, Bonferroni)" in text
+    table = payoff.payoff_table(both)
+    assert table["interval"].tolist() == ["best of 2 references; 97.5% interval, Bonferroni"] * 2 + ["95% interval"]
+    # one reference: nothing is selected, its 95% interval is unchanged and tells the gain apart from 0
+    one = _synthetic_metrics({"multitask": multitask, "policygradex": ours, "design_grouping": design})
+    pay = payoff.grouping_payoff(one)
+    assert pay.over_multitask.confidence == 0.95 and pay.over_multitask.interval == unadjusted.interval
+    assert pay.note == "" and "Bonferroni" not in payoff.payoff_sentence(one)
+    assert payoff.payoff_table(one)["interval"].tolist() == ["95% interval"] * 3
+
+
+def test_the_papers_relative_gain_is_not_taken_on_a_negative_return(monkeypatch):
+    from pgxlib.report import main_results as report
+
+    multitask = [-18.7, -18.3, -17.5, -18.0, -19.1, -17.9]
+    metrics = _synthetic_metrics({"multitask": multitask, "policygradex": [m + 3.0 for m in multitask]},
+                                 family="cartpole")
+    paper = {"policygradex": 10.0, "multitask": -20.0, "paco": 8.0}
+    monkeypatch.setattr(report, "paper_value", lambda method, family: paper.get(method))
+    table = report.improvements(metrics)
+    assert table.loc["Multi-task training", "paper's relative gain %"] == "–"  # (10 − (−20)) / |−20| was +150%
+    assert table.loc["PaCo", "paper's relative gain %"] == "+25.0"
+    assert table.loc["Random grouping", "paper's relative gain %"] == "–"  # no paper number
+
+
+def test_the_start_is_marked_where_the_task_parameters_are_a_goal():
+    import matplotlib.pyplot as plt
+
+    from pgxlib.report import main_results as report
+
+    arrays = {"source_params": np.array([[0.5, 0.5], [-0.5, 0.2], [0.1, -0.7]]),
+              "target_params": np.array([[0.4, 0.6], [-0.3, -0.2]]),
+              "labels_policygradex": np.array([[0, 1, 1]]), "target_group_policygradex": np.array([[0, 1]]),
+              "after_policygradex": np.array([[-3.0, -4.0]])}
+
+    def legend(metrics):
+        fig = report.target_scatter(metrics, arrays)
+        labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        plt.close(fig)
+        return labels
+
+    goals = {"family": "anything", "seeds": [0], "param_names": ["goal_x", "goal_y", "rotation_deg"]}
+    assert "start" in legend(goals)
+    physics = {"family": "nav2d", "seeds": [0], "param_names": ["gravity", "masscart"]}  # the name decides nothing
+    assert "start" not in legend(physics)

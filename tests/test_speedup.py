@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from pgxlib.analysis.agreement import nmi
+from pgxlib.analysis.selection import OLD_FOOTING, agreement_pair
 from pgxlib.analysis.speedup import (
     centre_per_task,
     noise_ceiling,
@@ -299,10 +300,12 @@ def test_report_shows_the_noise_ceiling_and_survives_old_results():
     assert frame.loc[("rollout", 4), "at ceiling"] == False  # noqa: E712
     assert frame.loc[("ppo", 2), "NMI estimate vs truth"] == 0.1 and frame.loc[("ppo", 2), "speedup"] == 12.0
     assert "footing: single repeats" in report.evaluator_table(m).caption
-    assert report.depth_table(m).loc[4, "above ceiling"] == False  # noqa: E712
-    verdicts = report.verdicts(m)
-    assert "within noise of the truth" in verdicts.split("**4 layers**")[1]
-    assert "within noise" not in verdicts.split("**4 layers**")[0]
+    assert report.depth_table(m).loc[4, "at ceiling"] == False  # noqa: E712
+    two, four = report.verdicts(m).split("**4 layers**")
+    assert "undecided, within noise of the truth: NMI 0.30 is below the truth's noise ceiling 0.70" in four
+    assert "reproduc" not in four and "refuted" not in four
+    assert "NMI 0.80 reaches the truth's noise ceiling 0.60: reproduced" in two and "within noise" not in two
+    assert "Speedup 12.0×: reproduced, within a factor of 2 of the paper's 21×." in two
     assert "repeated 2 times" in report.budget_text(m) and "undefined" in report.correlation_text(m)
     cost = report.cost_text(m)
     assert "spends 50% of its 1 s scoring" in cost and "`ppo` 12× (NMI 0.10, ceiling 0.22)" in cost
@@ -313,13 +316,13 @@ def test_report_shows_the_noise_ceiling_and_survives_old_results():
     for s in unnamed["by_layers"]["2"]["by_score"].values():
         del s["footing"]
         s["nmi"], s["nmi_per_repeat"] = 0.95, [0.5, 0.6]
-    assert report.agreement_pair(unnamed["by_layers"]["2"]["by_score"]["rollout"]) == (0.55, 0.6, report.OLD_FOOTING)
+    assert agreement_pair(unnamed["by_layers"]["2"]["by_score"]["rollout"]) == (0.55, 0.6, OLD_FOOTING)
     assert report.evaluator_frame(unnamed).loc[("rollout", 2), "at ceiling"] == False  # noqa: E712
 
     old = _fake_metrics(new=False)
     assert not report.has_ceiling(old)
     assert report.evaluator_frame(old)["noise ceiling NMI"].isna().all()
-    assert (report.depth_table(old)["above ceiling"] == report.NOT_MEASURED).all()
+    assert (report.depth_table(old)["at ceiling"] == report.NOT_MEASURED).all()
     assert report.NOT_MEASURED in tables.agreement_sentences(old) and "--force" in report.verdicts(old)
     assert tables.agreement_cells(old).iloc[0, 0] == "0.80 / –"  # its one evaluator, without a ceiling
     assert "--force" in report.budget_text(old)
@@ -329,7 +332,7 @@ def test_report_shows_the_noise_ceiling_and_survives_old_results():
         plt.close(fig)
 
 
-def test_scorecard_counts_a_speedup_only_above_the_noise_ceiling():
+def test_scorecard_judges_nmi_and_speedup_only_at_the_noise_ceiling():
     from pgxlib.report import scorecard, speedup
 
     claims = {c.name: c for c in speedup.claims()}
@@ -346,15 +349,86 @@ def test_scorecard_counts_a_speedup_only_above_the_noise_ceiling():
     row = scorecard.evaluate_claim(nmi2, new)
     assert (row["ours"], row["status"]) == ("0.80", "reproduced") and "noise ceiling" in row["why"]
     assert "0.60" in row["why"]
-    row = scorecard.evaluate_claim(nmi4, new)
-    assert row["status"] == "refuted" and "0.70" in row["why"] and "does not clear the truth's own noise" in row["why"]
+    row = scorecard.evaluate_claim(nmi4, new)  # below the ceiling: evidence neither way, one reason
+    assert row["status"] == "undecided" and row["why"].startswith("within noise of the truth: ours 0.30 is below the "
+                                                                  "truth's noise ceiling 0.70")
+    assert "outside" not in row["why"]
     row = scorecard.evaluate_claim(nmi2, old)
     assert row["status"] == "reproduced" and "not measured" in row["why"] and "--force" in row["why"]
 
 
+def _set_agreement(metrics, depth, nmi_value, ceiling):
+    """The headline evaluator's NMI and noise ceiling at `depth`, in its row and its ``by_score`` entry."""
+    for row in (metrics["by_layers"][depth], metrics["by_layers"][depth]["by_score"]["rollout"]):
+        row.update(nmi=nmi_value, nmi_per_repeat=[nmi_value, nmi_value], noise_ceiling_nmi=ceiling,
+                   above_ceiling=reaches_ceiling(nmi_value, ceiling))
+    return metrics
+
+
+def test_an_nmi_just_below_the_ceiling_is_undecided_and_shows_the_digits_that_tell():
+    """0.598 and 0.602 (0.698 and 0.702, within the paper's 0.73 ± 0.1) both read 0.60 (0.70) at two decimals."""
+    from pgxlib.report import evaluator_tables as tables, scorecard, speedup as report
+
+    m = _set_agreement(_set_agreement(_fake_metrics(), "2", 0.598, 0.602), "4", 0.698, 0.702)
+    assert report.nmi_pair_text(0.598, 0.602) == ("0.598", "0.602")
+    assert report.nmi_pair_text(0.6, 0.6) == ("0.600", "0.600") and report.nmi_pair_text(0.8, 0.6) == ("0.80", "0.60")
+    assert report.nmi_pair_text(0.60001, 0.60002) == ("0.60001", "0.60002")
+    two, four = report.verdicts(m).split("**4 layers**")
+    assert "NMI 0.598 is below the truth's noise ceiling 0.602" in two and "undecided" in two
+    assert "NMI 0.698 is below the truth's noise ceiling 0.702" in four and "undecided" in four
+    for text in (two, four):
+        assert "reproduc" not in text and "refuted" not in text and "0.60 " not in text and "0.70 " not in text
+    claims = {c.name: c for c in report.claims()}
+    for depth, (x, c) in {"2": ("0.598", "0.602"), "4": ("0.698", "0.702")}.items():
+        for name in (f"Surrogate LunarLander NMI, {depth}-layer policy",
+                     f"Speedup over full training, {depth}-layer policy (LunarLander)"):
+            row = scorecard.evaluate_claim(claims[name], StoredLookup(m))
+            assert row["status"] == "undecided", (name, row["why"])
+            assert f"{x}" in row["why"] and f"below the truth's noise ceiling {c}" in row["why"]
+            assert "reproduc" not in row["why"] and " within [" not in row["why"], row["why"]
+    cells = tables.agreement_cells(m)
+    assert (cells.loc["rollout", "2 layers"], cells.loc["rollout", "4 layers"]) == ("0.598 / 0.602", "0.698 / 0.702")
+    assert "stays below its ceiling (0.598 / 0.602)" in tables.agreement_sentences(m, default="rollout")
+    assert "`rollout` 12× (NMI 0.598, ceiling 0.602)" in report.cost_text(m)
+
+
 def test_an_estimate_at_a_perfect_ceiling_counts():
-    """With a truth that reproduces itself exactly (ceiling 1), agreeing with it exactly is all an estimate can do."""
+    """With a truth that reproduces itself exactly (ceiling 1), agreeing with it exactly is all an estimate can do:
+    the claims, the verdicts and the tables all say it reaches the ceiling."""
+    from pgxlib.report import evaluator_tables as tables, scorecard, speedup as report
+
     assert reaches_ceiling(1.0, 1.0) and reaches_ceiling(0.8, 0.7) and not reaches_ceiling(0.6, 0.7)
+    m = _set_agreement(_fake_metrics(), "2", 1.0, 1.0)
+    claims = {c.name: c for c in report.claims()}
+    row = scorecard.evaluate_claim(claims["Surrogate LunarLander NMI, 2-layer policy"], StoredLookup(m))
+    assert row["status"] == "refuted" and "outside [0.63, 0.83] (above)" in row["why"]  # judged on its own test
+    assert "reaches the truth's noise ceiling 1.00" in row["why"] and "not above" not in row["why"]
+    row = scorecard.evaluate_claim(claims["Speedup over full training, 2-layer policy (LunarLander)"], StoredLookup(m))
+    assert row["status"] == "reproduced" and "NMI 1.00 (truth's noise ceiling 1.00)" in row["why"]
+    assert "NMI 1.00 reaches the truth's noise ceiling 1.00: refuted" in report.verdicts(m).split("**4 layers**")[0]
+    assert tables.agreement_cells(m).loc["rollout", "2 layers"] == f"1.00 / 1.00 {tables.AT_CEILING}"
+    assert report.evaluator_frame(m).loc[("rollout", 2), "at ceiling"] == True  # noqa: E712
+    assert report.depth_table(m).loc[2, "at ceiling"] == True  # noqa: E712
+    m = _set_agreement(_fake_metrics(), "2", 0.7, 0.7)  # at the ceiling and within the paper's 0.73 ± 0.1
+    row = scorecard.evaluate_claim(claims["Surrogate LunarLander NMI, 2-layer policy"], StoredLookup(m))
+    assert row["status"] == "reproduced" and "ours 0.700 reaches the truth's noise ceiling 0.700" in row["why"]
+
+
+def test_the_largest_speedup_is_undecided_when_no_depth_counts():
+    """As for one depth: a speedup bought with an agreement below the guard is evidence neither way."""
+    from pgxlib.report import scorecard, speedup as report
+
+    guarded = report.GuardedSpeedup((("lunarlander", "2"), ("lunarlander", "4")), 13.0, 52.0, "a factor of 2")
+    claim = scorecard.Claim("largest speedup", 26.0, "×", guarded, guarded)
+    m = _fake_metrics()
+    m["by_layers"]["2"]["rank_correlation"] = 0.02  # at the ceiling, ranks agree by chance; 4 layers below it
+    row = scorecard.evaluate_claim(claim, StoredLookup(m))
+    assert (row["ours"], row["status"]) == ("12×", "undecided") and "no measured speedup counts" in row["why"]
+    assert "lunarlander 2 layers 12.0×, lunarlander 4 layers 12.0×" in row["why"]
+    m["by_layers"]["2"]["rank_correlation"] = 0.4  # 2 layers counts: judged on the band
+    assert scorecard.evaluate_claim(claim, StoredLookup(m))["status"] == "refuted"  # 12× outside [13×, 52×]
+    row = scorecard.evaluate_claim(claim, StoredLookup(_fake_metrics(new=False)))
+    assert row["status"] == "not yet measured" and "--force" in row["why"]
 
 
 def test_a_speedup_bought_with_no_rank_agreement_does_not_count():

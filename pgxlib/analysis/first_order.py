@@ -191,11 +191,3 @@ def summarise(errors: np.ndarray, distances) -> dict[str, dict[str, float | None
         out[distance_key(rho)] = {**stats, "n": int(col.size)}
     return out
 
-
-def loglog_slope(distances, errors) -> float | None:
-    """Least-squares slope of log(error) against log(ρ) over the finite, positive errors (≈ 1 near θ*)."""
-    x, y = np.log(np.asarray(distances, dtype=float)), np.asarray(errors, dtype=float)
-    ok = np.isfinite(y) & (y > 0)
-    if ok.sum() < 2:
-        return None
-    return float(np.polyfit(x[ok], np.log(y[ok]), 1)[0])

@@ -18,9 +18,29 @@ deciding alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
+
+OLD_FOOTING = "single repeats (from the stored per-repeat NMIs of an older result)"
+UNKNOWN_FOOTING = "not recorded (an older result without per-repeat NMIs)"
+
+
+def agreement_pair(row: Mapping[str, Any]) -> tuple[float, float | None, str]:
+    """(the estimate's NMI with the truth, the truth's noise ceiling, their footing) of one evaluator at one depth
+    (a ``by_score`` entry, or a depth's headline row), both on the same footing.
+
+    A result stored before the footing was named kept the NMI against the mean of the repeats as ``nmi`` and the
+    NMI against each repeat as ``nmi_per_repeat``: the like-with-like NMI is the mean of the latter (without it,
+    ``nmi`` as stored, its footing `UNKNOWN_FOOTING`). A result without repeats has no ceiling (None) and only its
+    one-run NMI."""
+    ceiling = row.get("noise_ceiling_nmi")
+    if "footing" in row or ceiling is None:
+        return float(row["nmi"]), ceiling, row.get("footing", "one run")
+    if "nmi_per_repeat" not in row:
+        return float(row["nmi"]), float(ceiling), UNKNOWN_FOOTING
+    return float(np.mean(row["nmi_per_repeat"])), float(ceiling), OLD_FOOTING
+
 
 STRUCTURE_CEILING = 0.8
 """A family has structure to find when its noise ceiling (NMI between repeats of the truth) is at least this."""

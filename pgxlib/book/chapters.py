@@ -57,9 +57,11 @@ class Chapter:
     (the MT10 chapter's k ablation): `outdated_runs` lists them too."""
 
 
-ABLATION_PAIRED_SEEDS = {"planted": 10, "cartpole": 10, "lunarlander": 5, "highway": 5, "nav2d": 5}
-"""How many seeds the ablations' k and strategy knobs run on per family: as many as the family's main results (MT10's
-k ablation: the default 3, `experiments.ablations.DEFAULT_PAIRED_SEEDS`)."""
+PAIRED_SEEDS = {"planted": 10, "cartpole": 10, "lunarlander": 5, "highway": 5, "nav2d": 5}
+"""How many seeds each control family's paired comparisons run on, in chapter order: its main results, and the same
+seeds for its ablations' k and strategy knobs (same θ* per seed). 10 where a seed costs minutes (planted, cartpole),
+5 on the others; MT10 keeps 3 (its own chapter; its k ablation the default 3,
+`experiments.ablations.DEFAULT_PAIRED_SEEDS`; `experiments.MAX_SEEDS` bounds them all)."""
 
 
 TRUTH_STEPS = FAMILY_FINETUNE_STEPS["default"]
@@ -70,17 +72,13 @@ truth_grouping: the speedup chapter's runs take theirs from it."""
 #   Chapter("main_results", every_profile({"family": "cartpole"}, {"family": "highway"}), "main_results"),
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("walkthrough", every_profile({"family": "cartpole"}), "walkthrough", "Walkthrough"),
-    # Paired comparisons need seeds: 10 where a seed costs minutes (planted, cartpole), 5 on the other control
-    # families; MT10 keeps 3 (its own chapter, `experiments.MAX_SEEDS` bounds them all).
-    Chapter("main_results", every_profile(*({"family": f, "seeds": list(range(10 if f in ("planted", "cartpole") else 5))}
-                                            for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")),
+    Chapter("main_results", every_profile(*({"family": f, "seeds": list(range(n))} for f, n in PAIRED_SEEDS.items()),
                                           smoke=({"family": "cartpole", "seeds": [0, 1]}, {"family": "nav2d", "seeds": [0, 1]})),
             "main_results", "Main results"),
     Chapter("mt10", every_profile({"family": "metaworld"}, smoke=({"family": "metaworld", "seeds": [0]},)), "main_results",
             "Meta-World MT10", also=("ablations",)),
-    # The k and strategy knobs run on the seeds the main results use for the family (paired comparisons: same θ*).
-    Chapter("ablations", every_profile(*({"family": f, "paired_seeds": list(range(ABLATION_PAIRED_SEEDS[f]))}
-                                         for f in ("planted", "cartpole", "lunarlander", "highway", "nav2d")),
+    Chapter("ablations", every_profile(*({"family": f, "paired_seeds": list(range(n))}
+                                         for f, n in PAIRED_SEEDS.items()),
                                        smoke=({"family": "cartpole", "proj_dims": [16, 32, 64]},)), "ablations", "Ablations"),
     Chapter("ablations_overview", title="Ablations across families"),
     Chapter("adaptation", every_profile(*({"family": f} for f in ("cartpole", "lunarlander", "highway", "nav2d")), smoke=({"family": "cartpole", "inner_lrs": [0.02, 0.05], "inner_updates": [1, 2]},)), "adaptation", "Adaptation"),

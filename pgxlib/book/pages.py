@@ -248,6 +248,11 @@ GLANCE_PAGE = "glance.md"
 """Results at a glance, written at build time from the stored results and included by the intro."""
 
 
+EVALUATOR_RULE_PAGE = "evaluator_rule_summary.md"
+"""The evaluator rule's pick, table and leave-one-family-out reading, written at build time and included by the
+method chapter."""
+
+
 def _stored_rule_pick(profile: str) -> tuple[str | None, str | None]:
     """(the evaluator rule's stored pick, None when it is not stored; the command that computes it)."""
     from pgxlib.book.chapters import chapter_runs
@@ -357,6 +362,21 @@ def write_glance(pages: list[Page], profile: str, out_dir: Path) -> None:
                                        encoding="utf-8")
 
 
+def write_evaluator_rule(profile: str, out_dir: Path) -> None:
+    """The evaluator rule's summary the method chapter includes, from the stored `evaluator_rule` result."""
+    from pgxlib.book.chapters import chapter_runs
+    from pgxlib.report.evaluator_rule import rule_markdown
+
+    runs = chapter_runs("evaluator_rule", profile)
+    stored, command = None, None
+    if runs:
+        family, seed, rest = _split(runs[0])
+        stored = experiments.find_result("evaluator_rule", profile, family, seed, **rest)
+        command = experiments.run_command("evaluator_rule", profile, family, seed, **rest)
+    rule = None if stored is None else stored.metrics["evaluator_rule"]
+    (out_dir / EVALUATOR_RULE_PAGE).write_text(rule_markdown(rule, command), encoding="utf-8")
+
+
 def check_pages(pages: list[Page], profile: str) -> list[str]:
     """Problems with the results of executed experiment pages (missing result or expected keys)."""
     problems = []
@@ -408,6 +428,7 @@ def build_book(profile: str, force: bool = False, check: bool = False, no_comput
         print(f"[book] {len(failed)} chapter(s) failed; the book was not built", file=sys.stderr)
         return 1
     write_glance(pages, profile, out_dir)
+    write_evaluator_rule(profile, out_dir)
     shutil.rmtree(book_dir / "_build", ignore_errors=True)
     code = jupyter_book_build(book_dir)
     if code != 0:

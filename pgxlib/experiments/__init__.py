@@ -15,6 +15,7 @@ and stores it; a stored result's ``meta.protocol`` is its family's protocol (`Ta
 """
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import shutil
 import time
@@ -122,6 +123,15 @@ def _matches(result: store.Result, profile: str, family: str, seed: int, params:
     return result.meta.get("parameters") == wanted
 
 
+def _with_inputs(module: ModuleType, result: store.Result, profile: str) -> store.Result:
+    """`result`, marked stale when it reads other stored results and those changed since (the experiment's
+    ``inputs_changed(result, profile)``, for the experiments that define it)."""
+    changed = getattr(module, "inputs_changed", None)
+    if result.stale or changed is None or not changed(result, profile):
+        return result
+    return dataclasses.replace(result, stale=True)
+
+
 def recompute_fix(name: str, profile: str, family: str, seed: int, params: dict[str, Any]) -> str:
     """How to replace a corrupt stored result: the command that computes it, with ``--force``."""
     command = run_command(name, profile, family, seed, **params)
@@ -145,7 +155,7 @@ def find_result(name: str, profile: str, family: str, seed: int = 0, **params: A
     if not (path / store.RESULT_FILE).exists():
         return None
     result = _read(path, _fingerprint(module, profile, family)["sha256"], name, profile, family, seed, full)
-    return result if _matches(result, profile, family, seed, full) else None
+    return _with_inputs(module, result, profile) if _matches(result, profile, family, seed, full) else None
 
 
 def drop_stale(name: str, profile: str, family: str, seed: int = 0, **params: Any) -> Path | None:
@@ -229,7 +239,7 @@ def run_experiment(name: str, profile: str, family: str, seed: int = 0, force: b
     if not force and (path / store.RESULT_FILE).exists():
         result = _read(path, fingerprint["sha256"], name, profile, family, seed, full)
         if _matches(result, profile, family, seed, full):
-            return result
+            return _with_inputs(module, result, profile)
     cache = store.StageCache(store.stage_dir(profile, name, key), fingerprint=fingerprint["sha256"])
     if force:
         cache.clear()

@@ -3,7 +3,7 @@
 A reading experiment: it fine-tunes, rolls out and clusters nothing. It reads every stored `speedup` result of
 its profile (every family, every seed found), takes each one's headline depth, and builds one row per
 (evaluator, family, seed) from its ``by_score``: the estimate's NMI with the truth and the truth's noise
-ceiling on one footing (single repeats, `report.speedup.agreement_pair`), the affinity correlation, the
+ceiling on one footing (single repeats, `analysis.selection.agreement_pair`), the affinity correlation, the
 estimate's wall time and the speedup. The rule's pick, the families it used, the per-family table, the
 leave-one-family-out reading and the pick per seed are stored as ``metrics.evaluator_rule``.
 
@@ -13,8 +13,9 @@ expected seed without a result are named, one line each (``notes``); the rule is
 
 The store keys every result by a family: this one is filed under the family it is run with, which selects
 nothing (the book runs it on ``planted``). Its code fingerprint covers this module and the rule, not the
-speedup results it read, so it is recomputed whenever it is shown (it costs a fraction of a second) and stores
-which results it read (``sources``).
+speedup results it read: it stores which results it read (``sources``, each with its timestamp), and
+`inputs_changed` tells the store it is stale when the speedup results it would read now differ, so
+`pgx refresh` and the book recompute it then (it costs a fraction of a second) and only then.
 """
 from __future__ import annotations
 
@@ -23,9 +24,8 @@ from dataclasses import replace
 from typing import Any
 
 from pgxlib import store
-from pgxlib.analysis.selection import STRUCTURE_CEILING, choose_evaluator
+from pgxlib.analysis.selection import STRUCTURE_CEILING, agreement_pair, choose_evaluator
 from pgxlib.config import DEFAULT_SCORE, FAMILIES, MAX_SEED, check_int_list
-from pgxlib.report.speedup import agreement_pair
 
 PARAMETERS: dict[str, Any] = {"seeds": [0, 1, 2]}
 EXPECTED_KEYS = ("metrics.evaluator_rule", "metrics.evaluator_rule.rows", "metrics.evaluator_rule.sources")
@@ -68,7 +68,7 @@ def rule_inputs(profile: str, seeds=(0, 1, 2)) -> dict[str, Any]:
 
     Returns:
         {"rows": [{evaluator, family, seed, nmi, ceiling, affinity_corr, cost_seconds, speedup, depth}],
-        "sources": [{family, seed, depth, stale, result_dir}], "notes": [str]}.
+        "sources": [{family, seed, depth, stale, result_dir, timestamp}], "notes": [str]}.
     """
     by_run: dict[tuple[str, int], list[store.Result]] = {}
     for result in _stored(profile):
@@ -89,13 +89,21 @@ def rule_inputs(profile: str, seeds=(0, 1, 2)) -> dict[str, Any]:
             if result.stale:
                 notes.append(f"{family} seed {seed}: the stored speedup result is stale (older code); used as stored")
             sources.append({"family": family, "seed": seed, "depth": int(depth), "stale": bool(result.stale),
-                            "result_dir": result.path.name})
+                            "result_dir": result.path.name, "timestamp": result.meta.get("timestamp")})
             for name, s in head["by_score"].items():
                 x, ceiling, _ = agreement_pair(s)
                 rows.append({"evaluator": name, "family": family, "seed": seed, "depth": int(depth), "nmi": x,
                              "ceiling": ceiling, "affinity_corr": s.get("affinity_corr"),
                              "cost_seconds": s["seconds"]["estimated"], "speedup": s["speedup"]})
     return {"rows": rows, "sources": sources, "notes": notes}
+
+
+def inputs_changed(result: store.Result, profile: str) -> bool:
+    """Whether the speedup results `rule_inputs` would read now differ from those `result` read (another result,
+    another timestamp, another staleness): then `result` is stale although its code is current."""
+    seeds = result.meta.get("parameters", {}).get("params", {}).get("seeds", PARAMETERS["seeds"])
+    stored = result.metrics.get("evaluator_rule", {}).get("sources", [])
+    return stored != rule_inputs(profile, [int(s) for s in seeds])["sources"]
 
 
 def _finite_or_none(value: Any) -> Any:

@@ -27,7 +27,6 @@ from pgxlib.analysis.first_order import (
     DISTANCES,
     first_order_errors,
     float64_actor,
-    loglog_slope,
     logp_and_directional,
     logp_shifted,
     random_directions,
@@ -39,7 +38,7 @@ from pgxlib.analysis.stats import distance_key
 from pgxlib.analysis.verdicts import closest_definition
 from pgxlib.config import ConfigError, check_float, check_int, progress_default
 from pgxlib.profiles import pipeline_config
-from pgxlib.report.paper import first_order_points
+from pgxlib.paper import first_order_points
 from pgxlib.nets import actor_log_prob, actor_params, flat_params, get_device
 from pgxlib.pipeline import features_stage, projector_of, shared_meta_policy, subsets_of, surrogate_fits
 from pgxlib.tasks import make_family
@@ -72,7 +71,7 @@ def scaling_slopes(distances, errors: dict[str, dict[str, float | None]], paper:
     Args:
         distances: the relative distances measured [D] (0.01 = 1%).
         errors: {definition name: {distance key (`distance_key`): median error in %, or None}}.
-        paper: {relative distance: the paper's error in %} (`report.paper.first_order_points`); {} for none.
+        paper: {relative distance: the paper's error in %} (`paper.first_order_points`); {} for none.
 
     Returns:
         {name: slope or None for each of `errors`, "paper": slope or None}; the fits use the distances within
@@ -157,12 +156,12 @@ def compute(profile: str, family: str, seed: int, cache, n_directions: int = 8, 
         "relative_error_pct": {k: v["median"] for k, v in summarise(errs["surrogate"].logp.numpy(), rhos).items()},
         "logp": {name: summarise(e.logp.numpy(), rhos) for name, e in errs.items()},
         "objective": {name: summarise(e.objective.numpy(), rhos) for name, e in errs.items()},
-        "slope": {f"{what}_{name}": loglog_slope(rhos, np.nanmedian(getattr(e, what).numpy(), axis=0))
+        "slope": {f"{what}_{name}": log_log_slope(rhos, np.nanmedian(getattr(e, what).numpy(), axis=0))
                   for what in ("logp", "objective") for name, e in errs.items()},
         "paper_definition_error_pct": {k: v["median"] for k, v in
                                        summarise(errs["surrogate"].paper_definition.numpy(), rhos).items()},
         "paper_definition": {name: summarise(e.paper_definition.numpy(), rhos) for name, e in errs.items()},
-        "paper_definition_slope": {name: loglog_slope(rhos, np.nanmedian(e.paper_definition.numpy(), axis=0))
+        "paper_definition_slope": {name: log_log_slope(rhos, np.nanmedian(e.paper_definition.numpy(), axis=0))
                                    for name, e in errs.items()},
         "logp_abs_median": float(logp_abs.median()),
         "distances_pct": [100 * r for r in rhos],

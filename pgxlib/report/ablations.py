@@ -8,8 +8,9 @@ import numpy as np
 
 from pgxlib.analysis.verdicts import PairedInterval
 from pgxlib.config import CONTROL_FAMILIES
-from pgxlib.report import paper
-from pgxlib.report.main_results import format_number, versus, zoom_to_theta
+from pgxlib import paper
+from pgxlib.report.main_results import (format_number, paper_relative_gain, selected_versus, selection_text,
+                                       zoom_to_theta)
 from pgxlib.report.plots import readable
 from pgxlib.report.orders import AddsLittle, Positive
 from pgxlib.report.scorecard import Between, Claim, Difference, Metric
@@ -251,29 +252,41 @@ def _best_and_reference(metrics: Mapping[str, Any], knob: str) -> tuple[str | No
     return best, (scored[best] if best else None), scored.get(str(k["reference"]))
 
 
+def candidates(metrics: Mapping[str, Any], knob: str) -> int:
+    """How many values the best value of `knob` is selected from (`_best_and_reference`): its trained values other
+    than the reference, at least 1."""
+    k = metrics[knob]
+    ref = str(k["reference"])
+    return max(1, sum(e["score"] is not None for v, e in k["by_value"].items() if v != ref))
+
+
 def knob_gap(metrics: Mapping[str, Any], knob: str, best: str) -> PairedInterval | None:
     """The best value's score minus the reference value's, paired over the knob's seeds (same θ* per seed), with
-    its 95% interval (`analysis.verdicts.paired_interval`); None for a knob scored on one seed."""
+    its bootstrap interval (`main_results.selected_versus`). `best` is selected by its mean from the knob's m =
+    `candidates` values, so the interval is at 1 − 0.05/m (Bonferroni: 95% family-wise over the m comparisons; 95%
+    for m = 1); None for a knob scored on one seed."""
     k = metrics[knob]
     ours, ref = seed_scores(metrics, knob, best), seed_scores(metrics, knob, k["reference"])
     if len(ours) < 2 or len(ours) != len(ref):
         return None
-    return versus(ours, ref)
+    return selected_versus(ours, ref, candidates(metrics, knob))
 
 
-def _gap_text(gap: float, paired: PairedInterval | None, std: float | None) -> str:
+def _gap_text(gap: float, paired: PairedInterval | None, std: float | None, m: int = 1) -> str:
     if paired is not None:
         lo, hi = paired.interval
         interval = f" [{lo:+.3g}, {hi:+.3g}]" if np.isfinite(lo) else " (no interval)"
-        return f"{paired.gap:+.3g}{interval}, {paired.seeds} seeds"
+        selected = f" ({selection_text(m)})" if m > 1 and np.isfinite(lo) else ""
+        return f"{paired.gap:+.3g}{interval}, {paired.seeds} seeds{selected}"
     return format_number(gap) + (f" ({gap / std:+.1f}σ, 1 seed)" if std else " (1 seed)")
 
 
 def knob_summary(metrics: Mapping[str, Any], std: float | None = None):
     """The page's one table: one row per knob of the result (`knobs_of`): its reference value and score, its best
-    value and score, their difference (paired over seeds with its 95% interval for the knobs run on several seeds;
-    on one seed, in units of PolicyGradEx's seed std `std` where given), and the range of NMI of its values'
-    clusterings against the reference clustering. Shape [knobs, 6]."""
+    value and score, their difference (paired over seeds with its interval for the knobs run on several seeds, at
+    1 − 0.05/m for a best value selected from m values, `knob_gap`; on one seed, in units of PolicyGradEx's seed std
+    `std` where given), and the range of NMI of its values' clusterings against the reference clustering.
+    Shape [knobs, 6]."""
     import pandas as pd
 
     rows = {}
@@ -285,7 +298,8 @@ def knob_summary(metrics: Mapping[str, Any], std: float | None = None):
             "reference": _knob_label(knob, k["reference"]), "reference return": _fmt(ref),
             "best value": "–" if best is None else _knob_label(knob, next(v for v in k["values"] if str(v) == best)),
             "best return": _fmt(top),
-            "best − reference": "–" if gap is None else _gap_text(gap, knob_gap(metrics, knob, best), std),
+            "best − reference": "–" if gap is None else _gap_text(gap, knob_gap(metrics, knob, best), std,
+                                                                  candidates(metrics, knob)),
             "NMI vs reference": f"{min(k['nmi']):.2f}–{max(k['nmi']):.2f}"}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("knob")
 
@@ -296,13 +310,16 @@ def knob_summary_table(metrics: Mapping[str, Any], std: float | None = None):
 
     unit = "" if std is None else f"; σ: PolicyGradEx's seed std in the main results, {std:.3g}"
     return tidy(knob_summary(metrics, std), f"Target return after adaptation, the mean over the paired seeds for k "
-                                            f"and the strategy (best − reference: paired gap, 95% interval){unit}",
+                                            f"and the strategy (best − reference: paired gap and its interval, 95%, "
+                                            f"or 1 − 0.05/m where the best is selected from m values: Bonferroni, "
+                                            f"so that the m comparisons keep 95% together){unit}",
                 missing_why="not trained")
 
 
 def knob_summary_sentence(metrics: Mapping[str, Any], std: float | None = None) -> str:
     """One sentence under `knob_summary`: which knob moves the target return most from the reference, which of the
-    knobs run on several seeds gain with a paired interval clear of 0, and that a one-seed gain has no interval."""
+    knobs run on several seeds gain with a paired interval clear of 0 (at 1 − 0.05/m for a best of m values,
+    `knob_gap`), and that a one-seed gain has no interval."""
     gaps = {}
     for knob in knobs_of(metrics):
         best, top, ref = _best_and_reference(metrics, knob)
@@ -322,6 +339,10 @@ def knob_summary_sentence(metrics: Mapping[str, Any], std: float | None = None) 
                                           "clear of 0" if clear else
                                           f"no knob ({', '.join(KNOB_TITLES[n] for n in several)}) gains with an "
                                           "interval clear of 0"))
+        chosen = {n: candidates(metrics, n) for n in several}
+        if any(m > 1 for m in chosen.values()):
+            text += (" (the best value's interval at 1 − 0.05/m, Bonferroni, for the best of m values: "
+                     + ", ".join(f"{KNOB_TITLES[n]} {selection_text(m)}" for n, m in chosen.items()) + ")")
     single = [KNOB_TITLES[n] for n in gaps if paired[n] is None]
     if single:
         text += (f"; {', '.join(single)} ran on one seed, so {'its gain has' if len(single) == 1 else 'their gains have'}"
@@ -400,8 +421,9 @@ def ablation_overview_plot(results: Mapping[str, Mapping[str, Any]], stds: Mappi
 
 
 def told_apart(metrics: Mapping[str, Any], knob: str) -> bool | None:
-    """Whether the best value of `knob` is told apart from the reference value by the paired 95% interval of their
-    difference over the knob's seeds (`knob_gap`); None for a knob scored on one seed or without a best value."""
+    """Whether the best value of `knob` is told apart from the reference value by the paired interval of their
+    difference over the knob's seeds (`knob_gap`: at 1 − 0.05/m for a best selected from m values, Bonferroni); None
+    for a knob scored on one seed or without a best value."""
     if "by_value" not in metrics[knob]:
         return None
     best, top, ref = _best_and_reference(metrics, knob)
@@ -411,15 +433,26 @@ def told_apart(metrics: Mapping[str, Any], knob: str) -> bool | None:
     return None if gap is None or not np.isfinite(gap.interval[0]) else bool(gap.interval[0] > 0)
 
 
+def _selection_note(chosen: set[int]) -> str:
+    """The level of the intervals counted by `ablation_summary`, from the numbers of values their best was chosen
+    from: "" when every best is the only candidate."""
+    if max(chosen, default=1) == 1:
+        return ""
+    if len(chosen) == 1:
+        return f" ({selection_text(next(iter(chosen)))})"
+    return f" (best of {min(chosen)}–{max(chosen)} values; interval at 1 − 0.05/m, Bonferroni)"
+
+
 def ablation_summary(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str, float | None]):
     """One row per knob, one column per family: the best value and its distance from the reference in
     seed stds ("reference" when no value beats it), and for the knobs run on paired seeds, on how many families
-    the best value's paired 95% interval over the reference lies above 0 ("one seed" where no knob has seeds)."""
+    the best value's paired interval over the reference lies above 0 (`told_apart`: at 1 − 0.05/m for a best of m
+    values, Bonferroni, the level said in the cell; "one seed" where no knob has seeds)."""
     import pandas as pd
 
     rows = {}
     for knob in KNOB_TITLES:
-        row, apart = {}, []
+        row, apart, chosen = {}, [], set()
         for family, per in knob_effects(results, stds, knob).items():
             scored = {v: e for v, e in per.items() if e is not None}
             if not scored:
@@ -428,9 +461,11 @@ def ablation_summary(results: Mapping[str, Mapping[str, Any]], stds: Mapping[str
             best = max(scored, key=scored.get)
             row[family] = "reference" if scored[best] <= 0 else f"{best} ({scored[best]:+.1f}σ)"
             apart.append(told_apart(results[family], knob))
+            if apart[-1] is not None:
+                chosen.add(candidates(results[family], knob))
         judged = [a for a in apart if a is not None]
-        row["best value above the reference (paired interval)"] = (f"{sum(judged)} of {len(judged)} families"
-                                                                   if judged else "one seed: no interval")
+        row["best value above the reference (paired interval)"] = (
+            f"{sum(judged)} of {len(judged)} families{_selection_note(chosen)}" if judged else "one seed: no interval")
         rows[KNOB_TITLES[knob]] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("knob: best value")
 
@@ -470,7 +505,8 @@ def family_claims(family: str) -> list[Claim]:
     mw = {k: paper.N_GROUPS.value(k, "Meta-World") for k, _ in paper.N_GROUPS.rows}
 
     def gain(a: float, b: float) -> str:
-        return f"{100 * (a - b) / b:+.1f}% (MT10 success)"
+        relative = paper_relative_gain(a, b)
+        return "–" if relative is None else f"{100 * relative:+.1f}% (MT10 success)"
 
     claims = [Claim(f"Number of groups: k=3 above k={k}, paired gap ({note})", gain(mw["3"], mw[k]), "return gap",
                     Difference(k_score(family, "3"), k_score(family, k)),

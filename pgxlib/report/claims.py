@@ -4,7 +4,8 @@ A new chapter adds its `claims()` to `CLAIMS`; the engine that judges them is `p
 from __future__ import annotations
 
 from pgxlib.config import FAMILIES
-from pgxlib.report import ablations, first_order_error, hessian_bound, main_results, mt10, paper, speedup
+from pgxlib import paper
+from pgxlib.report import ablations, first_order_error, hessian_bound, main_results, mt10, speedup
 from pgxlib.report.first_order_error import DISTANCES, MatchingError
 from pgxlib.report.main_results import MEASURED_BASELINES, method_score
 from pgxlib.report.scorecard import Aggregate, Claim, Gain, Metric, OnEveryFamily, band

@@ -73,7 +73,7 @@ def leave_one_out_frame(rule: Mapping[str, Any]):
 
 def rule_text(rule: Mapping[str, Any]) -> str:
     """Markdown: the pick and whether it is the configured default, which families and seeds it was scored on,
-    whether it flips with the seed, and one line per result that was missing or stale."""
+    whether it flips with the seed, and one line per result that was stale, or missing from a family that counts."""
     seeds = "; ".join(f"{f}: seeds {', '.join(map(str, s))}" for f, s in rule["seeds"].items())
     if not rule["rows"]:
         return NO_RESULTS + "."
@@ -89,5 +89,28 @@ def rule_text(rule: Mapping[str, Any]) -> str:
         head += (" The pick flips with the seed (" + ", ".join(f"seed {s}: `{p}`" for s, p in
                                                             rule["per_seed_picks"].items()) + ")."
                  if rule["flips_with_seed"] else " Every seed alone picks the same.")
-    notes = "".join(f"\n- {line}" for line in rule["notes"])
-    return head + (f"\n\nWhat the rule could not read as current:{notes}" if notes else "")
+    counted = [line for line in rule["notes"] if line.split(" ")[0] in rule["families"] or "no stored" not in line]
+    notes = "".join(f"\n- {line}" for line in counted)
+    return head + (f"\n\nWhat the rule could not read as current (a seed missing from a family without structure, "
+                   f"which does not count, is not listed):{notes}" if notes else "")
+
+
+def rule_markdown(rule: Mapping[str, Any] | None, command: str | None = None) -> str:
+    """Markdown for the method chapter: `rule_text`, then the evaluator × family table of the families with structure
+    (seed means) and the leave-one-family-out reading, as pipe tables; what to run when nothing is stored."""
+    from pgxlib.report.tables import markdown_table
+
+    if rule is None:
+        return f"The rule's result is not stored yet: `{command}` computes it from the speedup chapter's results.\n"
+    text = rule_text(rule)
+    if not rule["rows"] or rule["pick"] is None:
+        return text + "\n"
+    frame = family_frame(rule)
+    inside = frame[frame["in the rule"]].drop(columns="in the rule").round(3).fillna("–")
+    text += ("\n\nEvery evaluator on the families with structure, seed means at the headline depth (NMI and ceiling "
+             "against single repeats):\n\n" + markdown_table(inside.reset_index().set_index("evaluator")))
+    lofo = leave_one_out_frame(rule)
+    if not lofo.empty:
+        text += ("\nChosen on one family, scored on the other (NMI / ceiling):\n\n"
+                 + markdown_table(lofo.round(3).set_index("chosen on")))
+    return text + "\n"

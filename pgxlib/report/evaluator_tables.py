@@ -9,7 +9,8 @@ from typing import Any, Mapping
 from pgxlib.analysis.selection import STRUCTURE_CEILING, agreement_score
 from pgxlib.analysis.speedup import reaches_ceiling
 from pgxlib.config import DEFAULT_SCORE
-from pgxlib.report.speedup import NOT_MEASURED, agreement_pair, default_score, footing_of, has_ceiling
+from pgxlib.analysis.selection import agreement_pair
+from pgxlib.report.speedup import NOT_MEASURED, default_score, footing_of, has_ceiling, nmi_pair_text
 
 AT_CEILING = "✓"
 """Marks a cell whose estimate agrees with the truth at least as well as the truth agrees with itself."""
@@ -54,7 +55,7 @@ def agreement_cells(metrics: Mapping[str, Any], default: str = DEFAULT_SCORE):
                 continue
             x, ceiling, _ = agreement_pair(by_score[name])
             column[evaluator_name(name, default)] = (f"{x:.2f} / –" if ceiling is None else
-                                                     f"{x:.2f} / {ceiling:.2f}"
+                                                     " / ".join(nmi_pair_text(x, ceiling))
                                                      + (f" {AT_CEILING}" if reaches_ceiling(x, ceiling) else ""))
         column[FLOOR_ROW] = _floor(row, by_score)
     frame = pd.DataFrame(cells)
@@ -90,7 +91,7 @@ def agreement_sentences(metrics: Mapping[str, Any], default: str = DEFAULT_SCORE
         return f"{first} The configured default `{default}` was not scored in this result."
     x, c = pairs[default]
     where = "reaches" if reaches_ceiling(x, c) else "stays below"
-    return f"{first} The configured default `{default}` {where} its ceiling ({x:.2f} / {c:.2f})."
+    return f"{first} The configured default `{default}` {where} its ceiling ({' / '.join(nmi_pair_text(x, c))})."
 
 
 def headline_scores(metrics: Mapping[str, Any]) -> dict[str, float | None]:

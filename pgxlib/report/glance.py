@@ -4,7 +4,7 @@ sentences.
 
 Everything is read from stored `main_results`, `structure` and `evaluator_rule` results through a registry (pass
 `pgxlib.experiments`); a family without a stored result says so, a stale result is labelled stale. No number here
-is typed: the paper's come from `pgxlib.report.paper`.
+is typed: the paper's come from `pgxlib.paper`.
 
 Verdict per family (`family_verdict`): PolicyGradEx "leads" when the paired 95% interval over seeds of
 PolicyGradEx − baseline lies above 0 for every measured baseline (CARE included where it is measured), "trails"
@@ -21,7 +21,7 @@ import numpy as np
 from pgxlib.analysis.selection import agreement_score
 from pgxlib.analysis.verdicts import PairedInterval
 from pgxlib.config import DEFAULT_SCORE, FAMILIES
-from pgxlib.report import paper
+from pgxlib import paper
 from pgxlib.report.main_results import LABELS, interval_text, versus
 from pgxlib.report.payoff import grouping_payoff
 
@@ -232,8 +232,9 @@ def sentences(rows: Sequence[Stored], status: bool = True, structures: Sequence[
     out = [("PolicyGradEx is above every measured baseline, each paired 95% interval over seeds clear of 0, on "
             + _names([item(v) for v in lead]) + ".") if lead else
            "On no measured family is PolicyGradEx above every baseline with every paired 95% interval clear of 0."]
-    text = ("It is below " + _names([f"{ROW_LABELS[b]}" for b in dict.fromkeys(b for v in trail for b in v.behind)])
-            + ", interval clear of 0, on " + _names([item(v) for v in trail])) if trail else         "No baseline is above it with an interval clear of 0"
+    text = ("It is below, interval clear of 0, " + "; ".join(
+        f"{_names([ROW_LABELS[b] for b in v.behind])} on {item(v)}" for v in trail)) if trail else \
+        "No baseline is above it with an interval clear of 0"
     if open_:
         text += "; undecided (an interval covers 0) on " + _names([item(v) for v in open_])
     out.append(text + ".")
@@ -252,22 +253,26 @@ def payoff_sentence(rows: Sequence[Stored], structures: Sequence[Stored] = ()) -
     clear of 0 (grouping can pay) and the share of that gain PolicyGradEx recovers, beside which families have an
     affinity structure (`structure_clause`)."""
     lead = structure_clause(structures)
-    pays, not_told = [], []
+    pays, loses, not_told = [], [], []
     for s in rows:
         pay = None if s.result is None else grouping_payoff(s.result.metrics)
         if pay is None:
             continue
-        lo = pay.over_multitask.interval[0]
+        lo, hi = pay.over_multitask.interval
         if np.isfinite(lo) and lo > 0:
             share = "" if pay.recovered is None else f", PolicyGradEx recovers {100 * pay.recovered:.0f}% of it"
             pays.append(f"{s.family} ({interval_text(pay.over_multitask)}{share})")
+        elif np.isfinite(hi) and hi < 0:
+            loses.append(f"{s.family} ({interval_text(pay.over_multitask)})")
         else:
             not_told.append(f"{s.family} ({interval_text(pay.over_multitask)})")
-    if not pays and not not_told:
+    if not (pays or loses or not_told):
         return ("Why, as far as we can tell: grouping can only help where the right groups beat multitask. " + lead
                 + "No stored main result has a reference grouping yet, so whether grouping can pay is not measured.")
     parts = ([f"the best reference grouping beats multitask with an interval clear of 0 on {_names(pays)}"]
-             if pays else []) + ([f"its gain is not told apart from 0 on {_names(not_told)}"] if not_told else [])
+             if pays else []) + ([f"even the best reference grouping is below multitask, interval clear of 0, on "
+                                  f"{_names(loses)}"] if loses else []) \
+        + ([f"its gain is not told apart from 0 on {_names(not_told)}"] if not_told else [])
     return ("Why, as far as we can tell: grouping can only help where the right groups beat multitask. " + lead
             + "Against the reference groupings (paired over seeds, in return): " + "; ".join(parts) + ".")
 
@@ -403,7 +408,7 @@ ANSWER_LEGEND = ("**The answer, per family.** *Structure*: the truth's noise cei
                  "with the truth's, beside that ceiling. *Grouping pays*: the best reference grouping (the groups of "
                  "the measured affinity, or the designed ones) minus multitask. *PolicyGradEx*: its own gain over "
                  "multitask, and the share of the reference's gain. Gaps are in return, paired over seeds (same θ*, "
-                 "same targets): mean [95% bootstrap interval].")
+                 "same targets): mean [bootstrap interval], 95%, or 97.5% for the best of two reference groupings (Bonferroni).")
 
 
 def glance_markdown(profile: str, registry, status: bool = True,

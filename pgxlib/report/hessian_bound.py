@@ -5,17 +5,19 @@ matplotlib Figure or a string; nothing here computes an experiment.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from pgxlib.analysis.stats import as_nan, spearman
+from pgxlib.analysis.verdicts import UNDECIDED, paired_interval
+from pgxlib.analysis.verdicts import verdict as order_verdict
 from pgxlib.config import CONTROL_FAMILIES
 from pgxlib.report.plots import readable
 from pgxlib.report.orders import Above, Below
-from pgxlib.report.scorecard import Between, Claim, Lookup, Measurement, Metric
+from pgxlib.report.scorecard import NO_SEEDS, Between, Claim, Lookup, Measurement, Metric, OrderEvidence, Verdict
 
 SAME_SCALE = 10.0
 """'Same scale' is read as: bound / |observed gap| within a factor of 10 either way (the scorecard's rule)."""
@@ -129,8 +131,9 @@ def group_figure(metrics: Mapping, arrays: Mapping, family: str) -> plt.Figure:
 
 
 def verdict(metrics: Mapping, arrays: Mapping | None = None) -> str:
-    """The paper's two claims checked against our numbers, as sentences computed from them; with `arrays`, the
-    gaps by group size are set beside the spread between random subsets of one size (`subset_spread`)."""
+    """The paper's two claims set beside our numbers, as sentences computed from them; with `arrays`, the gaps by
+    group size are set beside the spread between random subsets of one size (`subset_spread`). The order of the
+    gaps by size is one seed's means, read and not judged (`GapOrder` keeps it undecided)."""
     gap, bound = np.asarray(metrics["generalization_error"]), np.asarray(metrics["bound"])
     ratio = metrics["bound_to_gap_ratio"]
     holds = int(np.sum(bound >= gap))
@@ -163,7 +166,8 @@ def verdict(metrics: Mapping, arrays: Mapping | None = None) -> str:
             f"{'as on' if falls else 'unlike on'} the paper's meta-RL control task; it is largest with "
             f"{rows[int(np.argmax(gaps))][0]} training task(s) (on Meta-World the paper's gap peaks at size 3). "
             f"The bound goes from {first['bound']:.3g} to "
-            f"{last['bound']:.3g}.")
+            f"{last['bound']:.3g}. These are the means of one seed, so the order of the sizes is read here, not "
+            f"judged: the scorecard holds it undecided (one seed).")
         spread = None if arrays is None or "group_gap" not in arrays else subset_spread(arrays["group_gap"])
         if spread is not None:
             widest = float(np.max(gaps) - np.min(gaps))
@@ -217,10 +221,69 @@ class SubsetSpread:
         return Measurement(spread * self.scale, (result,))
 
 
+ONE_SEED = "one seed"
+"""The reason an order of gaps by group size is undecided in a `hessian_bound` result: it holds one seed."""
+
+
+def _subsets(metric: Metric, lookup: Lookup) -> int:
+    """How many random subsets the gap of `metric` (``metrics.by_group_size.<size>.gap``) is the mean over, 1 when
+    the result does not say."""
+    result, _ = lookup.result(metric.experiment, metric.params)
+    parts = metric.key if isinstance(metric.key, tuple) else tuple(metric.key.split("."))
+    found = None if result is None else result.get((*parts[:-1], "subsets"), None)
+    return max(1, len(found)) if isinstance(found, list) else 1
+
+
+@dataclass(frozen=True)
+class GapOrder:
+    """The generalization gap of one group size (`ours_metric`, a `hessian_bound` gap) above (`side` +1) or below
+    (`side` −1) the gap of another size (`other`, named `label`).
+
+    Judged as every order is: on paired differences over seeds (`orders.Above` / `orders.Below` with
+    `ours_metric`, so `orders.paired_order`) where per-seed values are stored beside both gaps. A `hessian_bound`
+    result holds one seed, and then the order is undecided, reason `ONE_SEED`, never read from the two means: the
+    row keeps the gap (on the paper's side) and the seeds that would decide it (`analysis.verdicts.verdict`, the
+    smallest effect 0 as for an order without a multitask std), taking the spread between random subsets of one
+    size (`spread`, `SubsetSpread`) as a size's per-seed noise, so that the difference of two sizes' means over
+    n_a and n_b subsets has std spread · √(1/n_a + 1/n_b); None without a spread."""
+
+    ours_metric: Metric
+    other: Metric
+    label: str
+    side: int
+    spread: SubsetSpread
+
+    def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
+        order = (Above((self.other,), (self.label,), self.ours_metric) if self.side > 0
+                 else Below(self.other, self.label, self.ours_metric))
+        decided = order.judge(ours, unit, lookup)
+        if decided.ok is None or decided.status != UNDECIDED or decided.why != NO_SEEDS:
+            return decided
+        theirs = self.other.measure(lookup)
+        high, low = (ours, theirs.value) if self.side > 0 else (theirs.value, ours)
+        one = paired_interval([high], [low])
+        noise = self.spread.measure(lookup).value
+        if noise is not None:
+            n_a, n_b = _subsets(self.ours_metric, lookup), _subsets(self.other, lookup)
+            one = replace(one, paired_std=noise * float(np.sqrt(1 / n_a + 1 / n_b)))
+        judged = order_verdict(one)
+        shown = "ours − " + self.label if self.side > 0 else self.label + " − ours"
+        need = (f"at the spread between random subsets of one size ({noise:.3g} {unit}) as each size's per-seed "
+                f"noise, {judged.seeds_to_decide} seeds would decide" if noise is not None and judged.seeds_to_decide
+                else "no spread between random subsets of one size says how many seeds would decide")
+        why = f"{ONE_SEED}: {shown} {one.gap:+.3g} {unit}, {judged.reason}; {need}"
+        evidence = OrderEvidence(one.gap, one.interval, one.probability_of_improvement, one.seeds,
+                                 judged.seeds_to_decide, 0.0)
+        return Verdict(False, why, theirs, status=UNDECIDED, order=evidence)
+
+
 def control_claims() -> list[Claim]:
     """Figure 2: the Hessian-trace measure is of the same scale as the generalization gap (ratio of the means over
     training of bound and |gap|), and on the meta-RL control task the gap falls as groups grow (gap of the
-    policies trained on all 10 source tasks below that of single-task policies)."""
+    policies trained on all 10 source tasks below that of single-task policies, a `GapOrder`)."""
+    def gap(family: str, size: str) -> Metric:
+        return Metric("hessian_bound", {"family": family}, ("metrics", "by_group_size", size, "gap"), 1e3)
+
     scale = [Claim(f"Hessian-trace bound of the same scale as the generalization error ({family})",
                    "same scale (Fig. 2)", "ratio", Metric("hessian_bound", {"family": family},
                                                            "metrics.bound_to_gap_ratio"),
@@ -228,17 +291,16 @@ def control_claims() -> list[Claim]:
                    "hessian_bound", "Bound of the gap's scale", family)
              for family in CONTROL_FAMILIES]
     size = [Claim(f"Generalization error (×10⁻³ loss) falls as groups grow ({family})", "falls (Fig. 2)",
-                  "10⁻³ loss",
-                  Metric("hessian_bound", {"family": family}, ("metrics", "by_group_size", "10", "gap"), 1e3),
-                  Below(Metric("hessian_bound", {"family": family}, ("metrics", "by_group_size", "1", "gap"), 1e3),
-                        "the gap with 1 task", spread=SubsetSpread(family, 1e3)), "hessian_bound",
-                  "Gap falls as groups grow", family)
+                  "10⁻³ loss", gap(family, "10"),
+                  GapOrder(gap(family, "10"), gap(family, "1"), "the gap with 1 task", -1, SubsetSpread(family, 1e3)),
+                  "hessian_bound", "Gap falls as groups grow", family)
             for family in CONTROL_FAMILIES]
     return scale + size
 
 
 def mt10_claims() -> list[Claim]:
-    """Figure 2 on MT10: the Hessian measure of the same scale as the gap, and the gap peaking at 3 tasks."""
+    """Figure 2 on MT10: the Hessian measure of the same scale as the gap, and the gap peaking at 3 tasks (above the
+    gaps with 1 and with 10, each a `GapOrder`)."""
     gap = lambda size: Metric("hessian_bound", {"family": "metaworld"}, ("metrics", "by_group_size", size, "gap"), 1e3)  # noqa: E731
     return [
         Claim("Hessian-trace bound of the same scale as the generalization error (metaworld)", "same scale (Fig. 2)",
@@ -247,7 +309,7 @@ def mt10_claims() -> list[Claim]:
               "hessian_bound", "Bound of the gap's scale", "metaworld"),
         *(Claim(f"Generalization error (×10⁻³ loss) on MT10 peaks at 3 tasks: above the gap with {other} task(s)",
                 "peak at size 3 (Fig. 2)", "10⁻³ loss", gap("3"),
-                Above((gap(other),), (f"the gap with {other}",), spread=SubsetSpread("metaworld", 1e3)),
+                GapOrder(gap("3"), gap(other), f"the gap with {other}", 1, SubsetSpread("metaworld", 1e3)),
                 "hessian_bound", f"Gap peaks at 3 tasks (vs {other})", "metaworld") for other in ("1", "10")),
     ]
 

@@ -2,7 +2,7 @@
 
 Everything takes the stored ``metrics`` dict of a `main_results` or `ablations` result (plain JSON)
 and returns a pandas DataFrame, a matplotlib Figure or a markdown string. The paper's numbers come
-from `pgxlib.report.paper`; no number is typed into prose here.
+from `pgxlib.paper`; no number is typed into prose here.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pgxlib.analysis.verdicts import PairedInterval, paired_interval
-from pgxlib.report import paper
+from pgxlib import paper
 from pgxlib.report.plots import readable, task_label
 from pgxlib.report.orders import Above, Below
 from pgxlib.report.scorecard import Claim, Lookup, Measurement, Metric
@@ -149,11 +149,38 @@ def gap_text(p: PairedInterval, unit: str = "") -> str:
     return f"{interval_text(p, unit)}, {won}/{p.seeds} seeds ahead"
 
 
+LEVEL = 0.95
+"""The family-wise level of every interval: a single comparison's, and for a value selected as the best of several,
+the level its adjusted interval keeps (`selected_confidence`)."""
+
+
+def selected_confidence(candidates: int, level: float = LEVEL) -> float:
+    """The level of the interval of a value selected by its mean as the best of `candidates` (m), so that the
+    family-wise level over the m comparisons it was picked from stays `level` (Bonferroni): 1 − (1 − level) / m;
+    `level` itself for m = 1. An interval of the maximum of m at `level` would cover less than `level`."""
+    if candidates < 1:
+        raise ValueError(f"invalid candidates={candidates!r}: allowed an integer >= 1")
+    return 1 - (1 - level) / candidates
+
+
+def selected_versus(ours, base, candidates: int) -> PairedInterval:
+    """`versus` for an `ours` selected as the best of `candidates`: ours − base per seed, its mean and bootstrap
+    interval at `selected_confidence(candidates)`."""
+    return paired_interval(seed_values(ours), seed_values(base), confidence=selected_confidence(candidates))
+
+
+def selection_text(candidates: int, noun: str = "values") -> str:
+    """The level of a `selected_versus` interval in words: ``best of 4 values; 98.75% interval, Bonferroni``, or
+    ``95% interval`` for one candidate."""
+    level = f"{100 * selected_confidence(candidates):.4g}% interval"
+    return level if candidates == 1 else f"best of {candidates} {noun}; {level}, Bonferroni"
+
+
 def improvements(metrics: Mapping[str, Any]):
     """PolicyGradEx minus each measured baseline, paired per seed (same θ*, same targets): the mean gap and its
     95% bootstrap interval over seeds, the probability of improvement, the reading of the interval (above,
-    below, not told apart) and the paper's relative gain on its own positive returns (returns can be negative
-    here, so no relative gain of ours)."""
+    below, not told apart) and the paper's relative gain where both of its returns are positive
+    (`paper_relative_gain`, "–" otherwise; returns can be negative here, so no relative gain of ours)."""
     import pandas as pd
 
     methods, family = metrics["methods"], metrics["family"]
@@ -161,8 +188,8 @@ def improvements(metrics: Mapping[str, Any]):
     rows = []
     for key in BASELINES:
         base = methods[key]
-        pv, pb = paper_value("policygradex", family), paper_value(key, family)
-        paper_gain = "–" if pv is None or pb is None else f"{100 * (pv - pb) / abs(pb):+.1f}"
+        gain = paper_relative_gain(paper_value("policygradex", family), paper_value(key, family))
+        paper_gain = "–" if gain is None else f"{100 * gain:+.1f}"
         if base["mean"] is None:
             rows.append({"baseline": LABELS[key], "PolicyGradEx − baseline [95% interval]": "–",
                          "P(improvement)": "–", "reading": "not implemented yet", "paper's relative gain %": paper_gain})
@@ -372,12 +399,18 @@ def meta_training_curves(metrics: Mapping[str, Any], arrays: Mapping[str, np.nda
     return fig
 
 
+GOAL_PARAMS = ("goal_x", "goal_y")
+"""Task parameters that place a goal in the plane of an arena whose agent starts at the origin (nav2d's and planted's
+tasks): a scatter of tasks over them is a map of that arena."""
+
+
 @readable
 def target_scatter(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray], method: str = "policygradex",
                    seed_index: int = 0) -> plt.Figure:
     """Training (source) tasks and unseen test (target) tasks in the first two task parameters, for
     one seed: sources coloured by `method`'s group, targets by the group they were assigned to, and
-    each target's return after adaptation written beside it. For nav2d the parameters are the goal."""
+    each target's return after adaptation written beside it. Where the first two parameters are a goal's position
+    (`GOAL_PARAMS`, as stored in ``metrics.param_names``) the start at the origin is marked, at equal aspect."""
     src, tgt = np.asarray(arrays["source_params"]), np.asarray(arrays["target_params"])
     names = metrics["param_names"]
     if src.shape[1] == 1:
@@ -394,7 +427,7 @@ def target_scatter(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
                label=f"training tasks (colour: {LABELS[method]} group)")
     for i, (x, y) in enumerate(src):
         ax.annotate(task_label(i), (x, y), textcoords="offset points", xytext=(6, 6))
-    if metrics["family"] in ("nav2d", "planted"):
+    if tuple(names[:2]) == GOAL_PARAMS:
         ax.scatter([0], [0], marker="x", color="k", s=60, label="start")
         ax.set_aspect("equal")
     ax.set_xlabel(names[0])
@@ -520,13 +553,13 @@ def claims() -> list[Claim]:
         for method, label, value in _reported(family):
             if method == "policygradex":
                 compare = Above(tuple(method_score(family, m) for m, _ in baselines),
-                                tuple(lbl for _, lbl in baselines), method_score(family, method), None, multitask,
+                                tuple(lbl for _, lbl in baselines), method_score(family, method), multitask,
                                 tuple(paper_relative_gain(reported["policygradex"], reported[m]) for m, _ in baselines))
                 name = (f"Main results, {column}: PolicyGradEx above "
                         f"{', '.join(lbl for _, lbl in baselines)} ({note})")
                 short = "PolicyGradEx above every baseline"
             else:
-                compare = Below(method_score(family, "policygradex"), "PolicyGradEx", method_score(family, method), None,
+                compare = Below(method_score(family, "policygradex"), "PolicyGradEx", method_score(family, method),
                                 multitask, paper_relative_gain(reported.get("policygradex"), value))
                 name = f"Main results, {column}: {label} below PolicyGradEx ({note})"
                 short = f"{label} below PolicyGradEx"

@@ -2,7 +2,7 @@
 
 Everything takes stored results: the ``metrics`` dict and ``arrays`` of a `main_results` run on
 ``metaworld``, and of its `ablations` run (the number of groups). Success rates are stored as fractions and
-shown in percent; the paper's numbers come from `pgxlib.report.paper`.
+shown in percent; the paper's numbers come from `pgxlib.paper`.
 """
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from typing import Any, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pgxlib.report import paper
+from pgxlib import paper
 from pgxlib.report.ablations import k_score, multitask_score, paired_seeds, seed_scores
 from pgxlib.report.main_results import gap_text, reading, versus
 from pgxlib.report.plots import readable
 from pgxlib.report.orders import AddsLittle, Positive
 from pgxlib.report.scorecard import Claim, Difference, Metric
-from pgxlib.report.speedup import agreement_pair, ceiling_excess, default_score, has_ceiling
+from pgxlib.analysis.selection import agreement_pair
+from pgxlib.report.speedup import ceiling_excess, default_score, has_ceiling
 
 LABELS = {
     "multitask": "Multi-task training",

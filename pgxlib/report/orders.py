@@ -12,8 +12,7 @@ import numpy as np
 
 from pgxlib.analysis.verdicts import paired_interval, seeds_to_decide, smallest_effect_of_interest
 from pgxlib.analysis.verdicts import verdict as order_verdict
-from pgxlib.report.scorecard import (NO_SEEDS, Lookup, Metric, OrderEvidence, Source, Verdict, _combine, _fmt,
-                                     _seed_values)
+from pgxlib.report.scorecard import NO_SEEDS, Lookup, Metric, OrderEvidence, Verdict, _combine, _seed_values
 
 
 def _seed_std(metric: Metric | None, lookup: Lookup) -> float | None:
@@ -67,27 +66,16 @@ def combined_order(pairs: Sequence[tuple[str, tuple[str, str, OrderEvidence]]]) 
     return Verdict(status == "reproduced", why, status=status, order=evidence)
 
 
-def _spread_noise(gap: float, spread: Source | None, unit: str, lookup: Lookup) -> str:
-    """Why an order by group size is not established: |gap| within the spread between subsets of one size."""
-    value = None if spread is None else spread.measure(lookup).value
-    if value is None or abs(gap) > value:
-        return ""
-    return (f"the difference {_fmt(abs(gap), unit)} is within the spread {_fmt(value, unit)} between random subsets "
-            f"of one size, so our subsets do not establish the order")
-
-
 @dataclass(frozen=True)
 class Above:
     """Ours (`ours_metric`) above every one of `others` (named by `labels`): judged on paired differences over
-    seeds where per-seed values are stored beside the metrics (`paired_order`, `combined_order`), with the
-    smallest effect from `paper_gains` (the paper's relative gain over each of `others`, a fraction, or None) and
-    the family's `multitask` seed std; without per-seed values (an order by group size), on our numbers, and
-    undecided when the gap is within `spread`."""
+    seeds stored beside the metrics (`paired_order`, `combined_order`), with the smallest effect from
+    `paper_gains` (the paper's relative gain over each of `others`, a fraction, or None) and the family's
+    `multitask` seed std; undecided (`NO_SEEDS`) where no per-seed values are stored, never read from means."""
 
     others: tuple[Metric, ...]
     labels: tuple[str, ...]
-    ours_metric: Metric | None = None
-    spread: Source | None = None
+    ours_metric: Metric
     multitask: Metric | None = None
     paper_gains: tuple[float | None, ...] = ()
 
@@ -96,31 +84,25 @@ class Above:
         combined = _combine(got, 0.0)
         if combined.problems:
             return Verdict(None, "", combined)
-        if self.ours_metric is not None:
-            gains = self.paper_gains or (None,) * len(self.others)
-            pairs = [(label, paired_order(self.ours_metric, other, lookup,
-                                          smallest_effect(self.multitask, lookup, gain, other)))
-                     for label, other, gain in zip(self.labels, self.others, gains)]
-            if all(p is not None for _, p in pairs):
-                v = combined_order(pairs)
-                return Verdict(v.ok, v.why, combined, status=v.status, order=v.order)
-            return Verdict(False, NO_SEEDS, combined, status="undecided")
-        below = [f"{label} {_fmt(m.value, unit)}" for label, m in zip(self.labels, got)]
-        best = max(range(len(got)), key=lambda i: got[i].value)
-        ok = ours > got[best].value
-        return Verdict(ok, f"ours {_fmt(ours, unit)} {'above' if ok else 'not above'} " + ", ".join(below),
-                       combined, _spread_noise(ours - got[best].value, self.spread, unit, lookup))
+        gains = self.paper_gains or (None,) * len(self.others)
+        pairs = [(label, paired_order(self.ours_metric, other, lookup,
+                                      smallest_effect(self.multitask, lookup, gain, other)))
+                 for label, other, gain in zip(self.labels, self.others, gains)]
+        if all(p is not None for _, p in pairs):
+            v = combined_order(pairs)
+            return Verdict(v.ok, v.why, combined, status=v.status, order=v.order)
+        return Verdict(False, NO_SEEDS, combined, status="undecided")
 
 
 @dataclass(frozen=True)
 class Below:
     """Ours (`ours_metric`) below `other` (named `label`): the paired order "other above ours" as in `Above`
-    (`paper_gain`: the paper's relative gain of `other` over ours), else on our numbers with `spread`."""
+    (`paper_gain`: the paper's relative gain of `other` over ours); undecided (`NO_SEEDS`) without per-seed
+    values."""
 
     other: Metric
     label: str
-    ours_metric: Metric | None = None
-    spread: Source | None = None
+    ours_metric: Metric
     multitask: Metric | None = None
     paper_gain: float | None = None
 
@@ -128,18 +110,13 @@ class Below:
         got = self.other.measure(lookup)
         if got.value is None:
             return Verdict(None, "", got)
-        if self.ours_metric is not None:
-            effect = smallest_effect(self.multitask, lookup, self.paper_gain, self.ours_metric)
-            pair = paired_order(self.other, self.ours_metric, lookup, effect)
-            if pair is not None:
-                status, reason, evidence = pair
-                return Verdict(status == "reproduced", f"{self.label} − ours: {reason}", got, status=status,
-                               order=evidence)
-            return Verdict(False, NO_SEEDS, got, status="undecided")
-        ok = ours < got.value
-        return Verdict(ok, f"ours {_fmt(ours, unit)} {'below' if ok else 'not below'} {self.label} "
-                           f"{_fmt(got.value, unit)}", got,
-                       _spread_noise(got.value - ours, self.spread, unit, lookup))
+        effect = smallest_effect(self.multitask, lookup, self.paper_gain, self.ours_metric)
+        pair = paired_order(self.other, self.ours_metric, lookup, effect)
+        if pair is not None:
+            status, reason, evidence = pair
+            return Verdict(status == "reproduced", f"{self.label} − ours: {reason}", got, status=status,
+                           order=evidence)
+        return Verdict(False, NO_SEEDS, got, status="undecided")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Does grouping pay off? What the best reference grouping gains over multitask and random grouping, the share of
-it PolicyGradEx recovers (`grouping_payoff`), and the picture before the table: each method minus multitask, paired
+"""Does grouping pay off? What the best reference grouping gains over multitask and random grouping (its intervals
+Bonferroni-adjusted for its selection among the references), the share of it PolicyGradEx recovers
+(`grouping_payoff`), and the picture before the table: each method minus multitask, paired
 per seed (`paired_gap_figure`: a dot per seed for d_s = method_s − multitask_s, same θ* and targets, the mean with
 its 95% bootstrap interval, and, where the paper's returns are comparable, the paper's relative gain over multitask
 placed on our multitask mean as a mark).
@@ -14,15 +15,17 @@ import numpy as np
 
 from pgxlib.analysis.verdicts import PairedInterval, paired_interval
 from pgxlib.report.main_results import (BASELINES, LABELS, REFERENCE_COLOR, REFERENCE_LABELS, interval_text, label,
-                                       paper_relative_gain, paper_value, references, seed_values)
+                                       paper_relative_gain, paper_value, references, seed_values, selected_confidence,
+                                       selection_text)
 from pgxlib.report.plots import readable
 
 @dataclass(frozen=True)
 class Payoff:
     """What the best reference grouping gains on one family, and how much of it PolicyGradEx recovers.
 
-    best: the reference with the highest mean over seeds; over_multitask, over_random: best − multitask and
-    best − random grouping, paired over seeds; policygradex_over_multitask: PolicyGradEx − multitask, paired;
+    best: the reference with the highest mean over seeds, of the m the result stores; over_multitask, over_random:
+    best − multitask and best − random grouping, paired over seeds, at 1 − 0.05/m (Bonferroni, for the selection;
+    their `confidence`); policygradex_over_multitask: PolicyGradEx − multitask, paired, at 95%;
     recovered: (PolicyGradEx − multitask) / (best − multitask) on the means, None unless the denominator is > 0;
     note: a caveat ("" when none), e.g. when the denominator's interval covers 0.
     """
@@ -42,13 +45,18 @@ def _per_seed(metrics: Mapping[str, Any], method: str) -> np.ndarray:
 def grouping_payoff(metrics: Mapping[str, Any]) -> Payoff | None:
     """(a) the best reference grouping's gain over multitask and over random grouping, each with its paired
     interval over seeds (`analysis.verdicts.paired_interval` on the per-seed mean returns over the shared
-    targets), and (b) the share of that gain PolicyGradEx recovers. None for a result without references."""
+    targets), and (b) the share of that gain PolicyGradEx recovers. None for a result without references.
+
+    The best is selected by its mean from the m references, so its two intervals are at 1 − 0.05/m
+    (`main_results.selected_confidence`, Bonferroni: 97.5% for two references, 95% for one), which keeps the m
+    comparisons it was picked from at 95% together; PolicyGradEx's, not selected, is at 95%."""
     refs = references(metrics)
     if not refs:
         return None
     best = max(refs, key=lambda m: np.nanmean(_per_seed(metrics, m)))
+    level = selected_confidence(len(refs))
     oracle, multitask = _per_seed(metrics, best), _per_seed(metrics, "multitask")
-    over_multitask = paired_interval(oracle, multitask)
+    over_multitask = paired_interval(oracle, multitask, confidence=level)
     ours = paired_interval(_per_seed(metrics, "policygradex"), multitask)
     gain = over_multitask.gap
     recovered = ours.gap / gain if np.isfinite(gain) and gain > 0 else None
@@ -61,40 +69,45 @@ def grouping_payoff(metrics: Mapping[str, Any]) -> Payoff | None:
                      f"from 0")
     elif lo <= 0 <= hi:
         notes.append(f"the best grouping's gain over multitask is not told apart from 0 (interval [{lo:.3g}, "
-                     f"{hi:.3g}] over {over_multitask.seeds} seeds), so the share recovered has no stable denominator")
+                     f"{hi:.3g}] over {over_multitask.seeds} seeds, {selection_text(len(refs), 'references')}), so "
+                     f"the share recovered has no stable denominator")
     note = "; ".join(notes)
-    return Payoff(metrics["family"], best, over_multitask, paired_interval(oracle, _per_seed(metrics, "random_grouping")),
-                  ours, recovered, note)
+    over_random = paired_interval(oracle, _per_seed(metrics, "random_grouping"), confidence=level)
+    return Payoff(metrics["family"], best, over_multitask, over_random, ours, recovered, note)
 
 
 def payoff_table(metrics: Mapping[str, Any]):
-    """One row per reference gap of `grouping_payoff`: the paired gap with its 95% interval, the probability
-    of improvement and the seeds; None without references."""
+    """One row per reference gap of `grouping_payoff`: the paired gap with its interval and the interval's level
+    (1 − 0.05/m for the best of m references, Bonferroni; 95% for PolicyGradEx), the probability of improvement
+    and the seeds; None without references. Shape [3, 4]."""
     import pandas as pd
 
     pay = grouping_payoff(metrics)
     if pay is None:
         return None
-    name = REFERENCE_LABELS[pay.best]
-    rows = [(f"{name} − multitask", pay.over_multitask), (f"{name} − random grouping", pay.over_random),
-            ("PolicyGradEx − multitask", pay.policygradex_over_multitask)]
-    return pd.DataFrame([{"paired gap": gap, "mean [95% interval]": interval_text(p),
+    name, chosen = REFERENCE_LABELS[pay.best], selection_text(len(references(metrics)), "references")
+    rows = [(f"{name} − multitask", pay.over_multitask, chosen),
+            (f"{name} − random grouping", pay.over_random, chosen),
+            ("PolicyGradEx − multitask", pay.policygradex_over_multitask, selection_text(1))]
+    return pd.DataFrame([{"paired gap": gap, "mean [interval]": interval_text(p), "interval": level,
                           "probability of improvement": f"{p.probability_of_improvement:.2f}", "seeds": p.seeds}
-                         for gap, p in rows]).set_index("paired gap")
+                         for gap, p, level in rows]).set_index("paired gap")
 
 
 def payoff_sentence(metrics: Mapping[str, Any]) -> str:
-    """The payoff in one paragraph: what the best grouping gains, and the share PolicyGradEx recovers."""
+    """The payoff in one paragraph: what the best grouping gains (its intervals' level said: Bonferroni for its
+    selection among the references), and the share PolicyGradEx recovers."""
     pay = grouping_payoff(metrics)
     if pay is None:
         return ""
     name = REFERENCE_LABELS[pay.best].lower()
     text = (f"**Does grouping pay off?** The best reference grouping, {name}, gains "
             f"{interval_text(pay.over_multitask)} return over multitask and {interval_text(pay.over_random)} over "
-            f"random grouping (paired over seeds: mean [95% interval]). ")
+            f"random grouping (paired over seeds: mean [interval]; "
+            f"{selection_text(len(references(metrics)), 'references')}). ")
     if pay.recovered is not None:
-        text += (f"PolicyGradEx gains {interval_text(pay.policygradex_over_multitask)} over multitask: "
-                 f"{100 * pay.recovered:.0f}% of the best grouping's gain.")
+        text += (f"PolicyGradEx gains {interval_text(pay.policygradex_over_multitask)} over multitask "
+                 f"({selection_text(1)}): {100 * pay.recovered:.0f}% of the best grouping's gain.")
     if pay.note:
         text += f" Note: {pay.note}."
     return text

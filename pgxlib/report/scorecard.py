@@ -3,7 +3,7 @@
 `pgxlib.report.claims.CLAIMS` is the registry: the `claims()` of each chapter's report module
 (`report.main_results`, `report.first_order_error`, `report.speedup`, `report.ablations`, `report.mt10`,
 `report.hessian_bound`) and the headline claims over all of them. This module is the engine: a `Claim`
-names the paper's number (from `pgxlib.report.paper`), where our
+names the paper's number (from `pgxlib.paper`), where our
 number comes from (a `Metric` of a stored result, a relative `Gain`, or an `Aggregate` of several)
 and how the two are compared. `build_scorecard(profile)` reads whatever results are stored under
 ``results/<profile>/`` and never computes or invents a number: a claim without a stored result is
@@ -21,8 +21,9 @@ How a claim counts as reproduced (stated in each row's "why"); no rule flatters:
   with the seeds that would decide at the observed paired std (`analysis.verdicts.verdict`). Every order row
   stores its gap, interval, probability of improvement and seeds. Returns can be negative, so the ablations'
   orders show their gap in the score's units (`Difference`) and a relative `Gain` is only taken where every
-  return involved is positive; an order of generalization gaps by group size has no seeds to pair and is undecided when its
-  difference is within the spread between random subsets of one size (`report.hessian_bound.SubsetSpread`);
+  return involved is positive; an order of generalization gaps by group size, stored on one seed, is undecided
+  (`report.hessian_bound.GapOrder`: the seeds that would decide it taken at the spread between random subsets
+  of one size);
 - a number judged against a tolerance (not an order) is reproduced inside it and refuted outside;
 - a speedup counts only where the agreement it was bought with clears the guard (`agreement_clears`: NMI at
   the truth's noise ceiling and rank correlation ≥ `RANK_FLOOR`);
@@ -57,7 +58,7 @@ from typing import Any, Mapping, Protocol, Sequence
 import numpy as np
 
 from pgxlib.config import ConfigError
-from pgxlib.report import paper
+from pgxlib import paper
 from pgxlib.store.results import Result, ResultError
 
 STATUSES = ("reproduced", "refuted", "undecided", "not yet measured")
@@ -411,7 +412,7 @@ def build_scorecard(profile: str, registry: Registry, claims: Sequence[Claim] | 
     e.g. a speedup whose truth fine-tunes at the family's own budget. `claims` defaults to every claim
     (`pgxlib.report.claims.CLAIMS`).
 
-    ``table`` names the paper table (`pgxlib.report.paper`) a claim comes from; ``result`` gives the commit
+    ``table`` names the paper table (`pgxlib.paper`) a claim comes from; ``result`` gives the commit
     and time stamp of the stored result(s) used, with STALE where the code has changed since.
     """
     import pandas as pd

@@ -13,15 +13,16 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pgxlib.analysis.selection import agreement_pair
 from pgxlib.analysis.speedup import centre_per_task, reaches_ceiling
 from pgxlib.analysis.stats import as_nan
-from pgxlib.report import paper
+from pgxlib import paper
 from pgxlib.report.plots import readable, task_label
 from pgxlib.report.scorecard import Between, Claim, Lookup, Measurement, Metric, Verdict, _combine, _fmt, band
 from pgxlib.report.tables import tidy
 
-NMI_TOLERANCE = 0.1  # the scorecard's rule: within 0.1 of the paper's NMI, or above
-SPEEDUP_FRACTION = 0.5  # the scorecard's rule: at least half the paper's speedup
+NMI_TOLERANCE = 0.1
+"""The NMI claims' rule: within ± this of the paper's NMI (`nmi_band`)."""
 PAPER_NMI_COLUMNS = {"lunarlander": "LunarLander NMI", "metaworld": "Meta-World NMI"}
 NOT_MEASURED = "not measured; recompute with --force"
 """What stands where an old stored result lacks the noise ceiling or the one-evaluator comparisons."""
@@ -64,7 +65,7 @@ def depth_table(metrics: Mapping[str, Any]):
             "layers": int(depth),
             "NMI (ours)": _num(x),
             "noise ceiling NMI (truth vs itself)": _num(ceiling) if measured else NOT_MEASURED,
-            "above ceiling": reaches_ceiling(x, ceiling) if measured else NOT_MEASURED,
+            "at ceiling": reaches_ceiling(x, ceiling) if measured else NOT_MEASURED,
             "random NMI (ours)": _num(r["random_nmi"]),
             "Meta-World NMI (paper)": p["Meta-World NMI"],
             "LunarLander NMI (paper)": p["LunarLander NMI"],
@@ -78,26 +79,6 @@ def depth_table(metrics: Mapping[str, Any]):
             "fine-tuned, one repeat (s)": _num(r["seconds"]["measured"]),
         })
     return pd.DataFrame(rows).set_index("layers")
-
-
-OLD_FOOTING = "single repeats (from the stored per-repeat NMIs of an older result)"
-UNKNOWN_FOOTING = "not recorded (an older result without per-repeat NMIs)"
-
-
-def agreement_pair(row: Mapping[str, Any]) -> tuple[float, float | None, str]:
-    """(the estimate's NMI with the truth, the truth's noise ceiling, their footing) of one evaluator at one depth
-    (a ``by_score`` entry, or a depth's headline row), both on the same footing.
-
-    A result stored before the footing was named kept the NMI against the mean of the repeats as ``nmi`` and the
-    NMI against each repeat as ``nmi_per_repeat``: the like-with-like NMI is the mean of the latter (without it,
-    ``nmi`` as stored, its footing `UNKNOWN_FOOTING`). A result without repeats has no ceiling (None) and only its
-    one-run NMI."""
-    ceiling = row.get("noise_ceiling_nmi")
-    if "footing" in row or ceiling is None:
-        return float(row["nmi"]), ceiling, row.get("footing", "one run")
-    if "nmi_per_repeat" not in row:
-        return float(row["nmi"]), float(ceiling), UNKNOWN_FOOTING
-    return float(np.mean(row["nmi_per_repeat"])), float(ceiling), OLD_FOOTING
 
 
 def footing_of(metrics: Mapping[str, Any]) -> str:
@@ -170,55 +151,78 @@ def ceiling_figure(metrics: Mapping[str, Any]) -> plt.Figure:
     return fig
 
 
-def _paper_nmi(family: str, depth: str) -> float | None:
+def nmi_pair_text(nmi: float, ceiling: float) -> tuple[str, str]:
+    """An NMI and the noise ceiling it is compared with, as text: two decimals, or where those read the same,
+    three significant digits and more while they hide a difference that `reaches_ceiling` counts."""
+    if f"{nmi:.2f}" != f"{ceiling:.2f}":
+        return f"{nmi:.2f}", f"{ceiling:.2f}"
+    same = reaches_ceiling(nmi, ceiling) and reaches_ceiling(ceiling, nmi)
+    digits = 3
+    while not same and f"{nmi:#.{digits}g}" == f"{ceiling:#.{digits}g}" and digits < 12:
+        digits += 1
+    return f"{nmi:#.{digits}g}", f"{ceiling:#.{digits}g}"
+
+
+def nmi_band(paper_nmi: float) -> tuple[float, float]:
+    """The NMI claims' tolerance: the paper's NMI ± `NMI_TOLERANCE`."""
+    return paper_nmi - NMI_TOLERANCE, paper_nmi + NMI_TOLERANCE
+
+
+def _paper_nmi(family: str, depth: str) -> tuple[float | None, str]:
+    """The paper's NMI for `family` at `depth` and how to name it (LunarLander's for a family it does not report)."""
     column = PAPER_NMI_COLUMNS.get(family)
-    return None if column is None else paper_row(depth)[column]
+    if column is None:
+        return paper_row(depth)["LunarLander NMI"], f"the paper's LunarLander NMI (none for {family})"
+    return paper_row(depth)[column], "the paper's NMI"
+
+
+def _judged(ok: bool) -> str:
+    return "reproduced, within" if ok else "refuted, outside"
+
+
+def _depth_verdict(family: str, depth: str, r: Mapping[str, Any]) -> str:
+    """The sentences of one depth, each with one status (`verdicts`)."""
+    nmi, ceiling, _ = agreement_pair(r)
+    speed, rank = r["speedup"], r.get("rank_correlation")
+    paper_speed = paper_row(depth)["speedup over full training"]
+    if ceiling is not None and not reaches_ceiling(nmi, ceiling):
+        x, c = nmi_pair_text(nmi, ceiling)
+        return (f"undecided, within noise of the truth: NMI {x} is below the truth's noise ceiling {c}, so neither it "
+                f"nor the speedup {speed:.1f}× tests the paper.")
+    ref, whose = _paper_nmi(family, depth)
+    if ceiling is None:
+        head = f"NMI {nmi:.2f} (noise ceiling not measured)"
+    else:
+        x, c = nmi_pair_text(nmi, ceiling)
+        head = f"NMI {x} reaches the truth's noise ceiling {c}"
+    if ref is None:
+        nmi_text = f"{head}; no paper figure at this depth."
+    else:
+        low, high = nmi_band(ref)
+        nmi_text = f"{head}: {_judged(low <= nmi <= high)} {whose} {ref:.2f} ± {NMI_TOLERANCE:g}."
+    if ceiling is None:
+        sp_text = f"Speedup {speed:.1f}×: not judged, its noise ceiling is {NOT_MEASURED}."
+    elif not agreement_clears(nmi, ceiling, rank):
+        rho = "undefined" if rank is None else f"{rank:.2f}"
+        sp_text = f"Speedup {speed:.1f}×: undecided, its rank correlation {rho} is below {RANK_FLOOR:g}."
+    elif paper_speed is None:
+        sp_text = f"Speedup {speed:.1f}×: no paper figure at this depth."
+    else:
+        low, high = band(paper_speed)
+        sp_text = (f"Speedup {speed:.1f}×: {_judged(low <= speed <= high)} a factor of 2 of the paper's "
+                   f"{paper_speed:g}×.")
+    return f"{nmi_text} {sp_text}"
 
 
 def verdicts(metrics: Mapping[str, Any], profile: str = "default") -> str:
-    """Markdown sentences, one per depth and claim, saying whether NMI and speedup reproduce (from the numbers,
-    by the scorecard's rules: the speedup counts only where its NMI clears the truth's noise ceiling)."""
-    family = metrics["family"]
-    lines = []
-    if profile == "smoke":
-        lines.append("Smoke budget: these sentences check the code path, not the paper's claims.\n")
-    for depth, r in metrics["by_layers"].items():
-        p = paper_row(depth)
-        nmi, ceiling, _ = agreement_pair(r)
-        floor, sd = r["random_nmi"], r["random_nmi_std"]
-        above = "above" if nmi > floor + sd else "not clearly above"
-        ref = _paper_nmi(family, depth)
-        if ref is None:
-            ref = p["LunarLander NMI"]
-            source = f"the paper reports no NMI for {family}; its LunarLander figure is {ref:.2f}"
-        else:
-            source = f"the paper's {family} figure is {ref:.2f}"
-        if ref is None:
-            nmi_text = f"NMI {nmi:.2f} (no paper figure at this depth)"
-        else:
-            ok = nmi >= ref - NMI_TOLERANCE
-            nmi_text = (f"NMI {nmi:.2f}: {'reproduces' if ok else 'does not reproduce'} the paper "
-                        f"({source}; rule: within {NMI_TOLERANCE} or above)")
-        nmi_text += f", {above} the random-partition floor {floor:.2f} ± {sd:.2f}"
-        if ceiling is not None:
-            nmi_text += f", beside the truth's noise ceiling {ceiling:.2f}"
-        else:
-            nmi_text += f" (noise ceiling {NOT_MEASURED})"
-        paper_speedup = p["speedup over full training"]
-        if paper_speedup is None:
-            sp_text = f"speedup {r['speedup']:.1f}× (no paper figure at this depth)"
-        elif ceiling is None:
-            sp_text = (f"speedup {r['speedup']:.1f}× against the paper's {paper_speedup:g}× "
-                       f"(noise ceiling {NOT_MEASURED})")
-        elif not reaches_ceiling(nmi, ceiling):
-            sp_text = (f"speedup {r['speedup']:.1f}× against the paper's {paper_speedup:g}×: within noise of the "
-                       f"truth (the agreement it was bought with, NMI {nmi:.2f}, does not clear the noise ceiling "
-                       f"{ceiling:.2f}), so it does not count")
-        else:
-            ok = r["speedup"] >= SPEEDUP_FRACTION * paper_speedup
-            sp_text = (f"speedup {r['speedup']:.1f}× against the paper's {paper_speedup:g}×: "
-                       f"{'reproduces' if ok else 'does not reproduce'} (rule: at least half)")
-        lines.append(f"- **{depth} layers**: {nmi_text}; {sp_text}.")
+    """Markdown, one bullet per depth, each sentence with one status by the scorecard's rules: below the truth's
+    noise ceiling (`reaches_ceiling`) the NMI and the speedup bought with it are undecided; at or above it the NMI
+    is judged within ± `NMI_TOLERANCE` of the paper's and the speedup within a factor of 2, where its rank
+    correlation reaches `RANK_FLOOR`."""
+    smoke = "Smoke budget: these sentences check the code path, not the paper's claims.\n"
+    lines = [smoke] if profile == "smoke" else []
+    lines += [f"- **{depth} layers**: {_depth_verdict(metrics['family'], depth, r)}"
+              for depth, r in metrics["by_layers"].items()]
     return "\n".join(lines)
 
 
@@ -321,10 +325,10 @@ def cost_text(metrics: Mapping[str, Any]) -> str:
     score_share = est.get("scores", 0.0) / est_total if est_total > 0 else 0.0
     eval_share = r["seconds"].get("measured_eval_share")
     by_score = r.get("by_score") or {}
-    per_score = "; ".join(f"`{name}` {s['speedup']:.3g}× (NMI {agreement_pair(s)[0]:.2f}, ceiling "
-                          f"{s['noise_ceiling_nmi']:.2f})"
-                          for name, s in by_score.items() if s.get("speedup") is not None
-                          and s.get("noise_ceiling_nmi") is not None)
+    pairs = {name: nmi_pair_text(*agreement_pair(s)[:2]) for name, s in by_score.items()
+             if s.get("speedup") is not None and s.get("noise_ceiling_nmi") is not None}
+    per_score = "; ".join(f"`{name}` {by_score[name]['speedup']:.3g}× (NMI {x}, ceiling {c})"
+                          for name, (x, c) in pairs.items())
     evaluation = ("" if eval_share is None else
                   f" One repeat of full training spends {eval_share:.0%} of its subsets' time evaluating them.")
     return (f"Where the time goes at {head} layers: the estimate spends {score_share:.0%} of its "
@@ -380,11 +384,16 @@ RANK_FLOOR = 0.3
 grouping that agrees with the truth by chance (ρ ≈ 0) was not bought by the speedup."""
 
 
+def _not_judged(low: float, high: float, rule: str, unit: str) -> str:
+    return f"so it is not judged against [{_fmt(low, unit)}, {_fmt(high, unit)}] ({rule})"
+
+
 @dataclass(frozen=True)
 class _NmiBesideCeiling:
-    """Reproduced when `low` ≤ ours ≤ `high` (the paper's NMI ± 0.1); the truth's noise ceiling (`ceiling`: the
-    mean NMI between repeats of full training) is shown beside it, "not measured" for a result stored before the
-    truth was repeated."""
+    """Undecided when ours is below the truth's noise ceiling (`ceiling`: the mean NMI between repeats of full
+    training; `reaches_ceiling`), evidence neither way; otherwise reproduced when `low` ≤ ours ≤ `high` (the
+    paper's NMI ± 0.1). A result stored before the truth was repeated is judged on the band alone, its ceiling
+    "not measured"."""
 
     low: float
     high: float
@@ -396,9 +405,13 @@ class _NmiBesideCeiling:
         got = self.ceiling.measure(lookup)
         if got.value is None:
             return Verdict(verdict.ok, f"{verdict.why}; the truth's noise ceiling: not measured ({_RECOMPUTE})")
-        side = "above it" if ours > got.value else "not above it (the agreement does not clear the truth's own noise)"
-        return Verdict(verdict.ok, f"{verdict.why}; the truth's noise ceiling (NMI between repeats of full training) "
-                                   f"{_fmt(got.value, unit)}, ours {side}", got)
+        x, c = nmi_pair_text(ours, got.value)
+        if not reaches_ceiling(ours, got.value):
+            not_judged = _not_judged(self.low, self.high, self.rule, unit)
+            return Verdict(False, f"within noise of the truth: ours {x} is below the truth's noise ceiling {c} (NMI "
+                                  f"between repeats of full training), {not_judged}", got, status="undecided")
+        return Verdict(verdict.ok, f"{verdict.why}; ours {x} reaches the truth's noise ceiling {c} (NMI between "
+                                   f"repeats of full training)", got)
 
 
 def agreement_clears(nmi: float, ceiling: float, rank: float | None) -> bool:
@@ -410,10 +423,9 @@ def agreement_clears(nmi: float, ceiling: float, rank: float | None) -> bool:
 
 @dataclass(frozen=True)
 class _SpeedupAboveCeiling:
-    """Reproduced when ours is within the tolerance band [`low`, `high`] AND the agreement the speedup was bought
-    with clears the guard (`agreement_clears`: NMI `nmi` at the truth's noise ceiling `ceiling`, rank correlation
-    `rank` ≥ `RANK_FLOOR`); otherwise the speedup does not count and the row is "undecided", its text
-    saying "within noise of the truth"."""
+    """Undecided unless the agreement the speedup was bought with clears the guard (`agreement_clears`: NMI `nmi`
+    at the truth's noise ceiling `ceiling`, rank correlation `rank` ≥ `RANK_FLOOR`); where it does, reproduced
+    when ours is within [`low`, `high`]."""
 
     low: float
     high: float
@@ -427,31 +439,35 @@ class _SpeedupAboveCeiling:
         combined = _combine(got, 0.0)
         if combined.problems:
             return Verdict(None, "", Measurement(None, combined.results, (*combined.problems, _RECOMPUTE)))
-        verdict = Between(self.low, self.high, self.rule).judge(ours, unit, lookup)
         agreement, ceiling, rank = (g.value for g in got)
-        bought = f"bought with NMI {agreement:.2f} (truth's noise ceiling {ceiling:.2f}) and rank correlation {rank:.2f}"
-        if agreement_clears(agreement, ceiling, rank):
-            return Verdict(verdict.ok, f"{verdict.why}; {bought}: the agreement clears the ceiling", combined)
-        return Verdict(verdict.ok, f"{verdict.why}; {bought}", combined,
-                       f"within noise of the truth: the agreement this speedup was bought with does not clear the "
-                       f"truth's noise ceiling (NMI between repeats of full training) with a rank correlation of at "
-                       f"least {RANK_FLOOR:g}, so the speedup does not count")
+        not_judged = _not_judged(self.low, self.high, self.rule, unit)
+        x, c = nmi_pair_text(agreement, ceiling)
+        if not reaches_ceiling(agreement, ceiling):
+            return Verdict(False, f"within noise of the truth: the speedup {_fmt(ours, unit)} was bought with NMI {x}, "
+                                  f"below the truth's noise ceiling {c}, {not_judged}", combined, status="undecided")
+        if not agreement_clears(agreement, ceiling, rank):
+            return Verdict(False, f"the speedup {_fmt(ours, unit)} was bought with a rank correlation {rank:.2f} "
+                                  f"below {RANK_FLOOR:g} (estimated and fine-tuned scores agree by chance), "
+                                  f"{not_judged}", combined, status="undecided")
+        verdict = Between(self.low, self.high, self.rule).judge(ours, unit, lookup)
+        return Verdict(verdict.ok, f"{verdict.why}; bought with NMI {x} (truth's noise ceiling {c}) and rank "
+                                   f"correlation {rank:.2f}: the agreement clears the ceiling", combined)
 
 
 def claims() -> list[Claim]:
     """NMI of estimated vs. measured affinity clusters, and the speedup, per policy depth.
 
     Our numbers are the headline evaluator's (``metrics.by_layers.<depth>``, the same evaluator on both sides,
-    the truth the mean of repeated fine-tunings). Each NMI row is judged within ± 0.1 of the paper's and shows the
-    truth's noise ceiling beside it; a speedup is judged within a factor of 2 of the paper's and counts only where
-    the agreement it was bought with clears the guard (`agreement_clears`; "undecided" otherwise)."""
+    the truth the mean of repeated fine-tunings). One status rule: an NMI below the truth's noise ceiling
+    (`reaches_ceiling`) is undecided, and so is a speedup whose agreement does not clear the guard
+    (`agreement_clears`); otherwise an NMI is judged within ± 0.1 of the paper's, a speedup within a factor of 2."""
     claims = []
     nmi_columns = {"Meta-World NMI": "metaworld", "LunarLander NMI": "lunarlander"}
     for depth, values in paper.SURROGATE.rows:
         for column, value in zip(paper.SURROGATE.columns, values):
             if column in nmi_columns:
                 family = nmi_columns[column]
-                compare = _NmiBesideCeiling(value - 0.1, value + 0.1, "the paper's NMI ± 0.1",
+                compare = _NmiBesideCeiling(*nmi_band(value), f"the paper's NMI ± {NMI_TOLERANCE:g}",
                                             speedup_metric(family, depth, "noise_ceiling_nmi"))
                 claims.append(Claim(f"Surrogate {column}, {depth}-layer policy", value, "NMI",
                                     speedup_metric(family, depth, "nmi"), compare, paper.SURROGATE.name,
@@ -477,8 +493,9 @@ def claims() -> list[Claim]:
 class GuardedSpeedup:
     """The largest speedup that counts: over the (family, depth) cells of the speedup results whose agreement
     clears the guard (`agreement_clears`), judged within [`low`, `high`]; a run whose agreement does not clear it
-    is shown but not counted. Also the claim's source, so that the number shown is the one judged (the largest
-    of all cells only when none counts)."""
+    is shown but not counted, and where none counts the claim is undecided (not yet measured where no cell has
+    its noise ceiling). Also the claim's source, so that the number shown is the one judged (the largest of all
+    cells only when none counts)."""
 
     cells: tuple[tuple[str, str], ...]
     low: float
@@ -486,7 +503,7 @@ class GuardedSpeedup:
     rule: str
 
     def _cells(self, lookup: Lookup):
-        counted, shown, used = [], [], []
+        counted, shown, used, ceilings = [], [], [], 0
         for family, depth in self.cells:
             got = [speedup_metric(family, depth, k).measure(lookup)
                    for k in ("speedup", "nmi", "noise_ceiling_nmi", "rank_correlation")]
@@ -494,22 +511,28 @@ class GuardedSpeedup:
                 continue
             used += got
             speed, nmi, ceiling, rank = (g.value for g in got)
+            ceilings += ceiling is not None
             clears = ceiling is not None and agreement_clears(nmi, ceiling, rank)
-            (counted if clears else shown).append((speed, f"{family} {depth} layers {speed:.1f}×"))
-        return counted, shown, _combine(used, 0.0).results
+            text = f"{family} {depth} layers {speed:.1f}×" + ("" if ceiling is not None else " (no noise ceiling)")
+            (counted if clears else shown).append((speed, text))
+        return counted, shown, _combine(used, 0.0).results, ceilings
 
     def measure(self, lookup: Lookup) -> Measurement:
-        counted, shown, results = self._cells(lookup)
+        counted, shown, results, _ = self._cells(lookup)
         if not counted and not shown:
             return _combine([speedup_metric(f, d, "speedup").measure(lookup) for f, d in self.cells], None)
         return Measurement(max(counted or shown)[0], results)
 
     def judge(self, ours: float, unit: str, lookup: Lookup) -> Verdict:
-        counted, shown, results = self._cells(lookup)
+        counted, shown, results, ceilings = self._cells(lookup)
+        if not counted and not ceilings:
+            return Verdict(None, "", Measurement(None, results, (_RECOMPUTE,)))
         if not counted:
             return Verdict(False, "no measured speedup counts: none was bought with an agreement at the truth's "
-                                  f"noise ceiling and a rank correlation ≥ {RANK_FLOOR:g} (not counted: "
-                                  + (", ".join(t for _, t in shown) or "none") + ")", Measurement(None, results))
+                                  f"noise ceiling and a rank correlation ≥ {RANK_FLOOR:g}, so none is judged "
+                                  f"against [{_fmt(self.low, unit)}, {_fmt(self.high, unit)}] (not counted: "
+                                  + ", ".join(t for _, t in shown) + ")", Measurement(None, results),
+                           status="undecided")
         best, text = max(counted)
         ok = self.low <= best <= self.high
         return Verdict(ok, f"the largest speedup that counts, {text}, is {'within' if ok else 'outside'} "

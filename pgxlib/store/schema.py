@@ -16,7 +16,7 @@ TEXT_FIELDS = frozenset({
     "group_arch", "label", "layers", "m_rule", "matching_definition", "mt10_names", "name", "normalization", "note",
     "notes", "param_names", "per_seed_picks", "pick", "projection", "protocol", "reference", "references",
     "result_dir", "reward_function_version", "score", "scores", "stages", "status", "targets", "task_names",
-    "task_select", "tasks", "text", "truth", "values"})
+    "task_select", "tasks", "text", "timestamp", "truth", "values"})
 """Metric names whose leaves may be strings (labels, method names, task names)."""
 FLAG_FIELDS = frozenset({"above_ceiling", "flips_with_seed", "has_design_groups", "peak_reset_per_stage", "stale",
                          "terminate_on_success", "train_sweeps", "use_one_hot"})
