@@ -271,3 +271,19 @@ def test_selected_confidence_keeps_the_family_wise_level():
     assert selection_text(2, "references") == "best of 2 references; 97.5% interval, Bonferroni"
     with pytest.raises(ValueError, match="candidates"):
         selected_confidence(0)
+
+
+def test_seeds_where_every_value_scores_the_same_are_named():
+    from pgxlib.report import ablations as report
+
+    def knob(values, per_value):
+        return {"values": values, "by_value": {str(v): {"score": sum(s) / len(s), "seeds": s}
+                                               for v, s in zip(values, per_value)}}
+
+    metrics = {"seed": 0, "paired_seeds": [0, 1, 2],
+               "k": knob([1, 2], [[10.0, 9.5, 7.0], [11.0, 9.5, 7.0]]),
+               "strategy": knob(["sdp", "random"], [[11.0, 9.5, 7.0], [10.5, 9.5, 7.5]])}
+    assert report.uninformative_seeds(metrics) == [1]
+    metrics["k"]["by_value"]["2"]["seeds"][1] = None  # an untrained value does not break a tie
+    assert report.uninformative_seeds(metrics) == [1]
+    assert report.uninformative_seeds({"seed": 0, "k": knob([1, 2], [[3.0], [3.0]])}) == []  # one seed: nothing paired

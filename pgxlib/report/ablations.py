@@ -64,6 +64,22 @@ def seed_scores(metrics: Mapping[str, Any], knob: str, value) -> list[float | No
     return list(entry["seeds"]) if isinstance(entry.get("seeds"), list) else [entry["score"]]
 
 
+def uninformative_seeds(metrics: Mapping[str, Any]) -> list[int]:
+    """The paired seeds on which every trained value of every knob run on paired seeds (k, strategy) scores exactly
+    the same: the adapted policies act alike there, so every paired gap on that seed is 0."""
+    seeds = paired_seeds(metrics)
+    knobs = [knob for knob in ("k", "strategy") if knob in metrics]
+    if len(seeds) < 2 or not knobs:
+        return []
+    out = []
+    for i, seed in enumerate(seeds):
+        scores = {seed_scores(metrics, knob, v)[i] for knob in knobs for v in metrics[knob]["values"]
+                  if len(seed_scores(metrics, knob, v)) == len(seeds)} - {None}
+        if len(scores) == 1:
+            out.append(seed)
+    return out
+
+
 def noise_note(profile: str, family: str, metrics: Mapping[str, Any] | None = None) -> str:
     """The yardstick of `seed_std` as a sentence ("" when the main results of `family` are not stored)."""
     found = seed_std(profile, family)
@@ -75,6 +91,11 @@ def noise_note(profile: str, family: str, metrics: Mapping[str, Any] | None = No
             f"The k and strategy knobs ran on {len(used)} seeds (seeds {', '.join(map(str, used))}, each from its own "
             f"θ*; a value's score is the mean over them, so two values compare on the same θ*s), the other knobs on "
             f"seed {used[0]}.")
+    flat = [] if metrics is None else uninformative_seeds(metrics)
+    if flat:
+        runs += (f" On seed{'s' if len(flat) > 1 else ''} {', '.join(map(str, flat))} every k and every strategy "
+                 f"scores exactly the same ({len(flat)} of {len(used)}): the adapted policies act alike there, so those "
+                 f"seeds add gaps of exactly 0 and only the other {len(used) - len(flat)} can tell values apart.")
     return (f"**Noise yardstick.** {runs} In the main results on {family} "
             f"({len(seeds)} seeds), PolicyGradEx's score has a seed-to-seed standard deviation of "
             f"{std:.3g} (per-seed scores {', '.join(f'{v:.3g}' for v in seeds)}): the scale of a reseed, against which "
