@@ -68,16 +68,12 @@ def uninformative_seeds(metrics: Mapping[str, Any]) -> list[int]:
     """The paired seeds on which every trained value of every knob run on paired seeds (k, strategy) scores exactly
     the same: the adapted policies act alike there, so every paired gap on that seed is 0."""
     seeds = paired_seeds(metrics)
-    knobs = [knob for knob in ("k", "strategy") if knob in metrics]
-    if len(seeds) < 2 or not knobs:
+    per_value = [seed_scores(metrics, knob, v) for knob in ("k", "strategy") if knob in metrics
+                 for v in metrics[knob]["values"]]
+    per_value = [scores for scores in per_value if len(scores) == len(seeds)]
+    if len(seeds) < 2 or not per_value:
         return []
-    out = []
-    for i, seed in enumerate(seeds):
-        scores = {seed_scores(metrics, knob, v)[i] for knob in knobs for v in metrics[knob]["values"]
-                  if len(seed_scores(metrics, knob, v)) == len(seeds)} - {None}
-        if len(scores) == 1:
-            out.append(seed)
-    return out
+    return [seed for seed, scores in zip(seeds, zip(*per_value)) if len(set(scores) - {None}) == 1]
 
 
 def noise_note(profile: str, family: str, metrics: Mapping[str, Any] | None = None) -> str:
