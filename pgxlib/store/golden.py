@@ -92,7 +92,7 @@ def tolerance(key: str) -> tuple[float, float]:
     return RTOL, ATOL
 
 
-def _same(a: Any, b: Any, key: str = "") -> bool:
+def _same(a: Any, b: Any, key: str) -> bool:
     if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
         return a == b and type(a) is type(b)
     if isinstance(a, int) and isinstance(b, int):
