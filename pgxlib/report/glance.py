@@ -403,12 +403,13 @@ def answer_frame(rows: Sequence[Stored], structures: Sequence[Stored], rule: Sto
     return pd.DataFrame(body, index=pd.Index([s.family for s in rows], name="family"), columns=list(ANSWER_COLUMNS))
 
 
-ANSWER_LEGEND = ("**The answer, per family.** *Structure*: the truth's noise ceiling (NMI of two repeats of "
-                 "fine-tuning) at the family's budget, \"yes\" from 0.8. *Estimate*: NMI of PolicyGradEx's groups "
-                 "with the truth's, beside that ceiling. *Grouping pays*: the best reference grouping (the groups of "
-                 "the measured affinity, or the designed ones) minus multitask. *PolicyGradEx*: its own gain over "
-                 "multitask, and the share of the reference's gain. Gaps are in return, paired over seeds (same θ*, "
-                 "same targets): mean [bootstrap interval], 95%, or 97.5% for the best of two reference groupings (Bonferroni).")
+ANSWER_LEGEND = ("**The answer, per family.** *Structure*: the truth's noise ceiling (NMI between two repeats of "
+                 "fine-tuning) in the structure chapter, seed 0; \"yes\" from 0.8. *Estimate*: the speedup chapter's "
+                 "NMI of the estimate's groups with the truth's, beside that run's own ceiling (single repeats; worst "
+                 "seed). *Grouping pays*: the best reference grouping (measured or designed) minus multitask. "
+                 "*PolicyGradEx*: its gain over multitask, and its share of the reference's. Gaps in return, paired "
+                 "over seeds (same θ*, same targets): mean [95% bootstrap interval; 97.5% for the best of two "
+                 "references, Bonferroni].")
 
 
 def glance_markdown(profile: str, registry, status: bool = True,
